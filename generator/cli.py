@@ -1,0 +1,194 @@
+"""Command line: `jira2robot run | validate | keywords | demo | merge-reports`.
+
+Exit codes (a contract): 0 every ticket created/updated/skipped, 1 at least one ticket
+failed (the others still finished), 2 usage or configuration error (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from generator.config import ConfigError, build_settings, load_repo_config
+from generator.logs import Console
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("tickets")
+    g.add_argument("--keys", help="Jira keys, comma or space separated (env JIRA_KEYS)")
+    g.add_argument("--jql", help="JQL backlog query (env JIRA_JQL)")
+    g.add_argument("--max-tickets", type=int, help="cap on tickets selected by --jql (default 50)")
+    g.add_argument("--tickets-dir", help="folder of exported tickets (JSON/YAML), served by an embedded MCP server")
+    g.add_argument("--pages-dir", help="folder of Confluence pages (YAML/JSON) to serve with --tickets-dir")
+    g = p.add_argument_group("repository")
+    g.add_argument("--repo", help="test repository (default CI_PROJECT_DIR, else current folder)")
+    g.add_argument("--tests-dir", help="tests folder inside the repo (default tests)")
+    g.add_argument("--convention-doc", help="convention document (default doc/convention.md)")
+    g.add_argument("--confluence-query", help="Confluence search text (default architecture)")
+    g.add_argument("--robot-options", help='extra robot options, e.g. "-v env:api_b2b"')
+    g = p.add_argument_group("generation")
+    g.add_argument("--llm", choices=["openai", "offline"], help="LLM backend (env JIRA2ROBOT_LLM)")
+    g.add_argument("--model-planner", help="planner model (env OPENAI_MODEL_PLANNER)")
+    g.add_argument("--model-writer", help="writer model (env OPENAI_MODEL_WRITER)")
+    g.add_argument("--max-attempts", type=int, help="writer attempts per ticket (default 3)")
+    g.add_argument("--concurrency", type=int, help="tickets in flight (default 4)")
+    g.add_argument("--llm-concurrency", type=int, help="LLM calls in flight (default 2)")
+    g.add_argument("--max-tokens-per-ticket", type=int)
+    g.add_argument("--max-tokens-per-run", type=int)
+    g = p.add_argument_group("publishing")
+    g.add_argument("--publish", choices=["gitlab", "local", "none"], help="default local (env JIRA2ROBOT_PUBLISH)")
+    g.add_argument("--output-dir", help="report and generated files (env OUTPUT_DIR, default ./generated)")
+    g.add_argument("--target-branch", help="MR target branch (default CI_DEFAULT_BRANCH, else main)")
+    g.add_argument("--labels", help="MR labels, comma separated (default jira2robot)")
+    g.add_argument("--branch-prefix", help="MR branch prefix (default jira2robot/)")
+    g.add_argument("--max-open-mrs", type=int, help="default 10")
+    g.add_argument("--max-new-mrs", type=int, help="new MRs per run, default 5")
+    g.add_argument("--recreate", action="store_true", help="regenerate covered tickets, recreate closed MRs")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="jira2robot", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging of the clients")
+    sub = p.add_subparsers(dest="command", required=True)
+    _run_flags(sub.add_parser("run", help="the main job: tickets to dryrun-proven tests and draft MRs"))
+    demo = sub.add_parser("demo", help="the whole flow on embedded sample data (no network, no secrets)")
+    _run_flags(demo)
+    demo.add_argument("--workdir", help="where to copy the sample repo (default: a new temporary folder)")
+    v = sub.add_parser("validate", help="static checks + robot --dryrun of .robot files inside a repo")
+    v.add_argument("files", nargs="+", help=".robot files (repo-relative or absolute paths inside the repo)")
+    v.add_argument("--repo", default=None)
+    v.add_argument("--json", action="store_true", help="machine-readable diagnostics")
+    k = sub.add_parser("keywords", help="the keyword inventory the writer sees")
+    k.add_argument("--repo", default=None)
+    k.add_argument("--json", action="store_true")
+    m = sub.add_parser("merge-reports", help="join the report.json files of parallel shards")
+    m.add_argument("reports", nargs="+", help="report.json files")
+    m.add_argument("-o", "--output-dir", default="generated")
+    return p
+
+
+def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: v for k, v in vars(args).items() if v is not None and v is not False}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if not args.verbose:
+        for noisy in ("httpx", "httpx2", "mcp", "uvicorn", "openai"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+    logging.getLogger("jira2robot").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "demo":
+            from generator.demo import run_demo
+
+            return run_demo(args)
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "keywords":
+            return _keywords(args)
+        return _merge(args)
+    except ConfigError as exc:
+        print(f"jira2robot: configuration error:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    from generator.run import run
+
+    settings = build_settings(_cli_values(args), command="run")
+    console = Console(secrets=settings.secrets())
+    results = anyio.run(run, settings, console)
+    return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+
+
+def _repo(raw: str | None) -> Path:
+    settings = build_settings({"repo": raw}, command="keywords")
+    return settings.repo
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from generator.keywords import build_inventory
+    from generator.validate import validate
+
+    repo = _repo(args.repo)
+    cfg = load_repo_config(repo)
+    inventory = build_inventory(repo, tests_dir=cfg.tests_dir, pythonpath=cfg.pythonpath)
+    failed = False
+    out: list[dict[str, Any]] = []
+    for raw in args.files:
+        path = Path(raw)
+        path = path.resolve() if path.is_absolute() or path.exists() else (repo / raw).resolve()
+        if not path.is_file():
+            raise ConfigError([f"{raw}: no such file"])
+        if not path.is_relative_to(repo):
+            raise ConfigError([f"{raw}: not inside the repo {repo}"])
+        rel = path.relative_to(repo).as_posix()
+        result = anyio.run(
+            lambda rel=rel, path=path: validate(
+                path.read_text(encoding="utf-8"),
+                rel,
+                inventory,
+                repo=repo,
+                tests_dir=cfg.tests_dir,
+                robot_options=cfg.robot_options,
+                pythonpath=cfg.pythonpath,
+            )
+        )
+        failed = failed or not result.ok
+        out.append({"file": rel, **result.model_dump(mode="json")})
+        if not args.json:
+            print(f"{rel}: {'OK' if result.ok else 'FAILED'}")
+            for d in result.diagnostics:
+                line = d.line if d.line is not None else "-"
+                print(f"  {d.severity:<7} {rel}:{line} [{d.source}] {d.message}")
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _keywords(args: argparse.Namespace) -> int:
+    from generator.keywords import build_inventory, render_keywords
+
+    repo = _repo(args.repo)
+    cfg = load_repo_config(repo)
+    inventory = build_inventory(repo, tests_dir=cfg.tests_dir, pythonpath=cfg.pythonpath)
+    if args.json:
+        print(inventory.model_dump_json(indent=2))
+    else:
+        print(render_keywords(inventory.keywords))
+        print(
+            f"\n{len(inventory.keywords)} keywords; imports in use: {len(inventory.libraries)} libraries, "
+            f"{len(inventory.resources)} resources, {len(inventory.variables)} variable files"
+        )
+        for problem in inventory.errors:
+            print(f"warning: {problem}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from generator.report import merge_reports
+
+    paths = [Path(p) for p in args.reports]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ConfigError([f"no such report: {m}" for m in missing])
+    results = merge_reports(paths, Path(args.output_dir))
+    print(f"merged {len(paths)} report(s): {len(results)} ticket(s) -> {args.output_dir}/report.json")
+    return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The test repository side of gathering: conventions, existing suites, coverage by tag.
+
+Existing suites are parsed once per run with Robot Framework's own parser; every ticket
+then picks its examples from that index, and the backlog skip rule ("a test tagged with
+the key already exists") reads the same index without any LLM call.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from robot.api import get_model
+from robot.api.parsing import ModelVisitor
+
+from generator.models import ExampleTest, Ticket
+
+SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "generated", "results", "output"}
+MAX_EXAMPLE_CHARS = 6000
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass
+class SuiteInfo:
+    path: str
+    text: str
+    tags: set[str] = field(default_factory=set)
+    test_names: list[str] = field(default_factory=list)
+
+
+class _SuiteVisitor(ModelVisitor):
+    def __init__(self, info: SuiteInfo):
+        self.info = info
+
+    def visit_TestCase(self, node):
+        self.info.test_names.append(node.name)
+        self.generic_visit(node)
+
+    def visit_Tags(self, node):
+        self.info.tags.update(node.values)
+
+    def visit_TestTags(self, node):
+        self.info.tags.update(node.values)
+
+    def visit_ForceTags(self, node):
+        self.info.tags.update(node.values)
+
+    def visit_DefaultTags(self, node):
+        self.info.tags.update(node.values)
+
+
+def iter_files(root: Path, suffix: str):
+    """Files below root with the suffix, skipping VCS, virtualenvs, outputs and hidden folders."""
+    for path in sorted(root.rglob(f"*{suffix}")):
+        rel = path.relative_to(root).parts
+        if any(part in SKIP_DIRS or part.startswith(".") for part in rel):
+            continue
+        if path.is_file():
+            yield path
+
+
+def index_suites(repo: Path, tests_dir: str) -> list[SuiteInfo]:
+    base = repo / tests_dir
+    suites = []
+    for path in iter_files(base if base.is_dir() else repo, ".robot"):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        info = SuiteInfo(path=path.relative_to(repo).as_posix(), text=text)
+        _SuiteVisitor(info).visit(get_model(path))
+        suites.append(info)
+    return suites
+
+
+def read_convention(repo: Path, path: str) -> str | None:
+    doc = (repo / path).resolve()
+    if not doc.is_relative_to(repo.resolve()) or not doc.is_file():
+        return None
+    return doc.read_text(encoding="utf-8", errors="replace")
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if len(w) > 2}
+
+
+def covering_suites(suites: list[SuiteInfo], key: str) -> list[str]:
+    """Suites that already carry the ticket key as a tag (case-insensitive, as Robot compares tags)."""
+    wanted = key.lower()
+    return [s.path for s in suites if any(t.lower() == wanted for t in s.tags)]
+
+
+def find_examples(suites: list[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
+    """Most similar existing suites: shared component/label tags, folder named like a component, words."""
+    if limit <= 0:
+        return []
+    components = {c.lower() for c in ticket.components}
+    labels = {label.lower() for label in ticket.labels}
+    ticket_words = _words(" ".join([ticket.summary, *ticket.acceptance_criteria]))
+    scored = []
+    for suite in suites:
+        tags = {t.lower() for t in suite.tags}
+        folders = {p.lower() for p in Path(suite.path).parts[:-1]}
+        score = 3.0 * len(tags & components) + 1.5 * len(tags & labels) + 2.0 * len(folders & components)
+        suite_words = _words(" ".join([Path(suite.path).stem, *suite.test_names]))
+        if ticket_words:
+            score += len(ticket_words & suite_words) / len(ticket_words) * 2.0
+        scored.append((score, suite.path, suite))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [
+        ExampleTest(path=s.path, text=s.text[:MAX_EXAMPLE_CHARS], score=round(score, 3))
+        for score, _, s in scored[:limit]
+    ]

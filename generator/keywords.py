@@ -1,0 +1,481 @@
+"""The keyword inventory: every keyword the writer may call, and the imports it may use.
+
+Built only with Robot Framework's own APIs (the parser for `.resource`/`.robot` files, libdoc
+for libraries) so the inventory sees a repo exactly as `robot` will: `${CURDIR}` replaced,
+imports resolved against the importing file then the pythonpath, argument specs as RF reads
+them. A home-made parser would drift from RF on every syntax corner (continuation lines,
+`[Arguments]` with types, embedded arguments with patterns) and the writer would then call
+keywords that do not exist.
+
+The imports found in the repo are the allow-list the validator enforces on generated files:
+the writer may only use what the repo already uses.
+
+Building is cached by content hash because the inventory is needed by every command and a
+large repo (thousands of resource files) costs seconds to parse and libdoc.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+from robot.api import get_init_model, get_model, get_resource_model
+from robot.errors import DataError
+from robot.libdoc import LibraryDocumentation
+from robot.libraries import STDLIBS
+from robot.output import LOGGER
+from robot.parsing.model.blocks import Keyword as KeywordBlock
+from robot.parsing.model.blocks import TestCase
+from robot.parsing.model.statements import Arguments, Statement
+from robot.parsing.model.visitor import ModelVisitor
+from robot.running import ResourceFile, TestSuite
+from robot.running.arguments.argumentspec import ArgInfo, ArgumentSpec
+from robot.utils import find_file
+from robot.version import get_version
+
+from generator.models import Keyword, KeywordInventory
+
+log = logging.getLogger(__name__)
+
+#: Folders never walked: tooling, virtualenvs and caches hold third-party `.robot`/`.py`
+#: files that are not the repo's own test code.
+SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__"})
+#: The tool's own output folder at the repo root: generated files must not feed the inventory
+#: they were generated from.
+OUTPUT_DIR_NAME = "generated"
+#: Conventional folders RF users put on `--pythonpath`; added when they exist.
+CONVENTIONAL_PYTHONPATH = ("libraries", "resources", "lib")
+ALWAYS_LIBRARIES = ("BuiltIn",)
+_HASHED_SUFFIXES = (".resource", ".robot", ".py")
+_CACHE_FILES_KEPT = 32
+_MAX_ERRORS_PER_FILE = 5
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z])")
+_CACHE_FORMAT = "1"  # bump when the stored inventory's meaning changes
+
+# sys.path and sys.modules are process-wide; two builds at once would see each other's repo.
+_BUILD_LOCK = threading.Lock()
+_state = threading.local()
+
+
+def last_build_from_cache() -> bool:
+    """Whether this thread's last `build_inventory` call was served from the cache.
+
+    Exposed so callers (and tests) can report cold vs warm builds without timing guesses.
+    """
+    return getattr(_state, "from_cache", False)
+
+
+def default_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/jira2robot` or `~/.cache/jira2robot`: never inside the repo, so a
+    build leaves the working tree clean for `git status` and the merge request."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "jira2robot"
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def build_inventory(
+    repo: Path,
+    *,
+    tests_dir: str = "tests",
+    pythonpath: Sequence[str] = (),
+    cache_dir: Path | None = None,
+) -> KeywordInventory:
+    """Keywords and import allow-list of `repo`, from the cache when nothing changed.
+
+    `tests_dir` is where the suites live; a missing one is reported in `errors` because an
+    inventory built without the suites lacks their imports and the allow-list is too short.
+    `pythonpath` are extra repo-relative folders RF should search (as `robot --pythonpath`).
+    Libraries that cannot be imported are recorded in `errors` and never abort the build:
+    the repo's CI image may lack a library that the new test does not need anyway.
+    """
+    repo = repo.resolve()
+    files = _walk(repo)
+    key = _cache_key(repo, files, tests_dir, pythonpath)
+    cache_path = (cache_dir or default_cache_dir()) / f"inventory-{key}.json"
+    cached = _read_cache(cache_path)
+    if cached is not None:
+        _state.from_cache = True
+        log.debug("keyword inventory of %s loaded from cache %s", repo, cache_path)
+        return cached
+    _state.from_cache = False
+    inventory = _Builder(repo, tests_dir, _pythonpath_dirs(repo, pythonpath)).build(files)
+    _write_cache(cache_path, inventory)
+    return inventory
+
+
+def render_keywords(keywords: Sequence[Keyword], *, with_docs: bool = True) -> str:
+    """Compact text of keywords grouped by owner, for prompts and `jira2robot keywords`.
+
+    Arguments are shown in RF's own `[Arguments]` syntax and separated by four spaces so the
+    LLM can copy a call verbatim; grouping by owner tells it which import a keyword needs
+    without repeating the owner on every line (prompt tokens are the budget).
+    """
+    groups: dict[tuple[str, str], list[Keyword]] = {}
+    for kw in keywords:
+        groups.setdefault((kw.owner_kind, kw.owner), []).append(kw)
+    lines: list[str] = []
+    for (kind, owner), members in groups.items():
+        lines.append(f"[{'Resource' if kind == 'resource' else 'Library'}] {owner}")
+        for kw in members:
+            lines.append("    ".join(["  " + kw.name, *kw.args]))
+            if with_docs and kw.doc:
+                lines.append("      " + " ".join(kw.doc.split()))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def format_args(spec: ArgumentSpec) -> list[str]:
+    """An argument spec in RF `[Arguments]` syntax: `${a}`, `${b}=x`, `@{c}`, `@{}`, `&{d}`.
+
+    One syntax for user and library keywords, so the matcher and the LLM do not need to know
+    which kind they look at. Types are left out: libdoc's Python types (`Literal[...] | None`)
+    cost many tokens and RF converts the strings anyway.
+    """
+    out: list[str] = []
+    for arg in spec:
+        if arg.kind == ArgInfo.POSITIONAL_ONLY_MARKER:
+            continue
+        if arg.kind == ArgInfo.NAMED_ONLY_MARKER:
+            out.append("@{}")
+        elif arg.kind == ArgInfo.VAR_POSITIONAL:
+            out.append(f"@{{{arg.name}}}")
+        elif arg.kind == ArgInfo.VAR_NAMED:
+            out.append(f"&{{{arg.name}}}")
+        elif arg.default_repr is None:
+            out.append(f"${{{arg.name}}}")
+        else:
+            out.append(f"${{{arg.name}}}={arg.default_repr}")
+    return out
+
+
+# --------------------------------------------------------------------------- walking and hashing
+
+
+@dataclass(frozen=True)
+class _SourceFile:
+    path: Path
+    rel: str
+    content: bytes
+
+
+def _walk(repo: Path) -> list[_SourceFile]:
+    """Every `.resource`, `.robot` and `.py` file of the repo, read once (hash and parse share it)."""
+    found: list[_SourceFile] = []
+    for dirpath, dirnames, filenames in os.walk(repo):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in SKIP_DIRS and not d.startswith(".") and not (here == repo and d == OUTPUT_DIR_NAME)
+        )
+        for name in sorted(filenames):
+            if name.lower().endswith(_HASHED_SUFFIXES):
+                path = here / name
+                try:
+                    content = path.read_bytes()
+                except OSError:
+                    continue
+                found.append(_SourceFile(path, path.relative_to(repo).as_posix(), content))
+    return found
+
+
+def _environment_fingerprint() -> list[str]:
+    """Installed distributions and their versions.
+
+    Library keywords come from installed packages too: installing RequestsLibrary after a build
+    that recorded it as missing must invalidate that build.
+    """
+    return sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+
+
+def _cache_key(repo: Path, files: Sequence[_SourceFile], tests_dir: str, pythonpath: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for part in (
+        _CACHE_FORMAT,
+        get_version(),
+        sys.version,
+        str(repo),  # owners are repo-relative but sys.path (and so library loading) is not
+        tests_dir,
+        *pythonpath,
+        *_environment_fingerprint(),
+    ):
+        digest.update(part.encode() + b"\0")
+    for f in files:
+        digest.update(f.rel.encode() + b"\0" + str(len(f.content)).encode() + b"\0")
+        digest.update(f.content)
+    return digest.hexdigest()
+
+
+def _read_cache(path: Path) -> KeywordInventory | None:
+    try:
+        return KeywordInventory.model_validate_json(path.read_bytes())
+    except (OSError, ValueError, ValidationError):
+        return None
+
+
+def _write_cache(path: Path, inventory: KeywordInventory) -> None:
+    """Atomic write (parallel CI jobs may share a cache), then prune old entries."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(inventory.model_dump_json(), encoding="utf-8")
+        os.replace(tmp, path)
+        entries = sorted(path.parent.glob("inventory-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[_CACHE_FILES_KEPT:]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("keyword inventory cache not written to %s: %s", path.parent, exc)
+
+
+def _pythonpath_dirs(repo: Path, pythonpath: Sequence[str]) -> list[Path]:
+    """Configured entries first (as `robot --pythonpath` prepends them), then the conventions."""
+    dirs: list[Path] = []
+    for entry in [*pythonpath, ".", *CONVENTIONAL_PYTHONPATH]:
+        path = (repo / entry).resolve()
+        if path.is_dir() and path not in dirs:
+            dirs.append(path)
+    return dirs
+
+
+# --------------------------------------------------------------------------- building
+
+
+class _ParseErrors(ModelVisitor):
+    """Errors RF's parser attached to the statements that shape the inventory.
+
+    Keyword bodies are not visited: a broken `FOR` inside a keyword is dryrun's business,
+    not a reason to hide the keyword from the writer.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[int, str]] = []
+
+    def _collect(self, node: Statement | None) -> None:
+        if node is not None:
+            self.errors.extend((node.lineno, error) for error in node.errors)
+
+    def visit_Statement(self, node: Statement) -> None:  # settings, section headers, stray data
+        self._collect(node)
+
+    def visit_Keyword(self, node: KeywordBlock) -> None:
+        self._collect(node.header)
+        for statement in node.body:
+            if isinstance(statement, Arguments):
+                self._collect(statement)
+
+    def visit_TestCase(self, node: TestCase) -> None:
+        """Test bodies define neither keywords nor imports."""
+
+
+@dataclass
+class _Import:
+    kind: str  # LIBRARY, RESOURCE, VARIABLES
+    name: str
+    args: tuple[str, ...]
+    importer: str  # repo-relative path of the importing file
+
+
+@dataclass
+class _Builder:
+    repo: Path
+    tests_dir: str
+    pythonpath: list[Path]
+    keywords: list[Keyword] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    imports: list[_Import] = field(default_factory=list)
+
+    def build(self, files: Sequence[_SourceFile]) -> KeywordInventory:
+        if not (self.repo / self.tests_dir).is_dir():
+            self.errors.append(
+                f"tests folder '{self.tests_dir}' not found in the repo: suites' imports are missing "
+                "from the allow-list (set tests_dir in .jira2robot.yml)"
+            )
+        present_resources: list[str] = []
+        with _repo_on_sys_path(self.repo, self.pythonpath), LOGGER.cache_only:
+            for f in files:
+                if f.path.suffix.lower() in (".resource", ".robot"):
+                    self._parse(f)
+                    if f.path.suffix.lower() == ".resource":
+                        present_resources.append(f.rel)
+            libraries, resources, variables = self._resolve_imports()
+            library_keywords = self._library_keywords(libraries)
+        return KeywordInventory(
+            keywords=self.keywords + library_keywords,
+            libraries=sorted(libraries),
+            resources=sorted(set(present_resources) | set(resources)),
+            variables=sorted(set(variables)),
+            errors=self.errors,
+        )
+
+    # ------------------------------------------------------------------ files
+
+    def _parse(self, f: _SourceFile) -> None:
+        try:
+            text = f.content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            self.errors.append(f"{f.rel}: not UTF-8 ({exc.reason})")
+            return
+        # Same calls as RF's RobotParser, but on the bytes already read for the hash.
+        curdir = str(f.path.parent).replace("\\", "\\\\")
+        try:
+            if f.path.suffix.lower() == ".resource":
+                model = get_resource_model(text, data_only=True, curdir=curdir)
+                model.source = f.path
+                resource = ResourceFile.from_model(model)
+            else:
+                parse = get_init_model if f.path.name.lower() == "__init__.robot" else get_model
+                model = parse(text, data_only=True, curdir=curdir)
+                model.source = f.path
+                resource = TestSuite.from_model(model).resource
+        except DataError as exc:
+            self.errors.append(f"{f.rel}: {exc}")
+            return
+        visitor = _ParseErrors()
+        visitor.visit(model)
+        for lineno, message in visitor.errors[:_MAX_ERRORS_PER_FILE]:
+            self.errors.append(f"{f.rel}:{lineno}: {message}")
+        for kw in resource.keywords:
+            if kw.error:
+                self.errors.append(f"{f.rel}:{kw.lineno}: keyword '{kw.name}': {kw.error}")
+                continue
+            self.keywords.append(
+                Keyword(
+                    name=kw.name,
+                    args=format_args(kw.args),
+                    doc=_first_sentence(kw.short_doc),
+                    owner=f.rel,
+                    owner_kind="resource",
+                    embedded=kw.embedded is not None,
+                    tags=list(kw.tags),
+                )
+            )
+        for imp in resource.imports:
+            self.imports.append(_Import(imp.type, imp.name, tuple(imp.args), f.rel))
+
+    # ------------------------------------------------------------------ imports
+
+    def _resolve_imports(self) -> tuple[dict[str, tuple[str, ...]], list[str], list[str]]:
+        """Allow-list entries: repo-relative POSIX paths for files in the repo, names as written
+        otherwise. Libraries map to the arguments of their first import (needed to load them)."""
+        libraries: dict[str, tuple[str, ...]] = {name: () for name in ALWAYS_LIBRARIES}
+        resources: list[str] = []
+        variables: list[str] = []
+        for imp in self.imports:
+            where = f"{imp.importer}: {imp.kind.title()} '{imp.name}'"
+            if _has_variable(imp.name):
+                self.errors.append(f"{where}: variables in the import name cannot be resolved statically")
+                continue
+            if imp.kind == "LIBRARY":
+                by_path = imp.name.lower().endswith((".py", "/", os.sep))
+                name = self._resolve_path(imp, "Library", where) if by_path else imp.name
+                if name is not None:
+                    libraries.setdefault(name, imp.args)
+            elif imp.kind == "RESOURCE":
+                name = self._resolve_path(imp, "Resource file", where)
+                if name is not None:
+                    resources.append(name)
+            else:
+                by_path = imp.name.lower().endswith((".py", ".yaml", ".yml", ".json", "/", os.sep))
+                name = self._resolve_path(imp, "Variable file", where) if by_path else imp.name
+                if name is not None:
+                    variables.append(name)
+        return libraries, resources, variables
+
+    def _resolve_path(self, imp: _Import, file_type: str, where: str) -> str | None:
+        """RF's own lookup (importing folder, then sys.path); repo-relative when inside the repo."""
+        basedir = (self.repo / imp.importer).parent
+        try:
+            found = Path(find_file(imp.name, str(basedir), file_type=file_type)).resolve()
+        except DataError as exc:
+            self.errors.append(f"{where}: {exc}")
+            return None
+        try:
+            return found.relative_to(self.repo).as_posix()
+        except ValueError:
+            return imp.name
+
+    # ------------------------------------------------------------------ libraries
+
+    def _library_keywords(self, libraries: dict[str, tuple[str, ...]]) -> list[Keyword]:
+        keywords: list[Keyword] = []
+        for name in sorted(libraries, key=lambda n: (n in STDLIBS, n)):
+            args = libraries[name]
+            target = str(self.repo / name) if (self.repo / name).is_file() else name
+            if any(_has_variable(a) for a in args):
+                args = ()  # `${URL}` has no value here; the keyword set rarely depends on it
+            try:
+                doc = LibraryDocumentation("::".join([target, *args]))
+            except DataError as exc:
+                self.errors.append(f"Library '{name}' could not be loaded: {_first_lines(str(exc))}")
+                continue
+            for kw in doc.keywords:
+                keywords.append(
+                    Keyword(
+                        name=kw.name,
+                        args=format_args(kw.args),
+                        doc=_first_sentence(kw.short_doc),
+                        owner=name,
+                        owner_kind="library",
+                        embedded="${" in kw.name,
+                        tags=list(kw.tags),
+                    )
+                )
+        return keywords
+
+
+def _first_sentence(short_doc: str) -> str:
+    """RF's short doc is the first paragraph; one sentence is what a prompt line can afford."""
+    text = " ".join(short_doc.split())
+    match = _SENTENCE_END.search(text)
+    return text[: match.start() + 1] if match else text
+
+
+def _has_variable(text: str) -> bool:
+    return any(marker in text for marker in ("${", "@{", "&{", "%{"))
+
+
+def _first_lines(message: str, limit: int = 400) -> str:
+    """RF's import errors end with a traceback and the whole PYTHONPATH: keep the reason."""
+    lines = []
+    for line in message.splitlines():
+        if line.startswith(("Traceback", "PYTHONPATH")):
+            break
+        lines.append(line.strip())
+    text = " ".join(x for x in lines if x)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@contextmanager
+def _repo_on_sys_path(repo: Path, dirs: Sequence[Path]) -> Iterator[None]:
+    """Let libdoc import the repo's libraries, then leave the interpreter as it was.
+
+    Modules loaded from the repo are dropped afterwards so a later build (after an edit, or
+    of another repo with a same-named library) imports fresh code; bytecode writing is off
+    so the repo gets no `__pycache__` folders.
+    """
+    with _BUILD_LOCK:
+        saved_path = list(sys.path)
+        saved_modules = set(sys.modules)
+        saved_bytecode = sys.dont_write_bytecode
+        sys.path[:0] = [str(d) for d in dirs]
+        sys.dont_write_bytecode = True
+        try:
+            yield
+        finally:
+            sys.path[:] = saved_path
+            sys.dont_write_bytecode = saved_bytecode
+            for name in set(sys.modules) - saved_modules:
+                module_file = getattr(sys.modules[name], "__file__", None)
+                if module_file and Path(module_file).resolve().is_relative_to(repo):
+                    del sys.modules[name]

@@ -1,0 +1,109 @@
+"""Job logs a person can follow: one collapsible section per ticket, the LLM stream line by line.
+
+GitLab renders `section_start`/`section_end` markers as collapsible blocks. With several
+tickets in flight, each ticket's section is buffered and printed whole when the ticket ends
+(only short key-prefixed progress lines go out live), so sections never interleave.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from typing import TextIO
+
+from generator.text import redact
+
+_SECTION_NAME = re.compile(r"[^a-z0-9_.-]+")
+_LOCK = threading.Lock()
+
+
+def in_gitlab_ci() -> bool:
+    return os.environ.get("GITLAB_CI", "").lower() == "true"
+
+
+class Console:
+    """The run's output: every line goes through here so secrets are masked in one place."""
+
+    def __init__(self, stream: TextIO | None = None, *, secrets: Iterable[str] = (), sections: bool | None = None):
+        self.stream = stream or sys.stdout
+        self.secrets = [s for s in secrets if s]
+        self.sections = in_gitlab_ci() if sections is None else sections
+
+    def write(self, text: str) -> None:
+        with _LOCK:
+            self.stream.write(redact(text, self.secrets))
+            self.stream.flush()
+
+    def line(self, text: str = "") -> None:
+        self.write(text + "\n")
+
+    def section_start(self, name: str, header: str, *, collapsed: bool = False) -> str:
+        if not self.sections:
+            return f"\n=== {header} ===\n"
+        options = "[collapsed=true]" if collapsed else ""
+        return f"\x1b[0Ksection_start:{int(time.time())}:{_section_id(name)}{options}\r\x1b[0K{header}\n"
+
+    def section_end(self, name: str) -> str:
+        if not self.sections:
+            return ""
+        return f"\x1b[0Ksection_end:{int(time.time())}:{_section_id(name)}\r\x1b[0K\n"
+
+
+def _section_id(name: str) -> str:
+    return "jira2robot_" + _SECTION_NAME.sub("_", name.lower())
+
+
+class TicketLog:
+    """Log of one ticket. Live when it is the only ticket in flight, buffered otherwise."""
+
+    def __init__(self, console: Console, key: str, *, buffered: bool):
+        self.console = console
+        self.key = key
+        self.buffered = buffered
+        self._buffer: list[str] = []
+        self._partial: dict[str, str] = {}
+
+    def _emit(self, text: str) -> None:
+        if self.buffered:
+            self._buffer.append(text)
+        else:
+            self.console.write(text)
+
+    def open(self, header: str) -> None:
+        self._emit(self.console.section_start(self.key, f"{self.key}: {header}"))
+        if self.buffered:
+            self.console.line(f"[{self.key}] started")
+
+    def info(self, message: str) -> None:
+        self._emit(f"[{self.key}] {message}\n")
+
+    def progress(self, message: str) -> None:
+        """A stage transition: goes out live even when the section is buffered."""
+        self.info(message)
+        if self.buffered:
+            self.console.line(f"[{self.key}] {message}")
+
+    def stream(self, role: str, delta: str) -> None:
+        """LLM tokens, assembled into whole lines prefixed with the key and role."""
+        text = self._partial.get(role, "") + delta
+        *lines, rest = text.split("\n")
+        for line in lines:
+            self._emit(f"[{self.key} {role}] {line}\n")
+        self._partial[role] = rest
+
+    def flush_stream(self, role: str) -> None:
+        rest = self._partial.pop(role, "")
+        if rest:
+            self._emit(f"[{self.key} {role}] {rest}\n")
+
+    def close(self) -> None:
+        for role in list(self._partial):
+            self.flush_stream(role)
+        self._emit(self.console.section_end(self.key))
+        if self.buffered:
+            self.console.write("".join(self._buffer))
+            self._buffer.clear()

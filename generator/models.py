@@ -1,0 +1,225 @@
+"""Typed objects passed between the stages (gather → plan → write → validate → publish).
+
+Every stage takes and returns these, never loose dicts, so that a stage can be
+tested with a hand-built input and the report can be written from a partial run.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# --------------------------------------------------------------------------- gather
+
+
+class Ticket(BaseModel):
+    """A Jira issue reduced to what test generation needs (tolerant of several MCP server shapes)."""
+
+    key: str
+    summary: str
+    description: str = ""
+    acceptance_criteria: list[str] = Field(
+        default_factory=list, description="One entry per criterion line (Given/When/Then, bullet, number)."
+    )
+    components: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    comments: list[str] = Field(default_factory=list)
+    status: str = ""
+    issue_type: str = ""
+    url: str = ""
+
+
+class ConfluencePage(BaseModel):
+    page_id: str
+    title: str
+    space_key: str = ""
+    url: str = ""
+    body: str = ""
+
+
+class Keyword(BaseModel):
+    """One user keyword or library keyword the writer may call."""
+
+    name: str
+    args: list[str] = Field(default_factory=list)
+    doc: str = ""
+    owner: str = Field(description="Resource file (repo-relative path) or library name that defines it.")
+    owner_kind: Literal["resource", "library"] = "resource"
+    embedded: bool = False
+    tags: list[str] = Field(default_factory=list)
+
+
+class KeywordInventory(BaseModel):
+    """The repo's keywords plus the imports its suites already use (the import allow-list)."""
+
+    keywords: list[Keyword] = Field(default_factory=list)
+    libraries: list[str] = Field(default_factory=list, description="Library names/paths imported by the repo.")
+    resources: list[str] = Field(
+        default_factory=list, description="Resource files (repo-relative) imported or present."
+    )
+    variables: list[str] = Field(default_factory=list, description="Variable files imported by the repo.")
+    errors: list[str] = Field(default_factory=list, description="Files libdoc could not read, with the reason.")
+
+
+class ExampleTest(BaseModel):
+    path: str
+    text: str
+    score: float = 0.0
+
+
+class RepoContext(BaseModel):
+    """What is known about the test repository, built once per run and shared by every ticket."""
+
+    root: str
+    tests_dir: str
+    convention_path: str
+    convention: str | None = None
+    inventory: KeywordInventory
+    folders: list[str] = Field(default_factory=list, description="Folders under tests_dir that hold suites.")
+
+
+class TicketContext(BaseModel):
+    """Everything gathered for one ticket before any LLM call."""
+
+    ticket: Ticket
+    pages: list[ConfluencePage] = Field(default_factory=list)
+    repo: RepoContext
+    examples: list[ExampleTest] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- plan (the spec JSON)
+
+
+class _Open(BaseModel):
+    """Spec objects tolerate extra fields from the planner but validate the ones we use."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class SpecMeta(_Open):
+    jira_key: str
+    title: str
+
+
+class SpecSource(_Open):
+    page_id: str
+    title: str
+    space_key: str = ""
+
+
+class SpecConfluence(_Open):
+    sources: list[SpecSource] = Field(default_factory=list)
+    rules: list[str] = Field(default_factory=list)
+
+
+class SpecTestCase(_Open):
+    name: str = Field(min_length=1)
+    covers: list[str] = Field(default_factory=list, description="Acceptance criteria this case verifies.")
+    tags: list[str] = Field(default_factory=list)
+    steps: list[str] = Field(min_length=1, description="Given/When/Then intentions, one per step.")
+
+
+class SpecRF(_Open):
+    target_path: str = Field(min_length=1)
+    suite_doc: str = ""
+    force_tags: list[str] = Field(default_factory=list)
+    test_cases: list[SpecTestCase] = Field(min_length=1)
+
+
+class WriterConstraints(_Open):
+    must_read_files: list[str] = Field(default_factory=lambda: ["doc/convention.md"])
+
+
+class TestSpec(_Open):
+    """The planner's output; keeps the seed's fields."""
+
+    __test__ = False  # not a pytest class
+
+    meta: SpecMeta
+    confluence: SpecConfluence = Field(default_factory=SpecConfluence)
+    rf: SpecRF
+    writer_constraints: WriterConstraints = Field(default_factory=WriterConstraints)
+
+
+# --------------------------------------------------------------------------- write / validate
+
+DiagnosticSource = Literal["parse", "path", "import", "dryrun", "environment", "lint", "writer"]
+
+
+class Diagnostic(BaseModel):
+    severity: Literal["error", "warning", "info"] = "error"
+    message: str
+    line: int | None = None
+    keyword: str | None = None
+    source: DiagnosticSource = "dryrun"
+
+
+class ValidationResult(BaseModel):
+    ok: bool
+    diagnostics: list[Diagnostic] = Field(default_factory=list)
+    environment_error: bool = Field(
+        default=False, description="The repo itself cannot load (missing library): not the writer's fault."
+    )
+
+
+class StepMapping(BaseModel):
+    """How one spec step became a line of Robot code (offline writer and keyword lookup tool)."""
+
+    step: str
+    keyword: str | None = None
+    args: list[str] = Field(default_factory=list)
+    score: float = 0.0
+    how: Literal["exact", "embedded", "similar", "placeholder"] = "placeholder"
+
+
+class GeneratedTest(BaseModel):
+    """The writer's output for one ticket."""
+
+    __test__ = False
+
+    target_path: str = Field(description="Repo-relative, inside the tests folder.")
+    text: str
+    mappings: list[StepMapping] = Field(default_factory=list)
+    open_questions: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- report
+
+
+class LLMUsage(BaseModel):
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, other: LLMUsage) -> None:
+        self.calls += other.calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+TicketStatus = Literal["created", "updated", "skipped", "failed"]
+
+
+class TicketResult(BaseModel):
+    """One entry of report.json (field names are part of the public contract)."""
+
+    key: str
+    status: TicketStatus
+    reason: str = ""
+    test_path: str | None = None
+    spec_path: str | None = None
+    mr_url: str | None = None
+    attempts: int = 0
+    diagnostics: list[Diagnostic] = Field(default_factory=list)
+    llm: LLMUsage = Field(default_factory=LLMUsage)
+    seconds: float = 0.0
+    steps_total: int = 0
+    steps_mapped: int = 0
+    open_questions: list[str] = Field(default_factory=list)
+    keywords_used: list[str] = Field(default_factory=list)
+    shard: int | None = None

@@ -1,0 +1,267 @@
+"""The offline planner and writer: deterministic, no model, no network.
+
+Planner: acceptance criteria (Gherkin scenarios, numbered procedures, bullet lists) become
+test cases and steps. Writer: every step goes through the same `KeywordMatcher` the LLM
+writer gets as its lookup tool; a step nothing matches becomes a marked placeholder that
+still passes dryrun and is listed as an open question. Settings (imports, setup/teardown)
+are copied from the most similar existing suite, so the file looks like the team's own.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import Path
+
+from robot.api import get_model
+from robot.api.parsing import (
+    LibraryImport,
+    ResourceImport,
+    SuiteSetup,
+    SuiteTeardown,
+    TestSetup,
+    TestTeardown,
+    VariablesImport,
+)
+
+from generator.budget import TicketBudget
+from generator.logs import TicketLog
+from generator.matcher import KeywordMatcher, format_call
+from generator.models import (
+    Diagnostic,
+    GeneratedTest,
+    SpecConfluence,
+    SpecMeta,
+    SpecRF,
+    SpecSource,
+    SpecTestCase,
+    StepMapping,
+    TestSpec,
+    Ticket,
+    TicketContext,
+)
+from generator.plan import PlanError
+from generator.write import open_questions
+
+SEP = "    "
+_SCENARIO = re.compile(r"^\s*scenario(?: outline)?:\s*(?P<name>.*)$", re.IGNORECASE)
+_NUMBERED = re.compile(r"^\s*\(?\d{1,3}[.)]\s+")
+_GIVEN = re.compile(r"^\s*given\b", re.IGNORECASE)
+_WHEN_THEN = re.compile(r"^\s*(?:when|then)\b", re.IGNORECASE)
+_GHERKIN = re.compile(r"^\s*(?:given|when|then|and|but)\b", re.IGNORECASE)
+_SPLIT = re.compile(r"\s*;\s*|,?\s+(?=(?:then|and then)\s)", re.IGNORECASE)
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def _case_name(text: str, taken: set[str]) -> str:
+    name = re.sub(r"\s+", " ", text.strip().rstrip(".:")).strip()
+    name = re.sub(r"^(?:given|when|then|and|but)\s+", "", name, flags=re.IGNORECASE)
+    name = (name[:1].upper() + name[1:])[:90].rstrip() or "Acceptance"
+    unique, n = name, 2
+    while unique.lower() in taken:
+        unique, n = f"{name} {n}", n + 1
+    taken.add(unique.lower())
+    return unique
+
+
+def cases_from_criteria(criteria: list[str]) -> list[tuple[str, list[str], list[str]]]:
+    """(title, steps, criteria covered) per test case."""
+    cases: list[tuple[str, list[str], list[str]]] = []
+    current: tuple[str, list[str], list[str]] | None = None
+    seen_action = False
+    numbered: list[str] = []
+
+    def flush_numbered() -> None:
+        if numbered:
+            steps = [_NUMBERED.sub("", n) for n in numbered]
+            cases.append((steps[-1], steps, list(numbered)))
+            numbered.clear()
+
+    for line in criteria:
+        scenario = _SCENARIO.match(line)
+        if scenario:
+            flush_numbered()
+            current = (scenario.group("name") or line, [], [line])
+            cases.append(current)
+            seen_action = False
+            continue
+        if _NUMBERED.match(line):
+            current = None
+            numbered.append(line)
+            continue
+        flush_numbered()
+        if _GHERKIN.match(line):
+            if current is None or (_GIVEN.match(line) and seen_action):
+                current = (line, [], [])
+                cases.append(current)
+                seen_action = False
+            current[1].append(line)
+            current[2].append(line)
+            seen_action = seen_action or bool(_WHEN_THEN.match(line))
+            continue
+        current = None
+        steps = [s.strip() for s in _SPLIT.split(line) if s and s.strip()]
+        cases.append((line, steps or [line], [line]))
+    flush_numbered()
+    return [(title, steps, covers) for title, steps, covers in cases if steps]
+
+
+def slug(text: str, limit: int = 40) -> str:
+    return _SLUG.sub("_", text.lower()).strip("_")[:limit].rstrip("_") or "test"
+
+
+def target_path_for(ticket: Ticket, tests_dir: str, folders: list[str], example_paths: list[str]) -> str:
+    """Component folder if it exists, else the most similar suite's folder, else `generated/`."""
+    wanted = {c.lower() for c in ticket.components} | {label.lower() for label in ticket.labels}
+    folder = next((f for f in folders if f.lower() in wanted), None)
+    if folder is None and example_paths:
+        parent = posixpath.dirname(example_paths[0])
+        folder = posixpath.relpath(parent, tests_dir) if parent.startswith(tests_dir) else None
+    folder = folder if folder and folder != "." else "generated"
+    return f"{tests_dir}/{folder}/{ticket.key.lower()}_{slug(ticket.summary)}.robot"
+
+
+def convention_rules(convention: str, limit: int = 8) -> list[str]:
+    """Bullet lines of the convention doc that state a rule (tags, naming, setup...)."""
+    rules = []
+    for line in convention.splitlines():
+        text = line.strip().lstrip("-*• ").strip()
+        if line.strip()[:1] in "-*•" and re.search(r"\b(must|tag|name|setup|teardown|always|never)", text, re.I):
+            rules.append(text)
+    return rules[:limit]
+
+
+class OfflinePlanner:
+    async def plan(self, ctx: TicketContext, budget: TicketBudget, log: TicketLog) -> TestSpec:
+        ticket = ctx.ticket
+        if not ticket.acceptance_criteria:
+            raise PlanError(
+                f"{ticket.key} has no acceptance criteria: add an 'Acceptance criteria' section to the "
+                "description (Given/When/Then lines, a numbered or bulleted list), or set "
+                "acceptance_field in .jira2robot.yml to the Jira field that holds them"
+            )
+        taken: set[str] = set()
+        components = [c.lower() for c in ticket.components]
+        cases = [
+            SpecTestCase(
+                name=_case_name(title, taken),
+                covers=covers,
+                tags=[ticket.key, *components],
+                steps=steps,
+            )
+            for title, steps, covers in cases_from_criteria(ticket.acceptance_criteria)
+        ]
+        log.progress(f"planner (offline): {len(cases)} test case(s) from {len(ticket.acceptance_criteria)} criteria")
+        return TestSpec(
+            meta=SpecMeta(jira_key=ticket.key, title=ticket.summary),
+            confluence=SpecConfluence(
+                sources=[SpecSource(page_id=p.page_id, title=p.title, space_key=p.space_key) for p in ctx.pages],
+                rules=convention_rules(ctx.repo.convention or ""),
+            ),
+            rf=SpecRF(
+                target_path=target_path_for(
+                    ticket, ctx.repo.tests_dir, ctx.repo.folders, [e.path for e in ctx.examples]
+                ),
+                suite_doc=f"{ticket.key}: {ticket.summary}",
+                test_cases=cases,
+            ),
+        )
+
+
+def _relocate(value: str, from_dir: str, to_dir: str) -> str:
+    """An import path valid in from_dir, rewritten to be valid in to_dir (variables left alone)."""
+    if "${" in value and not value.startswith("${CURDIR}"):
+        return value
+    if value.startswith("${CURDIR}"):
+        rest = value[len("${CURDIR}") :].lstrip("/")
+        return "${CURDIR}/" + posixpath.relpath(posixpath.normpath(posixpath.join(from_dir, rest)), to_dir)
+    if not value.endswith((".resource", ".robot", ".py", ".yaml", ".yml", ".json")) or posixpath.isabs(value):
+        return value
+    return posixpath.relpath(posixpath.normpath(posixpath.join(from_dir, value)), to_dir)
+
+
+def settings_from_example(repo: Path, example_path: str | None, target_path: str) -> list[str]:
+    """Imports and setup/teardown of the most similar suite, re-rooted for the new file's folder."""
+    if not example_path:
+        return []
+    model = get_model(repo / example_path)
+    from_dir, to_dir = posixpath.dirname(example_path), posixpath.dirname(target_path)
+    lines = []
+    for section in model.sections:
+        for node in section.body:
+            if isinstance(node, LibraryImport | ResourceImport | VariablesImport):
+                label = {LibraryImport: "Library", ResourceImport: "Resource", VariablesImport: "Variables"}[type(node)]
+                name = _relocate(node.name, from_dir, to_dir)
+                lines.append(SEP.join([label, name, *node.args]))
+            elif isinstance(node, SuiteSetup | SuiteTeardown | TestSetup | TestTeardown):
+                label = {
+                    SuiteSetup: "Suite Setup",
+                    SuiteTeardown: "Suite Teardown",
+                    TestSetup: "Test Setup",
+                    TestTeardown: "Test Teardown",
+                }[type(node)]
+                lines.append(SEP.join([label, node.name, *node.args]))
+    return lines
+
+
+def render_suite(spec: TestSpec, settings: list[str], bodies: list[list[str]]) -> str:
+    out = ["*** Settings ***", f"Documentation{SEP}{spec.rf.suite_doc or spec.meta.title}", *settings]
+    if spec.rf.force_tags:
+        out.append(SEP.join(["Test Tags", *spec.rf.force_tags]))
+    out += ["", "", "*** Test Cases ***"]
+    for case, body in zip(spec.rf.test_cases, bodies, strict=True):
+        out.append(case.name)
+        covers = " | ".join(c.strip() for c in case.covers) or case.name
+        out.append(f"{SEP}[Documentation]{SEP}Covers: {covers}")
+        if case.tags:
+            out.append(SEP.join(["", "[Tags]", *case.tags]))
+        out += [SEP + line for line in body]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+class OfflineWriter:
+    def session(
+        self, spec: TestSpec, ctx: TicketContext, matcher: KeywordMatcher, budget: TicketBudget, log: TicketLog
+    ) -> OfflineWriterSession:
+        return OfflineWriterSession(spec, ctx, matcher, log)
+
+
+class OfflineWriterSession:
+    def __init__(self, spec: TestSpec, ctx: TicketContext, matcher: KeywordMatcher, log: TicketLog):
+        self.spec = spec
+        self.ctx = ctx
+        self.matcher = matcher
+        self.log = log
+        self.mappings: list[list[StepMapping]] = [[matcher.match(s) for s in c.steps] for c in spec.rf.test_cases]
+        example = ctx.examples[0].path if ctx.examples else None
+        self.settings = settings_from_example(Path(ctx.repo.root), example, spec.rf.target_path)
+
+    def _render(self) -> GeneratedTest:
+        bodies = [[format_call(m) for m in case] for case in self.mappings]
+        text = render_suite(self.spec, self.settings, bodies)
+        flat = [m for case in self.mappings for m in case]
+        return GeneratedTest(
+            target_path=self.spec.rf.target_path, text=text, mappings=flat, open_questions=open_questions(text)
+        )
+
+    async def draft(self) -> GeneratedTest:
+        test = self._render()
+        mapped = sum(m.how != "placeholder" for m in test.mappings)
+        self.log.progress(f"writer (offline): {mapped}/{len(test.mappings)} steps mapped to existing keywords")
+        for m in test.mappings:
+            self.log.info(f"  {m.how:<11} {m.step!r} -> {m.keyword or 'placeholder'}")
+        return test
+
+    async def repair(self, previous: GeneratedTest, diagnostics: list[Diagnostic]) -> GeneratedTest:
+        """Turn every step a diagnostic points at into a placeholder; the rest is kept."""
+        lines = previous.text.splitlines()
+        bad = {d.line for d in diagnostics if d.line and d.severity == "error"}
+        for case in self.mappings:
+            for i, m in enumerate(case):
+                rendered = SEP + format_call(m)
+                hit = any(0 < n <= len(lines) and lines[n - 1] == rendered for n in bad)
+                named = any(d.keyword and m.keyword and d.keyword.lower() == m.keyword.lower() for d in diagnostics)
+                if m.how != "placeholder" and (hit or named):
+                    case[i] = StepMapping(step=m.step)
+        return self._render()

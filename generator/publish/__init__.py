@@ -1,0 +1,32 @@
+"""Publishing: where a validated test goes (draft MR, working tree, or only the output folder)."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
+
+from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
+
+
+class PublishOutcome(BaseModel):
+    status: Literal["created", "updated", "skipped"]
+    reason: str = ""
+    mr_url: str | None = None
+
+
+class Publisher(Protocol):
+    async def covered(self, key: str) -> str | None:
+        """Reason the ticket is already covered (checked before any LLM call), or None."""
+        ...
+
+    async def publish(
+        self,
+        ticket: Ticket,
+        spec: TestSpec,
+        test: GeneratedTest,
+        validation: ValidationResult,
+        result: TicketResult,
+    ) -> PublishOutcome:
+        """Deliver one validated test; `result` carries attempts and LLM usage for the description."""
+        ...

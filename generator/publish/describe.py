@@ -1,0 +1,178 @@
+"""Merge request title and description for a generated test.
+
+The description is what a reviewer reads before trusting a machine-written test, so it
+shows where the test came from (Jira, Confluence), what it covers, what it reuses and how
+validation went. Everything taken from the ticket, the wiki or the model is untrusted: GitLab
+renders descriptions as markdown, notifies `@mentions`, links `#123`/`!4` references, closes
+issues named after "Closes", and *executes* `/merge`-style quick actions written at the start
+of a line. Untrusted text is therefore only ever placed inline (never at a line start), with
+HTML and markdown syntax escaped and GitLab reference sigils broken by an invisible space, or
+inside code spans where GitLab interprets nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from urllib.parse import urlsplit
+
+from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
+
+TITLE_MAX = 255
+_DIAGNOSTICS_SHOWN = 20
+_LIST_SHOWN = 30
+_ZWSP = "\u200b"
+
+# Sigils GitLab turns into mentions or references when a word character follows.
+_REFERENCE = re.compile(r"([@#!~%$&])(?=\w)")
+# Markdown punctuation that could start emphasis, links, images, tables or code.
+_MARKDOWN = re.compile(r"([\\`*_\[\]|])")
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_QUICK_ACTION_LINE = re.compile(r"^(\s*)/", re.MULTILINE)
+
+
+def fingerprint(text: str) -> str:
+    """SHA-256 of the test file text, the same digest GitLab reports for a stored file."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def marker(key: str, text: str) -> str:
+    """Hidden line tying an MR to its ticket and to the exact file content it proposes."""
+    return f"<!-- jira2robot:key={_KEY_UNSAFE.sub('', key)} fingerprint={fingerprint(text)} -->"
+
+
+def inline(text: str) -> str:
+    """Untrusted text as one inert markdown line: no HTML, no markup, no mentions or references."""
+    text = " ".join(text.split())
+    text = _REFERENCE.sub(lambda m: m.group(1) + _ZWSP, text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def code(text: str) -> str:
+    """Untrusted text as a code span; the fence is longer than any backtick run inside it."""
+    text = " ".join(text.split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _safe_url(url: str) -> str | None:
+    """Only plain http(s) URLs become links; anything else could smuggle markdown or script."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    if re.search(r"[\s()<>\[\]\"'`]", url.strip()):
+        return None
+    return url.strip()
+
+
+def _jira_link(ticket: Ticket, jira_url: str | None) -> str:
+    url = _safe_url(ticket.url) if ticket.url else None
+    if url is None and jira_url:
+        url = _safe_url(f"{jira_url.rstrip('/')}/browse/{_KEY_UNSAFE.sub('', ticket.key)}")
+    label = inline(ticket.key)
+    return f"[{label}]({url})" if url else label
+
+
+def neutralise_quick_actions(text: str) -> str:
+    """Escape every line that starts with `/`: GitLab would run it as a quick action."""
+    return _QUICK_ACTION_LINE.sub(lambda m: m.group(1) + "\\/", text)
+
+
+def render_mr_title(ticket: Ticket) -> str:
+    """`Draft: [KEY] summary`; the Draft prefix keeps the MR unmergeable until a human reviews it."""
+    summary = " ".join(ticket.summary.split())
+    title = f"Draft: [{_KEY_UNSAFE.sub('', ticket.key)}] {summary}".rstrip()
+    return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1].rstrip() + "…"
+
+
+def _bullets(items: list[str], *, as_code: bool = False, empty: str) -> list[str]:
+    if not items:
+        return [f"_{empty}_"]
+    render = code if as_code else inline
+    lines = [f"- {render(item)}" for item in items[:_LIST_SHOWN]]
+    if len(items) > _LIST_SHOWN:
+        lines.append(f"- _… and {len(items) - _LIST_SHOWN} more_")
+    return lines
+
+
+def _coverage_table(spec: TestSpec) -> list[str]:
+    lines = ["| Test case | Acceptance criteria covered |", "| --- | --- |"]
+    for case in spec.rf.test_cases:
+        covers = "<br>".join(inline(c) for c in case.covers) or "_none stated_"
+        lines.append(f"| {inline(case.name)} | {covers} |")
+    return lines
+
+
+def _validation(validation: ValidationResult) -> list[str]:
+    errors = [d for d in validation.diagnostics if d.severity == "error"]
+    if validation.ok:
+        head = "✅ `robot --dryrun` passed"
+    elif validation.environment_error:
+        head = "⚠️ `robot --dryrun` could not load the repository (environment problem, not the test)"
+    else:
+        head = f"❌ `robot --dryrun` failed with {len(errors)} error(s)"
+    lines = [head]
+    for diag in validation.diagnostics[:_DIAGNOSTICS_SHOWN]:
+        where = f"line {diag.line}: " if diag.line else ""
+        lines.append(f"- **{diag.severity}** ({diag.source}) {where}{inline(diag.message)}")
+    if len(validation.diagnostics) > _DIAGNOSTICS_SHOWN:
+        lines.append(f"- _… and {len(validation.diagnostics) - _DIAGNOSTICS_SHOWN} more in report.json_")
+    return lines
+
+
+def render_mr_description(
+    ticket: Ticket,
+    spec: TestSpec,
+    test: GeneratedTest,
+    validation: ValidationResult,
+    result: TicketResult,
+    *,
+    jira_url: str | None = None,
+) -> str:
+    """Markdown description of the draft MR, safe to post whatever the ticket or model said."""
+    sources = [
+        f"- {inline(src.title)} ({code(src.page_id)}{', space ' + code(src.space_key) if src.space_key else ''})"
+        for src in spec.confluence.sources
+    ] or ["_no Confluence page was used_"]
+    questions = list(dict.fromkeys([*result.open_questions, *test.open_questions]))
+    usage = result.llm
+    lines = [
+        f"## Generated Robot Framework test for {_jira_link(ticket, jira_url)}",
+        "",
+        f"**Summary:** {inline(ticket.summary)}",
+        "",
+        f"**Test file:** {code(test.target_path)}",
+        "",
+        "### Sources",
+        f"- Jira: {_jira_link(ticket, jira_url)}",
+        "- Confluence:",
+        *(f"  {line}" for line in sources),
+        "",
+        "### Test cases → acceptance criteria",
+        *_coverage_table(spec),
+        "",
+        "### Keywords reused",
+        *_bullets(result.keywords_used, as_code=True, empty="no existing keyword was reused"),
+        "",
+        "### Open questions and placeholders",
+        *_bullets(questions, empty="none"),
+        "",
+        "### Validation",
+        *_validation(validation),
+        "",
+        "### Generation",
+        f"- Attempts: {result.attempts}",
+        f"- Steps mapped to existing keywords: {result.steps_mapped}/{result.steps_total}",
+        f"- LLM usage: {usage.calls} call(s), {usage.prompt_tokens} prompt + "
+        f"{usage.completion_tokens} completion tokens",
+        "",
+        "---",
+        "_Draft opened by jira2robot. Review the test, then mark this merge request as ready. "
+        "Re-running jira2robot for this ticket updates the branch unless someone else has pushed to it._",
+        "",
+        marker(ticket.key, test.text),
+    ]
+    return neutralise_quick_actions("\n".join(lines)) + "\n"

@@ -1,0 +1,465 @@
+"""Draft merge requests on GitLab, one branch per ticket, idempotent across runs.
+
+Behaves like a dependency bot (Renovate): the branch `<prefix><KEY>` belongs to jira2robot
+until someone else pushes to it. Re-running the job therefore updates the same MR with one
+new commit when the generated test changed, does nothing when it did not, and never
+overwrites a human's commits. Merged MRs mean the ticket is covered; closed MRs are a
+reviewer's "no" and are only replaced when asked (`--recreate`).
+
+python-gitlab is synchronous; every call runs in a worker thread under a capacity limiter
+so a run with many tickets keeps a bounded number of requests in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+import gitlab
+import requests
+from gitlab.exceptions import GitlabError
+from gitlab.v4.objects import ProjectMergeRequest
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from generator.config import MergeRequestSettings
+from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
+from generator.publish import PublishOutcome
+from generator.publish.describe import (
+    code,
+    fingerprint,
+    neutralise_quick_actions,
+    render_mr_description,
+    render_mr_title,
+)
+from generator.text import redact
+
+AUTHOR_NAME = "jira2robot"
+AUTHOR_EMAIL = "jira2robot@noreply"
+FOREIGN_NOTE_MARKER = "<!-- jira2robot:foreign-commits -->"
+# Status codes GitLab (or its load balancer) returns for transient failures.
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, *range(520, 531)})
+_MESSAGE_MAX = 300
+
+T = TypeVar("T")
+
+
+class PublishError(Exception):
+    """A GitLab failure for one ticket, with a message fit for the report (never the token)."""
+
+
+class _Conflict(Exception):
+    """GitLab says the branch, file or MR already exists: our view of the state is stale."""
+
+
+def _message(exc: GitlabError) -> str:
+    text = exc.error_message if isinstance(exc.error_message, str) else repr(exc.error_message)
+    text = " ".join(text.split())
+    return text[:_MESSAGE_MAX] or "(no message)"
+
+
+def _retrying_session(retries: int, base_delay: float) -> requests.Session:
+    """HTTP session that retries transient failures with exponential backoff.
+
+    python-gitlab's own retry (`retry_transient_errors`) has a fixed 0.1 s·2ⁿ backoff and a
+    per-request `max_retries` defaulting to 10; retrying at the transport instead makes both
+    the count and the delay configurable per run. GitLab's 429 handling stays with
+    python-gitlab, which honours `Retry-After`. POSTs are retried too: a retried commit or
+    MR creation that had in fact succeeded comes back as a conflict, which `publish` resolves
+    by re-reading the state.
+    """
+    retry = Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        allowed_methods=None,
+        status_forcelist=TRANSIENT_STATUSES,
+        backoff_factor=base_delay,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class GitLabPublisher:
+    """Publisher that opens or updates one draft merge request per ticket."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        token: str,
+        project: str,
+        target_branch: str,
+        settings: MergeRequestSettings,
+        max_open_mrs: int,
+        max_new_mrs: int,
+        recreate: bool = False,
+        limiter: anyio.CapacityLimiter | None = None,
+        retries: int = 3,
+        retry_base_delay: float = 1.0,
+        jira_url: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._url = url.rstrip("/")
+        self._token = token
+        self._project_ref = project
+        self._target = target_branch
+        self._settings = settings
+        self._max_open = max_open_mrs
+        self._max_new = max_new_mrs
+        self._recreate = recreate
+        self._limiter = limiter or anyio.CapacityLimiter(2)
+        self._retries = retries
+        self._jira_url = jira_url
+        self._gl = gitlab.Gitlab(
+            self._url,
+            private_token=token,
+            timeout=timeout,
+            retry_transient_errors=False,
+            session=_retrying_session(retries, retry_base_delay),
+        )
+        self._project = self._gl.projects.get(project, lazy=True)
+        self._mrs: dict[str, ProjectMergeRequest | None] = {}
+        self._user_ids: dict[str, int | None] = {}
+        self._recreated: set[str] = set()
+        self._open_count: int | None = None
+        self._new_count = 0
+        self._lock = anyio.Lock()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _branch(self, key: str) -> str:
+        return f"{self._settings.branch_prefix}{key}"
+
+    def _error(self, doing: str, exc: GitlabError) -> PublishError:
+        """Turn a python-gitlab error into the message a QA engineer can act on."""
+        status = exc.response_code
+        detail = _message(exc)
+        if status == 401:
+            text = f"GITLAB_TOKEN rejected (401): check the project access token (while {doing})"
+        elif status == 403:
+            text = f"GitLab refused {doing} (403): token lacks api scope or Developer role on {self._project_ref}"
+        elif status == 404 and "project not found" in detail.lower():
+            text = f"project {self._project_ref} not found or not visible to the token"
+        elif status in TRANSIENT_STATUSES:
+            text = f"GitLab failed {doing}: HTTP {status} after {self._retries} retries ({detail})"
+        else:
+            text = f"GitLab error {doing}: HTTP {status} ({detail})"
+        return PublishError(redact(text, [self._token]))
+
+    async def _call(
+        self, doing: str, fn: Callable[..., T], *args: Any, expect: frozenset[int] = frozenset(), **kwargs: Any
+    ) -> T:
+        """Run one python-gitlab call in a thread; errors become PublishError unless expected.
+
+        `expect` lists status codes the caller handles itself (404 for "absent", 409 for
+        "already exists"); a 404 saying the *project* is missing is never expected.
+        """
+        try:
+            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self._limiter)
+        except GitlabError as exc:
+            project_missing = exc.response_code == 404 and "project not found" in _message(exc).lower()
+            if exc.response_code in expect and not project_missing:
+                raise
+            raise self._error(doing, exc) from None
+        except requests.RequestException as exc:
+            raise PublishError(
+                redact(f"cannot reach GitLab at {self._url} while {doing}: {type(exc).__name__}", [self._token])
+            ) from None
+
+    # ------------------------------------------------------------------ state reads
+
+    async def _find_mr(self, branch: str) -> ProjectMergeRequest | None:
+        """The MR that decides the branch's fate: an open one, else a merged one, else the last closed."""
+        if branch in self._mrs:
+            return self._mrs[branch]
+        mrs = await self._call(
+            f"listing merge requests of {branch}",
+            self._project.mergerequests.list,
+            source_branch=branch,
+            state="all",
+            get_all=True,
+        )
+        chosen = None
+        for state in ("opened", "locked", "merged", "closed"):
+            matching = [mr for mr in mrs if mr.state == state]
+            if matching:
+                chosen = max(matching, key=lambda mr: mr.iid)
+                break
+        self._mrs[branch] = chosen
+        return chosen
+
+    async def _branch_exists(self, branch: str) -> bool:
+        try:
+            await self._call(f"reading branch {branch}", self._project.branches.get, branch, expect=frozenset({404}))
+        except GitlabError:
+            return False
+        return True
+
+    async def _file_digest(self, path: str, ref: str) -> str | None:
+        """SHA-256 GitLab reports for the file at `ref` (a HEAD request, no content), None if absent."""
+        try:
+            headers = await self._call(
+                f"reading {path} on {ref}", self._project.files.head, path, ref=ref, expect=frozenset({404})
+            )
+        except GitlabError:
+            return None
+        return headers.get("X-Gitlab-Content-Sha256")
+
+    async def _foreign_authors(self, branch: str) -> list[str]:
+        """Authors of branch commits (not on the target) that jira2robot did not write."""
+        compare = await self._call(
+            f"comparing {branch} with {self._target}", self._project.repository_compare, self._target, branch
+        )
+        authors = [
+            f"{c.get('author_name') or '?'} <{c.get('author_email') or '?'}>"
+            for c in compare.get("commits", [])
+            if c.get("author_email") != AUTHOR_EMAIL
+        ]
+        return list(dict.fromkeys(authors))
+
+    async def _count_open(self) -> int:
+        """Open jira2robot MRs in the project: one request, read from GitLab's total header."""
+        labels = self._settings.labels
+        if labels:
+            listing = await self._call(
+                "counting open merge requests",
+                self._project.mergerequests.list,
+                state="opened",
+                labels=labels,
+                per_page=1,
+                iterator=True,
+            )
+            if listing.total is not None:
+                return listing.total
+            return await anyio.to_thread.run_sync(lambda: sum(1 for _ in listing), limiter=self._limiter)
+        mrs = await self._call(
+            "counting open merge requests", self._project.mergerequests.list, state="opened", get_all=True
+        )
+        return sum(1 for mr in mrs if mr.source_branch.startswith(self._settings.branch_prefix))
+
+    async def _user_id(self, username: str) -> int | None:
+        if username not in self._user_ids:
+            users = await self._call(
+                f"looking up user {username}", self._gl.users.list, username=username, get_all=False
+            )
+            self._user_ids[username] = users[0].id if users else None
+        return self._user_ids[username]
+
+    # ------------------------------------------------------------------ limits
+
+    async def _reserve_new(self) -> str | None:
+        """Claim one new-MR slot, or say which limit stops it. Updates never need a slot."""
+        async with self._lock:
+            if self._new_count >= self._max_new:
+                return f"limit max_new_mrs={self._max_new} reached"
+            if self._open_count is None:
+                self._open_count = await self._count_open()
+            if self._open_count + self._new_count >= self._max_open:
+                return (
+                    f"limit max_open_mrs={self._max_open} reached "
+                    f"({self._open_count + self._new_count} open jira2robot merge requests)"
+                )
+            self._new_count += 1
+            return None
+
+    async def _release_new(self) -> None:
+        async with self._lock:
+            self._new_count -= 1
+
+    # ------------------------------------------------------------------ writes
+
+    async def _commit(self, key: str, branch: str, path: str, text: str, *, action: str, start: str | None) -> None:
+        """One commit with the whole file; with `start`, the same call creates the branch atomically."""
+        data: dict[str, Any] = {
+            "branch": branch,
+            "commit_message": f"Add generated Robot Framework test for {key}\n\n"
+            "Generated by jira2robot; review it in the draft merge request.",
+            "actions": [{"action": action, "file_path": path, "content": text}],
+            "author_name": AUTHOR_NAME,
+            "author_email": AUTHOR_EMAIL,
+        }
+        if start is not None:
+            data["start_branch"] = start
+        try:
+            await self._call(
+                f"committing to {branch}", self._project.commits.create, data, expect=frozenset({400, 409})
+            )
+        except GitlabError as exc:
+            if exc.response_code == 409 or "already exists" in _message(exc).lower():
+                raise _Conflict(f"committing to {branch}: {_message(exc)}") from None
+            raise self._error(f"committing to {branch}", exc) from None
+
+    async def _create_mr(self, branch: str, title: str, description: str) -> tuple[ProjectMergeRequest, list[str]]:
+        data: dict[str, Any] = {
+            "source_branch": branch,
+            "target_branch": self._target,
+            "title": title,
+            "description": description,
+            "labels": list(self._settings.labels),
+            "remove_source_branch": True,
+        }
+        unknown: list[str] = []
+        if self._settings.assignee:
+            if (uid := await self._user_id(self._settings.assignee)) is not None:
+                data["assignee_id"] = uid
+            else:
+                unknown.append(self._settings.assignee)
+        reviewer_ids = []
+        for name in self._settings.reviewers:
+            if (uid := await self._user_id(name)) is not None:
+                reviewer_ids.append(uid)
+            else:
+                unknown.append(name)
+        if reviewer_ids:
+            data["reviewer_ids"] = reviewer_ids
+        try:
+            mr = await self._call(
+                f"opening a merge request from {branch}",
+                self._project.mergerequests.create,
+                data,
+                expect=frozenset({409}),
+            )
+        except GitlabError as exc:
+            raise _Conflict(f"opening a merge request from {branch}: {_message(exc)}") from None
+        return mr, unknown
+
+    async def _note_once(self, mr: ProjectMergeRequest, body: str) -> None:
+        """Leave the foreign-commits note unless an earlier run already did."""
+        handle = self._project.mergerequests.get(mr.iid, lazy=True)
+        notes = await self._call(f"reading notes of !{mr.iid}", handle.notes.list, get_all=True)
+        if any(FOREIGN_NOTE_MARKER in (note.body or "") for note in notes):
+            return
+        await self._call(f"commenting on !{mr.iid}", handle.notes.create, {"body": body})
+
+    # ------------------------------------------------------------------ Publisher
+
+    async def covered(self, key: str) -> str | None:
+        """Skip reason before any LLM call: merged MR, or closed MR not to be recreated."""
+        mr = await self._find_mr(self._branch(key))
+        if mr is None:
+            return None
+        if mr.state == "merged":
+            return f"already covered by merged MR !{mr.iid}"
+        if mr.state == "closed" and not self._recreate:
+            return f"closed MR !{mr.iid} not recreated (use --recreate)"
+        return None
+
+    async def publish(
+        self,
+        ticket: Ticket,
+        spec: TestSpec,
+        test: GeneratedTest,
+        validation: ValidationResult,
+        result: TicketResult,
+    ) -> PublishOutcome:
+        """Create, update or leave alone the ticket's draft MR; a stale view is re-read once."""
+        branch = self._branch(ticket.key)
+        try:
+            return await self._publish(ticket, spec, test, validation, result)
+        except _Conflict as first:
+            self._mrs.pop(branch, None)
+            try:
+                return await self._publish(ticket, spec, test, validation, result)
+            except _Conflict as second:
+                raise PublishError(
+                    redact(f"GitLab conflict {second} (first: {first}); state changed twice, try again", [self._token])
+                ) from None
+
+    async def _publish(
+        self,
+        ticket: Ticket,
+        spec: TestSpec,
+        test: GeneratedTest,
+        validation: ValidationResult,
+        result: TicketResult,
+    ) -> PublishOutcome:
+        branch = self._branch(ticket.key)
+        mr = await self._find_mr(branch)
+        if mr is not None and mr.state == "merged":
+            return PublishOutcome(status="skipped", reason=f"covered by merged MR !{mr.iid}", mr_url=mr.web_url)
+        if mr is not None and mr.state == "closed":
+            if not self._recreate:
+                return PublishOutcome(
+                    status="skipped", reason=f"closed MR !{mr.iid} not recreated (use --recreate)", mr_url=mr.web_url
+                )
+            if branch not in self._recreated:
+                # A 404 means it is already gone (deleted with the MR, or by someone): same outcome.
+                with contextlib.suppress(GitlabError):
+                    await self._call(
+                        f"deleting branch {branch}", self._project.branches.delete, branch, expect=frozenset({404})
+                    )
+                self._recreated.add(branch)
+            mr = None
+
+        exists = await self._branch_exists(branch)
+        if exists and (authors := await self._foreign_authors(branch)):
+            reason = f"branch {branch} has commits by someone else ({', '.join(authors)}); not overwritten"
+            if mr is not None:
+                await self._note_once(mr, self._foreign_note(ticket.key, branch, authors))
+            return PublishOutcome(status="skipped", reason=reason, mr_url=mr.web_url if mr is not None else None)
+
+        current = await self._file_digest(test.target_path, branch) if exists else None
+        up_to_date = exists and current == fingerprint(test.text)
+        title = render_mr_title(ticket)
+        description = render_mr_description(ticket, spec, test, validation, result, jira_url=self._jira_url)
+
+        if mr is not None:
+            if up_to_date:
+                return PublishOutcome(
+                    status="skipped", reason=f"unchanged: MR !{mr.iid} already up to date", mr_url=mr.web_url
+                )
+            await self._push(ticket.key, branch, exists, current, test)
+            await self._call(
+                f"updating !{mr.iid}",
+                self._project.mergerequests.update,
+                mr.iid,
+                {"title": title, "description": description},
+            )
+            return PublishOutcome(status="updated", reason=f"MR !{mr.iid} updated with a new commit", mr_url=mr.web_url)
+
+        if limit := await self._reserve_new():
+            return PublishOutcome(status="skipped", reason=limit)
+        try:
+            if not up_to_date:
+                await self._push(ticket.key, branch, exists, current, test)
+            created, unknown = await self._create_mr(branch, title, description)
+        except BaseException:
+            await self._release_new()
+            raise
+        self._mrs[branch] = created
+        reason = f"draft MR !{created.iid} created"
+        if unknown:
+            reason += f"; unknown GitLab user(s) not assigned: {', '.join(unknown)}"
+        return PublishOutcome(status="created", reason=reason, mr_url=created.web_url)
+
+    async def _push(self, key: str, branch: str, exists: bool, current: str | None, test: GeneratedTest) -> None:
+        """One commit with the test; a missing branch is created from the target by the same call."""
+        if exists:
+            action = "create" if current is None else "update"
+            await self._commit(key, branch, test.target_path, test.text, action=action, start=None)
+            return
+        on_target = await self._file_digest(test.target_path, self._target)
+        action = "create" if on_target is None else "update"
+        await self._commit(key, branch, test.target_path, test.text, action=action, start=self._target)
+
+    @staticmethod
+    def _foreign_note(key: str, branch: str, authors: list[str]) -> str:
+        people = ", ".join(code(a) for a in authors)
+        return neutralise_quick_actions(
+            f"jira2robot did not update this merge request: branch {code(branch)} has commits by someone "
+            f"else ({people}), so the newly generated test for {code(key)} was not pushed over them.\n\n"
+            "To start again from a fresh generation, close this merge request and run jira2robot "
+            "with `--recreate`.\n\n"
+            f"{FOREIGN_NOTE_MARKER}\n"
+        )

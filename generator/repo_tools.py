@@ -1,0 +1,143 @@
+"""Read-only tools the writer may call: repo files, keyword lookup, allow-listed GitLab MCP tools.
+
+Every path is confined to the repository; nothing here can write, and GitLab MCP tools are
+exposed only if their name is on a read-only allow-list (a model that was talked into
+"merge this" by ticket text finds no tool to do it with).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+
+from generator.gather.repo import SKIP_DIRS
+from generator.llm import Tool
+from generator.matcher import KeywordMatcher, format_call
+from generator.mcp_client import McpConnection
+
+MAX_FILE_CHARS = 20_000
+MAX_HITS = 40
+
+# Read-only tools of the common GitLab MCP servers (official GitLab MCP, zereight/gitlab-mcp).
+GITLAB_READ_ONLY = frozenset(
+    {
+        "get_file_contents",
+        "get_repository_tree",
+        "get_project",
+        "search_code",
+        "search_blobs",
+        "gitlab_search",
+        "search",
+        "list_commits",
+        "get_commit",
+        "get_commit_diff",
+        "list_merge_requests",
+        "get_merge_request",
+        "get_merge_request_diffs",
+        "list_issues",
+        "get_issue",
+        "get_branch",
+        "list_branches",
+    }
+)
+
+
+class RepoAccessError(ValueError):
+    pass
+
+
+def _inside(repo: Path, raw: str) -> Path:
+    path = (repo / (raw or ".")).resolve()
+    if not path.is_relative_to(repo) or ".git" in path.relative_to(repo).parts:
+        raise RepoAccessError(f"path {raw!r} is outside the repository")
+    return path
+
+
+def repo_tools(repo: Path, matcher: KeywordMatcher) -> list[Tool]:
+    repo = repo.resolve()
+
+    async def read_file(args: dict) -> str:
+        path = _inside(repo, str(args.get("path", "")))
+        if not path.is_file():
+            return f"ERROR: no file {args.get('path')!r}"
+        text = path.read_text(encoding="utf-8", errors="replace")
+        return text[:MAX_FILE_CHARS] + ("\n[... truncated]" if len(text) > MAX_FILE_CHARS else "")
+
+    async def list_dir(args: dict) -> str:
+        path = _inside(repo, str(args.get("path", ".")))
+        if not path.is_dir():
+            return f"ERROR: no folder {args.get('path')!r}"
+        entries = sorted(
+            p.name + ("/" if p.is_dir() else "")
+            for p in path.iterdir()
+            if p.name not in SKIP_DIRS and not p.name.startswith(".")
+        )
+        return "\n".join(entries) or "(empty)"
+
+    async def search_text(args: dict) -> str:
+        query = str(args.get("query", "")).lower()
+        pattern = str(args.get("glob", "*"))
+        if not query:
+            return "ERROR: query is empty"
+        hits = []
+        for path in sorted(repo.rglob("*")):
+            rel = path.relative_to(repo)
+            if not path.is_file() or any(p in SKIP_DIRS or p.startswith(".") for p in rel.parts):
+                continue
+            if not fnmatch.fnmatch(rel.as_posix(), pattern) and not fnmatch.fnmatch(path.name, pattern):
+                continue
+            if path.suffix not in {".robot", ".resource", ".py", ".md", ".txt", ".yaml", ".yml"}:
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+                if query in line.lower():
+                    hits.append(f"{rel.as_posix()}:{number}: {line.strip()[:200]}")
+                    if len(hits) >= MAX_HITS:
+                        return "\n".join(hits) + "\n[... more hits]"
+        return "\n".join(hits) or "(no match)"
+
+    async def find_keywords(args: dict) -> str:
+        step = str(args.get("step", ""))
+        mapping = matcher.match(step)
+        found = [
+            {"name": k.name, "args": k.args, "owner": k.owner, "doc": k.doc, "score": round(score, 2)}
+            for k, score in matcher.search(step, limit=8)
+        ]
+        return json.dumps({"suggested_line": format_call(mapping), "how": mapping.how, "candidates": found})
+
+    def schema(**props: str) -> dict:
+        return {
+            "type": "object",
+            "properties": {name: {"type": "string", "description": desc} for name, desc in props.items()},
+            "required": [next(iter(props))],
+        }
+
+    return [
+        Tool("read_file", "Read a text file of the test repository.", schema(path="Repo-relative path."), read_file),
+        Tool("list_dir", "List a folder of the test repository.", schema(path="Repo-relative folder."), list_dir),
+        Tool(
+            "search_text",
+            "Search text in the repository's .robot/.resource/.py/.md files (case-insensitive).",
+            schema(query="Text to find.", glob="Optional file glob, e.g. tests/*.robot"),
+            search_text,
+        ),
+        Tool(
+            "find_keywords",
+            "Find the repository keywords that implement a test step; returns a suggested Robot line.",
+            schema(step='The step, e.g. \'When the user adds "2" of "Book" to the cart\'.'),
+            find_keywords,
+        ),
+    ]
+
+
+async def gitlab_tools(gitlab: McpConnection) -> list[Tool]:
+    """The GitLab MCP server's tools, filtered to the read-only allow-list."""
+    tools = []
+    for t in await gitlab.tools(allow=GITLAB_READ_ONLY):
+
+        async def call(args: dict, _name: str = t.name) -> str:
+            result = await gitlab.call(_name, args)
+            return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
+
+        tools.append(Tool(t.name, t.description, t.input_schema or {"type": "object", "properties": {}}, call))
+    return tools

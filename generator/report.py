@@ -1,0 +1,125 @@
+"""report.json and junit.xml, rewritten after every ticket so a crash loses nothing done.
+
+Field names of report.json are a public contract (see DESIGN.md): tools outside this
+repo read them. `merge_reports` joins the shards of a `parallel: N` job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from generator.models import LLMUsage, TicketResult
+from generator.text import redact
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def summarize(results: Iterable[TicketResult], *, cost_per_1k_tokens: float | None = None) -> dict[str, Any]:
+    results = list(results)
+    counts = Counter(r.status for r in results)
+    usage = LLMUsage()
+    for r in results:
+        usage.add(r.llm)
+    steps_total = sum(r.steps_total for r in results)
+    steps_mapped = sum(r.steps_mapped for r in results)
+    summary: dict[str, Any] = {
+        "tickets": len(results),
+        **{status: counts.get(status, 0) for status in ("created", "updated", "skipped", "failed")},
+        "llm": usage.model_dump(),
+        "seconds": round(sum(r.seconds for r in results), 3),
+        "steps_total": steps_total,
+        "steps_mapped": steps_mapped,
+        "steps_mapped_share": round(steps_mapped / steps_total, 3) if steps_total else None,
+    }
+    if cost_per_1k_tokens is not None:
+        summary["cost"] = round(usage.total_tokens / 1000 * cost_per_1k_tokens, 4)
+    return summary
+
+
+class ReportWriter:
+    """Keeps the run's results in key order and rewrites both files on every change."""
+
+    def __init__(self, output_dir: Path, *, secrets: Iterable[str] = (), cost_per_1k_tokens: float | None = None):
+        self.output_dir = output_dir
+        self.secrets = list(secrets)
+        self.cost_per_1k_tokens = cost_per_1k_tokens
+        self.results: dict[str, TicketResult] = {}
+
+    def record(self, result: TicketResult) -> None:
+        self.results[result.key] = result
+        self.flush()
+
+    def flush(self) -> None:
+        results = list(self.results.values())
+        write_report(self.output_dir, results, secrets=self.secrets, cost_per_1k_tokens=self.cost_per_1k_tokens)
+
+
+def write_report(
+    output_dir: Path,
+    results: list[TicketResult],
+    *,
+    secrets: Iterable[str] = (),
+    cost_per_1k_tokens: float | None = None,
+) -> None:
+    secrets = list(secrets)
+    payload = {
+        "tickets": [r.model_dump(mode="json") for r in results],
+        "summary": summarize(results, cost_per_1k_tokens=cost_per_1k_tokens),
+    }
+    _atomic_write(output_dir / "report.json", redact(json.dumps(payload, indent=2, ensure_ascii=False), secrets))
+    _atomic_write(output_dir / "junit.xml", redact(junit_xml(results), secrets))
+
+
+def junit_xml(results: list[TicketResult]) -> str:
+    """One testcase per ticket: GitLab shows them in the pipeline's Tests tab."""
+    counts = Counter(r.status for r in results)
+    suite = ET.Element(
+        "testsuite",
+        name="jira2robot",
+        tests=str(len(results)),
+        failures=str(counts.get("failed", 0)),
+        skipped=str(counts.get("skipped", 0)),
+        time=f"{sum(r.seconds for r in results):.3f}",
+    )
+    for r in results:
+        case = ET.SubElement(suite, "testcase", classname="jira2robot", name=r.key, time=f"{r.seconds:.3f}")
+        detail = "\n".join(
+            f"{d.severity} line {d.line if d.line is not None else '-'}: {d.message}" for d in r.diagnostics
+        )
+        if r.status == "failed":
+            ET.SubElement(case, "failure", message=r.reason or "failed").text = detail or r.reason
+        elif r.status == "skipped":
+            ET.SubElement(case, "skipped", message=r.reason or "skipped")
+        else:
+            out = f"{r.status}: {r.test_path or ''} {r.mr_url or ''}".strip()
+            ET.SubElement(case, "system-out").text = out
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def merge_reports(paths: Iterable[Path], output_dir: Path) -> list[TicketResult]:
+    """Join shard reports; a key seen twice keeps the last shard's entry (re-runs win)."""
+    merged: dict[str, TicketResult] = {}
+    for path in paths:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for entry in data.get("tickets", []):
+            result = TicketResult.model_validate(entry)
+            merged[result.key] = result
+    results = sorted(merged.values(), key=lambda r: r.key)
+    write_report(output_dir, results)
+    return results

@@ -1,0 +1,372 @@
+"""An OpenAI-compatible chat server for tests and benchmarks.
+
+It speaks real HTTP on 127.0.0.1 (starlette served by uvicorn in a background thread), so the
+client under test goes through the `openai` SDK, its SSE decoder and its error mapping exactly
+as it would against vLLM, Ollama or LiteLLM. Each test scripts the replies it needs, including
+the awkward ones real servers produce: tool calls whose id, name and arguments arrive in
+separate chunks, rate limits with Retry-After, broken streams and servers that reject
+``response_format``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+MODEL_ID = "fake-model"
+
+
+@dataclass
+class Text:
+    """A plain assistant answer, streamed ``chunk_size`` characters at a time.
+
+    ``reasoning_prefix`` is streamed before ``content`` as part of the content, the way
+    reasoning models served without a reasoning parser leak their ``<think>`` blocks.
+    """
+
+    content: str
+    chunk_size: int = 7
+    usage: bool = True
+    reasoning_prefix: str = ""
+
+
+@dataclass
+class ToolCalls:
+    """An assistant turn that calls tools: ``[(name, arguments_json_string), ...]``.
+
+    With ``split`` each call is spread over several chunks — the id first, the name in a later
+    chunk, then the arguments in small pieces — as vLLM and OpenAI stream them.
+    """
+
+    calls: list[tuple[str, str]]
+    split: bool = True
+    content: str = ""
+    usage: bool = True
+
+
+@dataclass
+class Error:
+    """An HTTP error with an OpenAI-shaped body; ``retry_after`` is sent as the Retry-After header
+    (a number of seconds, or a string such as an HTTP date, sent verbatim)."""
+
+    status: int
+    message: str
+    retry_after: float | str | None = None
+
+
+@dataclass
+class Malformed:
+    """A stream that starts well, then sends a line that is not JSON and ends."""
+
+
+@dataclass
+class RejectResponseFormat:
+    """Answers 400 only if the request asks for ``response_format``; otherwise the next reply is used."""
+
+
+Reply = Text | ToolCalls | Error | Malformed | RejectResponseFormat
+
+
+@dataclass
+class _Stats:
+    in_flight: int = 0
+    max_concurrent: int = 0
+    usages: list[dict[str, int]] = field(default_factory=list)
+
+
+class FakeOpenAI:
+    """Scripted OpenAI-compatible server; use as a context manager or call start()/stop()."""
+
+    def __init__(self, latency: float = 0.0, token_rate: float | None = None) -> None:
+        self.latency = latency
+        self.token_rate = token_rate
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.responder: Callable[[dict[str, Any]], Reply] | None = None
+        self.base_url = ""
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._stats = _Stats()
+        self._ids = itertools.count(1)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ scripting
+
+    def script(self, *replies: Reply) -> None:
+        """Queue replies, consumed one per request in order."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    def reset(self) -> None:
+        """Forget scripts, requests and statistics, so one running server can serve many tests."""
+        with self._lock:
+            self._queue.clear()
+        self.requests.clear()
+        self.headers.clear()
+        self.responder = None
+        self._stats = _Stats()
+
+    @property
+    def max_concurrent(self) -> int:
+        """Highest number of chat requests that were being served at the same time."""
+        return self._stats.max_concurrent
+
+    @property
+    def usages(self) -> list[dict[str, int]]:
+        """The usage objects sent, one per completed reply, for tests that check accounting."""
+        return list(self._stats.usages)
+
+    @property
+    def pending(self) -> int:
+        """Scripted replies not consumed yet."""
+        with self._lock:
+            return len(self._queue)
+
+    def _next_reply(self, body: dict[str, Any]) -> Reply | None:
+        with self._lock:
+            while self._queue:
+                reply = self._queue.popleft()
+                if isinstance(reply, RejectResponseFormat) and "response_format" not in body:
+                    continue
+                return reply
+        return self.responder(body) if self.responder is not None else None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> FakeOpenAI:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self._app(),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-openai", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("FakeOpenAI server did not start")
+            time.sleep(0.01)
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+            ]
+        )
+
+    async def _models(self, request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [{"id": MODEL_ID, "object": "model", "owned_by": "tests"}]})
+
+    async def _chat(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        self._enter()
+        handed_to_stream = False
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            reply = self._next_reply(body)
+            if reply is None:
+                return _error_response(
+                    Error(500, "FakeOpenAI: no scripted reply left and no responder set for this request")
+                )
+            if isinstance(reply, Error):
+                return _error_response(reply)
+            if isinstance(reply, RejectResponseFormat):
+                return _error_response(Error(400, "response_format json_schema is not supported"))
+            completion_id = f"chatcmpl-{next(self._ids)}"
+            if not body.get("stream"):
+                return self._complete(body, reply, completion_id)
+            handed_to_stream = True
+            return StreamingResponse(self._stream(body, reply, completion_id), media_type="text/event-stream")
+        finally:
+            if not handed_to_stream:
+                self._leave()
+
+    def _enter(self) -> None:
+        self._stats.in_flight += 1
+        self._stats.max_concurrent = max(self._stats.max_concurrent, self._stats.in_flight)
+
+    def _leave(self) -> None:
+        self._stats.in_flight -= 1
+
+    def _usage(self, body: dict[str, Any], generated: str) -> dict[str, int]:
+        prompt = len(json.dumps(body.get("messages", []))) // 4
+        completion = len(generated) // 4
+        usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+        self._stats.usages.append(usage)
+        return usage
+
+    async def _pace(self, piece: str) -> None:
+        if self.token_rate:
+            await asyncio.sleep(max(len(piece) / 4, 1) / self.token_rate)
+
+    async def _stream(self, body: dict[str, Any], reply: Reply, completion_id: str) -> AsyncIterator[str]:
+        created = int(time.time())
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+            payload = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": body.get("model", MODEL_ID),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            return f"data: {json.dumps(payload)}\n\n"
+
+        def usage_chunk(usage: dict[str, int]) -> str:
+            payload = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": body.get("model", MODEL_ID),
+                "choices": [],
+                "usage": usage,
+            }
+            return f"data: {json.dumps(payload)}\n\n"
+
+        wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        # Leave before the last event: once a client has seen [DONE] it may send its next
+        # request, which must not be counted as overlapping with this one.
+        left = False
+        try:
+            yield chunk({"role": "assistant", "content": ""})
+            if isinstance(reply, Malformed):
+                yield chunk({"content": "partial "})
+                yield 'data: {"id": "broken", "choices": [{"delta": {"content": "oops"\n\n'
+                return
+            if isinstance(reply, Text):
+                generated = reply.reasoning_prefix + reply.content
+                size = max(reply.chunk_size, 1)
+                for start in range(0, len(generated), size):
+                    piece = generated[start : start + size]
+                    await self._pace(piece)
+                    yield chunk({"content": piece})
+                yield chunk({}, "stop")
+                send_usage = reply.usage
+            else:
+                assert isinstance(reply, ToolCalls)
+                generated = reply.content
+                if reply.content:
+                    yield chunk({"content": reply.content})
+                for index, (name, arguments) in enumerate(reply.calls):
+                    generated += name + arguments
+                    call_id = f"call_{completion_id[9:]}_{index}"
+                    for delta in _tool_call_deltas(index, call_id, name, arguments, reply.split):
+                        await self._pace(arguments)
+                        yield chunk({"tool_calls": [delta]})
+                yield chunk({}, "tool_calls")
+                send_usage = reply.usage
+            if send_usage and wants_usage:
+                yield usage_chunk(self._usage(body, generated))
+            left = True
+            self._leave()
+            yield "data: [DONE]\n\n"
+        finally:
+            if not left:
+                self._leave()
+
+    def _complete(self, body: dict[str, Any], reply: Reply, completion_id: str) -> Response:
+        if isinstance(reply, Malformed):
+            return Response('{"id": "broken", "choices": [', media_type="application/json")
+        message: dict[str, Any] = {"role": "assistant"}
+        if isinstance(reply, Text):
+            generated = reply.reasoning_prefix + reply.content
+            message["content"] = generated
+            finish = "stop"
+        else:
+            assert isinstance(reply, ToolCalls)
+            generated = reply.content + "".join(name + args for name, args in reply.calls)
+            message["content"] = reply.content or None
+            message["tool_calls"] = [
+                {
+                    "id": f"call_{completion_id[9:]}_{index}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments},
+                }
+                for index, (name, arguments) in enumerate(reply.calls)
+            ]
+            finish = "tool_calls"
+        return JSONResponse(
+            {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", MODEL_ID),
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": self._usage(body, generated),
+            }
+        )
+
+
+def _tool_call_deltas(index: int, call_id: str, name: str, arguments: str, split: bool) -> list[dict[str, Any]]:
+    if not split:
+        return [{"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}]
+    deltas: list[dict[str, Any]] = [
+        {"index": index, "id": call_id, "type": "function"},
+        {"index": index, "function": {"name": name}},
+    ]
+    piece = 5
+    deltas += [
+        {"index": index, "function": {"arguments": arguments[start : start + piece]}}
+        for start in range(0, len(arguments), piece)
+    ]
+    return deltas
+
+
+def _error_response(error: Error) -> JSONResponse:
+    headers = {} if error.retry_after is None else {"Retry-After": str(error.retry_after)}
+    kind = "rate_limit_exceeded" if error.status == 429 else "invalid_request_error"
+    if error.status >= 500:
+        kind = "server_error"
+    return JSONResponse(
+        {"error": {"message": error.message, "type": kind, "param": None, "code": str(error.status)}},
+        status_code=error.status,
+        headers=headers,
+    )
