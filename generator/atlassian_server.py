@@ -12,6 +12,7 @@ It also lets a team try jira2robot on tickets exported as YAML/JSON files:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import re
 import threading
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import uvicorn
 import yaml
@@ -61,13 +62,19 @@ def _names(value: Any) -> Any:
     return [_name_of(v) for v in value] if isinstance(value, list) else value
 
 
-Name = Annotated[str, BeforeValidator(_name_of)]
+def _as_text(value: Any) -> Any:
+    """YAML reads `id: 10101` as a number; ids are strings in Jira and Confluence."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+_Name = Annotated[str, BeforeValidator(_name_of)]
+_Id = Annotated[str, BeforeValidator(_as_text)]
 
 
 class _Comment(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    author: Name = "Unknown"
+    author: _Name = "Unknown"
     body: str = Field(min_length=1)
 
 
@@ -82,11 +89,11 @@ class _TicketFile(BaseModel):
 
     key: str = Field(pattern=r"^[A-Z][A-Z0-9_]*-\d+$")
     summary: str = Field(min_length=1)
-    id: str | None = None
+    id: _Id | None = None
     description: str | None = ""
     acceptance_criteria: str | None = None
-    status: Name = "To Do"
-    issue_type: Name = "Story"
+    status: _Name = "To Do"
+    issue_type: _Name = "Story"
     labels: list[str] = Field(default_factory=list)
     components: Annotated[list[str], BeforeValidator(_names)] = Field(default_factory=list)
     comments: list[Annotated[_Comment, BeforeValidator(_comment)]] = Field(default_factory=list)
@@ -96,7 +103,7 @@ class _TicketFile(BaseModel):
 class _PageFile(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
+    id: _Id
     title: str = Field(min_length=1)
     space_key: str = ""
     space_name: str = ""
@@ -105,19 +112,25 @@ class _PageFile(BaseModel):
     body: str = ""
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
 def _read_mapping(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
+    is_json = path.suffix.lower() == ".json"
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TicketStoreError(f"{path}: not UTF-8 text: {exc}") from None
+    try:
+        data = json.loads(text) if is_json else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        kind = "JSON" if path.suffix == ".json" else "YAML"
-        raise TicketStoreError(f"{path}: not valid {kind}: {exc}") from None
+        raise TicketStoreError(f"{path}: not valid {'JSON' if is_json else 'YAML'}: {exc}") from None
     if not isinstance(data, dict):
         raise TicketStoreError(f"{path}: expected one object (a mapping of fields), got {type(data).__name__}")
     return data
 
 
-def _validate[M: BaseModel](model: type[M], path: Path, data: dict[str, Any]) -> M:
+def _validate(model: type[_M], path: Path, data: dict[str, Any]) -> _M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -217,6 +230,7 @@ def _not_found(issue_key: str) -> ToolError:
 # --------------------------------------------------------------------------- the JQL subset
 
 _TOKEN = re.compile(r"""\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(!=|=|~|\(|\)|,)|([^\s=!~(),"']+))""")
+_PUNCT = {"(", ")", ","}
 _LIST_FIELDS = {"labels", "components"}
 _FIELD_NAMES = {
     "project": "project",
@@ -238,6 +252,8 @@ _FIELD_NAMES = {
 class _Token:
     text: str
     quoted: bool
+    start: int = 0
+    end: int = 0
 
     def word(self, *words: str) -> bool:
         return not self.quoted and self.text.lower() in words
@@ -252,18 +268,20 @@ def _tokenize(jql: str) -> list[_Token]:
         if match is None or match.end() == pos:
             raise ToolError(f"Unsupported JQL: cannot read {jql[pos:].strip()!r}")
         double, single, op, bare = match.groups()
+        start = match.start() + len(match.group(0)) - len(match.group(0).lstrip())
         if double is not None:
-            tokens.append(_Token(re.sub(r"\\(.)", r"\1", double), True))
+            tokens.append(_Token(re.sub(r"\\(.)", r"\1", double), True, start, match.end()))
         elif single is not None:
-            tokens.append(_Token(single, True))
+            tokens.append(_Token(single, True, start, match.end()))
         else:
-            tokens.append(_Token(op or bare, False))
+            tokens.append(_Token(op or bare, False, start, match.end()))
         pos = match.end()
     return tokens
 
 
-def _clause_text(tokens: list[_Token]) -> str:
-    return " ".join(f'"{t.text}"' if t.quoted else t.text for t in tokens)
+def _clause_text(jql: str, tokens: list[_Token]) -> str:
+    """The clause as the user wrote it, for error messages."""
+    return jql[tokens[0].start : tokens[-1].end] if tokens else ""
 
 
 def _ticket_values(ticket: dict, field: str) -> list[str]:
@@ -276,10 +294,10 @@ def _ticket_values(ticket: dict, field: str) -> list[str]:
     return list(value) if field in _LIST_FIELDS else [value]
 
 
-def _parse_clause(tokens: list[_Token]) -> Callable[[dict], bool]:
+def _parse_clause(jql: str, tokens: list[_Token]) -> Callable[[dict], bool]:
     """One `field op value` clause of the supported subset, as a predicate on a ticket."""
     unsupported = ToolError(
-        f"Unsupported JQL clause: '{_clause_text(tokens)}'. Supported: project, key, labels, component, "
+        f"Unsupported JQL clause: '{_clause_text(jql, tokens)}'. Supported: project, key, labels, component, "
         "status, issuetype (=, !=, in, not in), summary/text (~), joined by AND, ORDER BY key."
     )
     if len(tokens) < 3 or tokens[0].quoted or tokens[0].text.lower() not in _FIELD_NAMES:
@@ -295,7 +313,7 @@ def _parse_clause(tokens: list[_Token]) -> Callable[[dict], bool]:
         if len(operands) < 3 or operands[0].text != "(" or operands[-1].text != ")" or operands[0].quoted:
             raise unsupported
         values = [t.text for t in operands[1:-1] if t.quoted or t.text != ","]
-    elif op in ("=", "!=", "~") and len(operands) == 1 and operands[0].text not in "(),":
+    elif op in ("=", "!=", "~") and len(operands) == 1 and (operands[0].quoted or operands[0].text not in _PUNCT):
         values = [operands[0].text]
         negate = op == "!="
     else:
@@ -332,10 +350,12 @@ def run_jql(jql: str, tickets: Iterable[dict]) -> list[dict]:
             order = tokens[i + 2 :]
             tokens = tokens[:i]
             if not order or not order[0].word("key", "issuekey") or len(order) > 2:
-                raise ToolError(f"Unsupported JQL ORDER BY: '{_clause_text(order)}'. Only ORDER BY key [ASC|DESC].")
+                raise ToolError(
+                    f"Unsupported JQL ORDER BY: '{_clause_text(jql, order)}'. Only ORDER BY key [ASC|DESC]."
+                )
             if len(order) == 2:
                 if not order[1].word("asc", "desc"):
-                    raise ToolError(f"Unsupported JQL ORDER BY: '{_clause_text(order)}'.")
+                    raise ToolError(f"Unsupported JQL ORDER BY: '{_clause_text(jql, order)}'.")
                 descending = order[1].word("desc")
             break
     predicates: list[Callable[[dict], bool]] = []
@@ -348,7 +368,7 @@ def run_jql(jql: str, tickets: Iterable[dict]) -> list[dict]:
                 if tokens:
                     raise ToolError(f"Unsupported JQL: empty clause in '{jql}'")
                 continue
-            predicates.append(_parse_clause(clause))
+            predicates.append(_parse_clause(jql, clause))
             clause = []
         else:
             clause.append(token)
@@ -372,9 +392,13 @@ def _query_words(query: str) -> list[str]:
     return sorted(set(words))
 
 
-def _excerpt(body: str, words: list[str]) -> str:
-    lowered = body.lower()
-    hits = [i for i in (lowered.find(w) for w in words) if i >= 0]
+def _word_patterns(words: list[str]) -> list[re.Pattern[str]]:
+    """Match at a word start, so "lock" finds "locked" but "order" does not find "border"."""
+    return [re.compile(rf"\b{re.escape(w)}", re.IGNORECASE) for w in words]
+
+
+def _excerpt(body: str, patterns: list[re.Pattern[str]]) -> str:
+    hits = [m.start() for m in (p.search(body) for p in patterns) if m]
     start = max(min(hits, default=0) - EXCERPT_CHARS // 3, 0)
     text = " ".join(body[start : start + EXCERPT_CHARS].split())
     return ("…" if start else "") + text + ("…" if start + EXCERPT_CHARS < len(body) else "")
@@ -382,16 +406,15 @@ def _excerpt(body: str, words: list[str]) -> str:
 
 def search_pages(pages: Iterable[dict], query: str, limit: int, spaces: set[str] | None) -> list[dict]:
     """Pages ranked by how many query words they contain; title hits break ties."""
-    words = _query_words(query)
+    patterns = _word_patterns(_query_words(query))
     ranked = []
     for page in pages:
         if spaces and page["space_key"].upper() not in spaces:
             continue
-        title = page["title"].lower()
-        text = f"{title} {page['body'].lower()} {' '.join(page['labels']).lower()}"
-        score = sum(w in text for w in words)
+        text = f"{page['title']} {page['body']} {' '.join(page['labels'])}"
+        score = sum(bool(p.search(text)) for p in patterns)
         if score:
-            ranked.append((-score, -sum(w in title for w in words), page["id"], page))
+            ranked.append((-score, -sum(bool(p.search(page["title"])) for p in patterns), page["id"], page))
     ranked.sort(key=lambda r: r[:3])
     return [
         {
@@ -400,7 +423,7 @@ def search_pages(pages: Iterable[dict], query: str, limit: int, spaces: set[str]
             "type": "page",
             "space": {"key": page["space_key"], "name": page["space_name"] or page["space_key"]},
             "url": page["url"],
-            "content": {"value": _excerpt(page["body"], words)},
+            "content": {"value": _excerpt(page["body"], patterns)},
         }
         for *_, page in ranked[:limit]
     ]
@@ -416,6 +439,8 @@ def build_server(tickets: dict[str, dict], pages: dict[str, dict], *, comments: 
     can check what jira2robot would have posted to Jira.
     """
     added = comments if comments is not None else []
+    # Added comments change the tickets: keep the caller's copy untouched.
+    tickets = copy.deepcopy(tickets)
     server = MCPServer(
         "atlassian-files",
         instructions="Jira issues and Confluence pages served from files, with mcp-atlassian's tool names.",
@@ -438,7 +463,9 @@ def build_server(tickets: dict[str, dict], pages: dict[str, dict], *, comments: 
     @server.tool()
     def jira_search(
         jql: Annotated[str, Field(description="JQL, e.g. 'project = QA AND status != Done ORDER BY key'")],
-        fields: Annotated[str, Field(description="Comma-separated fields to return, or '*all'")] = DEFAULT_SEARCH_FIELDS,
+        fields: Annotated[
+            str, Field(description="Comma-separated fields to return, or '*all'")
+        ] = DEFAULT_SEARCH_FIELDS,
         limit: Annotated[int, Field(ge=1, le=MAX_RESULTS, description="Maximum issues to return (1-50)")] = 10,
         start_at: Annotated[int, Field(ge=0, description="Index of the first issue to return")] = 0,
     ) -> dict[str, Any]:
@@ -530,8 +557,8 @@ class ServedAtlassian:
             port=self._port,
             log_level="warning",
             lifespan="on",
-            # Clients keep an SSE stream open; do not wait for them when stopping.
-            timeout_graceful_shutdown=0,
+            # Clients may keep an SSE stream open; stopping must not wait for them.
+            timeout_graceful_shutdown=0.5,
         )
         self._uvicorn = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._uvicorn.run, name="atlassian-mcp", daemon=True)
@@ -549,7 +576,6 @@ class ServedAtlassian:
     def stop(self) -> None:
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
-            self._uvicorn.force_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._uvicorn = self._thread = None

@@ -13,6 +13,10 @@ class BudgetExceeded(Exception):
     """Raised by `charge`/`check`; the message is the ticket's failure reason."""
 
 
+class RunBudgetSpent(BudgetExceeded):
+    """The run's cap is spent: the ticket is skipped (not its fault), not failed."""
+
+
 class RunBudget:
     def __init__(self, max_tokens: int | None):
         self.max_tokens = max_tokens
@@ -37,7 +41,7 @@ class TicketBudget:
     def check(self) -> None:
         """Before an LLM call: refuse to start one the run can no longer pay for."""
         if self.run.exhausted:
-            raise BudgetExceeded(self.run.reason())
+            raise RunBudgetSpent(self.run.reason())
 
     def charge(self, usage: LLMUsage) -> None:
         self.usage.add(usage)

@@ -21,7 +21,7 @@ from generator.config import build_settings
 from generator.logs import Console
 
 DATA = Path(__file__).parent / "data"
-DEMO_JQL = "labels = demo ORDER BY key"
+DEMO_JQL = "labels = jira2robot ORDER BY key"
 
 
 def _git(repo: Path, *args: str) -> str:

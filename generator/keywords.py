@@ -60,7 +60,6 @@ _HASHED_SUFFIXES = (".resource", ".robot", ".py")
 _CACHE_FILES_KEPT = 32
 _MAX_ERRORS_PER_FILE = 5
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z])")
-_CACHE_FORMAT = "1"  # bump when the stored inventory's meaning changes
 
 # sys.path and sys.modules are process-wide; two builds at once would see each other's repo.
 _BUILD_LOCK = threading.Lock()
@@ -200,12 +199,11 @@ def _environment_fingerprint() -> list[str]:
 
 
 def _cache_key(repo: Path, files: Sequence[_SourceFile], tests_dir: str, pythonpath: Sequence[str]) -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(Path(__file__).read_bytes())  # a new builder invalidates old entries
     for part in (
-        _CACHE_FORMAT,
         get_version(),
         sys.version,
-        str(repo),  # owners are repo-relative but sys.path (and so library loading) is not
+        os.environ.get("PYTHONPATH", ""),  # decides which module a library name imports
         tests_dir,
         *pythonpath,
         *_environment_fingerprint(),
@@ -315,7 +313,8 @@ class _Builder:
             libraries=sorted(libraries),
             resources=sorted(set(present_resources) | set(resources)),
             variables=sorted(set(variables)),
-            errors=self.errors,
+            # Repo-relative like every other path here: runner folders are noise in reports.
+            errors=[e.replace(f"{self.repo}{os.sep}", "") for e in self.errors],
         )
 
     # ------------------------------------------------------------------ files
@@ -365,53 +364,66 @@ class _Builder:
 
     # ------------------------------------------------------------------ imports
 
-    def _resolve_imports(self) -> tuple[dict[str, tuple[str, ...]], list[str], list[str]]:
+    def _resolve_imports(self) -> tuple[dict[str, tuple[str, tuple[str, ...]]], list[str], list[str]]:
         """Allow-list entries: repo-relative POSIX paths for files in the repo, names as written
-        otherwise. Libraries map to the arguments of their first import (needed to load them)."""
-        libraries: dict[str, tuple[str, ...]] = {name: () for name in ALWAYS_LIBRARIES}
+        otherwise. Libraries map to what libdoc loads: the absolute path or the name, and the
+        arguments of their first import."""
+        libraries: dict[str, tuple[str, tuple[str, ...]]] = {name: (name, ()) for name in ALWAYS_LIBRARIES}
         resources: list[str] = []
         variables: list[str] = []
         for imp in self.imports:
             where = f"{imp.importer}: {imp.kind.title()} '{imp.name}'"
+            if not imp.name.strip():
+                self.errors.append(f"{imp.importer}: {imp.kind.title()} import without a name")
+                continue
             if _has_variable(imp.name):
                 self.errors.append(f"{where}: variables in the import name cannot be resolved statically")
                 continue
             if imp.kind == "LIBRARY":
-                by_path = imp.name.lower().endswith((".py", "/", os.sep))
-                name = self._resolve_path(imp, "Library", where) if by_path else imp.name
-                if name is not None:
-                    libraries.setdefault(name, imp.args)
+                if imp.name.lower().endswith((".py", "/", os.sep)):
+                    found = self._resolve_path(imp, "Library", where)
+                    if found is not None:
+                        libraries.setdefault(found[0], (str(found[1]), imp.args))
+                else:
+                    libraries.setdefault(imp.name, (imp.name, imp.args))
             elif imp.kind == "RESOURCE":
-                name = self._resolve_path(imp, "Resource file", where)
-                if name is not None:
-                    resources.append(name)
+                found = self._resolve_path(imp, "Resource file", where)
+                if found is not None:
+                    resources.append(found[0])
+            elif imp.name.lower().endswith((".py", ".yaml", ".yml", ".json", "/", os.sep)):
+                found = self._resolve_path(imp, "Variable file", where)
+                if found is not None:
+                    variables.append(found[0])
             else:
-                by_path = imp.name.lower().endswith((".py", ".yaml", ".yml", ".json", "/", os.sep))
-                name = self._resolve_path(imp, "Variable file", where) if by_path else imp.name
-                if name is not None:
-                    variables.append(name)
+                variables.append(imp.name)  # a module name, found on the pythonpath at run time
         return libraries, resources, variables
 
-    def _resolve_path(self, imp: _Import, file_type: str, where: str) -> str | None:
-        """RF's own lookup (importing folder, then sys.path); repo-relative when inside the repo."""
+    def _resolve_path(self, imp: _Import, file_type: str, where: str) -> tuple[str, Path] | None:
+        """RF's own lookup (importing folder, then sys.path): (allow-list name, absolute path).
+
+        The name is repo-relative when the file is in the repo, as written otherwise (a file
+        shipped by an installed package).
+        """
         basedir = (self.repo / imp.importer).parent
         try:
             found = Path(find_file(imp.name, str(basedir), file_type=file_type)).resolve()
         except DataError as exc:
             self.errors.append(f"{where}: {exc}")
             return None
-        try:
-            return found.relative_to(self.repo).as_posix()
-        except ValueError:
-            return imp.name
+        if found.is_relative_to(self.repo):
+            return found.relative_to(self.repo).as_posix(), found
+        return imp.name, found
 
     # ------------------------------------------------------------------ libraries
 
-    def _library_keywords(self, libraries: dict[str, tuple[str, ...]]) -> list[Keyword]:
+    def _library_keywords(self, libraries: dict[str, tuple[str, tuple[str, ...]]]) -> list[Keyword]:
         keywords: list[Keyword] = []
         for name in sorted(libraries, key=lambda n: (n in STDLIBS, n)):
-            args = libraries[name]
-            target = str(self.repo / name) if (self.repo / name).is_file() else name
+            target, args = libraries[name]
+            if name == "Remote":
+                # Its keywords live in a server that is not running here; asking would hang.
+                self.errors.append("Library 'Remote': keywords not listed (they come from a running server)")
+                continue
             if any(_has_variable(a) for a in args):
                 args = ()  # `${URL}` has no value here; the keyword set rarely depends on it
             try:

@@ -20,7 +20,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import anyio
 import openai
 from openai import AsyncOpenAI
+from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 from pydantic import BaseModel, Field
 
 from generator.models import LLMUsage
@@ -163,7 +164,7 @@ def _estimate_tokens(chars: int) -> int:
     return chars // 4
 
 
-def _retry_after_seconds(headers: Any) -> float | None:
+def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """Seconds from ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date), capped."""
     value = headers.get("retry-after-ms")
     if value:
@@ -211,8 +212,14 @@ class OpenAIChat:
         max_retry_delay: float = 30.0,
         max_tool_result_chars: int = DEFAULT_TOOL_RESULT_CHARS,
     ) -> None:
-        self._api_key = api_key or _NO_KEY
-        self._client = AsyncOpenAI(base_url=base_url, api_key=self._api_key, max_retries=0, timeout=timeout)
+        """``api_key=None`` means the server needs none (a placeholder is sent for SDK's sake).
+
+        ``timeout`` bounds one whole HTTP completion, streaming included, so a stalled or
+        endlessly slow server costs a retry instead of hanging the job; ``limiter`` bounds the
+        completions in flight across the run, ``backoff`` is the pause shared by every caller.
+        """
+        self._secrets = [api_key] if api_key else []
+        self._client = AsyncOpenAI(base_url=base_url, api_key=api_key or _NO_KEY, max_retries=0, timeout=timeout)
         self._timeout = timeout
         self._retries = retries
         self._limiter = limiter
@@ -388,7 +395,7 @@ class OpenAIChat:
         return delay * random.uniform(1.0, 1.1)
 
     def _redact(self, text: str) -> str:
-        return redact(text, [self._api_key])
+        return redact(text, self._secrets)
 
     def _rejects_response_format(self, err: openai.APIStatusError) -> bool:
         if err.status_code not in (400, 422):
@@ -498,7 +505,7 @@ class OpenAIChat:
         return completion
 
 
-def _merge_tool_delta(pending: dict[int, _PendingCall], delta: Any) -> None:
+def _merge_tool_delta(pending: dict[int, _PendingCall], delta: ChoiceDeltaToolCall) -> None:
     """Fold one streamed tool-call fragment into its call.
 
     Servers differ: the id and name may come in different chunks, some repeat the full name in

@@ -45,7 +45,6 @@ from generator.write import open_questions
 
 SEP = "    "
 _SCENARIO = re.compile(r"^\s*scenario(?: outline)?:\s*(?P<name>.*)$", re.IGNORECASE)
-_NUMBERED = re.compile(r"^\s*\(?\d{1,3}[.)]\s+")
 _GIVEN = re.compile(r"^\s*given\b", re.IGNORECASE)
 _WHEN_THEN = re.compile(r"^\s*(?:when|then)\b", re.IGNORECASE)
 _GHERKIN = re.compile(r"^\s*(?:given|when|then|and|but)\b", re.IGNORECASE)
@@ -65,32 +64,21 @@ def _case_name(text: str, taken: set[str]) -> str:
 
 
 def cases_from_criteria(criteria: list[str]) -> list[tuple[str, list[str], list[str]]]:
-    """(title, steps, criteria covered) per test case."""
+    """(title, steps, criteria covered) per test case.
+
+    Gherkin scenarios (or Given...Then blocks) are one case each; any other criterion line
+    (bullet or numbered item) is a case of its own, split into steps at ';' and ', then'.
+    """
     cases: list[tuple[str, list[str], list[str]]] = []
     current: tuple[str, list[str], list[str]] | None = None
     seen_action = False
-    numbered: list[str] = []
-
-    def flush_numbered() -> None:
-        if numbered:
-            steps = [_NUMBERED.sub("", n) for n in numbered]
-            cases.append((steps[-1], steps, list(numbered)))
-            numbered.clear()
-
     for line in criteria:
         scenario = _SCENARIO.match(line)
         if scenario:
-            flush_numbered()
             current = (scenario.group("name") or line, [], [line])
             cases.append(current)
             seen_action = False
-            continue
-        if _NUMBERED.match(line):
-            current = None
-            numbered.append(line)
-            continue
-        flush_numbered()
-        if _GHERKIN.match(line):
+        elif _GHERKIN.match(line):
             if current is None or (_GIVEN.match(line) and seen_action):
                 current = (line, [], [])
                 cases.append(current)
@@ -98,11 +86,10 @@ def cases_from_criteria(criteria: list[str]) -> list[tuple[str, list[str], list[
             current[1].append(line)
             current[2].append(line)
             seen_action = seen_action or bool(_WHEN_THEN.match(line))
-            continue
-        current = None
-        steps = [s.strip() for s in _SPLIT.split(line) if s and s.strip()]
-        cases.append((line, steps or [line], [line]))
-    flush_numbered()
+        else:
+            current = None
+            steps = [s.strip() for s in _SPLIT.split(line) if s and s.strip()]
+            cases.append((line, steps or [line], [line]))
     return [(title, steps, covers) for title, steps, covers in cases if steps]
 
 
@@ -192,7 +179,7 @@ def settings_from_example(repo: Path, example_path: str | None, target_path: str
             if isinstance(node, LibraryImport | ResourceImport | VariablesImport):
                 label = {LibraryImport: "Library", ResourceImport: "Resource", VariablesImport: "Variables"}[type(node)]
                 name = _relocate(node.name, from_dir, to_dir)
-                lines.append(SEP.join([label, name, *node.args]))
+                lines.append(SEP.join([label, name, *getattr(node, "args", ())]))
             elif isinstance(node, SuiteSetup | SuiteTeardown | TestSetup | TestTeardown):
                 label = {
                     SuiteSetup: "Suite Setup",

@@ -19,7 +19,7 @@ import anyio
 from robot.api import get_model
 from robot.api.parsing import KeywordCall, ModelVisitor
 
-from generator.budget import BudgetExceeded, RunBudget, TicketBudget
+from generator.budget import BudgetExceeded, RunBudget, RunBudgetSpent, TicketBudget
 from generator.config import ConfigError, Settings
 from generator.gather.confluence import fetch_pages
 from generator.gather.jira import TicketError, fetch_ticket, search_keys
@@ -125,6 +125,8 @@ async def process_ticket(rc: RunContext, key: str) -> TicketResult:
     log.open("generating a Robot Framework test")
     try:
         await _generate(rc, key, log, budget, result)
+    except RunBudgetSpent as exc:
+        result.status, result.reason = "skipped", str(exc)
     except EXPECTED_ERRORS as exc:
         result.status, result.reason = "failed", str(exc)
     except Exception as exc:  # one ticket's bug never stops the others

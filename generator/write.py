@@ -105,7 +105,7 @@ class LLMWriterSession:
         self.budget.charge(result.usage)
         if result.tool_calls:
             self.log.info(f"writer: used {result.tool_calls} tool call(s)")
-        self.messages = [*result.messages, {"role": "assistant", "content": result.text}]
+        self.messages = result.messages  # already ends with the answer
         text = strip_fences(result.text).strip() + "\n"
         return GeneratedTest(target_path=self.spec.rf.target_path, text=text, open_questions=open_questions(text))
 

@@ -375,6 +375,7 @@ async def test_401_fails_at_once_without_leaking_the_key(server: FakeOpenAI) -> 
         with pytest.raises(LLMError) as info:
             await llm.chat(USER, model=MODEL_ID)
     assert len(server.requests) == 1
+    assert server.pending == 1
     assert info.value.status == 401
     assert "401" in str(info.value)
     assert "Incorrect API key provided" in str(info.value)

@@ -22,7 +22,8 @@ _AC_HEADING = re.compile(
     r"^\s*(?:h[1-6]\.\s*|#{1,6}\s*|\*{1,2}|_)?\s*acceptance\s+criteria\s*(?:\*{1,2}|_)?\s*:?\s*(?P<rest>.*)$",
     re.IGNORECASE,
 )
-_OTHER_HEADING = re.compile(r"^\s*(?:h[1-6]\.\s+|#{1,6}\s+)\S")
+_WIKI_HEADING = re.compile(r"^\s*h[1-6]\.\s+\S")
+_MD_HEADING = re.compile(r"^\s*#{1,6}\s+\S")
 _BULLET = re.compile(r"^\s*(?:[-*•+]|#{1,2}(?=\s)|\(?\d{1,3}[.)])\s+")
 _GHERKIN = re.compile(r"^\s*(?:scenario(?: outline)?:|given|when|then|and|but)\b", re.IGNORECASE)
 
@@ -89,15 +90,20 @@ def criteria_lines(text: str) -> list[str]:
 
 
 def acceptance_section(description: str) -> str:
-    """The 'Acceptance criteria' section of a description, up to the next heading."""
+    """The 'Acceptance criteria' section of a description, up to the next heading.
+
+    In Jira wiki markup `# item` is a numbered list, in markdown it is a heading: the style of
+    the 'Acceptance criteria' heading itself tells which one the author wrote.
+    """
     lines = description.replace("\r\n", "\n").split("\n")
     for i, line in enumerate(lines):
         match = _AC_HEADING.match(line)
         if not match:
             continue
+        markdown = line.lstrip().startswith("#")
         body = [match.group("rest")] if match.group("rest").strip() else []
         for following in lines[i + 1 :]:
-            if _OTHER_HEADING.match(following) and not _AC_HEADING.match(following):
+            if _WIKI_HEADING.match(following) or (markdown and _MD_HEADING.match(following)):
                 break
             body.append(following)
         return "\n".join(body)

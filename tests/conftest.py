@@ -1,0 +1,36 @@
+"""Shared fixtures: a fresh copy of the sample test repo, the embedded Atlassian MCP server
+serving the bundled tickets, and the OpenAI-compatible test server. All real, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from generator.atlassian_server import ServedAtlassian
+from tests.servers.fake_openai import FakeOpenAI
+
+DATA = Path(__file__).resolve().parents[1] / "generator" / "data"
+TICKETS = DATA / "tickets"
+PAGES = DATA / "confluence"
+
+
+@pytest.fixture
+def sample_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    shutil.copytree(DATA / "sample_repo", repo, ignore=shutil.ignore_patterns("__pycache__"))
+    return repo
+
+
+@pytest.fixture(scope="session")
+def atlassian() -> Iterator[ServedAtlassian]:
+    with ServedAtlassian(TICKETS, PAGES) as served:
+        yield served
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server

@@ -1,0 +1,67 @@
+"""Ticket normalisation and acceptance-criteria extraction across server shapes."""
+
+from __future__ import annotations
+
+from generator.gather.jira import acceptance_section, adf_to_text, criteria_lines, normalize_issue
+from generator.gather.repo import covering_suites, find_examples, index_suites
+from generator.models import Ticket
+
+
+def test_simplified_issue_with_wiki_numbered_list():
+    issue = {
+        "key": "QA-7",
+        "summary": "Cancel",
+        "description": 'Intro.\n\nh3. Acceptance Criteria\n# first thing\n# second "x"\n\nh3. Notes\n# not a criterion',
+        "status": {"name": "To Do"},
+        "components": [{"name": "orders"}],
+        "labels": ["a"],
+        "comments": [{"body": "hello", "author": {"display_name": "P"}}],
+    }
+    t = normalize_issue(issue)
+    assert t.acceptance_criteria == ["first thing", 'second "x"']
+    assert t.components == ["orders"] and t.status == "To Do" and t.comments == ["hello"]
+
+
+def test_markdown_heading_and_bullets_and_gherkin():
+    desc = "## Acceptance criteria\n- one\n* two\n1. three\n2) four\nGiven a\nWhen b\nThen c\n## Other\n- ignored"
+    assert criteria_lines(acceptance_section(desc)) == ["one", "two", "three", "four", "Given a", "When b", "Then c"]
+
+
+def test_raw_rest_shape_with_custom_field_and_adf():
+    adf = {
+        "type": "doc",
+        "content": [
+            {
+                "type": "bulletList",
+                "content": [
+                    {
+                        "type": "listItem",
+                        "content": [{"type": "paragraph", "content": [{"type": "text", "text": "alpha"}]}],
+                    },
+                    {
+                        "type": "listItem",
+                        "content": [{"type": "paragraph", "content": [{"type": "text", "text": "beta"}]}],
+                    },
+                ],
+            }
+        ],
+    }
+    assert adf_to_text(adf).split() == ["-", "alpha", "-", "beta"]
+    issue = {"key": "QA-8", "fields": {"summary": "S", "customfield_10042": adf, "description": None}}
+    t = normalize_issue(issue, acceptance_field="customfield_10042")
+    assert t.acceptance_criteria == ["alpha", "beta"] and t.summary == "S"
+
+
+def test_no_acceptance_criteria():
+    assert normalize_issue({"key": "QA-9", "summary": "x", "description": "Just prose."}).acceptance_criteria == []
+
+
+def test_examples_and_coverage_from_real_suites(sample_repo):
+    suites = index_suites(sample_repo, "tests")
+    assert covering_suites(suites, "qa-1") == ["tests/login/login_basic.robot"]
+    assert covering_suites(suites, "QA-404") == []
+    ticket = Ticket(key="QA-50", summary="Discount codes in the cart", components=["cart"])
+    examples = find_examples(suites, ticket, limit=2)
+    assert len(examples) == 2
+    assert all(e.path.startswith("tests/cart/") for e in examples)
+    assert "*** Test Cases ***" in examples[0].text

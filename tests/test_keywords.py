@@ -1,0 +1,341 @@
+"""Keyword inventory on real fixture repos, parsed by Robot Framework and libdoc (no mocks)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.keywords import (
+    build_inventory,
+    default_cache_dir,
+    last_build_from_cache,
+    render_keywords,
+)
+from generator.models import Keyword, KeywordInventory
+
+COMMON_RESOURCE = """\
+*** Settings ***
+Documentation     Shop keywords shared by all suites.
+Library           Collections
+Library           ../libraries/ShopLibrary.py
+Resource          auth.resource
+Variables         ../variables/env.py
+
+*** Keywords ***
+Open Shop
+    [Documentation]    Opens the shop front page. Waits for the banner.
+    No Operation
+
+Add Book To Cart
+    [Documentation]    Adds a book to the shopping cart.
+    [Arguments]    ${title}    ${copies}=1
+    [Tags]    cart
+    Log    ${title} x ${copies}
+
+The cart contains ${count} items
+    [Documentation]    Checks the number of items in the cart.
+    Log    ${count}
+"""
+
+AUTH_RESOURCE = """\
+*** Keywords ***
+Login As
+    [Documentation]    Logs in with the web form.
+    [Arguments]    ${user}    ${password}=secret
+    Log    ${user}
+
+The user "${name}" is logged in
+    [Documentation]    Checks the session of the given user.
+    Log    ${name}
+"""
+
+SHOP_LIBRARY = '''\
+class ShopLibrary:
+    """Technical shop helpers."""
+
+    def add_item_to_cart(self, item, quantity=1):
+        """Adds an item to the cart through the API. Returns nothing."""
+
+    def checkout(self):
+        """Checks out the current cart."""
+'''
+
+CART_SUITE = """\
+*** Settings ***
+Resource    ../../resources/common.resource
+Library     Collections
+Library     ../../libraries/BrokenLibrary.py
+Library     ShopLibrary
+
+*** Test Cases ***
+Buy A Book
+    Open Shop
+    Add Book To Cart    Dune
+
+*** Keywords ***
+Local Helper
+    [Arguments]    @{items}    ${mode}    &{options}
+    No Operation
+"""
+
+
+def write_fixture_repo(root: Path) -> Path:
+    """A small test repository with every import shape the inventory must handle."""
+    files = {
+        "resources/common.resource": COMMON_RESOURCE,
+        "resources/auth.resource": AUTH_RESOURCE,
+        "libraries/ShopLibrary.py": SHOP_LIBRARY,
+        "libraries/BrokenLibrary.py": "import not_installed_module_xyz  # noqa\n",
+        "variables/env.py": 'BASE_URL = "http://127.0.0.1:1"\n',
+        "tests/shop/cart.robot": CART_SUITE,
+        "tests/__init__.robot": "*** Settings ***\nLibrary    OperatingSystem\n",
+        "doc/convention.md": "# Conventions\n",
+        # Never part of the inventory: tool output, virtualenvs, hidden folders.
+        "generated/QA-1/old.resource": "*** Keywords ***\nGenerated Keyword\n    No Operation\n",
+        ".venv/lib/site.resource": "*** Keywords ***\nVenv Keyword\n    No Operation\n",
+        "node_modules/x/x.resource": "*** Keywords ***\nNode Keyword\n    No Operation\n",
+        ".hidden/h.resource": "*** Keywords ***\nHidden Keyword\n    No Operation\n",
+    }
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def by_name(inventory: KeywordInventory, name: str, owner: str | None = None) -> Keyword:
+    found = [k for k in inventory.keywords if k.name == name and (owner is None or k.owner == owner)]
+    assert len(found) == 1, f"{name}: {found}"
+    return found[0]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return write_fixture_repo(tmp_path / "repo")
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+def test_user_keywords_with_args_docs_owners(repo: Path, cache: Path) -> None:
+    inv = build_inventory(repo, cache_dir=cache)
+
+    add = by_name(inv, "Add Book To Cart")
+    assert add.args == ["${title}", "${copies}=1"]
+    assert add.owner == "resources/common.resource"
+    assert add.owner_kind == "resource"
+    assert add.doc == "Adds a book to the shopping cart."
+    assert add.tags == ["cart"]
+    assert not add.embedded
+    # Only the first sentence of the doc is kept.
+    assert by_name(inv, "Open Shop").doc == "Opens the shop front page."
+    login = by_name(inv, "Login As")
+    assert (login.owner, login.args) == ("resources/auth.resource", ["${user}", "${password}=secret"])
+    assert by_name(inv, 'The user "${name}" is logged in').embedded
+    assert by_name(inv, "The cart contains ${count} items").embedded
+    # Keywords of a suite file belong to that file; named-only args keep RF's syntax.
+    helper = by_name(inv, "Local Helper")
+    assert (helper.owner, helper.args) == ("tests/shop/cart.robot", ["@{items}", "${mode}", "&{options}"])
+    names = {k.name for k in inv.keywords}
+    assert not names & {"Generated Keyword", "Venv Keyword", "Node Keyword", "Hidden Keyword"}
+
+
+def test_library_keywords_come_from_libdoc(repo: Path, cache: Path) -> None:
+    inv = build_inventory(repo, cache_dir=cache)
+
+    item = by_name(inv, "Add Item To Cart", owner="libraries/ShopLibrary.py")
+    assert item.owner_kind == "library"
+    assert item.args == ["${item}", "${quantity}=1"]
+    assert item.doc == "Adds an item to the cart through the API."
+    # Imported by module name (found on the conventional libraries/ pythonpath entry).
+    assert by_name(inv, "Checkout", owner="ShopLibrary").args == []
+    assert by_name(inv, "Append To List", owner="Collections").args == ["${list_}", "@{values}"]
+    assert by_name(inv, "Create File", owner="OperatingSystem").owner_kind == "library"
+    # BuiltIn is always there even though nothing imports it.
+    assert by_name(inv, "Log", owner="BuiltIn").args[0] == "${message}"
+    assert by_name(inv, "Should Be Equal", owner="BuiltIn").doc == "Fails if the given objects are unequal."
+
+
+def test_allow_list_is_normalised(repo: Path, cache: Path) -> None:
+    inv = build_inventory(repo, cache_dir=cache)
+
+    assert inv.libraries == [
+        "BuiltIn",
+        "Collections",
+        "OperatingSystem",
+        "ShopLibrary",
+        "libraries/BrokenLibrary.py",
+        "libraries/ShopLibrary.py",
+    ]
+    assert inv.resources == ["resources/auth.resource", "resources/common.resource"]
+    assert inv.variables == ["variables/env.py"]
+
+
+def test_library_that_fails_to_import_is_an_error_not_a_crash(repo: Path, cache: Path) -> None:
+    inv = build_inventory(repo, cache_dir=cache)
+
+    broken = [e for e in inv.errors if "BrokenLibrary" in e]
+    assert len(broken) == 1
+    assert "not_installed_module_xyz" in broken[0]
+    assert "Traceback" not in broken[0]
+    assert not [k for k in inv.keywords if k.owner == "libraries/BrokenLibrary.py"]
+    assert len(inv.errors) == 1, inv.errors
+
+
+def test_missing_resource_and_variable_imports_are_errors(repo: Path, cache: Path) -> None:
+    (repo / "tests" / "other.robot").write_text(
+        "*** Settings ***\nResource    ../resources/nope.resource\nLibrary    ${LIBS}/X.py\n"
+        "*** Test Cases ***\nT\n    No Operation\n",
+        encoding="utf-8",
+    )
+    inv = build_inventory(repo, cache_dir=cache)
+
+    assert any("tests/other.robot" in e and "nope.resource" in e and "does not exist" in e for e in inv.errors)
+    assert any("${LIBS}/X.py" in e and "variables" in e for e in inv.errors)
+    assert "resources/nope.resource" not in inv.resources
+
+
+def test_resource_found_through_pythonpath_option(repo: Path, cache: Path) -> None:
+    (repo / "support").mkdir()
+    (repo / "support" / "SupportLibrary.py").write_text(
+        "def reset_fixtures():\n    '''Resets the fixtures.'''\n", encoding="utf-8"
+    )
+    (repo / "tests" / "support.robot").write_text(
+        "*** Settings ***\nLibrary    SupportLibrary\n*** Test Cases ***\nT\n    No Operation\n",
+        encoding="utf-8",
+    )
+    without = build_inventory(repo, cache_dir=cache)
+    assert any("SupportLibrary" in e for e in without.errors)
+
+    with_path = build_inventory(repo, cache_dir=cache, pythonpath=["support"])
+    assert not last_build_from_cache()  # the option is part of the cache key
+    assert by_name(with_path, "Reset Fixtures").owner == "SupportLibrary"
+    assert not any("SupportLibrary" in e for e in with_path.errors)
+
+
+def test_missing_tests_folder_is_reported(repo: Path, cache: Path) -> None:
+    inv = build_inventory(repo, cache_dir=cache, tests_dir="suites")
+    assert any("'suites'" in e for e in inv.errors)
+
+
+def test_cache_hit_on_unchanged_repo_and_miss_after_edit(repo: Path, cache: Path) -> None:
+    cold = build_inventory(repo, cache_dir=cache)
+    assert not last_build_from_cache()
+    entries = list(cache.glob("inventory-*.json"))
+    assert len(entries) == 1
+
+    warm = build_inventory(repo, cache_dir=cache)
+    assert last_build_from_cache()
+    assert warm == cold
+
+    # Proof the warm result is read from the cache file, not rebuilt: a sentinel stored under
+    # the same key comes back as is.
+    sentinel = KeywordInventory(keywords=[Keyword(name="From Cache", owner="cache")])
+    entries[0].write_text(sentinel.model_dump_json(), encoding="utf-8")
+    assert build_inventory(repo, cache_dir=cache) == sentinel
+
+    # Tool output is not part of the key.
+    (repo / "generated" / "QA-1" / "old.resource").write_text("*** Keywords ***\nX\n    No Operation\n")
+    assert build_inventory(repo, cache_dir=cache) == sentinel
+
+    with (repo / "resources" / "auth.resource").open("a", encoding="utf-8") as f:
+        f.write("\nLogout\n    [Documentation]    Logs out.\n    No Operation\n")
+    edited = build_inventory(repo, cache_dir=cache)
+    assert not last_build_from_cache()
+    assert by_name(edited, "Logout").owner == "resources/auth.resource"
+    assert len(list(cache.glob("inventory-*.json"))) == 2
+
+
+def test_corrupt_cache_entry_is_rebuilt(repo: Path, cache: Path) -> None:
+    build_inventory(repo, cache_dir=cache)
+    (entry,) = cache.glob("inventory-*.json")
+    entry.write_text("{not json", encoding="utf-8")
+    inv = build_inventory(repo, cache_dir=cache)
+    assert not last_build_from_cache()
+    assert by_name(inv, "Login As")
+
+
+def test_edited_python_library_is_reloaded(repo: Path, cache: Path) -> None:
+    build_inventory(repo, cache_dir=cache)
+    lib = repo / "libraries" / "ShopLibrary.py"
+    lib.write_text(SHOP_LIBRARY + "\n    def empty_cart(self):\n        '''Empties the cart.'''\n")
+    inv = build_inventory(repo, cache_dir=cache)
+    assert by_name(inv, "Empty Cart", owner="libraries/ShopLibrary.py").doc == "Empties the cart."
+    assert by_name(inv, "Empty Cart", owner="ShopLibrary")
+
+
+def test_default_cache_is_outside_the_repo_and_repo_stays_clean(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    before = sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*"))
+    path_before = list(sys.path)
+
+    build_inventory(repo)
+
+    assert default_cache_dir() == tmp_path / "xdg" / "jira2robot"
+    assert len(list((tmp_path / "xdg" / "jira2robot").glob("inventory-*.json"))) == 1
+    # No cache, no __pycache__ from importing the repo's libraries.
+    assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*")) == before
+    assert sys.path == path_before
+    assert "ShopLibrary" not in sys.modules
+    build_inventory(repo)
+    assert last_build_from_cache()
+
+
+def test_render_keywords_groups_by_owner(repo: Path, cache: Path) -> None:
+    inv = build_inventory(repo, cache_dir=cache)
+    chosen = [
+        by_name(inv, "Login As"),
+        by_name(inv, "Add Book To Cart"),
+        by_name(inv, "Add Item To Cart", owner="libraries/ShopLibrary.py"),
+    ]
+
+    text = render_keywords(chosen)
+    assert text.splitlines() == [
+        "[Resource] resources/auth.resource",
+        "  Login As    ${user}    ${password}=secret",
+        "      Logs in with the web form.",
+        "[Resource] resources/common.resource",
+        "  Add Book To Cart    ${title}    ${copies}=1",
+        "      Adds a book to the shopping cart.",
+        "[Library] libraries/ShopLibrary.py",
+        "  Add Item To Cart    ${item}    ${quantity}=1",
+        "      Adds an item to the cart through the API.",
+    ]
+    assert "Logs in" not in render_keywords(chosen, with_docs=False)
+    assert render_keywords([]) == ""
+
+
+def test_broken_files_are_reported_and_the_rest_still_listed(repo: Path, cache: Path) -> None:
+    bad = repo / "tests" / "bad"
+    bad.mkdir()
+    (bad / "binary.robot").write_bytes(b"\xff\xfe\x00garbage")
+    (bad / "empty.robot").write_text("", encoding="utf-8")
+    (bad / "with_tests.resource").write_text("*** Test Cases ***\nT\n    No Operation\n", encoding="utf-8")
+    (bad / "odd.resource").write_text(
+        "*** Settings ***\nLibrary\nUnknown Setting    x\nLibrary    Remote    http://127.0.0.1:9\n"
+        "*** Keywords ***\nBad ${x:[} Pattern\n    No Operation\nStill Fine\n    No Operation\n",
+        encoding="utf-8",
+    )
+    inv = build_inventory(repo, cache_dir=cache)
+
+    assert by_name(inv, "Still Fine").owner == "tests/bad/odd.resource"
+    assert by_name(inv, "Login As")
+    assert not [k for k in inv.keywords if "Pattern" in k.name]
+    errors = "\n".join(inv.errors)
+    for expected in (
+        "tests/bad/binary.robot: not UTF-8",
+        "tests/bad/odd.resource:3: Non-existing setting 'Unknown Setting'.",
+        "tests/bad/odd.resource:6: keyword 'Bad ${x:[} Pattern'",
+        "Resource file with 'Test Cases' section is invalid",
+        "tests/bad/odd.resource: Library import without a name",
+        "Library 'Remote': keywords not listed",
+    ):
+        assert expected in errors
+    assert str(repo) not in errors  # paths in errors are repo-relative
+    assert "Remote" in inv.libraries

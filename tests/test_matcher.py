@@ -1,0 +1,374 @@
+"""Step-to-keyword matching on a real inventory, checked with RF's parser and real `robot` runs."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from robot.api import get_model
+from robot.parsing.model.statements import KeywordCall
+
+from generator.keywords import build_inventory
+from generator.matcher import KeywordMatcher, escape_cell, format_call, split_bdd_prefix
+from generator.models import Keyword, KeywordInventory, StepMapping
+from tests.test_keywords import write_fixture_repo
+
+EXTRA_RESOURCE = """\
+*** Keywords ***
+Search Catalogue For
+    [Documentation]    Searches the catalogue for a title.
+    [Arguments]    ${title}
+    Log    ${title}
+
+Pay With Card
+    [Documentation]    Pays the order with a credit card.
+    [Arguments]    ${card_number}    ${amount}
+    Log    ${card_number} ${amount}
+
+The order ${anything}
+    [Documentation]    Catch-all order check.
+    Log    ${anything}
+
+The order "${id}" is shipped
+    [Documentation]    Checks the shipment of an order.
+    Log    ${id}
+"""
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = write_fixture_repo(tmp_path_factory.mktemp("matcher") / "repo")
+    (root / "resources" / "extra.resource").write_text(EXTRA_RESOURCE, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def inventory(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> KeywordInventory:
+    return build_inventory(repo, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def matcher(inventory: KeywordInventory) -> KeywordMatcher:
+    return KeywordMatcher(inventory)
+
+
+# --------------------------------------------------------------------------- exact
+
+
+@pytest.mark.parametrize(
+    ("step", "line"),
+    [
+        ("Given Open Shop", "Given Open Shop"),
+        ("when open_shop", "when Open Shop"),
+        ("And  OPEN   shop", "And Open Shop"),
+        ("Open Shop", "Open Shop"),
+    ],
+)
+def test_exact_match_strips_bdd_prefix_and_normalises(matcher: KeywordMatcher, step: str, line: str) -> None:
+    mapping = matcher.match(step)
+    assert (mapping.how, mapping.keyword, mapping.args, mapping.score) == ("exact", "Open Shop", [], 1.0)
+    assert format_call(mapping) == line
+
+
+def test_exact_match_with_quoted_values_as_arguments(matcher: KeywordMatcher) -> None:
+    mapping = matcher.match('When Login As "alice" "s3cret"')
+    assert (mapping.how, mapping.keyword, mapping.args) == ("exact", "Login As", ["alice", "s3cret"])
+    assert format_call(mapping) == "When Login As    alice    s3cret"
+
+
+def test_step_already_in_robot_syntax(matcher: KeywordMatcher) -> None:
+    mapping = matcher.match("Given Login As    bob")
+    assert (mapping.how, mapping.keyword, mapping.args) == ("exact", "Login As", ["bob"])
+
+
+def test_builtin_reachable_by_its_exact_name_only(matcher: KeywordMatcher) -> None:
+    assert matcher.match("No Operation").keyword == "No Operation"
+    assert matcher.search("Log", 1)[0][0].owner == "BuiltIn"
+
+
+def test_bdd_prefix_split_uses_robot_rules() -> None:
+    assert split_bdd_prefix("Given  the shop") == ("Given", "the shop")
+    assert split_bdd_prefix("but the shop") == ("but", "the shop")
+    assert split_bdd_prefix("Givenchy opens") == ("", "Givenchy opens")
+
+
+# --------------------------------------------------------------------------- embedded
+
+
+def test_embedded_arguments_use_robot_matching(matcher: KeywordMatcher) -> None:
+    mapping = matcher.match('Then the user "bob" is logged in')
+    assert mapping.how == "embedded"
+    assert mapping.keyword == 'The user "${name}" is logged in'
+    assert mapping.args == ["bob"]
+    # RF matches the step text itself: it is the line, prefix and words unchanged.
+    assert format_call(mapping) == 'Then the user "bob" is logged in'
+
+    cart = matcher.match("And the cart contains 3 items")
+    assert (cart.how, cart.args) == ("embedded", ["3"])
+
+
+def test_most_specific_embedded_keyword_wins(matcher: KeywordMatcher) -> None:
+    # Both `The order ${anything}` and `The order "${id}" is shipped` match; RF picks the latter.
+    mapping = matcher.match('Then the order "A-7" is shipped')
+    assert (mapping.keyword, mapping.args) == ('The order "${id}" is shipped', ["A-7"])
+    assert matcher.match("Then the order is lost").keyword == "The order ${anything}"
+
+
+def test_step_with_variable_syntax_is_not_written_verbatim(matcher: KeywordMatcher) -> None:
+    # Verbatim, `${EVIL}` would be evaluated by RF: the catch-all must not take it as is.
+    mapping = matcher.match("Then the order ${EVIL} is lost")
+    assert mapping.how != "embedded"
+
+
+# --------------------------------------------------------------------------- similar
+
+
+def test_similar_match_takes_quoted_values_and_numbers_in_order(matcher: KeywordMatcher) -> None:
+    mapping = matcher.match('When the customer adds the book "Dune" to the cart 2 times')
+    assert (mapping.how, mapping.keyword, mapping.args) == ("similar", "Add Book To Cart", ["Dune", "2"])
+    assert 0.55 <= mapping.score <= 1.0
+    assert format_call(mapping) == "When Add Book To Cart    Dune    2"
+
+
+def test_similar_match_joins_split_words(matcher: KeywordMatcher) -> None:
+    mapping = matcher.match('Given the user logs in as "alice"')
+    assert (mapping.how, mapping.keyword, mapping.args) == ("similar", "Login As", ["alice"])
+
+
+def test_incidental_numbers_dropped_when_quoted_values_fit(matcher: KeywordMatcher) -> None:
+    mapping = matcher.match('When the user searches the catalogue for "Dune" on page 2')
+    assert (mapping.keyword, mapping.args) == ("Search Catalogue For", ["Dune"])
+
+
+def test_keyword_needing_more_arguments_than_the_step_gives_is_not_a_match(matcher: KeywordMatcher) -> None:
+    assert matcher.match('When the user pays with card "4111"').keyword != "Pay With Card"
+    full = matcher.match('When the user pays with card "4111" 25.50')
+    assert (full.keyword, full.args) == ("Pay With Card", ["4111", "25.50"])
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "Then the result is logged",
+        "When the user sets the variable",
+        "Then the message should be equal",
+        "When the clerk logs the delivery",
+    ],
+)
+def test_builtin_never_wins_a_business_step(matcher: KeywordMatcher, step: str) -> None:
+    mapping = matcher.match(step)
+    assert mapping.how == "placeholder", mapping
+
+
+def test_resource_keyword_preferred_over_library_twin(matcher: KeywordMatcher) -> None:
+    ranked = matcher.search("add to cart", 5)
+    names = [(kw.name, kw.owner_kind) for kw, _ in ranked]
+    assert names[0] == ("Add Book To Cart", "resource")
+    assert ("Add Item To Cart", "library") in names
+    assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
+
+
+# --------------------------------------------------------------------------- placeholder
+
+
+def test_unmatched_step_becomes_a_marked_placeholder(matcher: KeywordMatcher) -> None:
+    mapping = matcher.match("Then the moon is made of cheese")
+    assert mapping == StepMapping(step="Then the moon is made of cheese", how="placeholder")
+    assert format_call(mapping) == (
+        "Log    PLACEHOLDER (jira2robot): no existing keyword for: Then the moon is made of cheese    WARN"
+    )
+
+
+def test_placeholder_escapes_untrusted_step_text() -> None:
+    line = format_call(StepMapping(step="# ${EVIL}    Evaluate    1", how="placeholder"), separator="  ")
+    model = get_model(f"*** Test Cases ***\nT\n    {line}\n")
+    (call,) = [n for n in model.sections[0].body[0].body if isinstance(n, KeywordCall)]
+    assert call.keyword == "Log"
+    assert len(call.args) == 2 and call.args[1] == "WARN"
+    assert "\\${EVIL}" in call.args[0]
+
+
+# --------------------------------------------------------------------------- search and relevant
+
+
+def test_search_ranks_embedded_and_exact_names(matcher: KeywordMatcher) -> None:
+    top, score = matcher.search("Given login as", 3)[0]
+    assert (top.name, top.owner, score) == ("Login As", "resources/auth.resource", 1.0)
+    assert matcher.search('the user "x" is logged in', 1)[0][0].name == 'The user "${name}" is logged in'
+    names = [kw.name for kw, _ in matcher.search("user logged in", 5)]
+    assert 'The user "${name}" is logged in' in names[:2]
+
+
+def test_relevant_puts_each_steps_match_first(matcher: KeywordMatcher) -> None:
+    steps = ['Given the user logs in as "alice"', "When Open Shop", "Then the cart contains 1 items"]
+    kws = matcher.relevant(steps, limit=6)
+    assert [k.name for k in kws[:3]] == ["Login As", "Open Shop", "The cart contains ${count} items"]
+    assert len(kws) <= 6
+    assert len({(k.owner, k.name) for k in kws}) == len(kws)
+    assert not [k for k in kws if k.owner == "BuiltIn"]
+
+
+def test_deterministic_whatever_the_inventory_order(inventory: KeywordInventory) -> None:
+    twin = Keyword(name="Open Shop", owner="resources/aaa.resource", doc="Twin.")
+    keywords = [*inventory.keywords, twin]
+    shuffled = list(keywords)
+    random.Random(7).shuffle(shuffled)
+    steps = ["Given Open Shop", "the user adds the book 'Dune' to the cart", "search catalogue 'x'"]
+    first = KeywordMatcher(KeywordInventory(keywords=keywords))
+    second = KeywordMatcher(KeywordInventory(keywords=shuffled))
+    assert [first.match(s) for s in steps] == [second.match(s) for s in steps]
+    assert first.search("shop", 5) == second.search("shop", 5)
+
+
+def test_five_thousand_keywords_times_hundred_steps_is_fast() -> None:
+    verbs = ["Create", "Cancel", "Approve", "Archive", "Submit", "Review", "Export", "Refund", "Close", "Verify"]
+    nouns = [f"Thing{i}" for i in range(79)] + ["Order", "Invoice", "Customer", "Account", "Payment"]
+    areas = ["Back Office", "Web Shop", "Mobile App", "Partner Portal", "Admin Console", "Public Api"]
+    keywords = [
+        Keyword(name=f"{v} {n} In {a}", args=["${id}"], doc=f"{v}s the {n.lower()}.", owner=f"r/{n}.resource")
+        for v in verbs
+        for n in nouns
+        for a in areas
+    ][:5000]
+    keywords += [Keyword(name=f'The {n} "${{id}}" is closed in {a}', owner="r/e.resource", embedded=True)
+                 for n in nouns for a in areas]  # fmt: skip
+    steps = [f'When the agent {verbs[i % 10].lower()}s the {nouns[i % 55].lower()} "X{i}" in the web shop'
+             for i in range(100)]  # fmt: skip
+    started = time.perf_counter()
+    matcher = KeywordMatcher(KeywordInventory(keywords=keywords))
+    mappings = [matcher.match(step) for step in steps]
+    elapsed = time.perf_counter() - started
+    assert elapsed < 3.0, elapsed  # ~0.2 s on the 2-core CI machine
+    assert mappings[0].keyword == "Create Thing0 In Web Shop"
+    assert sum(m.how == "similar" for m in mappings) == 100
+
+
+# --------------------------------------------------------------------------- format_call meets Robot Framework
+
+
+def test_format_call_output_parses_as_keyword_calls(matcher: KeywordMatcher) -> None:
+    mappings = [
+        matcher.match('When Login As "alice" "pa  ss"'),
+        matcher.match('Then the user "bob" is logged in'),
+        matcher.match('When the customer adds the book "#1 ${x}" to the cart 2 times'),
+        matcher.match("Then nothing matches this at all"),
+    ]
+    text = "*** Test Cases ***\nT\n" + "".join(f"    {format_call(m)}\n" for m in mappings)
+    model = get_model(text)
+    calls = [n for n in model.sections[0].body[0].body if isinstance(n, KeywordCall)]
+    assert [c.keyword for c in calls] == [
+        "When Login As",
+        'Then the user "bob" is logged in',
+        "When Add Book To Cart",
+        "Log",
+    ]
+    assert calls[0].args == ("alice", "pa${SPACE} ss")
+    assert calls[2].args == ("\\#1 \\${x}", "2")
+    assert not [e for n in calls for e in n.errors]
+
+
+def _run_robot(cwd: Path, suite: str, *options: str) -> subprocess.CompletedProcess[str]:
+    (cwd / "tests" / "generated_case.robot").write_text(suite, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "robot", *options, "--output", "NONE", "--log", "NONE", "--report", "NONE",
+         "--pythonpath", "libraries", "tests/generated_case.robot"],
+        cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+SUITE_HEADER = """\
+*** Settings ***
+Resource    ../resources/common.resource
+Resource    ../resources/auth.resource
+Resource    ../resources/extra.resource
+Library     ShopLibrary
+
+*** Test Cases ***
+Generated
+"""
+
+
+def test_format_call_suite_passes_robot_dryrun(matcher: KeywordMatcher, repo: Path) -> None:
+    steps = [
+        "Given Open Shop",
+        'And the user logs in as "alice"',
+        'Then the user "alice" is logged in',
+        'When the customer adds the book "Dune" to the cart 2 times',
+        'Then the order "A-1" is shipped',
+        "When the user checks out",
+        "Then the moon is made of cheese",
+    ]
+    mappings = [matcher.match(s) for s in steps]
+    assert {m.how for m in mappings} == {"exact", "similar", "embedded", "placeholder"}
+    body = "".join(f"    {format_call(m)}\n" for m in mappings)
+
+    ok = _run_robot(repo, SUITE_HEADER + body, "--dryrun")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "1 test, 1 passed, 0 failed" in ok.stdout
+
+    # Control: dryrun really checks keywords, so the pass above means something.
+    bad = _run_robot(repo, SUITE_HEADER + body + "    Keyword That Does Not Exist\n", "--dryrun")
+    assert bad.returncode == 1
+
+
+def test_placeholder_passes_a_real_run_with_a_warning(repo: Path) -> None:
+    line = format_call(StepMapping(step="Then the moon is made of cheese", how="placeholder"))
+    result = _run_robot(repo, SUITE_HEADER + f"    {line}\n")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[ WARN ] PLACEHOLDER (jira2robot): no existing keyword for: Then the moon" in result.stderr
+
+
+def test_escaped_values_reach_keywords_unchanged(repo: Path) -> None:
+    values = ["two  spaces", " lead", "trail ", "${EVIL}", "# hash", "back\\slash", "a=b", "", "line\nbreak",
+              "tab\there", "@{list}", "AND", "%{HOME}"]  # fmt: skip
+    (repo / "variables" / "expected.py").write_text(f"EXPECTED = {values!r}\n", encoding="utf-8")
+    lines = "".join(
+        f"    ${{v}} =    Set Variable    {escape_cell(v)}\n    Should Be Equal    ${{v}}    ${{EXPECTED}}[{i}]\n"
+        for i, v in enumerate(values)
+    )
+    suite = "*** Settings ***\nVariables    ../variables/expected.py\n\n*** Test Cases ***\nValues\n" + lines
+    result = _run_robot(repo, suite)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_keyword_of_tells_the_owner_to_import(matcher: KeywordMatcher) -> None:
+    similar = matcher.keyword_of(matcher.match('Given the user logs in as "alice"'))
+    assert similar is not None and similar.owner == "resources/auth.resource"
+    embedded = matcher.keyword_of(matcher.match('Then the order "A-1" is shipped'))
+    assert embedded is not None and embedded.owner == "resources/extra.resource"
+    assert matcher.keyword_of(matcher.match("Then the moon is made of cheese")) is None
+
+
+def test_exact_name_with_values_never_drops_a_value(matcher: KeywordMatcher) -> None:
+    # "Open Shop" takes no argument: the number is not silently lost as an exact call.
+    assert matcher.match("When Open Shop 3").how != "exact"
+
+
+def test_keywords_local_to_a_suite_are_never_offered(matcher: KeywordMatcher, inventory: KeywordInventory) -> None:
+    assert any(k.name == "Local Helper" for k in inventory.keywords)  # listed in the inventory...
+    assert matcher.match("When Local Helper").how == "placeholder"  # ...but not callable from a new file
+    assert "Local Helper" not in [kw.name for kw, _ in matcher.search("local helper", 20)]
+
+
+@pytest.mark.parametrize(
+    ("call", "name", "owner"),
+    [
+        ("Given Login As", "Login As", "resources/auth.resource"),  # arguments not needed to resolve
+        ("auth.Login As", "Login As", "resources/auth.resource"),
+        ("Collections.Append To List", "Append To List", "Collections"),
+        ('Then the order "A-1" is shipped', 'The order "${id}" is shipped', "resources/extra.resource"),
+        ("log", "Log", "BuiltIn"),
+    ],
+)
+def test_lookup_resolves_robot_calls(matcher: KeywordMatcher, call: str, name: str, owner: str) -> None:
+    kw = matcher.lookup(call)
+    assert kw is not None and (kw.name, kw.owner) == (name, owner)
+
+
+def test_lookup_of_unknown_call_is_none(matcher: KeywordMatcher) -> None:
+    assert matcher.lookup("Keyword That Does Not Exist") is None
+    assert matcher.lookup("nowhere.Login As") is None
