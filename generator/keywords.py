@@ -20,6 +20,7 @@ import hashlib
 import importlib.metadata
 import logging
 import os
+import posixpath
 import re
 import sys
 import threading
@@ -377,7 +378,14 @@ class _Builder:
                 self.errors.append(f"{imp.importer}: {imp.kind.title()} import without a name")
                 continue
             if _has_variable(imp.name):
-                self.errors.append(f"{where}: variables in the import name cannot be resolved statically")
+                # Resolved by `robot -v ...` at run time: allowed as the repo writes it, but a
+                # library behind it cannot be loaded here.
+                if imp.kind == "LIBRARY":
+                    self.errors.append(f"{where}: not loaded, the name holds variables set only at run time")
+                    libraries.setdefault(imp.name, (imp.name, imp.args))
+                else:
+                    target = resources if imp.kind == "RESOURCE" else variables
+                    target.append(self._relative_pattern(imp))
                 continue
             if imp.kind == "LIBRARY":
                 if imp.name.lower().endswith((".py", "/", os.sep)):
@@ -397,6 +405,16 @@ class _Builder:
             else:
                 variables.append(imp.name)  # a module name, found on the pythonpath at run time
         return libraries, resources, variables
+
+    def _relative_pattern(self, imp: _Import) -> str:
+        """`${CURDIR}/../variables/${ENV}.py` in `resources/x.resource` -> `variables/${ENV}.py`:
+        repo-relative like the resolved entries, so the validator compares like with like."""
+        name = imp.name.replace(os.sep, "/")
+        if name.startswith(("${", "@{", "&{", "%{")):
+            return imp.name
+        base = self.repo.as_posix()
+        full = posixpath.normpath(name if posixpath.isabs(name) else f"{base}/{posixpath.dirname(imp.importer)}/{name}")
+        return full[len(base) + 1 :] if full.startswith(base + "/") else imp.name
 
     def _resolve_path(self, imp: _Import, file_type: str, where: str) -> tuple[str, Path] | None:
         """RF's own lookup (importing folder, then sys.path): (allow-list name, absolute path).
@@ -420,6 +438,8 @@ class _Builder:
         keywords: list[Keyword] = []
         for name in sorted(libraries, key=lambda n: (n in STDLIBS, n)):
             target, args = libraries[name]
+            if _has_variable(name):
+                continue  # reported when the import was read
             if name == "Remote":
                 # Its keywords live in a server that is not running here; asking would hang.
                 self.errors.append("Library 'Remote': keywords not listed (they come from a running server)")

@@ -108,9 +108,9 @@ def keywords_used(text: str, matcher: KeywordMatcher) -> list[str]:
 
     class Calls(ModelVisitor):
         def visit_KeywordCall(self, node: KeywordCall) -> None:
-            mapping = matcher.match(node.keyword)
-            if mapping.how in ("exact", "embedded") and mapping.keyword:
-                names.setdefault(mapping.keyword, None)
+            keyword = matcher.lookup(node.keyword)
+            if keyword is not None and keyword.owner_kind == "resource":
+                names.setdefault(keyword.name, None)
 
     Calls().visit(get_model(text))
     return list(names)

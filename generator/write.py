@@ -48,7 +48,8 @@ def open_questions(text: str) -> list[str]:
     questions = []
     for line in text.splitlines():
         if PLACEHOLDER_MARK in line:
-            step = line.split(PLACEHOLDER_MARK, 1)[1].strip(" :").split("    ")[0].strip()
+            step = line.split(PLACEHOLDER_MARK, 1)[1].split("    ")[0]
+            step = step.strip(" :").removeprefix("no existing keyword for:").strip()
             questions.append(f"No existing keyword for step: {step}")
     return questions
 

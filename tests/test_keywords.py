@@ -282,7 +282,12 @@ def test_default_cache_is_outside_the_repo_and_repo_stays_clean(
     # No cache, no __pycache__ from importing the repo's libraries.
     assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*")) == before
     assert sys.path == path_before
-    assert "ShopLibrary" not in sys.modules
+    from_repo = [
+        name
+        for name, module in list(sys.modules.items())
+        if Path(getattr(module, "__file__", None) or "/").resolve().is_relative_to(repo.resolve())
+    ]
+    assert from_repo == []
     build_inventory(repo)
     assert last_build_from_cache()
 
@@ -339,3 +344,20 @@ def test_broken_files_are_reported_and_the_rest_still_listed(repo: Path, cache: 
         assert expected in errors
     assert str(repo) not in errors  # paths in errors are repo-relative
     assert "Remote" in inv.libraries
+
+
+def test_imports_with_run_time_variables_are_allowed_as_repo_relative_patterns(repo: Path, cache: Path) -> None:
+    (repo / "resources" / "env.resource").write_text(
+        "*** Settings ***\nVariables    ${CURDIR}/../variables/${ENV}.py\nResource    i18n/${LANG}.resource\n"
+        "Library    ${LIBS}/Tool.py\n",
+        encoding="utf-8",
+    )
+    inv = build_inventory(repo, cache_dir=cache)
+
+    assert "variables/${ENV}.py" in inv.variables
+    assert "resources/i18n/${LANG}.resource" in inv.resources
+    assert "${LIBS}/Tool.py" in inv.libraries
+    # Only the library is a loss (its keywords are unknown); the others are plain RF usage.
+    assert [e for e in inv.errors if "${" in e] == [
+        "resources/env.resource: Library '${LIBS}/Tool.py': not loaded, the name holds variables set only at run time"
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import anyio
@@ -282,6 +282,17 @@ def test_max_open_mrs_counts_existing_open_mrs_and_this_runs_new_ones(fake: Fake
     assert blocked.status == "skipped"
     assert blocked.reason == "limit max_open_mrs=3 reached (3 open jira2robot merge requests)"
     assert sorted(mr.source_branch for mr in fake.mrs.values()) == [f"jira2robot/QA-{n}" for n in (1, 2, 3)]
+
+
+def test_without_labels_open_mrs_are_counted_by_branch_prefix(fake: FakeGitLab) -> None:
+    unlabelled = MergeRequestSettings(labels=[])
+    publish(publisher(fake, settings=unlabelled), "QA-1")
+    fake.branches["feature/other"] = fake.branches["main"]
+    fake.mrs[99] = replace(fake.mrs[1], iid=99, source_branch="feature/other", title="Other work")
+
+    pub = publisher(fake, settings=unlabelled, max_open_mrs=2)
+    assert publish(pub, "QA-2").status == "created"
+    assert publish(pub, "QA-3").reason == "limit max_open_mrs=2 reached (2 open jira2robot merge requests)"
 
 
 def test_failed_creation_gives_its_new_mr_slot_back(fake: FakeGitLab) -> None:

@@ -43,6 +43,7 @@ FOREIGN_NOTE_MARKER = "<!-- jira2robot:foreign-commits -->"
 # Status codes GitLab (or its load balancer) returns for transient failures.
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, *range(520, 531)})
 _MESSAGE_MAX = 300
+_UNCOUNTED = 10_000
 
 T = TypeVar("T")
 
@@ -229,7 +230,7 @@ class GitLabPublisher:
         return list(dict.fromkeys(authors))
 
     async def _count_open(self) -> int:
-        """Open jira2robot MRs in the project: one request, read from GitLab's total header."""
+        """Open jira2robot MRs: those with our labels (one request, GitLab's total header), else our branches."""
         labels = self._settings.labels
         if labels:
             listing = await self._call(
@@ -240,9 +241,8 @@ class GitLabPublisher:
                 per_page=1,
                 iterator=True,
             )
-            if listing.total is not None:
-                return listing.total
-            return await anyio.to_thread.run_sync(lambda: sum(1 for _ in listing), limiter=self._limiter)
+            # GitLab leaves the total out only past 10,000 results: far beyond any limit.
+            return listing.total if listing.total is not None else _UNCOUNTED
         mrs = await self._call(
             "counting open merge requests", self._project.mergerequests.list, state="opened", get_all=True
         )
