@@ -148,8 +148,8 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
         result.status, result.reason = "skipped", f"already covered by {covering[0]} (tagged {key})"
         return
     reason = await rc.publisher.covered(key)
-    if reason is None and key in rc.backlog_keys:
-        reason = await _open_mr_reason(rc.publisher, key)
+    if reason is None and key in rc.backlog_keys and (mr := await rc.publisher.open_mr(key)):
+        reason = f"open MR {mr} already exists (backlog runs do not regenerate open MRs)"
     if reason:
         result.status, result.reason = "skipped", reason
         return
@@ -242,14 +242,6 @@ async def _write_and_validate(
             result.reason = f"writer could not repair the file ({len(validation.diagnostics)} diagnostic(s))"
             return test, validation
         test = repaired
-
-
-async def _open_mr_reason(publisher: Publisher, key: str) -> str | None:
-    open_mr = getattr(publisher, "open_mr", None)
-    if open_mr is None:
-        return None
-    mr = await open_mr(key)
-    return f"open MR {mr} already exists for this ticket (backlog runs do not regenerate it)" if mr else None
 
 
 async def _comment_on_jira(rc: RunContext, key: str, mr_url: str, log: TicketLog) -> None:

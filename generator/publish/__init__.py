@@ -20,6 +20,10 @@ class Publisher(Protocol):
         """Reason the ticket is already covered (checked before any LLM call), or None."""
         ...
 
+    async def open_mr(self, key: str) -> str | None:
+        """Reference of an open MR for the ticket (backlog runs skip those), or None."""
+        ...
+
     async def publish(
         self,
         ticket: Ticket,

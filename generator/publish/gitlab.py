@@ -355,6 +355,11 @@ class GitLabPublisher:
             return f"closed MR !{mr.iid} not recreated (use --recreate)"
         return None
 
+    async def open_mr(self, key: str) -> str | None:
+        """`!iid` of the ticket's open MR: backlog runs leave it alone instead of regenerating it."""
+        mr = await self._find_mr(self._branch(key))
+        return f"!{mr.iid}" if mr is not None and mr.state in ("opened", "locked") else None
+
     async def publish(
         self,
         ticket: Ticket,

@@ -20,6 +20,9 @@ class LocalPublisher:
     async def covered(self, key: str) -> str | None:
         return None
 
+    async def open_mr(self, key: str) -> str | None:
+        return None
+
     async def publish(
         self,
         ticket: Ticket,

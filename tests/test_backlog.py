@@ -1,0 +1,238 @@
+"""Backlog mode: JQL selection, skip rules, draft MRs through the CLI, sharding, shared back-off, logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from generator.cli import main
+from generator.run import shard
+from tests.conftest import PAGES, TICKETS
+from tests.servers.fake_gitlab import FakeGitLab
+from tests.servers.fake_openai import Error, Text
+from tests.test_run_e2e import GOOD_ROBOT, spec_json
+
+TARGETS = {
+    "QA-101": "tests/login/qa-101_login_lockout.robot",
+    "QA-102": "tests/cart/qa-102_discount.robot",
+    "QA-103": "tests/orders/qa-103_cancel.robot",
+    "QA-104": "tests/orders/qa-104_guest.robot",
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("OPENAI_", "JIRA", "CI_", "GITLAB_", "OUTPUT_DIR")):
+            monkeypatch.delenv(name)
+
+
+def responder(calls: list[tuple[float, str, str]] | None = None):
+    """Planner → a spec for the ticket in the prompt; writer → a valid file tagged with that key."""
+
+    def reply(body: dict):
+        prompt = body["messages"][1]["content"]
+        key = re.search(r"QA-\d+", prompt).group(0)
+        role = "planner" if "PLANNER" in body["messages"][0]["content"] else "writer"
+        if calls is not None:
+            calls.append((time.monotonic(), key, role))
+        if role == "planner":
+            return Text(spec_json(key, TARGETS[key]))
+        return Text(GOOD_ROBOT.replace("QA-101", key))
+
+    return reply
+
+
+def report(out: Path) -> dict[str, dict]:
+    return {t["key"]: t for t in json.loads((out / "report.json").read_text())["tickets"]}
+
+
+def test_shards_are_disjoint_covering_balanced_and_stable():
+    keys = [f"QA-{n}" for n in range(1, 101)]
+    shards = [shard(keys, i, 3) for i in (1, 2, 3)]
+    assert sorted(k for s in shards for k in s) == sorted(keys)
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+    shuffled = keys[:]
+    random.Random(7).shuffle(shuffled)
+    assert [set(shard(shuffled, i, 3)) for i in (1, 2, 3)] == [set(s) for s in shards]
+    assert shard(keys, 1, 1) == keys
+
+
+def test_gitlab_backlog_skips_covered_tickets_before_any_llm_call(llm, atlassian, sample_repo, tmp_path):
+    os.environ.update(
+        OPENAI_BASE_URL=llm.base_url,
+        JIRA_MCP_URL=atlassian.url,
+        GITLAB_TOKEN="glpat-secret-token-123",
+        CI_PROJECT_PATH="qa/shop-tests",
+    )
+    llm.responder = responder()
+    with FakeGitLab(token="glpat-secret-token-123") as gl:
+        os.environ["CI_SERVER_URL"] = gl.url
+        common = ["--repo", str(sample_repo), "--publish", "gitlab"]
+        # Earlier runs: QA-102 got an MR that was merged, QA-103 has an open MR.
+        assert main(["run", "--keys", "QA-102,QA-103", *common, "--output-dir", str(tmp_path / "first")]) == 0
+        first = report(tmp_path / "first")
+        assert {first[k]["status"] for k in first} == {"created"}
+        assert len(gl.mrs) == 2 and all(mr.title.startswith("Draft: [QA-10") for mr in gl.mrs.values())
+        merged_iid = next(iid for iid, mr in gl.mrs.items() if mr.source_branch == "jira2robot/QA-102")
+        gl.set_mr_state(merged_iid, "merged")
+        requests_before = len(llm.requests)
+
+        out = tmp_path / "backlog"
+        code = main(["run", "--jql", "labels = jira2robot ORDER BY key", *common, "--output-dir", str(out)])
+        assert code == 0
+        by_key = report(out)
+        assert set(by_key) == {"QA-101", "QA-102", "QA-103", "QA-104"}
+        assert by_key["QA-102"]["status"] == "skipped" and "merged MR" in by_key["QA-102"]["reason"]
+        assert by_key["QA-103"]["status"] == "skipped" and "open MR" in by_key["QA-103"]["reason"]
+        assert by_key["QA-102"]["llm"]["calls"] == by_key["QA-103"]["llm"]["calls"] == 0
+        for key in ("QA-101", "QA-104"):
+            assert by_key[key]["status"] == "created", by_key[key]
+            assert by_key[key]["mr_url"].startswith(gl.url)
+        # Only the two new tickets cost LLM calls: 2 each.
+        assert len(llm.requests) - requests_before == 4
+
+        # An explicit re-run of an open ticket regenerates it; same file → no new commit.
+        commits = len(gl.branch_commits("jira2robot/QA-103"))
+        assert main(["run", "--keys", "QA-103", *common, "--output-dir", str(tmp_path / "again")]) == 0
+        again = report(tmp_path / "again")["QA-103"]
+        assert again["status"] == "skipped" and again["reason"].startswith("unchanged")
+        assert len(gl.branch_commits("jira2robot/QA-103")) == commits
+        everything = json.dumps([mr.description for mr in gl.mrs.values()]) + (out / "report.json").read_text()
+        assert "glpat-secret-token-123" not in everything
+
+
+def test_rate_limit_slows_every_ticket_down(llm, atlassian, sample_repo, tmp_path):
+    """One 429 with Retry-After pauses all tickets (shared back-off), not only the one that got it."""
+    os.environ.update(OPENAI_BASE_URL=llm.base_url, JIRA_MCP_URL=atlassian.url)
+    calls: list[tuple[float, str, str]] = []
+    normal = responder(calls)
+    state = {"limited_at": None}
+
+    def reply(body: dict):
+        if state["limited_at"] is None:
+            state["limited_at"] = time.monotonic()
+            return Error(429, "rate limited", retry_after=0.6)
+        return normal(body)
+
+    llm.responder = reply
+    code = main(
+        [
+            "run",
+            "--keys",
+            "QA-101,QA-102,QA-103",
+            "--concurrency",
+            "3",
+            "--llm-concurrency",
+            "3",
+            "--repo",
+            str(sample_repo),
+            "--publish",
+            "none",
+            "--output-dir",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 0
+    limited_at = state["limited_at"]
+    # Requests already on the wire when the 429 came back may land a few ms later; after that,
+    # nobody (whichever ticket) sends anything until the shared 0.6 s pause is over.
+    during_pause = [(t - limited_at, key, role) for t, key, role in calls if limited_at + 0.05 < t < limited_at + 0.55]
+    assert during_pause == []
+    after = {key for t, key, _ in calls if t >= limited_at + 0.55}
+    assert len(after) >= 2  # the pause held back more than the ticket that was limited
+    assert {key for _, key, _ in calls} == {"QA-101", "QA-102", "QA-103"}
+
+
+def test_concurrent_tickets_keep_their_log_sections_whole(llm, atlassian, sample_repo, tmp_path, capsys):
+    os.environ.update(OPENAI_BASE_URL=llm.base_url, JIRA_MCP_URL=atlassian.url, GITLAB_CI="true")
+    llm.responder = responder()
+    keys = ["QA-101", "QA-102", "QA-103"]
+    assert (
+        main(
+            [
+                "run",
+                "--keys",
+                ",".join(keys),
+                "--concurrency",
+                "3",
+                "--repo",
+                str(sample_repo),
+                "--publish",
+                "none",
+                "--output-dir",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    sections = re.findall(
+        r"section_start:\d+:jira2robot_(qa-\d+)\r\x1b\[0K(.*?)\x1b\[0Ksection_end:\d+:jira2robot_\1\r", out, re.S
+    )
+    assert sorted(name.upper() for name, _ in sections) == keys
+    for name, body in sections:
+        key = name.upper()
+        # Inside a section only that ticket's lines (LLM stream included): nothing interleaved.
+        tagged = [line for line in body.splitlines() if re.match(r"\[QA-\d+", line)]
+        assert tagged and all(line.startswith(f"[{key}") for line in tagged)
+        assert f"[{key} writer] *** Test Cases ***" in body
+    summary = out.split("jira2robot summary:")[1]
+    assert all(re.search(rf"{k}\s+created", summary) for k in keys)
+
+
+def test_parallel_shards_then_merge_reports(atlassian, sample_repo, tmp_path, capsys):
+    keys = "QA-101,QA-102,QA-103,QA-104"
+    for index in (1, 2):
+        os.environ.update(CI_NODE_INDEX=str(index), CI_NODE_TOTAL="2")
+        code = main(
+            [
+                "run",
+                "--keys",
+                keys,
+                "--llm",
+                "offline",
+                "--tickets-dir",
+                str(TICKETS),
+                "--pages-dir",
+                str(PAGES),
+                "--repo",
+                str(sample_repo),
+                "--publish",
+                "none",
+                "--output-dir",
+                str(tmp_path / f"shard-{index}"),
+            ]
+        )
+        assert code == 0
+    shard_keys = [set(report(tmp_path / f"shard-{i}")) for i in (1, 2)]
+    assert shard_keys[0].isdisjoint(shard_keys[1])
+    assert shard_keys[0] | shard_keys[1] == set(keys.split(","))
+    merged = tmp_path / "merged"
+    assert (
+        main(
+            [
+                "merge-reports",
+                str(tmp_path / "shard-1" / "report.json"),
+                str(tmp_path / "shard-2" / "report.json"),
+                "-o",
+                str(merged),
+            ]
+        )
+        == 0
+    )
+    data = json.loads((merged / "report.json").read_text())
+    assert [t["key"] for t in data["tickets"]] == sorted(keys.split(","))
+    assert data["summary"]["created"] == 4
+    assert (merged / "junit.xml").read_text().count("<testcase") == 4
+
+
+def test_merge_reports_missing_file_is_usage_error(tmp_path, capsys):
+    assert main(["merge-reports", str(tmp_path / "nope.json")]) == 2
+    assert "nope.json" in capsys.readouterr().err
