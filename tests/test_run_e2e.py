@@ -12,7 +12,7 @@ import pytest
 
 from generator.cli import main
 from tests.conftest import PAGES, TICKETS
-from tests.servers.fake_openai import Error, Malformed, Text
+from tests.servers.fake_openai import Error, Malformed, Text, ToolCalls
 
 GOOD_PATH = "tests/login/qa-101_login_lockout.robot"
 
@@ -400,3 +400,23 @@ def test_malformed_ticket_file_names_the_file(sample_repo, tmp_path, capsys):
     assert code == 2
     assert "broken.yaml" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_writer_may_use_read_only_tools(llm, atlassian, sample_repo, tmp_path):
+    out = tmp_path / "out"
+    lookup = json.dumps({"step": 'When "alice" enters a wrong password'})
+    llm.script(
+        Text(spec_json()),
+        ToolCalls(
+            [("find_keywords", lookup), ("read_file", '{"path": "../../etc/passwd"}'), ("read_file", "{bad json")]
+        ),
+        Text(GOOD_ROBOT),
+    )
+    assert run_cli("--keys", "QA-101", *llm_args(llm, atlassian, sample_repo, out)) == 0
+    entry = report(out)["tickets"][0]
+    assert entry["status"] == "created" and entry["llm"]["calls"] == 3
+    tool_messages = [m for m in llm.requests[2]["messages"] if m["role"] == "tool"]
+    assert len(tool_messages) == 3
+    assert "suggested_line" in tool_messages[0]["content"]
+    assert "outside the repository" in tool_messages[1]["content"]  # confinement, reported to the model
+    assert tool_messages[2]["content"].startswith("ERROR")  # malformed arguments, reported to the model
