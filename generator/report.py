@@ -57,13 +57,18 @@ class ReportWriter:
         self.secrets = list(secrets)
         self.cost_per_1k_tokens = cost_per_1k_tokens
         self.results: dict[str, TicketResult] = {}
+        self.order: dict[str, int] = {}
+
+    def expect(self, keys: Iterable[str]) -> None:
+        """Report tickets in selection order, whichever finishes first."""
+        self.order = {key: i for i, key in enumerate(keys)}
 
     def record(self, result: TicketResult) -> None:
         self.results[result.key] = result
         self.flush()
 
     def flush(self) -> None:
-        results = list(self.results.values())
+        results = sorted(self.results.values(), key=lambda r: self.order.get(r.key, len(self.order)))
         write_report(self.output_dir, results, secrets=self.secrets, cost_per_1k_tokens=self.cost_per_1k_tokens)
 
 

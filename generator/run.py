@@ -379,6 +379,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             backlog_keys=set(backlog) - set(keys),
         )
         ticket_limiter = anyio.CapacityLimiter(limits.concurrency)
+        report.expect(selected)
 
         async def worker(key: str) -> None:
             async with ticket_limiter:
