@@ -355,7 +355,8 @@ def write_tickets(folder: Path, keys: Sequence[str]) -> dict[str, TicketPlan]:
         plan = _plan(key, component, "")
         plan = _plan(key, component, f"{feature}: {plan.scenarios[0].title}")
         criteria = "\n\n".join(
-            f"Scenario: {s.title}\n" + "\n".join(line.replace("{u}", plan.user) for line in s.gherkin) for s in plan.scenarios
+            f"Scenario: {s.title}\n" + "\n".join(line.replace("{u}", plan.user) for line in s.gherkin)
+            for s in plan.scenarios
         )
         story = (
             f"As a shop customer I want {plan.scenarios[0].title}, so that the {component} "

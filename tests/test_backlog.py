@@ -236,3 +236,26 @@ def test_parallel_shards_then_merge_reports(atlassian, sample_repo, tmp_path, ca
 def test_merge_reports_missing_file_is_usage_error(tmp_path, capsys):
     assert main(["merge-reports", str(tmp_path / "nope.json")]) == 2
     assert "nope.json" in capsys.readouterr().err
+
+
+def test_mr_link_is_commented_on_the_ticket_when_enabled(llm, atlassian, sample_repo, tmp_path):
+    config = sample_repo / ".jira2robot.yml"
+    config.write_text(config.read_text() + "merge_request:\n  comment_on_jira: true\n  labels: [qa, generated]\n")
+    os.environ.update(OPENAI_BASE_URL=llm.base_url, JIRA_MCP_URL=atlassian.url, GITLAB_TOKEN="glpat-x-123456")
+    os.environ["CI_PROJECT_ID"] = "7"
+    llm.responder = responder()
+    with FakeGitLab(token="glpat-x-123456") as gl:
+        os.environ["CI_SERVER_URL"] = gl.url
+        out = tmp_path / "out"
+        assert (
+            main(
+                ["run", "--keys", "QA-104", "--repo", str(sample_repo), "--publish", "gitlab", "--output-dir", str(out)]
+            )
+            == 0
+        )
+        entry = report(out)["QA-104"]
+        (mr,) = gl.mrs.values()
+        assert mr.labels == ["qa", "generated"]
+        assert entry["mr_url"].endswith(f"/merge_requests/{mr.iid}")
+        assert ("QA-104", f"jira2robot opened a draft merge request: {entry['mr_url']}") in atlassian.added_comments
+        assert "QA-104" in mr.description and "dryrun" in mr.description.lower()

@@ -420,3 +420,21 @@ def test_writer_may_use_read_only_tools(llm, atlassian, sample_repo, tmp_path):
     assert "suggested_line" in tool_messages[0]["content"]
     assert "outside the repository" in tool_messages[1]["content"]  # confinement, reported to the model
     assert tool_messages[2]["content"].startswith("ERROR")  # malformed arguments, reported to the model
+
+
+def test_missing_repo_library_is_an_environment_error_not_a_repair_loop(llm, atlassian, sample_repo, tmp_path):
+    out = tmp_path / "out"
+    common = sample_repo / "resources" / "common.resource"
+    common.write_text(
+        common.read_text().replace(
+            "Library             Collections",
+            "Library             Collections\nLibrary             NotInstalledShopDriver",
+        )
+    )
+    llm.script(Text(spec_json()), Text(GOOD_ROBOT))
+    assert run_cli("--keys", "QA-101", *llm_args(llm, atlassian, sample_repo, out)) == 1
+    entry = report(out)["tickets"][0]
+    assert entry["status"] == "failed"
+    assert entry["reason"].startswith("environment error")
+    assert "NotInstalledShopDriver" in entry["reason"]
+    assert entry["attempts"] == 1 and entry["llm"]["calls"] == 2  # no repair round was wasted on it
