@@ -15,6 +15,7 @@ the replies actually served.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
 import json
@@ -263,7 +264,12 @@ class TicketPlan:
         return f"tests/{self.component}/{self.key.lower()}_{_slug(self.summary)}.robot"
 
     def spec_reply(self) -> str:
-        """The planner's answer: the spec JSON in a fence, as chat models usually return it."""
+        """The planner's answer: the spec JSON in a fence, as chat models usually return it.
+
+        Compact, because the test server counts a token per 4 characters: indentation would
+        inflate the completion (and the LLM time of a paced run) far beyond what a real
+        tokenizer, which merges runs of spaces, would charge.
+        """
         spec = {
             "meta": {"jira_key": self.key, "title": self.summary},
             "confluence": {"sources": [], "rules": ["Tag every test with the Jira key"]},
@@ -282,7 +288,7 @@ class TicketPlan:
             },
             "writer_constraints": {"must_read_files": ["doc/convention.md"]},
         }
-        return "```json\n" + json.dumps(spec, indent=2) + "\n```"
+        return "```json\n" + json.dumps(spec) + "\n```"
 
     def robot_reply(self) -> str:
         return robot_file(self.key, self.summary, self.component, self.scenarios, self.user)
@@ -429,6 +435,7 @@ class BenchLLM(FakeOpenAI):
         self.calls: list[ServedCall] = []
         self._open: dict[int, ServedCall] = {}
         self._calls_lock = threading.Lock()
+        self._schedules: dict[asyncio.Task[Any] | None, tuple[float, float]] = {}
         self.responder = self._reply
 
     def clear(self) -> None:
@@ -465,10 +472,29 @@ class BenchLLM(FakeOpenAI):
             async for event in super()._stream(body, reply, completion_id):
                 yield event
         finally:
+            self._schedules.pop(asyncio.current_task(), None)
             with self._calls_lock:
                 call = self._open.pop(id(body), None)
             if call is not None:
                 call.finished = time.monotonic()
+
+    async def _pace(self, piece: str) -> None:
+        """Send each chunk at its scheduled time: start of the stream + tokens so far / token rate.
+
+        The test server sleeps a fixed delay per chunk, so every wake-up's lateness (whole
+        milliseconds in epoll, the GIL it shares with the pipeline here) adds up: about 10 % over
+        a reply of a few hundred chunks. A real server generates at its own rate whatever the
+        client does, so the lateness must not accumulate; the schedule is per stream (per task).
+        """
+        if not self.token_rate:
+            return
+        task = asyncio.current_task()
+        start, tokens = self._schedules.get(task, (time.monotonic(), 0.0))
+        tokens += max(len(piece) / 4, 1)
+        self._schedules[task] = (start, tokens)
+        delay = start + tokens / self.token_rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     def busy_by_ticket(self) -> dict[str, float]:
         busy: dict[str, float] = {}
@@ -607,6 +633,73 @@ def isolated_cache(folder: Path) -> Iterator[Path]:
 def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     """Peak resident set size in MB (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(who).ru_maxrss / 1024
+
+
+class ChildPeakSampler:
+    """Peak RSS of this process's `robot` children, sampled from /proc (Linux) every `interval` s.
+
+    `getrusage(RUSAGE_CHILDREN).ru_maxrss` cannot be used for that: Linux carries the parent's
+    high-water mark into a child across fork/exec, so it reports the (bigger) parent, not the
+    dryrun process. `VmHWM` of a child after its exec is the child's own peak; only processes
+    whose command line names robot are counted, so a child caught between fork and exec is not.
+    """
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak_kb = 0
+        self.pids: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="child-rss-sampler", daemon=True)
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_kb / 1024
+
+    def __enter__(self) -> ChildPeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(self.interval):
+            for pid in _children(me):
+                hwm = _robot_hwm_kb(pid)
+                if hwm:
+                    self.pids.add(pid)
+                    self.peak_kb = max(self.peak_kb, hwm)
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(b")", 1)[1].split()[1]) == parent:
+            found.append(int(entry))
+    return found
+
+
+def _robot_hwm_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            if b"robot" not in handle.read():
+                return 0
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def median(values: Sequence[float]) -> float:

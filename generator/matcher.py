@@ -7,17 +7,32 @@ Matching order, strongest first:
 
 1. **exact** — Robot Framework's own rule: BDD prefix (RF's list, `Given/When/Then/And/But`
    in English) stripped, names compared normalised (case, spaces, underscores ignored). The
-   step's quoted values and numbers may stand beside the name as its arguments.
+   step's values (see below) may stand beside the name as its arguments.
 2. **embedded** — keywords with embedded arguments, matched with RF's own
    `EmbeddedArguments` machinery; the Robot line is then the step text itself, since RF will
    match it the same way at run time.
 3. **similar** — ranked similarity over names and docs (IDF-weighted token overlap with
    light stemming, joined words such as "log in" ~ "login", a difflib ratio on word order,
    a little doc overlap, a bonus for the repo's resources and a penalty for RF's standard
-   libraries so `Log` or `Set Variable` never win a business step). Arguments are the step's quoted values
-   and numbers, in order; a keyword needing more mandatory arguments than the step gives is
-   not a match.
+   libraries so `Log` or `Set Variable` never win a business step). Keywords with embedded
+   arguments take part as *templates*: their literal words are compared with the step's, the
+   step's values fill the embedded arguments and the call is the keyword's own text with the
+   values in place (`And The cart contains "1" of "Coffee Mug"`), provided the values sit
+   where the template puts its arguments. Among the keywords above the threshold the final
+   choice also weighs how literally the name follows the step, how well the values fit the
+   arguments, the step's phase (a `Then` checks: `... Should ...` keywords; a `Given` sets
+   up) and a penalty for library keywords: a repo's resources wrap its libraries, and suites
+   are meant to call the resource. Keywords that only return a value (`Get Cart Total`,
+   `Is Account Locked`) are never a step by resemblance.
 4. **placeholder** — nothing fits. See `format_call` for the line written then.
+
+Values are what a step passes: quoted text, stand-alone numbers and code-like ALL-CAPS words
+(`WELCOME10`, `CANCELLED`); parenthesised asides such as "(10 % off 39.98)" are explanation,
+not values. Each value is assigned to an argument by the argument's *name* against the cue
+words next to the value in the step ("with the message "X"" goes to `${message}`, "as "alice""
+to `${user}`, "3 times" to `${times}`), so a message never lands in a password. A keyword is
+rejected when a mandatory argument stays empty, when a value would go to an argument its cue
+contradicts, or when a quoted or cued value would be silently dropped.
 """
 
 from __future__ import annotations
@@ -28,8 +43,9 @@ import itertools
 import math
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from pathlib import PurePosixPath
 
 from robot.conf import Languages
@@ -45,11 +61,28 @@ PLACEHOLDER_MESSAGE = "PLACEHOLDER (jira2robot): no existing keyword for: "
 
 _LANGUAGES = Languages()
 _BDD_PREFIX = _LANGUAGES.bdd_prefix_regexp
+# The phase a BDD prefix opens (`And`/`But` continue the previous one), in RF's languages.
+_PHASES = {
+    prefix.lower(): phase
+    for language in _LANGUAGES
+    for phase, prefixes in (
+        ("given", language.given_prefixes),
+        ("when", language.when_prefixes),
+        ("then", language.then_prefixes),
+    )
+    for prefix in prefixes
+}
 # Values a step passes to a keyword: "double", “curly” or 'single' quoted (a single quote
-# inside a word is an apostrophe), and stand-alone numbers.
+# inside a word is an apostrophe), stand-alone numbers, and code-like ALL-CAPS words of four
+# characters or more (`WELCOME10`, `CANCELLED`; `API` or `OK` are words, not values).
 _VALUE = re.compile(
-    r"\"(?P<dq>[^\"]*)\"|“(?P<cq>[^”]*)”|(?<!\w)'(?P<sq>[^']*)'(?!\w)|(?<![\w.,])(?P<num>-?\d+(?:[.,]\d+)?)(?![\w.,])"
+    r"\"(?P<dq>[^\"]*)\"|“(?P<cq>[^”]*)”|(?<!\w)'(?P<sq>[^']*)'(?!\w)"
+    r"|(?<![\w.,])(?P<num>-?\d+(?:[.,]\d+)?)(?![\w.,])"
+    r"|(?<![\w'-])(?P<caps>[A-Z][A-Z0-9_-]{2,}[A-Z0-9])(?![\w'-])"
 )
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+# An aside in parentheses explains ("35.98 (10 % off 39.98)"); its numbers are no arguments.
+_PARENTHETICAL = re.compile(r"\s*\([^()\"“”]*\)")
 _CELL_SEPARATOR = re.compile(r"\s{2,}|\t")
 # Letter runs (any script: tickets are not always in English) and digit runs.
 _WORD = re.compile(r"[^\W\d_]+|\d+")
@@ -66,9 +99,52 @@ _STD_LIBRARY_FACTOR = 0.8
 # `Set Variable` are reached only by their exact name, never by resemblance to a business step.
 _BUILTIN_FACTOR = 0.5
 _RESOURCE_BONUS = 0.05
+# Subtracted when choosing among keywords above the threshold: a library keyword wins only
+# when no resource keyword comes close, since the repo's resources are the layer suites call
+# (and usually wrap the library: `The order has been shipped` around `Ship Order`).
+_LIBRARY_PENALTY = 0.25
+# Weights of the tie-breakers among candidates above the threshold: how literally the
+# keyword's words (stopwords included) follow the step's, and how well the step's values fit
+# the keyword's arguments (`_Assignment.quality`, about -1 to 3).
+_LITERAL_WEIGHT = 0.1
+_ARGUMENT_WEIGHT = 0.05
+# A `Then` step checks, a `Given` step sets up: "Then the cart contains 2 "Mug"" is
+# `Cart Should Contain`, "Given the cart contains 2 "Mug"" the precondition keyword.
+_PHASE_WEIGHT = 0.1
+_ASSERTION_WORDS = ("should", "must", "verify", "expect", "assert", "validate", "ensure")
 # Below this a search hit is noise, not worth a prompt's tokens.
 _RELEVANT_FLOOR = 0.2
 _CANDIDATES = 40  # keywords re-scored precisely per query after the cheap index pass
+_FORM_CREDIT = 0.5  # a word matched in another form: "logs" for "Logged" (see `_forms`)
+# More values than this in one step is a table or a list, not one keyword call (and keeps
+# trying every arrangement of values over arguments cheap).
+_MAX_VALUES = 5
+# Share of an embedded template's words that must stand on the right side of its arguments.
+_PLACEMENT = 0.75
+
+# Cue words a step puts before a value, and argument names, grouped by the role they name.
+# Compared as stems, on both sides, so "times" meets `${times}` and "copies" `${copies}`.
+_ROLE_WORDS: dict[str, tuple[str, ...]] = {
+    "user": ("user", "username", "login", "customer", "account", "member", "person", "name"),
+    "password": ("password", "passwd", "pwd", "passphrase"),
+    "message": ("message", "msg", "error", "text", "warning", "notice", "reject", "refuse", "fail", "say", "read"),
+    "code": ("code", "coupon", "voucher", "promo"),
+    "product": ("product", "item", "article", "book", "title", "sku"),
+    "quantity": ("quantity", "qty", "count", "times", "copies", "units", "pieces", "attempts"),
+    "amount": ("amount", "total", "price", "sum", "cost", "balance", "subtotal"),
+    "status": ("status", "state"),
+    "card": ("card",),
+    "place": ("page", "screen", "tab", "menu", "section", "url", "link", "location", "folder"),
+}  # fmt: skip
+_NUMERIC_ROLES = frozenset({"quantity", "amount"})
+_TEXT_ROLES = frozenset({"user", "message", "product", "status"})
+# "from "My orders"", "on page 2": where something happens, not what it is called with.
+_PLACE_PREPOSITIONS = frozenset({"from", "in", "on", "at", "via", "into", "onto", "inside", "within"})
+# Words between a cue and its value that say nothing: "the total *is* 35.98".
+_FILLERS = frozenset({"the", "a", "an", "is", "are", "was", "were", "be", "been", "being", "should",
+                      "must", "still", "now", "exactly", "s"})  # fmt: skip
+# Words that end the search for a cue without naming a role ("count of "bob"" is not a count).
+_NEUTRAL_PREPOSITIONS = frozenset({"of", "to", "for", "about", "than", "per", "after", "before", "until"})
 
 
 def split_bdd_prefix(step: str) -> tuple[str, str]:
@@ -80,26 +156,55 @@ def split_bdd_prefix(step: str) -> tuple[str, str]:
     return step[: match.end()].strip(), step[match.end() :].strip()
 
 
+def _value_matches(text: str) -> list[re.Match[str]]:
+    """The value matches of `text`; ALL-CAPS words count only when the text is not shouted."""
+    matches = list(_VALUE.finditer(text))
+    outside = list(text)
+    for m in matches:
+        if m.group("caps") is None and m.group("num") is None:
+            outside[m.start() : m.end()] = " " * (m.end() - m.start())
+    if not any(c.islower() for c in outside):
+        matches = [m for m in matches if m.group("caps") is None]
+    return matches
+
+
+def _value_text(m: re.Match[str]) -> str:
+    return next(
+        g for g in (m.group("dq"), m.group("cq"), m.group("sq"), m.group("num"), m.group("caps")) if g is not None
+    )
+
+
 def step_values(text: str) -> tuple[list[str], list[str]]:
-    """(quoted and numeric values in order, quoted values only) of a step's text."""
+    """(all values in order, quoted values only) of a step's text."""
     values: list[str] = []
     quoted: list[str] = []
-    for m in _VALUE.finditer(text):
-        if m.group("num") is not None:
-            values.append(m.group("num"))
-        else:
-            value = next(g for g in (m.group("dq"), m.group("cq"), m.group("sq")) if g is not None)
-            values.append(value)
+    for m in _value_matches(_PARENTHETICAL.sub(" ", text)):
+        value = _value_text(m)
+        values.append(value)
+        if m.group("num") is None and m.group("caps") is None:
             quoted.append(value)
     return values, quoted
 
 
+def _without_values(text: str) -> str:
+    """The step's words only: values and asides taken out, for comparing with keyword names."""
+    text = _PARENTHETICAL.sub(" ", text)
+    pieces, last = [], 0
+    for m in _value_matches(text):
+        pieces.append(text[last : m.start()])
+        last = m.end()
+    pieces.append(text[last:])
+    return " ".join(pieces)
+
+
+@lru_cache(maxsize=1 << 16)
 def _stem(word: str) -> str:
-    """Light stemming: enough to meet "logs/logged/logging" and "creates/created" halfway."""
+    """Light stemming: enough to meet "logs/logged/logging", "creates/created" and
+    "applies/applied/apply" halfway. Cached: an inventory and its steps reuse few words."""
     w = word.lower()
-    if len(w) > 4 and w.endswith("ies"):
-        w = w[:-3] + "y"
-    elif len(w) > 4 and w.endswith("sses"):
+    if len(w) > 4 and w.endswith(("ies", "ied")):
+        return w[:-3] + "y"
+    if len(w) > 4 and w.endswith("sses"):
         w = w[:-2]
     elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
         w = w[:-1]
@@ -117,6 +222,24 @@ def _stem(word: str) -> str:
 def _words(text: str) -> list[str]:
     """Stemmed words; `camelCase` and `snake_case` names split like spaced ones."""
     return [_stem(part) for word in _WORD.findall(text) for part in _CAMEL.split(word) if part]
+
+
+def _forms(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(stems written as an "-ed" participle, stems written otherwise) in `text`.
+
+    Stemming meets "logs in" and "is logged in" halfway, but one is an action and the other
+    a state: "the user logs in as "bob"" is `Login As`, "the user is logged in" is a check or
+    a precondition. Matching a stem in a different form earns less credit (`_FORM_CREDIT`).
+    """
+    participle: set[str] = set()
+    plain: set[str] = set()
+    for word in _WORD.findall(text):
+        for part in _CAMEL.split(word):
+            if part:
+                stem = _stem(part)
+                is_participle = len(part) > 4 and part.lower().endswith("ed") and stem != part.lower()
+                (participle if is_participle else plain).add(stem)
+    return frozenset(participle), frozenset(plain)
 
 
 def _content(stems: Sequence[str]) -> list[str]:
@@ -163,6 +286,11 @@ class _Entry:
     max_positional: int | None  # None: accepts any number (`@{varargs}`)
     factor: float
     bonus: float
+    literal: tuple[str, ...]  # every word of the name, stopwords included, for word order
+    params: tuple[_Param, ...]  # what a step's values can fill: embedded, else positional
+    slots: tuple[tuple[str, int], ...]  # embedded only: content words and their segment
+    participles: frozenset[str]  # stems the name writes as "-ed" participles
+    getter: bool  # only returns a value: never a step by resemblance (`_is_getter`)
 
 
 def _arity(args: Sequence[str]) -> tuple[int, int | None]:
@@ -191,6 +319,246 @@ def _arity(args: Sequence[str]) -> tuple[int, int | None]:
     return mandatory, None if varargs else positional
 
 
+_ROLE_OF = {_stem(word): role for role, words in _ROLE_WORDS.items() for word in words}
+_ASSERTION_STEMS = frozenset(_stem(word) for word in _ASSERTION_WORDS)
+
+
+def bdd_phase(step: str) -> str | None:
+    """`given`, `when` or `then` for a step opening that phase; None for `And`/`But`/no prefix."""
+    prefix, _ = split_bdd_prefix(step)
+    return _PHASES.get(prefix.lower())
+
+
+def _phase_fit(phase: str | None, literal: Sequence[str]) -> float:
+    """+1 when a keyword's kind suits the phase (a check under `Then`, an action under
+    `Given`), -1 when it contradicts it; half that under `When`, where the repo's
+    `... Should Fail With Message` keywords are legitimate actions; 0 with no phase known.
+    (Checks under `Given` never get this far: `_similar` rejects them.)"""
+    if phase is None:
+        return 0.0
+    fit = 1.0 if _asserts(literal) == (phase == "then") else -1.0
+    return fit / 2 if phase == "when" else fit
+
+
+def _asserts(literal: Sequence[str]) -> bool:
+    """Whether a keyword name reads as a check (`Cart Should Contain`, `Verify Total`)."""
+    return any(word in _ASSERTION_STEMS for word in literal)
+
+
+def _is_getter(keyword: Keyword) -> bool:
+    """A keyword that only returns a value (`Get Cart Total`, `Is Account Locked`).
+
+    As a step on its own it neither does nor checks anything, so "the cart total is 35.98"
+    must never become `Get Cart Total`: such keywords are left to exact-name calls.
+    """
+    first = keyword.name.split(" ", 1)[0].lower()
+    return first in ("get", "is", "has", "fetch") or keyword.doc.lower().startswith(("returns ", "gets "))
+
+
+@dataclass(frozen=True)
+class _Value:
+    """A value of a step with what the words around it say it is."""
+
+    text: str
+    quoted: bool
+    numeric: bool
+    role: str | None  # from the cue: "user", "message", "place"...; None when nothing says
+    cues: frozenset[str]  # the stemmed cue words, matched against argument names directly
+    position: int  # index among the step's words and values, for word-order checks
+
+
+@dataclass(frozen=True)
+class _StepText:
+    """A step body split into its values and its (stemmed) words, with their positions."""
+
+    values: tuple[_Value, ...]
+    words: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class _Param:
+    """An argument a step's value can fill, with the role its name says."""
+
+    stems: frozenset[str]
+    role: str | None
+    mandatory: bool
+
+
+def _left_cue(words: list[str]) -> tuple[str | None, frozenset[str]]:
+    """Role and cue of a value from the words before it (nearest first), up to the previous value.
+
+    "the message "X"" -> message; "rejected with "X"" -> message (the word before `with`);
+    "as "alice"" -> user; "from "My orders"" -> place; "count of "bob"" -> no role.
+    """
+    rest = list(reversed(words))
+    for hop in range(2):
+        rest = list(itertools.dropwhile(lambda w: w in _FILLERS, rest))
+        if not rest:
+            return None, frozenset()
+        word = rest[0]
+        if word in _PLACE_PREPOSITIONS and hop == 0:
+            return "place", frozenset({word})
+        if word == "as" and hop == 0:
+            return "user", frozenset({word})
+        if word in ("with", "by") and hop == 0:
+            rest = rest[1:]
+            continue
+        if word in _NEUTRAL_PREPOSITIONS or word in _PLACE_PREPOSITIONS:
+            return None, frozenset({word})
+        stem = _stem(word)
+        return _ROLE_OF.get(stem), frozenset({stem})
+    return None, frozenset()
+
+
+def _analyse(body: str) -> _StepText:
+    """The step's values in order, each with the role its neighbouring words give it."""
+    text = _PARENTHETICAL.sub(" ", body)
+    matches = _value_matches(text)
+    values: list[_Value] = []
+    words: list[tuple[int, str]] = []
+    for n, m in enumerate([*matches, None]):
+        before = text[matches[n - 1].end() if n else 0 : m.start() if m else len(text)]
+        gap = [w.lower() for w in _WORD.findall(before)]
+        words += [(len(words) + len(values), _stem(w)) for w in gap]
+        if m is None:
+            break
+        after = text[m.end() : matches[n + 1].start() if n + 1 < len(matches) else len(text)]
+        value = _value_text(m)
+        numeric = bool(_NUMBER.fullmatch(value))
+        role, cues = _left_cue(gap)
+        following = _WORD.findall(after)[:1]
+        if numeric and following:
+            # "3 times", "2 items": a unit after a number says more than the word before it.
+            unit = _stem(following[0])
+            if _ROLE_OF.get(unit) in _NUMERIC_ROLES:
+                role, cues = _ROLE_OF[unit], cues | {unit}
+        quoted = m.group("num") is None and m.group("caps") is None
+        position = len(words) + len(values)
+        values.append(_Value(value, quoted, numeric, role, cues, position))
+    return _StepText(values=tuple(values), words=tuple(words))
+
+
+def _slots(name: str, embedded: EmbeddedArguments | None) -> tuple[tuple[str, int], ...]:
+    """The content words of an embedded name, each with how many arguments come before it."""
+    if embedded is None:
+        return ()
+    matches = list(VariableMatches(name, identifiers="$"))
+    segments = [m.before for m in matches] + [matches[-1].after] if matches else [name]
+    return tuple((stem, k) for k, segment in enumerate(segments) for stem in _words(segment) if stem not in _STOPWORDS)
+
+
+def _same_word(a: str, b: str) -> bool:
+    short, long_ = sorted((a, b), key=len)
+    return a == b or (len(short) >= 4 and long_.startswith(short))
+
+
+def _placed(slots: Sequence[tuple[str, int]], step: _StepText, chosen: Sequence[int]) -> bool:
+    """Whether the values sit among the step's words where the template puts its arguments.
+
+    `The user "${name}" is logged in` fits "the user "bob" is logged in" but not "the user
+    logs in as "bob"": there "logs in" comes before the value, not after it. Of the template
+    words the step has, most (`_PLACEMENT`) must be on the right side of every argument.
+    """
+    positions = [step.values[v].position for v in chosen]
+    consistent = total = 0
+    for stem, segment in slots:
+        seen = [p for p, word in step.words if _same_word(word, stem)]
+        if not seen:
+            continue
+        for k, position in enumerate(positions):
+            total += 1
+            before = segment <= k
+            consistent += any((p < position) == before for p in seen)
+    return total == 0 or consistent >= _PLACEMENT * total
+
+
+def _param(name: str, mandatory: bool) -> _Param:
+    stems = _words(name)
+    role = next((_ROLE_OF[s] for s in stems if s in _ROLE_OF), None)
+    return _Param(stems=frozenset(stems), role=role, mandatory=mandatory)
+
+
+def _params(args: Sequence[str], embedded: EmbeddedArguments | None) -> tuple[_Param, ...]:
+    """Embedded arguments (all mandatory), else the positional ones before any `@{...}`."""
+    if embedded is not None:
+        return tuple(_param(name, True) for name in embedded.args)
+    params = []
+    for arg in args:
+        if arg.startswith(("@{", "&{")):
+            break
+        name, _, _ = arg[2:].partition("}")
+        params.append(_param(name, "=" not in arg))
+    return tuple(params)
+
+
+def _affinity(value: _Value, param: _Param) -> float | None:
+    """How well a value fits an argument; None when the cue contradicts the argument's name."""
+    if value.cues & param.stems:
+        return 1.0
+    if value.role is not None:
+        return 1.0 if value.role == param.role else None
+    if param.role in _NUMERIC_ROLES:
+        return 0.5 if value.numeric else None
+    if value.numeric and param.role in _TEXT_ROLES:
+        return -0.5
+    return 0.0
+
+
+def _drop_cost(value: _Value) -> float | None:
+    """The cost of not passing a value; None when dropping it would lose what the step says.
+
+    A place ("from "My orders"") or a bare number nothing names ("a 2 step wizard") may be
+    incidental; a quoted value, a code word (`WELCOME10`) or any value the step names a role
+    for is the point of the step: a keyword that cannot take it does something else.
+    """
+    if value.role == "place":
+        return 0.2
+    if value.role is not None or value.quoted or not value.numeric:
+        return None
+    return 0.3
+
+
+@dataclass(frozen=True)
+class _Assignment:
+    args: tuple[str, ...]
+    quality: float  # sum of affinities, +0.3 when in the step's order, minus drop costs
+
+
+def _assign(
+    params: Sequence[_Param], values: Sequence[_Value], placed: Callable[[Sequence[int]], bool] | None = None
+) -> _Assignment | None:
+    """The best way to pass the step's values to the first positional arguments, or None.
+
+    Every mandatory argument gets a value; arguments are filled from the left (no named
+    syntax); each value goes to at most one argument; `placed`, for templates, vetoes an
+    arrangement whose values stand at the wrong place in the sentence. Few values and
+    arguments per step make trying every arrangement cheap and exact where a greedy pass
+    would be fooled by order.
+    """
+    if len(values) > _MAX_VALUES:
+        return None
+    mandatory = sum(p.mandatory for p in params)
+    if mandatory > len(values):
+        return None
+    affinity = [[_affinity(v, p) for v in values] for p in params[: len(values)]]
+    drops = [_drop_cost(v) for v in values]
+    best: tuple[float, tuple[int, ...]] | None = None
+    for k in range(mandatory, min(len(params), len(values)) + 1):
+        for chosen in itertools.permutations(range(len(values)), k):
+            scores = [affinity[p][v] for p, v in enumerate(chosen)]
+            left_out = [drops[v] for v in range(len(values)) if v not in chosen]
+            fits = [s for s in scores if s is not None]
+            costs = [c for c in left_out if c is not None]
+            if len(fits) < len(scores) or len(costs) < len(left_out) or (placed and not placed(chosen)):
+                continue
+            quality = sum(fits) - sum(costs) + (0.3 if list(chosen) == sorted(chosen) else 0.0)
+            if best is None or quality > best[0]:
+                best = (quality, chosen)
+    if best is None:
+        return None
+    return _Assignment(args=tuple(values[v].text for v in best[1]), quality=best[0])
+
+
 class KeywordMatcher:
     """Matches steps against one inventory; build once, call `match` per step.
 
@@ -211,6 +579,7 @@ class KeywordMatcher:
                 continue  # a suite's own keywords: no other file can import them
             embedded = _embedded(kw.name) if kw.embedded or "${" in kw.name else None
             literal = _name_text(kw.name, embedded)
+            words = _words(literal)
             mandatory, max_positional = _arity(kw.args)
             if kw.owner_kind == "resource":
                 factor, bonus = 1.0, _RESOURCE_BONUS
@@ -226,12 +595,17 @@ class KeywordMatcher:
                     keyword=kw,
                     norm=normalize(kw.name, ignore="_"),
                     embedded=embedded,
-                    tokens=tuple(dict.fromkeys(_content(_words(literal)))),
+                    tokens=tuple(dict.fromkeys(_content(words))),
                     doc_tokens=frozenset(_content(_words(kw.doc))),
                     mandatory=mandatory,
                     max_positional=max_positional,
                     factor=factor,
                     bonus=bonus,
+                    literal=tuple(words),
+                    params=_params(kw.args, embedded),
+                    slots=_slots(kw.name, embedded),
+                    participles=_forms(literal)[0],
+                    getter=_is_getter(kw),
                 )
             )
             if embedded is not None:
@@ -261,11 +635,17 @@ class KeywordMatcher:
 
     # ------------------------------------------------------------------ public
 
-    def match(self, step: str) -> StepMapping:
-        """The best existing keyword for `step`, or a placeholder mapping (see module doc)."""
+    def match(self, step: str, *, phase: str | None = None) -> StepMapping:
+        """The best existing keyword for `step`, or a placeholder mapping (see module doc).
+
+        `phase` (`given`/`when`/`then`) is the phase an `And`/`But` step continues; a step's
+        own `Given`/`When`/`Then` prefix takes precedence. See `match_case`.
+        """
         cells = _CELL_SEPARATOR.split(step.strip())
         # Values come from the raw text: a quoted "a  b" keeps both spaces.
         values, quoted = step_values(step)
+        prefix = _BDD_PREFIX.match(step.strip())
+        raw_body = step.strip()[prefix.end() :].strip() if prefix else step.strip()
         _, body = split_bdd_prefix(step)
         step = " ".join(step.split())
         for found in (
@@ -275,20 +655,21 @@ class KeywordMatcher:
         ):
             if found is not None:
                 return found.model_copy(update={"step": step})
-        bare = _VALUE.sub(" ", body)
-        for i, score in self._ranked(bare):
-            if score < self.threshold:
-                break
-            entry = self._entries[i]
-            # A same-named twin would be the one RF calls (and `keyword_of` reports).
-            if entry.embedded is not None or self._by_name[entry.norm][0] != i:
-                continue
-            args = self._fit(entry, values, quoted)
-            if args is not None:
-                return StepMapping(
-                    step=step, keyword=entry.keyword.name, args=args, score=round(score, 4), how="similar"
-                )
-        return StepMapping(step=step, how="placeholder")
+        similar = self._similar(step, body, _analyse(raw_body), bdd_phase(step) or phase)
+        return similar or StepMapping(step=step, how="placeholder")
+
+    def match_case(self, steps: Sequence[str]) -> list[StepMapping]:
+        """`match` for the steps of one test case, `And`/`But` taking the phase before them.
+
+        "And the cart contains 2 "Mug"" after a `Then` is a check, after a `Given` a set-up;
+        matched alone the step cannot tell.
+        """
+        mappings = []
+        phase: str | None = None
+        for step in steps:
+            phase = bdd_phase(step) or phase
+            mappings.append(self.match(step, phase=phase))
+        return mappings
 
     def search(self, query: str, limit: int = 10) -> list[tuple[Keyword, float]]:
         """Keywords ranked for a free-text query (the writer's lookup tool), best first.
@@ -415,12 +796,80 @@ class KeywordMatcher:
                 return StepMapping(step=step, keyword=kw.name, args=args, score=1.0, how="embedded")
         return None
 
+    def _similar(self, step: str, body: str, text: _StepText, phase: str | None) -> StepMapping | None:
+        """The best keyword above the threshold whose arguments the step's values fill.
+
+        Similarity decides who is in; among those, the final choice also weighs how literally
+        the name follows the step, how well the values fit the arguments and the phase, minus
+        a penalty for library keywords, so `Account "${user}" Should Be Locked` beats the
+        library's `Is Account Locked` it wraps, and the precondition `The cart contains
+        "${quantity}" of "${product}"` beats the check `Cart Should Contain` for "Given the
+        cart contains 1 "Mug"" (and loses to it after a `Then`).
+        """
+        bare = _without_values(body)
+        words = _words(bare)
+        candidates: list[tuple[float, tuple[str, str, str], StepMapping]] = []
+        for i, score in self._ranked(bare, keep_embedded=True):
+            if score < self.threshold:
+                break
+            entry = self._entries[i]
+            if entry.embedded is None and self._by_name[entry.norm][0] != i:
+                continue  # a same-named twin would be the one RF calls (and `keyword_of` reports)
+            if entry.embedded is not None and entry.mandatory:
+                continue  # also needs normal arguments, which the step's sentence cannot carry
+            if entry.getter or (entry.embedded is None and entry.mandatory > len(text.values)):
+                continue  # a getter; or more mandatory (or named-only) arguments than values
+            if phase == "given" and _asserts(entry.literal):
+                continue  # a `Given` sets state up: a check there would fail, not arrange
+            placed = partial(_placed, entry.slots, text) if entry.embedded is not None else None
+            assignment = _assign(entry.params, text.values, placed)
+            if assignment is None:
+                continue
+            if entry.embedded is not None and not self._renders_back(i, assignment.args):
+                continue
+            literal = difflib.SequenceMatcher(None, words, entry.literal, autojunk=False).ratio()
+            final = (
+                score
+                + _LITERAL_WEIGHT * literal
+                + _ARGUMENT_WEIGHT * assignment.quality
+                + _PHASE_WEIGHT * _phase_fit(phase, entry.literal)
+            )
+            if entry.keyword.owner_kind == "library":
+                final -= _LIBRARY_PENALTY
+            mapping = StepMapping(
+                step=step, keyword=entry.keyword.name, args=list(assignment.args), score=round(score, 4), how="similar"
+            )
+            candidates.append((-final, self._sort_key(i), mapping))
+        return min(candidates, key=lambda c: c[:2])[2] if candidates else None
+
+    def _renders_back(self, i: int, args: Sequence[str]) -> bool:
+        """Whether the call written for embedded keyword `i` with `args` is what RF resolves.
+
+        RF looks the name up without its BDD prefix first, so the rendered name alone must be
+        one safe cell, resolve to this keyword only (not to a normal keyword of that name, nor
+        to a more specific or equally good embedded one) and give back exactly these values.
+        """
+        if not all(_embeddable(a) for a in args):
+            return False
+        body = render_embedded(self._entries[i].keyword.name, args)
+        if _unsafe_as_keyword_cell(body) or normalize(body, ignore="_") in self._by_name:
+            return False
+        if [hit[0] for hit in self._embedded_best(body, callable_only=False)] != [i]:
+            return False
+        embedded = self._entries[i].embedded
+        return embedded is not None and list(embedded.parse_args(body)) == list(args)
+
     def _embedded_hit(self, text: str, *, callable_only: bool) -> tuple[int, EmbeddedArguments] | None:
         """The embedded keyword RF would pick for `text`, if any.
 
         `callable_only` skips keywords that also need normal arguments, which the step text
         alone cannot give.
         """
+        best = self._embedded_best(text, callable_only=callable_only)
+        return min(best, key=lambda hit: self._sort_key(hit[0])) if best else None
+
+    def _embedded_best(self, text: str, *, callable_only: bool) -> list[tuple[int, EmbeddedArguments]]:
+        """Every embedded keyword matching `text` that no other match beats by RF's rule."""
         lowered = text.lower()
         hits = [
             (i, embedded)
@@ -430,10 +879,7 @@ class KeywordMatcher:
             and not (callable_only and self._entries[i].mandatory)
             and embedded.matches(text)
         ]
-        if not hits:
-            return None
-        best = [hit for hit in hits if not self._worse_than_others(hit, hits)] or hits
-        return min(best, key=lambda hit: self._sort_key(hit[0]))
+        return [hit for hit in hits if not self._worse_than_others(hit, hits)] or hits
 
     def _worse_than_others(
         self, hit: tuple[int, EmbeddedArguments], hits: Sequence[tuple[int, EmbeddedArguments]]
@@ -484,6 +930,7 @@ class KeywordMatcher:
         if not content:
             return []
         joined = {a + b: (a, b) for a, b in itertools.pairwise(stems)}
+        forms = _forms(text)
         query_weight = sum(self._weight(t) for t in content)
         overlap: dict[int, float] = defaultdict(float)
         for token in [*content, *joined]:
@@ -503,32 +950,45 @@ class KeywordMatcher:
             if keep_embedded or self._entries[i].embedded is None
         )
         best = heapq.nlargest(_CANDIDATES, cheap, key=lambda item: (item[0], -item[1]))
-        scored = [(i, self._score(i, content, joined, query_weight)) for _, i in best]
+        scored = [(i, self._score(i, content, joined, forms, query_weight)) for _, i in best]
         scored.sort(key=lambda item: (-item[1], self._sort_key(item[0])))
         return scored
 
-    def _score(self, i: int, content: list[str], joined: dict[str, tuple[str, str]], query_weight: float) -> float:
+    def _score(
+        self,
+        i: int,
+        content: list[str],
+        joined: dict[str, tuple[str, str]],
+        forms: tuple[frozenset[str], frozenset[str]],
+        query_weight: float,
+    ) -> float:
         entry = self._entries[i]
+        participle, plain = forms
+
+        def form_credit(name_token: str, step_token: str) -> float:
+            same = step_token in (participle if name_token in entry.participles else plain)
+            return 1.0 if same else _FORM_CREDIT
+
         matched_weight = 0.0
-        covered: set[str] = set()
+        covered: dict[str, float] = {}
         for name_token in entry.tokens:
             credit = 0.0
             if name_token in content:
-                credit = 1.0
-                covered.add(name_token)
+                credit = form_credit(name_token, name_token)
+                covered[name_token] = credit
             elif name_token in joined:
-                credit = 1.0
-                covered.update(joined[name_token])
+                credit = form_credit(name_token, joined[name_token][0])
+                covered.update(dict.fromkeys(joined[name_token], credit))
             else:
                 for token in content:
                     short, long_ = sorted((token, name_token), key=len)
                     if len(short) >= 4 and long_.startswith(short):
                         credit = 0.8
-                        covered.add(token)
+                        covered[token] = credit
                         break
             matched_weight += credit * self._weight(name_token)
         precision = matched_weight / self._name_weight[i]
-        recall = sum(self._weight(t) for t in content if t in covered) / query_weight
+        recall = sum(self._weight(t) * covered.get(t, 0.0) for t in content) / query_weight
         doc = sum(self._weight(t) for t in content if t in entry.doc_tokens) / query_weight
         # Word order, on stems: "create order" is closer to "Create Order" than to "Order Create".
         ratio = difflib.SequenceMatcher(None, content, entry.tokens, autojunk=False).ratio()
@@ -543,6 +1003,36 @@ def _unsafe_as_keyword_cell(text: str) -> bool:
     """Text RF would not read back verbatim as a keyword name: variables, escapes, a comment
     start, or a trailing `=` (an assignment). Such steps are never written as-is."""
     return bool(re.search(r"[$@&%]\{|\\", text)) or text.startswith("#") or text.rstrip().endswith("=")
+
+
+def _embeddable(value: str) -> bool:
+    """Whether a value can stand inside an embedded-argument call exactly as it is.
+
+    The call is one cell of step text: whitespace runs would split it, and variable syntax
+    or escapes in untrusted ticket text would be evaluated or altered by RF. Such values make
+    the template a non-match (the step may still map elsewhere or become a placeholder)
+    rather than be rewritten into something the ticket did not say.
+    """
+    return (
+        bool(value)
+        and value == value.strip()
+        and not re.search(r"\s{2,}|[\n\r\t\\]|[$@&%]\{", value)
+        and not value.startswith("#")
+    )
+
+
+def render_embedded(name: str, args: Sequence[str]) -> str:
+    """An embedded-argument keyword's own name with `args` in place of its `${...}` parts.
+
+    The keyword's literal text is kept as written (case included) so the call reads like
+    the repo's existing tests: `The cart contains "1" of "Coffee Mug"`.
+    """
+    parts: list[str] = []
+    rest = name
+    for match, value in zip(VariableMatches(name, identifiers="$"), args, strict=False):
+        parts += [match.before, escape(value)]
+        rest = match.after
+    return "".join(parts) + rest
 
 
 def escape_cell(value: str) -> str:
@@ -570,6 +1060,9 @@ def format_call(mapping: StepMapping, *, separator: str = "    ") -> str:
 
     - exact/similar: `Given Login As    alice    secret` (the step's BDD prefix kept, RF
       strips it when looking the keyword up);
+    - similar to an embedded-argument keyword: the keyword's own text with the values in
+      place, `And The cart contains "1" of "Coffee Mug"` (checked at match time to resolve
+      back to that keyword with those values);
     - embedded: the step text itself, whitespace collapsed — RF matches it at run time;
     - placeholder: `Log    PLACEHOLDER (jira2robot): no existing keyword for: <step>    WARN`.
 
@@ -585,5 +1078,8 @@ def format_call(mapping: StepMapping, *, separator: str = "    ") -> str:
     if mapping.how == "embedded":
         return step
     prefix, _ = split_bdd_prefix(step)
+    if mapping.how == "similar" and VariableMatches(mapping.keyword, identifiers="$"):
+        body = render_embedded(mapping.keyword, mapping.args)
+        return f"{prefix} {body}" if prefix else body
     name = f"{prefix} {mapping.keyword}" if prefix else mapping.keyword
     return separator.join([name, *(escape_cell(a) for a in mapping.args)])

@@ -47,8 +47,18 @@ SEP = "    "
 _SCENARIO = re.compile(r"^\s*scenario(?: outline)?:\s*(?P<name>.*)$", re.IGNORECASE)
 _GIVEN = re.compile(r"^\s*given\b", re.IGNORECASE)
 _WHEN_THEN = re.compile(r"^\s*(?:when|then)\b", re.IGNORECASE)
+_THEN = re.compile(r"^\s*(?:and\s+)?then\b", re.IGNORECASE)
 _GHERKIN = re.compile(r"^\s*(?:given|when|then|and|but)\b", re.IGNORECASE)
+# A plain bullet ("The code is rejected; the total is unchanged") splits at ';' and 'then'.
 _SPLIT = re.compile(r"\s*;\s*|,?\s+(?=(?:then|and then)\s)", re.IGNORECASE)
+# A Gherkin bullet ("Given X, and Y, when Z: then W") also splits at ',' or ':' before a
+# Gherkin word; a bare "and" or "when" inside a clause ("shown when expired") does not.
+_CLAUSE = re.compile(r"\s*;\s*|\s*[,:]\s*(?=(?:given|when|then|and|but)\b)", re.IGNORECASE)
+# "Only one code per order: given ..." — a label naming the rule, then the Gherkin clauses.
+_LABEL = re.compile(r"^\s*(?P<label>[^:;\"“”]+?)\s*:\s*(?=(?:given|when|then)\b)", re.IGNORECASE)
+_AND_THEN = re.compile(r"^and\s+then\b", re.IGNORECASE)
+# Quoted values are never split, whatever commas or Gherkin words they hold.
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -63,34 +73,74 @@ def _case_name(text: str, taken: set[str]) -> str:
     return unique
 
 
+def _split_outside_quotes(pattern: re.Pattern[str], text: str) -> list[str]:
+    """`text` split at `pattern`, except inside quoted values (they are the step's arguments,
+    commas and all); a trailing full stop is punctuation, not part of the step."""
+    quoted = [m.span() for m in _QUOTED.finditer(text)]
+    parts, last = [], 0
+    for m in pattern.finditer(text):
+        if m.end() > m.start() and not any(start < m.end() and m.start() < end for start, end in quoted):
+            parts.append(text[last : m.start()])
+            last = m.end()
+    parts.append(text[last:])
+    return [p.strip().rstrip(".").strip() for p in parts if p.strip().rstrip(".").strip()]
+
+
+def _gherkin_steps(text: str) -> list[str]:
+    """The clauses of a Gherkin criterion, one step each, prefixes capitalised ("When ...");
+    "and then" becomes "Then" so the step keeps its phase."""
+    steps = []
+    for clause in _split_outside_quotes(_CLAUSE, text):
+        clause = _AND_THEN.sub("Then", clause)
+        if _GHERKIN.match(clause):
+            clause = clause[:1].upper() + clause[1:]
+        steps.append(clause)
+    return steps
+
+
 def cases_from_criteria(criteria: list[str]) -> list[tuple[str, list[str], list[str]]]:
     """(title, steps, criteria covered) per test case.
 
-    Gherkin scenarios (or Given...Then blocks) are one case each; any other criterion line
-    (bullet or numbered item) is a case of its own, split into steps at ';' and ', then'.
+    - `Scenario:` blocks and Given...Then line blocks are one case each; a `Given` after a
+      `When`/`Then` starts the next case.
+    - A Gherkin criterion on one line ("Given X, and Y, when Z, then W") is split into its
+      clauses at ';' and at ',' or ':' before a Gherkin word, outside quoted values.
+    - "Rule: given ..., then ..." is a case titled by the rule.
+    - Any other criterion (bullet or numbered item) is a case of its own, split into steps at
+      ';' and 'then'; "X: Y" without Gherkin words stays one step, since the part before the
+      colon is rarely a step of its own.
+
+    A case without a scenario or rule name is titled by its first `Then` (the behaviour it
+    proves), else by its first step.
     """
-    cases: list[tuple[str, list[str], list[str]]] = []
-    current: tuple[str, list[str], list[str]] | None = None
+    cases: list[tuple[str | None, list[str], list[str]]] = []
+    current: tuple[str | None, list[str], list[str]] | None = None
     seen_action = False
     for line in criteria:
         scenario = _SCENARIO.match(line)
+        label = None if _GHERKIN.match(line) else _LABEL.match(line)
         if scenario:
             current = (scenario.group("name") or line, [], [line])
             cases.append(current)
             seen_action = False
-        elif _GHERKIN.match(line):
-            if current is None or (_GIVEN.match(line) and seen_action):
-                current = (line, [], [])
+        elif _GHERKIN.match(line) or label:
+            steps = _gherkin_steps(line[label.end() :] if label else line)
+            if label or current is None or (_GIVEN.match(steps[0]) and seen_action):
+                current = (label.group("label") if label else None, [], [])
                 cases.append(current)
                 seen_action = False
-            current[1].append(line)
+            current[1].extend(steps)
             current[2].append(line)
-            seen_action = seen_action or bool(_WHEN_THEN.match(line))
+            seen_action = seen_action or any(_WHEN_THEN.match(s) for s in steps)
         else:
             current = None
             steps = [s.strip() for s in _SPLIT.split(line) if s and s.strip()]
             cases.append((line, steps or [line], [line]))
-    return [(title, steps, covers) for title, steps, covers in cases if steps]
+    return [
+        (title or next((s for s in steps if _THEN.match(s)), steps[0]), steps, covers)
+        for title, steps, covers in cases
+        if steps
+    ]
 
 
 def slug(text: str, limit: int = 40) -> str:
@@ -191,6 +241,14 @@ def settings_from_example(repo: Path, example_path: str | None, target_path: str
     return lines
 
 
+def _covers(criteria: list[str], limit: int = 240) -> str:
+    """The criteria a case verifies, on one line; a scenario is named by its title line alone."""
+    if criteria and _SCENARIO.match(criteria[0]):
+        return criteria[0].strip()
+    text = " | ".join(c.strip() for c in criteria)
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
 def render_suite(spec: TestSpec, settings: list[str], bodies: list[list[str]]) -> str:
     out = ["*** Settings ***", f"Documentation{SEP}{spec.rf.suite_doc or spec.meta.title}", *settings]
     if spec.rf.force_tags:
@@ -198,8 +256,7 @@ def render_suite(spec: TestSpec, settings: list[str], bodies: list[list[str]]) -
     out += ["", "", "*** Test Cases ***"]
     for case, body in zip(spec.rf.test_cases, bodies, strict=True):
         out.append(case.name)
-        covers = " | ".join(c.strip() for c in case.covers) or case.name
-        out.append(f"{SEP}[Documentation]{SEP}Covers: {covers}")
+        out.append(f"{SEP}[Documentation]{SEP}Covers: {_covers(case.covers) or case.name}")
         if case.tags:
             out.append(SEP.join(["", "[Tags]", *case.tags]))
         out += [SEP + line for line in body]
@@ -220,7 +277,7 @@ class OfflineWriterSession:
         self.ctx = ctx
         self.matcher = matcher
         self.log = log
-        self.mappings: list[list[StepMapping]] = [[matcher.match(s) for s in c.steps] for c in spec.rf.test_cases]
+        self.mappings: list[list[StepMapping]] = [matcher.match_case(c.steps) for c in spec.rf.test_cases]
         example = ctx.examples[0].path if ctx.examples else None
         self.settings = settings_from_example(Path(ctx.repo.root), example, spec.rf.target_path)
 

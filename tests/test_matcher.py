@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import pytest
 from robot.api import get_model
 from robot.parsing.model.statements import KeywordCall
 
+from generator.atlassian_server import SAMPLE_REPO_DIR
 from generator.keywords import build_inventory
 from generator.matcher import KeywordMatcher, escape_cell, format_call, split_bdd_prefix
 from generator.models import Keyword, KeywordInventory, StepMapping
@@ -372,3 +374,186 @@ def test_lookup_resolves_robot_calls(matcher: KeywordMatcher, call: str, name: s
 def test_lookup_of_unknown_call_is_none(matcher: KeywordMatcher) -> None:
     assert matcher.lookup("Keyword That Does Not Exist") is None
     assert matcher.lookup("nowhere.Login As") is None
+
+
+# --------------------------------------------------------------------------- the sample shop repo
+# The bundled sample repo (resources wrapping a Python library, embedded-argument keywords,
+# arguments named `${user}`, `${message}`, `${quantity}`...) and the wording of real tickets.
+
+
+@pytest.fixture(scope="module")
+def shop_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = tmp_path_factory.mktemp("shop") / "repo"
+    shutil.copytree(SAMPLE_REPO_DIR, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    return repo
+
+
+@pytest.fixture(scope="module")
+def shop(shop_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> KeywordMatcher:
+    return KeywordMatcher(build_inventory(shop_repo, cache_dir=tmp_path_factory.mktemp("shop-cache")))
+
+
+# Natural ticket wording -> the exact line written. Each one was wrong or a placeholder
+# before templates, argument names and the library penalty.
+SHOP_LINES = [
+    # A resource keyword wrapping the library's `Is Account Locked`; embedded argument filled.
+    ('Then the account "alice" is locked', 'Then Account "alice" Should Be Locked'),
+    # The precondition template, not the check `Cart Should Contain` with the values swapped.
+    ('And the cart contains 1 "Coffee Mug"', 'And The cart contains "1" of "Coffee Mug"'),
+    ('When "alice" enters a wrong password 3 times', 'When "alice" Enters A Wrong Password "3" Times'),
+    ('And the failed login count of "bob" is 0', 'And Failed Login Count Of "bob" Should Be "0"'),
+    ('Then the account "bob" is still active', 'Then Account "bob" Should Be Active'),
+    ('Given the shop has 5 "Notebook" in stock', 'Given The shop has "5" of "Notebook" in stock'),
+    ('Then the stock of "Notebook" is back to 5', 'Then Stock Of "Notebook" Should Be "5"'),
+    ('When the customer removes "Coffee Mug" from the cart', 'When Remove "Coffee Mug" From Cart'),
+    # ALL-CAPS codes and statuses are values; an aside in parentheses is not.
+    ("When she applies the discount code WELCOME10", "When Apply Discount Code    WELCOME10"),
+    ("Then the order status is CANCELLED", "Then Order Status Should Be    CANCELLED"),
+    ("Then the cart total is 35.98 (10 % off 39.98)", "Then Cart Total Should Be    35.98"),
+    # Values go to arguments by name: code and message, whatever the wording around them.
+    (
+        'Then the code "SUMMER2023" is rejected with the message "Discount code expired"',
+        "Then Discount Code Should Be Rejected With Message    SUMMER2023    Discount code expired",
+    ),
+    (
+        'Then a second code "VIP20" is rejected with "Only one discount code per order"',
+        "Then Discount Code Should Be Rejected With Message    VIP20    Only one discount code per order",
+    ),
+    (
+        'Then logging in as "dave" with password "x" fails with the message "Invalid username or password"',
+        "Then Login Should Fail With Message    dave    x    Invalid username or password",
+    ),
+    # The password named first in the sentence still goes second, to `${password}`.
+    ('When the user logs in with password "s3cret" as "alice"', "When Login As    alice    s3cret"),
+    # The message goes to `${message}` (first), the card keeps its default.
+    (
+        'Then checking out with a valid card is refused with the message "Please log in to checkout"',
+        "Then Checkout Should Fail With Message    Please log in to checkout",
+    ),
+    # A place is not an order id: `Cancel Order` without arguments.
+    ('When she cancels the order from "My orders"', "When Cancel Order"),
+    # The resource keyword wrapping the library's `Ship Order`, though named less alike.
+    ("When the warehouse ships the order", "When The order has been shipped"),
+    # "logs in" is the action `Login As`, not the check `User Should Be Logged In` nor the
+    # template `The user "${user}" is logged in` (the value sits after "logs in", not before).
+    ('When the user logs in as "alice"', "When Login As    alice"),
+    ('And "bob" logs in with the correct password', "And Login As    bob"),
+    ("Given a guest user who is not logged in", "Given The user is a guest"),
+]
+
+
+@pytest.mark.parametrize(("step", "line"), SHOP_LINES)
+def test_shop_step_renders_the_right_keyword_call(shop: KeywordMatcher, step: str, line: str) -> None:
+    mapping = shop.match(step)
+    assert format_call(mapping) == line
+    keyword = shop.keyword_of(mapping)
+    assert keyword is not None and keyword.owner_kind == "resource"
+
+
+def test_library_twin_exists_but_resource_wins(shop: KeywordMatcher) -> None:
+    # The library keyword is a real candidate (same words), so the preference is what decides.
+    names = [kw.name for kw, _ in shop.search("account locked", 5)]
+    assert "Is Account Locked" in names and 'Account "${user}" Should Be Locked' in names
+    assert shop.match('Then the account "alice" is locked').keyword == 'Account "${user}" Should Be Locked'
+
+
+def test_message_never_fills_a_password(shop: KeywordMatcher) -> None:
+    # `Login As` takes (user, password=); `Login Should Fail With Message` needs a password the
+    # step does not give. Neither may be called with the message in the password's place.
+    mapping = shop.match(
+        'And logging in as "alice" with the correct password fails with the message "Account is locked"'
+    )
+    assert mapping.how == "placeholder", mapping
+    assert shop.match('Then the user "bob" sees the message "Welcome back"').how == "placeholder"
+
+
+def test_quoted_or_code_values_are_never_dropped(shop: KeywordMatcher) -> None:
+    # `Logout` takes no argument: the user named in the step would be lost.
+    assert shop.match('When "alice" logs out').how == "placeholder"
+    # `Cart Total Should Be` takes one amount: the code applied first would be lost.
+    assert shop.match("After applying WELCOME10 the cart total is 35.98").how == "placeholder"
+    # `The shop has "${count}" of "${product}" in stock` needs a count the step lacks.
+    assert shop.match('Given the shop has "Notebook" in stock').how == "placeholder"
+
+
+def test_phase_picks_check_or_setup(shop: KeywordMatcher) -> None:
+    assert format_call(shop.match('Then the cart contains 2 "Blue T-Shirt"')) == (
+        "Then Cart Should Contain    Blue T-Shirt    2"
+    )
+    assert format_call(shop.match('Given the cart contains 2 "Blue T-Shirt"')) == (
+        'Given The cart contains "2" of "Blue T-Shirt"'
+    )
+    assert format_call(shop.match("Given the cart is empty")) == "Given Empty The Cart"
+    assert format_call(shop.match("Then the cart is empty")) == "Then Cart Should Be Empty"
+    # `And` continues the phase before it, which only the case's steps together tell.
+    given, then = (
+        shop.match_case(["Given the user is a guest", 'And the cart contains 2 "Blue T-Shirt"']),
+        shop.match_case(["Then the cart total is 39.98", 'And the cart contains 2 "Blue T-Shirt"']),
+    )
+    assert format_call(given[1]) == 'And The cart contains "2" of "Blue T-Shirt"'
+    assert format_call(then[1]) == "And Cart Should Contain    Blue T-Shirt    2"
+
+
+def test_getters_are_never_a_step(shop: KeywordMatcher) -> None:
+    # Returning a value checks nothing: no `Get Cart Total`, `Is Account Locked`, `Get Stock`.
+    for step in ("Then the cart total is shown", '"alice"\'s account is locked', 'Then the stock of "Mug" is read'):
+        keyword = shop.keyword_of(shop.match(step))
+        assert keyword is None or keyword.owner_kind == "resource", (step, keyword)
+
+
+def test_shouted_step_has_no_code_values(shop: KeywordMatcher) -> None:
+    assert shop.match("THEN THE ACCOUNT IS LOCKED").how == "placeholder"  # no user given
+
+
+def test_template_rejects_values_it_cannot_hold_verbatim(shop: KeywordMatcher) -> None:
+    # `${EVIL}` would be evaluated inside an embedded call and two spaces would split it:
+    # such values go to a normal keyword's escaped cell or nowhere, never into the template.
+    evil = shop.match('And the cart contains 1 "${EVIL}"')
+    assert "${" not in format_call(evil).replace("\\${", "")
+    spaced = shop.match('And the cart contains 1 "Mug  X"')
+    assert (spaced.keyword, spaced.args) == ("Cart Should Contain", ["Mug  X", "1"])
+    # A value holding the template's own quotes would be read back as other arguments.
+    assert shop.match('And the cart contains 1 "Mug" Of "X"').how == "placeholder"
+
+
+def test_unmatched_shop_steps_stay_placeholders(shop: KeywordMatcher) -> None:
+    for step in (
+        "And the guest is redirected to the login page",
+        'And a security notification email is sent to "alice"',
+        "The discount is shown as a separate line on the order confirmation page",
+    ):
+        assert shop.match(step).how == "placeholder", step
+
+
+def test_shop_lines_pass_dryrun_and_run(shop: KeywordMatcher, shop_repo: Path) -> None:
+    """The rendered lines through real `robot`: dryrun resolves every keyword and argument
+    count; the real run on the in-memory shop shows the calls do what the steps say."""
+    setup = [
+        'Given the user "alice" has an account',
+        'When "alice" enters a wrong password 3 times',
+        'Then the account "alice" is locked',
+        'Given the user "nina" is logged in',
+        'And the cart contains 2 "Blue T-Shirt"',
+        "When she applies the discount code WELCOME10",
+        "Then the cart total is 35.98 (10 % off 39.98)",
+        'Then a second code "VIP20" is rejected with "Only one discount code per order"',
+        'Then the cart contains 2 "Blue T-Shirt"',
+        'Given the shop has 5 "Notebook" in stock',
+        'And the cart contains 2 "Notebook"',
+        "And she checks out with a valid card",
+        'When she cancels the order from "My orders"',
+        "Then the order status is CANCELLED",
+        'Then the stock of "Notebook" is back to 5',
+    ]
+    body = "".join(f"    {format_call(shop.match(step))}\n" for step in setup)
+    assert "PLACEHOLDER" not in body
+    suite = (
+        "*** Settings ***\nResource    ../resources/shop.resource\nSuite Setup    Open Shop Session\n\n"
+        "*** Test Cases ***\nGenerated\n" + body
+    )
+    options = ("-v", "ENV:demo")
+    dry = _run_robot(shop_repo, suite, "--dryrun", *options)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    real = _run_robot(shop_repo, suite, *options)
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert "1 test, 1 passed, 0 failed" in real.stdout
