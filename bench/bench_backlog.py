@@ -84,7 +84,7 @@ def throughput_run(params: dict[str, Any]) -> dict[str, Any]:
             tickets_dir=tickets_dir,
             jql=JQL,
             max_tickets=params["tickets"],
-            concurrency=concurrency,
+            concurrency=params["in_flight"],
             llm_concurrency=concurrency,
             publish="none",
         )
@@ -126,9 +126,11 @@ def throughput(ns: argparse.Namespace, work: Path) -> None:
             make_settings(repo=repo, output_dir=work / "warm", llm=None, tickets_dir=tickets_dir, jql=JQL)
         )
 
-    configs = [("own cost", 0.0, None, 1)] + [("paced", ns.latency, ns.token_rate, c) for c in ns.concurrency]
+    configs = [("own cost", 0.0, None, 1, 1)] + [
+        ("paced", ns.latency, ns.token_rate, c, c + ns.extra_in_flight) for c in ns.concurrency
+    ]
     runs = []
-    for label, latency, rate, concurrency in configs:
+    for label, latency, rate, concurrency, in_flight in configs:
         print(f"  running {label} at concurrency {concurrency}...", file=sys.stderr, flush=True)
         params = {
             "tickets_dir": str(tickets_dir),
@@ -140,13 +142,17 @@ def throughput(ns: argparse.Namespace, work: Path) -> None:
             "token_rate": rate,
             "chunk_size": ns.chunk_size,
             "concurrency": concurrency,
+            "in_flight": in_flight,
         }
-        runs.append((label, latency, rate, concurrency, in_fresh_process(throughput_run, params)))
+        result = in_fresh_process(throughput_run, params)
+        result["in_flight"] = in_flight
+        runs.append((label, latency, rate, concurrency, result))
 
     rate_text = f"{ns.token_rate:g} tokens/s" if ns.token_rate else "no token pacing"
     print(
         f"1. backlog throughput: {ns.tickets} generated tickets selected by JQL, sample repo, --publish none,\n"
-        f"   llm_concurrency = concurrency, dryrun_workers 2 (default); paced runs: latency {ns.latency:g} s "
+        f"   llm_concurrency = concurrency, tickets in flight = concurrency + {ns.extra_in_flight}, dryrun_workers 2 "
+        f"(default);\n   paced runs: latency {ns.latency:g} s "
         f"before the first byte, {rate_text}"
     )
     print()
@@ -159,6 +165,7 @@ def throughput(ns: argparse.Namespace, work: Path) -> None:
                 label,
                 f"{latency:g}s/{rate:g}" if rate else f"{latency:g}s/-",
                 c,
+                r["in_flight"],
                 " ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items())),
                 r["calls"],
                 r["max_in_flight"],
@@ -178,6 +185,7 @@ def throughput(ns: argparse.Namespace, work: Path) -> None:
             "run",
             "latency/rate",
             "conc.",
+            "in flight",
             "tickets",
             "LLM calls",
             "max in flight",
@@ -325,7 +333,13 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=50, help="tickets of the throughput runs")
     parser.add_argument("--latency", type=float, default=1.0, help="seconds before the first byte of every call")
     parser.add_argument("--token-rate", type=float, default=200.0, help="tokens per second; 0 = no pacing")
-    parser.add_argument("--concurrency", default="1,4,8", help="comma-separated ticket (and LLM) concurrencies")
+    parser.add_argument("--concurrency", default="1,4,8", help="comma-separated LLM (and ticket) concurrencies")
+    parser.add_argument(
+        "--extra-in-flight",
+        type=int,
+        default=0,
+        help="paced runs keep concurrency + N tickets in flight (llm_concurrency stays = concurrency)",
+    )
     parser.add_argument("--chunk-size", type=int, default=7, help="characters per streamed chunk")
     parser.add_argument("--covered", type=int, default=1000, help="covered tickets of the skip run")
     parser.add_argument("--part", choices=("all", "throughput", "skip"), default="all")

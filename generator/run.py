@@ -32,14 +32,14 @@ from generator.mcp_client import McpConnection, McpError
 from generator.models import ConfluencePage, GeneratedTest, RepoContext, TestSpec, TicketContext, TicketResult
 from generator.offline import OfflinePlanner, OfflineWriter
 from generator.plan import LLMPlanner, PlanError, Planner
-from generator.publish import Publisher
+from generator.publish import Publisher, PublishError
 from generator.publish.local import LocalPublisher
 from generator.repo_tools import gitlab_tools, repo_tools
 from generator.report import ReportWriter
 from generator.validate import UnsafePathError, validate
 from generator.write import LLMWriter, Writer
 
-EXPECTED_ERRORS = (TicketError, PlanError, LLMError, McpError, BudgetExceeded, UnsafePathError)
+EXPECTED_ERRORS = (TicketError, PlanError, LLMError, McpError, BudgetExceeded, UnsafePathError, PublishError)
 
 
 def shard(keys: list[str], index: int, total: int) -> list[str]:

@@ -9,6 +9,10 @@ from pydantic import BaseModel
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 
 
+class PublishError(Exception):
+    """A publishing failure for one ticket, with a message fit for the report (never a token)."""
+
+
 class PublishOutcome(BaseModel):
     status: Literal["created", "updated", "skipped"]
     reason: str = ""

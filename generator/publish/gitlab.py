@@ -27,7 +27,7 @@ from urllib3.util.retry import Retry
 
 from generator.config import MergeRequestSettings
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
-from generator.publish import PublishOutcome
+from generator.publish import PublishError, PublishOutcome
 from generator.publish.describe import (
     code,
     fingerprint,
@@ -46,10 +46,6 @@ _MESSAGE_MAX = 300
 _UNCOUNTED = 10_000
 
 T = TypeVar("T")
-
-
-class PublishError(Exception):
-    """A GitLab failure for one ticket, with a message fit for the report (never the token)."""
 
 
 class _Conflict(Exception):
