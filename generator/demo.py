@@ -21,6 +21,7 @@ from generator.config import build_settings
 from generator.logs import Console
 
 DATA = Path(__file__).parent / "data"
+MAX_DIFF_LINES = 200
 DEMO_JQL = "labels = jira2robot ORDER BY key"
 
 
@@ -80,9 +81,12 @@ def run_demo(args: argparse.Namespace) -> int:
             console.line(f"{r.key}: test {repo / r.test_path}")
     if shutil.which("git") and settings.publish == "local":
         _git(repo, "add", "-A", "--", settings.repo_config.tests_dir)
-        diff = _git(repo, "diff", "--cached", "--stat")
-        if diff:
-            console.line("\nChanges in the sample repo (git diff --cached --stat):\n" + diff.rstrip())
+        stat = _git(repo, "diff", "--cached", "--stat")
+        if stat:
+            lines = _git(repo, "diff", "--cached").splitlines()
+            shown = "\n".join(lines[:MAX_DIFF_LINES])
+            more = f"\n[... {len(lines) - MAX_DIFF_LINES} more lines]" if len(lines) > MAX_DIFF_LINES else ""
+            console.line(f"\nChanges in the sample repo (git diff --cached):\n{shown}{more}\n\n{stat.rstrip()}")
     options = " ".join(
         settings.repo_config.robot_options + [f"--pythonpath {p}" for p in settings.repo_config.pythonpath]
     )

@@ -35,7 +35,7 @@ def test_demo_runs_offline_and_its_tests_pass_dryrun_by_hand(tmp_path: Path):
         assert (repo / t["test_path"]).is_file()
         assert (tmp_path / "generated" / t["spec_path"]).is_file()
         assert f"{t['key']}: test {repo / t['test_path']}" in done.stdout
-    assert "git diff --cached --stat" in done.stdout
+    assert "git diff --cached" in done.stdout and "+*** Test Cases ***" in done.stdout
     command = re.search(r"Check by hand:\s+cd (\S+) && (.*)", done.stdout)
     assert command and command.group(1) == str(repo)
     hand = subprocess.run(
