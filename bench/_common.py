@@ -630,9 +630,9 @@ def isolated_cache(folder: Path) -> Iterator[Path]:
             os.environ["XDG_CACHE_HOME"] = previous
 
 
-def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    """Peak resident set size in MB (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(who).ru_maxrss / 1024
+def peak_rss_mb() -> float:
+    """This process's peak resident set size in MB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class ChildPeakSampler:
@@ -641,7 +641,8 @@ class ChildPeakSampler:
     `getrusage(RUSAGE_CHILDREN).ru_maxrss` cannot be used for that: Linux carries the parent's
     high-water mark into a child across fork/exec, so it reports the (bigger) parent, not the
     dryrun process. `VmHWM` of a child after its exec is the child's own peak; only processes
-    whose command line names robot are counted, so a child caught between fork and exec is not.
+    whose command line is `python -m robot …` are counted, so a child caught between fork and
+    exec (still showing the parent's command line and memory) is not.
     """
 
     def __init__(self, interval: float = 0.05) -> None:
@@ -691,7 +692,7 @@ def _children(parent: int) -> list[int]:
 def _robot_hwm_kb(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            if b"robot" not in handle.read():
+            if b"\0-m\0robot\0" not in handle.read():
                 return 0
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
             for line in handle:

@@ -14,7 +14,7 @@ Every run is a fresh process (the pipeline runs in it, in-process), so its peak 
 the peak of its children (the `robot --dryrun` processes) is reported separately.
 
     cd /work/main && python bench/bench_backlog.py [--tickets 50] [--latency 1.0] [--token-rate 200]
-        [--concurrency 1,4,8] [--covered 1000] [--part all|throughput|skip]
+        [--concurrency 1,4,8] [--extra-in-flight 0] [--covered 1000] [--part all|throughput|skip]
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from _common import (
     write_tickets,
 )
 
+from generator.config import Limits
 from generator.run import build_repo_context
 
 JQL = "project = QA ORDER BY key"
@@ -151,8 +152,8 @@ def throughput(ns: argparse.Namespace, work: Path) -> None:
     rate_text = f"{ns.token_rate:g} tokens/s" if ns.token_rate else "no token pacing"
     print(
         f"1. backlog throughput: {ns.tickets} generated tickets selected by JQL, sample repo, --publish none,\n"
-        f"   llm_concurrency = concurrency, tickets in flight = concurrency + {ns.extra_in_flight}, dryrun_workers 2 "
-        f"(default);\n   paced runs: latency {ns.latency:g} s "
+        f"   llm_concurrency = concurrency, tickets in flight = concurrency + {ns.extra_in_flight}, "
+        f"dryrun_workers {Limits().dryrun_workers} (default);\n   paced runs: latency {ns.latency:g} s "
         f"before the first byte, {rate_text}"
     )
     print()
@@ -188,7 +189,7 @@ def throughput(ns: argparse.Namespace, work: Path) -> None:
             "in flight",
             "tickets",
             "LLM calls",
-            "max in flight",
+            "LLM calls at once",
             "wall s",
             "LLM limit s",
             "wall/limit",
@@ -217,8 +218,11 @@ def throughput(ns: argparse.Namespace, work: Path) -> None:
     print()
     print("mean seconds per ticket and stage (queueing for a dryrun worker counts in validate):")
     print_table(
-        ["run", "conc.", *PHASES, "baseline RSS MB"],
-        [[label, c, *(r["phases"][p] for p in PHASES), r["baseline_mb"]] for label, _, _, c, r in runs],
+        ["run", "conc.", *PHASES, "dryruns sampled", "baseline RSS MB"],
+        [
+            [label, c, *(r["phases"][p] for p in PHASES), r["children_seen"], r["baseline_mb"]]
+            for label, _, _, c, r in runs
+        ],
     )
     print(
         "  LLM limit = sum over served calls of (latency + completion tokens / token rate) / concurrency;\n"
@@ -226,7 +230,8 @@ def throughput(ns: argparse.Namespace, work: Path) -> None:
         "  served/nominal = time the test server really took / what its settings ask for (>1: the server\n"
         "  itself fell behind, it shares the process and its GIL with the pipeline); wall/served = wall over\n"
         "  the limit recomputed from the served times, i.e. the pipeline's share of the gap alone;\n"
-        "  ours s/ticket = (ticket seconds - seconds inside the ticket's LLM calls) / tickets;\n"
+        "  ours s/ticket = (ticket seconds - seconds inside the ticket's LLM calls) / tickets, waits for a\n"
+        "  dryrun worker (and, with more tickets than LLM slots in flight, for an LLM slot) included;\n"
         "  peak RSS = this process's ru_maxrss (pipeline + both test servers, in-process); children = highest\n"
         "  VmHWM of a robot --dryrun child, sampled every 50 ms from /proc (RUSAGE_CHILDREN would report the\n"
         "  parent's peak: Linux carries it into children across fork/exec)"
@@ -351,7 +356,7 @@ def main() -> None:
         if ns.part in ("all", "throughput"):
             throughput(ns, Path(tmp))
         if ns.part == "all":
-            print()
+            print(flush=True)  # the skip part's progress lines go to stderr: keep the order when both are piped
         if ns.part in ("all", "skip"):
             skip_at_scale(ns, Path(tmp))
 
