@@ -122,7 +122,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise TicketStoreError(f"{path}: not UTF-8 text: {exc}") from None
     try:
-        data = json.loads(text) if is_json else yaml.safe_load(text)
+        data = json.loads(text) if is_json else yaml.load(text, Loader=_YAML_LOADER)
     except (ValueError, yaml.YAMLError) as exc:
         raise TicketStoreError(f"{path}: not valid {'JSON' if is_json else 'YAML'}: {exc}") from None
     if not isinstance(data, dict):
@@ -146,6 +146,10 @@ def _files(folder: Path, what: str) -> list[Path]:
     if not folder.is_dir():
         raise TicketStoreError(f"{folder}: {what} folder does not exist")
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TICKET_SUFFIXES)
+
+
+# libyaml's loader when present: a backlog export of 1,000 files loads in a fraction of the time.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_tickets(folder: Path) -> dict[str, dict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import textwrap
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable
@@ -30,9 +31,11 @@ def _atomic_write(path: Path, text: str) -> None:
 def summarize(results: Iterable[TicketResult], *, cost_per_1k_tokens: float | None = None) -> dict[str, Any]:
     results = list(results)
     counts = Counter(r.status for r in results)
-    usage = LLMUsage()
-    for r in results:
-        usage.add(r.llm)
+    usage = LLMUsage(
+        calls=sum(r.llm.calls for r in results),
+        prompt_tokens=sum(r.llm.prompt_tokens for r in results),
+        completion_tokens=sum(r.llm.completion_tokens for r in results),
+    )
     steps_total = sum(r.steps_total for r in results)
     steps_mapped = sum(r.steps_mapped for r in results)
     summary: dict[str, Any] = {
@@ -50,7 +53,11 @@ def summarize(results: Iterable[TicketResult], *, cost_per_1k_tokens: float | No
 
 
 class ReportWriter:
-    """Keeps the run's results in key order and rewrites both files on every change."""
+    """Keeps the run's results in selection order and rewrites both files on every change.
+
+    Each ticket's JSON entry and JUnit testcase are rendered once, when it is recorded, so
+    a rewrite only joins strings: a backlog of 1,000 skipped tickets costs O(n), not O(n²).
+    """
 
     def __init__(self, output_dir: Path, *, secrets: Iterable[str] = (), cost_per_1k_tokens: float | None = None):
         self.output_dir = output_dir
@@ -58,37 +65,48 @@ class ReportWriter:
         self.cost_per_1k_tokens = cost_per_1k_tokens
         self.results: dict[str, TicketResult] = {}
         self.order: dict[str, int] = {}
+        self._json: dict[str, str] = {}
+        self._junit: dict[str, str] = {}
 
     def expect(self, keys: Iterable[str]) -> None:
         """Report tickets in selection order, whichever finishes first."""
         self.order = {key: i for i, key in enumerate(keys)}
 
     def record(self, result: TicketResult) -> None:
-        self.results[result.key] = result
+        self.add(result)
         self.flush()
+
+    def add(self, result: TicketResult) -> None:
+        """Render one ticket's entries (without rewriting the files)."""
+        self.results[result.key] = result
+        entry = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False)
+        self._json[result.key] = redact(textwrap.indent(entry, "    "), self.secrets)
+        self._junit[result.key] = redact(_testcase(result), self.secrets)
 
     def flush(self) -> None:
         results = sorted(self.results.values(), key=lambda r: self.order.get(r.key, len(self.order)))
-        write_report(self.output_dir, results, secrets=self.secrets, cost_per_1k_tokens=self.cost_per_1k_tokens)
+        summary = json.dumps(summarize(results, cost_per_1k_tokens=self.cost_per_1k_tokens), indent=2)
+        tickets = ",\n".join(self._json[r.key] for r in results)
+        body = f'{{\n  "tickets": [\n{tickets}\n  ],\n  "summary": {textwrap.indent(summary, "  ").lstrip()}\n}}\n'
+        _atomic_write(self.output_dir / "report.json", body)
+        _atomic_write(
+            self.output_dir / "junit.xml", _junit_document(results, "".join(self._junit[r.key] for r in results))
+        )
 
 
-def write_report(
-    output_dir: Path,
-    results: list[TicketResult],
-    *,
-    secrets: Iterable[str] = (),
-    cost_per_1k_tokens: float | None = None,
-) -> None:
-    secrets = list(secrets)
-    payload = {
-        "tickets": [r.model_dump(mode="json") for r in results],
-        "summary": summarize(results, cost_per_1k_tokens=cost_per_1k_tokens),
-    }
-    _atomic_write(output_dir / "report.json", redact(json.dumps(payload, indent=2, ensure_ascii=False), secrets))
-    _atomic_write(output_dir / "junit.xml", redact(junit_xml(results), secrets))
+def _testcase(r: TicketResult) -> str:
+    case = ET.Element("testcase", classname="jira2robot", name=r.key, time=f"{r.seconds:.3f}")
+    detail = "\n".join(f"{d.severity} line {d.line if d.line is not None else '-'}: {d.message}" for d in r.diagnostics)
+    if r.status == "failed":
+        ET.SubElement(case, "failure", message=r.reason or "failed").text = detail or r.reason
+    elif r.status == "skipped":
+        ET.SubElement(case, "skipped", message=r.reason or "skipped")
+    else:
+        ET.SubElement(case, "system-out").text = f"{r.status}: {r.test_path or ''} {r.mr_url or ''}".strip()
+    return "    " + ET.tostring(case, encoding="unicode") + "\n"
 
 
-def junit_xml(results: list[TicketResult]) -> str:
+def _junit_document(results: list[TicketResult], cases: str) -> str:
     """One testcase per ticket: GitLab shows them in the pipeline's Tests tab."""
     counts = Counter(r.status for r in results)
     suite = ET.Element(
@@ -99,22 +117,8 @@ def junit_xml(results: list[TicketResult]) -> str:
         skipped=str(counts.get("skipped", 0)),
         time=f"{sum(r.seconds for r in results):.3f}",
     )
-    for r in results:
-        case = ET.SubElement(suite, "testcase", classname="jira2robot", name=r.key, time=f"{r.seconds:.3f}")
-        detail = "\n".join(
-            f"{d.severity} line {d.line if d.line is not None else '-'}: {d.message}" for d in r.diagnostics
-        )
-        if r.status == "failed":
-            ET.SubElement(case, "failure", message=r.reason or "failed").text = detail or r.reason
-        elif r.status == "skipped":
-            ET.SubElement(case, "skipped", message=r.reason or "skipped")
-        else:
-            out = f"{r.status}: {r.test_path or ''} {r.mr_url or ''}".strip()
-            ET.SubElement(case, "system-out").text = out
-    root = ET.Element("testsuites")
-    root.append(suite)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    head = ET.tostring(suite, encoding="unicode").removesuffix(" />")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  {head}>\n{cases}  </testsuite>\n</testsuites>\n'
 
 
 def merge_reports(paths: Iterable[Path], output_dir: Path) -> list[TicketResult]:
@@ -126,5 +130,8 @@ def merge_reports(paths: Iterable[Path], output_dir: Path) -> list[TicketResult]
             result = TicketResult.model_validate(entry)
             merged[result.key] = result
     results = sorted(merged.values(), key=lambda r: r.key)
-    write_report(output_dir, results)
+    writer = ReportWriter(output_dir)
+    for result in results:
+        writer.add(result)
+    writer.flush()
     return results

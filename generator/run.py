@@ -19,11 +19,12 @@ import anyio
 from robot.api import get_model
 from robot.api.parsing import KeywordCall, ModelVisitor
 
+from generator.atlassian_server import ServedAtlassian, TicketStoreError
 from generator.budget import BudgetExceeded, RunBudget, RunBudgetSpent, TicketBudget
 from generator.config import ConfigError, Settings
 from generator.gather.confluence import fetch_pages
 from generator.gather.jira import TicketError, fetch_ticket, search_keys
-from generator.gather.repo import SuiteInfo, covering_suites, find_examples, index_suites, read_convention
+from generator.gather.repo import SuiteInfo, coverage_index, find_examples, index_suites, read_convention
 from generator.keywords import build_inventory
 from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
@@ -63,6 +64,7 @@ class RunContext:
     console: Console
     repo: RepoContext
     suites: list[SuiteInfo]
+    coverage: dict[str, list[str]]
     matcher: KeywordMatcher
     jira: McpConnection
     planner: Planner
@@ -143,7 +145,7 @@ async def process_ticket(rc: RunContext, key: str) -> TicketResult:
 
 async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudget, result: TicketResult) -> None:
     settings, cfg = rc.settings, rc.settings.repo_config
-    covering = covering_suites(rc.suites, key)
+    covering = rc.coverage.get(key.lower())
     if covering and not settings.recreate:
         result.status, result.reason = "skipped", f"already covered by {covering[0]} (tagged {key})"
         return
@@ -276,21 +278,17 @@ def _publisher(settings: Settings, limiter: anyio.CapacityLimiter) -> Publisher:
 
 
 @asynccontextmanager
-async def _jira_connection(settings: Settings, limiter: anyio.CapacityLimiter) -> AsyncIterator[McpConnection]:
+async def _jira_connection(
+    settings: Settings, limiter: anyio.CapacityLimiter, served: ServedAtlassian | None
+) -> AsyncIterator[McpConnection]:
     """The Jira/Confluence MCP server: remote, or the embedded one serving a tickets folder."""
-    token = settings.jira_mcp_token.get_secret_value() if settings.jira_mcp_token else None
-    if settings.tickets_dir is None:
+    if served is None:
         assert settings.jira_mcp_url
+        token = settings.jira_mcp_token.get_secret_value() if settings.jira_mcp_token else None
         async with McpConnection(settings.jira_mcp_url, label="Jira", token=token, limiter=limiter) as jira:
             yield jira
         return
-    from generator.atlassian_server import ServedAtlassian, TicketStoreError
-
-    try:
-        served = ServedAtlassian(settings.tickets_dir, settings.pages_dir)
-        served.start()
-    except TicketStoreError as exc:
-        raise ConfigError([f"--tickets-dir: {exc}"]) from None
+    served.start()
     try:
         async with McpConnection(served.url, label="embedded Jira", limiter=limiter) as jira:
             yield jira
@@ -302,11 +300,10 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
     """Process every selected ticket; returns the results (also in report.json/junit.xml)."""
     cfg = settings.repo_config
     limits = cfg.limits
+    served: ServedAtlassian | None = None
     if settings.tickets_dir is not None:
-        from generator.atlassian_server import TicketStoreError, load_tickets
-
-        try:
-            load_tickets(settings.tickets_dir)  # a malformed file is a usage error: nothing written yet
+        try:  # a malformed ticket file is a usage error: nothing is written yet
+            served = ServedAtlassian(settings.tickets_dir, settings.pages_dir)
         except TicketStoreError as exc:
             raise ConfigError([f"--tickets-dir: {exc}"]) from None
     settings.output_dir.mkdir(parents=True, exist_ok=True)
@@ -338,7 +335,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             stack.push_async_callback(llm.aclose)
         mcp_limiter = anyio.CapacityLimiter(limits.mcp_concurrency)
         try:
-            jira = await stack.enter_async_context(_jira_connection(settings, mcp_limiter))
+            jira = await stack.enter_async_context(_jira_connection(settings, mcp_limiter, served))
         except McpError as exc:
             return _fail_all(settings, report, console, str(exc))
         tools = repo_tools(settings.repo, matcher)
@@ -365,6 +362,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             console=console,
             repo=repo_ctx,
             suites=suites,
+            coverage=coverage_index(suites),
             matcher=matcher,
             jira=jira,
             planner=LLMPlanner(llm, settings.model_planner) if llm else OfflinePlanner(),

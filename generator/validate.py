@@ -34,7 +34,6 @@ from typing import Any
 
 import anyio
 from robot.api import ExecutionResult, get_model
-from robot.api.interfaces import ListenerV3
 from robot.api.parsing import (
     KeywordCall,
     LibraryImport,
@@ -47,6 +46,7 @@ from robot.parsing.model.statements import Statement
 from robot.result import Keyword as ResultKeyword
 from robot.variables import contains_variable
 
+from generator.dryrun_listener import DryrunLineRecorder
 from generator.models import Diagnostic, KeywordInventory, ValidationResult
 
 MAX_TARGET_PATH = 200
@@ -337,35 +337,6 @@ def check_static(
 
 
 # --------------------------------------------------------------------------- dryrun
-
-
-class DryrunLineRecorder(ListenerV3):
-    """Listener run inside the `robot --dryrun` process to learn the line of every failing step.
-
-    RF 7's output.xml keeps line numbers for tests only, and matching keyword names back to
-    the text is ambiguous (the same keyword on several lines, FOR/IF bodies, local
-    keywords). The running model knows each step's source and line, and result ids are
-    the same ones ExecutionResult reads back, so a `{result id: line}` map for the items of
-    the file under test is exact. Robot imports it by name
-    (`--listener generator.validate.DryrunLineRecorder:<json path>`).
-    """
-
-    def __init__(self, path: str):
-        self._path = Path(path)
-        self._source: Path | None = None
-        self._lines: dict[str, int] = {}
-
-    def start_suite(self, data: Any, result: Any) -> None:
-        if self._source is None:
-            self._source = data.source
-
-    def end_body_item(self, data: Any, result: Any) -> None:
-        source = getattr(data, "source", None)
-        if result.id and data.lineno and source is not None and source == self._source:
-            self._lines[result.id] = data.lineno
-
-    def close(self) -> None:
-        self._path.write_text(json.dumps(self._lines), encoding="utf-8")
 
 
 class _BorrowedFolders:

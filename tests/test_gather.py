@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from generator.gather.jira import acceptance_section, adf_to_text, criteria_lines, normalize_issue
-from generator.gather.repo import covering_suites, find_examples, index_suites
+from generator.gather.repo import coverage_index, find_examples, index_suites
 from generator.models import Ticket
 
 
@@ -58,8 +58,9 @@ def test_no_acceptance_criteria():
 
 def test_examples_and_coverage_from_real_suites(sample_repo):
     suites = index_suites(sample_repo, "tests")
-    assert covering_suites(suites, "qa-1") == ["tests/login/login_basic.robot"]
-    assert covering_suites(suites, "QA-404") == []
+    index = coverage_index(suites)
+    assert index["qa-1"] == ["tests/login/login_basic.robot"]
+    assert "qa-404" not in index
     ticket = Ticket(key="QA-50", summary="Discount codes in the cart", components=["cart"])
     examples = find_examples(suites, ticket, limit=2)
     assert len(examples) == 2

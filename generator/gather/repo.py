@@ -82,10 +82,17 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if len(w) > 2}
 
 
-def covering_suites(suites: list[SuiteInfo], key: str) -> list[str]:
-    """Suites that already carry the ticket key as a tag (case-insensitive, as Robot compares tags)."""
-    wanted = key.lower()
-    return [s.path for s in suites if any(t.lower() == wanted for t in s.tags)]
+def coverage_index(suites: list[SuiteInfo]) -> dict[str, list[str]]:
+    """Lower-cased tag → suites carrying it (Robot compares tags case-insensitively).
+
+    Built once per run, so the backlog skip rule ("a test tagged with the key exists") is a
+    dictionary lookup per ticket, not a scan of every suite.
+    """
+    index: dict[str, list[str]] = {}
+    for suite in suites:
+        for tag in {t.lower() for t in suite.tags}:
+            index.setdefault(tag, []).append(suite.path)
+    return index
 
 
 def find_examples(suites: list[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
