@@ -14,7 +14,7 @@ Every run is a fresh process (the pipeline runs in it, in-process), so its peak 
 the peak of its children (the `robot --dryrun` processes) is reported separately.
 
     cd /work/main && python bench/bench_backlog.py [--tickets 50] [--latency 1.0] [--token-rate 200]
-        [--concurrency 1,4,8] [--extra-in-flight 0] [--covered 1000] [--part all|throughput|skip]
+        [--concurrency 1,4,8] [--extra-in-flight 2] [--covered 1000] [--part all|throughput|skip]
 """
 
 from __future__ import annotations
@@ -342,8 +342,9 @@ def main() -> None:
     parser.add_argument(
         "--extra-in-flight",
         type=int,
-        default=0,
-        help="paced runs keep concurrency + N tickets in flight (llm_concurrency stays = concurrency)",
+        default=2,
+        help="paced runs keep concurrency + N tickets in flight (llm_concurrency stays = concurrency); "
+        "2 = the dryrun workers, the same ratio as the defaults (concurrency 4 = llm_concurrency 2 + 2)",
     )
     parser.add_argument("--chunk-size", type=int, default=7, help="characters per streamed chunk")
     parser.add_argument("--covered", type=int, default=1000, help="covered tickets of the skip run")

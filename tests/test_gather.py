@@ -66,3 +66,18 @@ def test_examples_and_coverage_from_real_suites(sample_repo):
     assert len(examples) == 2
     assert all(e.path.startswith("tests/cart/") for e in examples)
     assert "*** Test Cases ***" in examples[0].text
+
+
+def test_jql_selection_is_paginated_and_capped(atlassian):
+    import anyio
+
+    from generator.config import ToolNames
+    from generator.gather.jira import search_keys
+    from generator.mcp_client import McpConnection
+
+    async def select(limit: int) -> list[str]:
+        async with McpConnection(atlassian.url) as jira:
+            return await search_keys(jira, "project = QA ORDER BY key", ToolNames(), limit=limit, page=2)
+
+    assert anyio.run(select, 3) == ["QA-101", "QA-102", "QA-103"]
+    assert anyio.run(select, 100) == ["QA-101", "QA-102", "QA-103", "QA-104", "QA-105", "QA-106"]

@@ -438,3 +438,27 @@ def test_missing_repo_library_is_an_environment_error_not_a_repair_loop(llm, atl
     assert entry["reason"].startswith("environment error")
     assert "NotInstalledShopDriver" in entry["reason"]
     assert entry["attempts"] == 1 and entry["llm"]["calls"] == 2  # no repair round was wasted on it
+
+
+def test_ticket_without_acceptance_criteria_fails_clearly_offline(sample_repo, tmp_path):
+    out = tmp_path / "out"
+    code = run_cli(
+        "--keys",
+        "QA-105,QA-103",
+        "--llm",
+        "offline",
+        "--tickets-dir",
+        str(TICKETS),
+        "--pages-dir",
+        str(PAGES),
+        "--repo",
+        str(sample_repo),
+        "--output-dir",
+        str(out),
+    )
+    assert code == 1
+    by_key = {t["key"]: t for t in report(out)["tickets"]}
+    assert by_key["QA-105"]["status"] == "failed"
+    assert "QA-105 has no acceptance criteria" in by_key["QA-105"]["reason"]
+    assert "acceptance_field" in by_key["QA-105"]["reason"]  # says what to do
+    assert by_key["QA-103"]["status"] == "created"

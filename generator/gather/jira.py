@@ -163,20 +163,19 @@ async def fetch_ticket(jira: McpConnection, key: str, tools: ToolNames, *, accep
     return ticket
 
 
-async def search_keys(jira: McpConnection, jql: str, tools: ToolNames, *, limit: int) -> list[str]:
-    """Keys matching a JQL query, page by page, at most `limit`."""
+async def search_keys(jira: McpConnection, jql: str, tools: ToolNames, *, limit: int, page: int = 50) -> list[str]:
+    """Keys matching a JQL query, page by page (mcp-atlassian caps a page at 50), at most `limit`."""
     keys: list[str] = []
-    page = 50
     while len(keys) < limit:
+        wanted = min(page, limit - len(keys))
         data = await jira.call(
-            tools.jira_search,
-            {"jql": jql, "fields": "summary", "limit": min(page, limit - len(keys)), "start_at": len(keys)},
+            tools.jira_search, {"jql": jql, "fields": "summary", "limit": wanted, "start_at": len(keys)}
         )
         issues = data.get("issues", []) if isinstance(data, dict) else data if isinstance(data, list) else []
         if not issues:
             break
         keys.extend(str(i.get("key")) for i in issues if isinstance(i, dict) and i.get("key"))
         total = data.get("total") if isinstance(data, dict) else None
-        if len(issues) < min(page, limit) or (isinstance(total, int) and 0 <= total <= len(keys)):
+        if len(issues) < wanted or (isinstance(total, int) and 0 <= total <= len(keys)):
             break
     return list(dict.fromkeys(keys))[:limit]
