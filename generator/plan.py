@@ -6,6 +6,7 @@ of noisy output. An invalid spec goes back to the planner once with the validati
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from pydantic import ValidationError
@@ -27,6 +28,21 @@ class Planner(Protocol):
     async def plan(self, ctx: TicketContext, budget: TicketBudget, log: TicketLog) -> TestSpec: ...
 
 
+def overwrite_error(ctx: TicketContext, target_path: str) -> str | None:
+    """A target that is an existing file of someone else's (not carrying this ticket's key).
+
+    A ticket's own earlier file may be regenerated; a hand-written suite must never be
+    replaced by a generated one just because the planner picked its name.
+    """
+    existing = Path(ctx.repo.root) / target_path
+    if (
+        existing.is_file()
+        and ctx.ticket.key.lower() not in existing.read_text(encoding="utf-8", errors="replace").lower()
+    ):
+        return f"{target_path} already exists and is not {ctx.ticket.key}'s file: choose a new file name"
+    return None
+
+
 def check_spec(data: dict, ctx: TicketContext) -> tuple[TestSpec | None, list[str]]:
     """Validate planner output against the schema and the safety rules; return errors for the retry."""
     try:
@@ -38,6 +54,9 @@ def check_spec(data: dict, ctx: TicketContext) -> tuple[TestSpec | None, list[st
         spec.rf.target_path = safe_target_path(spec.rf.target_path, ctx.repo.tests_dir, key=ctx.ticket.key)
     except UnsafePathError as exc:
         errors.append(f"rf.target_path: {exc}")
+    else:
+        if problem := overwrite_error(ctx, spec.rf.target_path):
+            errors.append(f"rf.target_path: {problem}")
     # The key is known for certain; a model typo there is corrected, not argued about.
     spec.meta.jira_key = ctx.ticket.key
     return (None, errors) if errors else (spec, [])

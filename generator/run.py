@@ -32,7 +32,7 @@ from generator.matcher import KeywordMatcher
 from generator.mcp_client import McpConnection, McpError
 from generator.models import ConfluencePage, GeneratedTest, RepoContext, TestSpec, TicketContext, TicketResult
 from generator.offline import OfflinePlanner, OfflineWriter
-from generator.plan import LLMPlanner, PlanError, Planner
+from generator.plan import LLMPlanner, PlanError, Planner, overwrite_error
 from generator.publish import Publisher, PublishError
 from generator.publish.local import LocalPublisher
 from generator.repo_tools import gitlab_tools, repo_tools
@@ -178,6 +178,8 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
     )
 
     spec = await rc.planner.plan(ctx, budget, log)
+    if problem := overwrite_error(ctx, spec.rf.target_path):
+        raise PlanError(f"refusing to overwrite: {problem}")
     out = settings.output_dir / key
     out.mkdir(parents=True, exist_ok=True)
     (out / "spec.json").write_text(spec.model_dump_json(indent=2), encoding="utf-8")

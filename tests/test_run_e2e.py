@@ -462,3 +462,13 @@ def test_ticket_without_acceptance_criteria_fails_clearly_offline(sample_repo, t
     assert "QA-105 has no acceptance criteria" in by_key["QA-105"]["reason"]
     assert "acceptance_field" in by_key["QA-105"]["reason"]  # says what to do
     assert by_key["QA-103"]["status"] == "created"
+
+
+def test_planner_cannot_target_an_existing_hand_written_suite(llm, atlassian, sample_repo, tmp_path):
+    out = tmp_path / "out"
+    original = (sample_repo / "tests/login/login_basic.robot").read_text()
+    llm.script(Text(spec_json(target="tests/login/login_basic.robot")), Text(spec_json()), Text(GOOD_ROBOT))
+    assert run_cli("--keys", "QA-101", *llm_args(llm, atlassian, sample_repo, out)) == 0
+    assert "already exists and is not QA-101's file" in llm.requests[1]["messages"][-1]["content"]
+    assert report(out)["tickets"][0]["test_path"] == GOOD_PATH
+    assert (sample_repo / "tests/login/login_basic.robot").read_text() == original
