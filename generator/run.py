@@ -122,7 +122,8 @@ async def process_ticket(rc: RunContext, key: str) -> TicketResult:
     cfg = rc.settings.repo_config
     log = TicketLog(rc.console, key, buffered=rc.buffered_logs)
     budget = TicketBudget(rc.run_budget, cfg.limits.max_tokens_per_ticket)
-    result = TicketResult(key=key, status="failed", llm=budget.usage)
+    shard_index = rc.settings.node_index if rc.settings.node_total > 1 else None
+    result = TicketResult(key=key, status="failed", llm=budget.usage, shard=shard_index)
     started = time.monotonic()
     log.open("generating a Robot Framework test")
     try:

@@ -212,6 +212,7 @@ def test_parallel_shards_then_merge_reports(atlassian, sample_repo, tmp_path, ca
         )
         assert code == 0
     shard_keys = [set(report(tmp_path / f"shard-{i}")) for i in (1, 2)]
+    assert {t["shard"] for t in report(tmp_path / "shard-2").values()} == {2}
     assert shard_keys[0].isdisjoint(shard_keys[1])
     assert shard_keys[0] | shard_keys[1] == set(keys.split(","))
     merged = tmp_path / "merged"
