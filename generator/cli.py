@@ -55,7 +55,11 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="jira2robot", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="jira2robot",
+        description="Jira tickets to dryrun-proven Robot Framework tests, delivered as draft merge requests.",
+        epilog="Exit codes: 0 every ticket created/updated/skipped, 1 a ticket failed, 2 usage or configuration error.",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging of the clients")
     sub = p.add_subparsers(dest="command", required=True)
     _run_flags(sub.add_parser("run", help="the main job: tickets to dryrun-proven tests and draft MRs"))
