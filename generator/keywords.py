@@ -10,21 +10,29 @@ keywords that do not exist.
 The imports found in the repo are the allow-list the validator enforces on generated files:
 the writer may only use what the repo already uses.
 
+Two more things are recorded for the matcher and the writer: which keywords each user keyword
+calls (so a resource keyword wrapping a library keyword can be preferred to it), and the *names*
+of the variables the repo's variable files and resource files define (`${DEFAULT_PASSWORD}`),
+so a step saying "with the correct password" can pass the repo's own variable. Values are never
+kept: variable files often hold credentials, and the inventory is cached and printed.
+
 Building is cached by content hash because the inventory is needed by every command and a
 large repo (thousands of resource files) costs seconds to parse and libdoc.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import importlib.metadata
+import inspect
 import logging
 import os
 import posixpath
 import re
 import sys
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,14 +42,17 @@ from robot.api import get_init_model, get_model, get_resource_model
 from robot.errors import DataError
 from robot.libdoc import LibraryDocumentation
 from robot.libraries import STDLIBS
+from robot.model import SuiteVisitor
 from robot.output import LOGGER
 from robot.parsing.model.blocks import Keyword as KeywordBlock
 from robot.parsing.model.blocks import TestCase
 from robot.parsing.model.statements import Arguments, Statement
 from robot.parsing.model.visitor import ModelVisitor
-from robot.running import ResourceFile, TestSuite
+from robot.running import Keyword as KeywordCall
+from robot.running import ResourceFile, TestSuite, UserKeyword
 from robot.running.arguments.argumentspec import ArgInfo, ArgumentSpec
-from robot.utils import find_file
+from robot.utils import find_file, normalize
+from robot.variables import VariableMatches, Variables
 from robot.version import get_version
 
 from generator.models import Keyword, KeywordInventory
@@ -57,7 +68,9 @@ OUTPUT_DIR_NAME = "generated"
 #: Conventional folders RF users put on `--pythonpath`; added when they exist.
 CONVENTIONAL_PYTHONPATH = ("libraries", "resources", "lib")
 ALWAYS_LIBRARIES = ("BuiltIn",)
-_HASHED_SUFFIXES = (".resource", ".robot", ".py")
+# `.py`, `.yaml`/`.yml` and `.json` may be variable files: their names are part of the inventory.
+_HASHED_SUFFIXES = (".resource", ".robot", ".py", ".yaml", ".yml", ".json")
+_VARIABLE_FILE_SUFFIXES = (".py", ".yaml", ".yml", ".json")
 _CACHE_FILES_KEPT = 32
 _MAX_ERRORS_PER_FILE = 5
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z])")
@@ -174,7 +187,8 @@ class _SourceFile:
 
 
 def _walk(repo: Path) -> list[_SourceFile]:
-    """Every `.resource`, `.robot` and `.py` file of the repo, read once (hash and parse share it)."""
+    """Every file of the repo that can shape the inventory (resources, suites, libraries,
+    variable files), read once: hash and parse share it."""
     found: list[_SourceFile] = []
     for dirpath, dirnames, filenames in os.walk(repo):
         here = Path(dirpath)
@@ -281,6 +295,32 @@ class _ParseErrors(ModelVisitor):
         """Test bodies define neither keywords nor imports."""
 
 
+class _CallNames(SuiteVisitor):
+    """Names of the keywords a user keyword calls, inside `FOR`/`IF`/`TRY`/`WHILE` too.
+
+    RF's own model walk: a `Run Keyword    X` call counts as `Run Keyword` only, since a
+    keyword passed as an argument (`Run Keyword And Expect Error    *    X`) is usually run
+    for a different purpose than calling it.
+    """
+
+    def __init__(self) -> None:
+        self.names: dict[str, None] = {}
+
+    def visit_keyword(self, keyword: KeywordCall) -> None:
+        if keyword.name:
+            self.names.setdefault(" ".join(keyword.name.split()))
+
+
+def _calls(kw: UserKeyword) -> list[str]:
+    visitor = _CallNames()
+    if kw.has_setup:
+        visitor.visit_keyword(kw.setup)
+    kw.body.visit(visitor)
+    if kw.has_teardown:
+        visitor.visit_keyword(kw.teardown)
+    return list(visitor.names)
+
+
 @dataclass
 class _Import:
     kind: str  # LIBRARY, RESOURCE, VARIABLES
@@ -297,6 +337,9 @@ class _Builder:
     keywords: list[Keyword] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     imports: list[_Import] = field(default_factory=list)
+    variable_names: list[str] = field(default_factory=list)
+    # What `_resolve_imports` found to load for variable names: (path or module name, args, where).
+    variable_sources: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
 
     def build(self, files: Sequence[_SourceFile]) -> KeywordInventory:
         if not (self.repo / self.tests_dir).is_dir():
@@ -313,11 +356,13 @@ class _Builder:
                         present_resources.append(f.rel)
             libraries, resources, variables = self._resolve_imports()
             library_keywords = self._library_keywords(libraries)
+            self._load_variable_files()
         return KeywordInventory(
             keywords=self.keywords + library_keywords,
             libraries=sorted(libraries),
             resources=sorted(set(present_resources) | set(resources)),
             variables=sorted(set(variables)),
+            variable_names=_unique_variable_names(self.variable_names),
             # Repo-relative like every other path here: runner folders are noise in reports.
             errors=[e.replace(f"{self.repo}{os.sep}", "") for e in self.errors],
         )
@@ -362,8 +407,13 @@ class _Builder:
                     owner_kind="resource",
                     embedded=kw.embedded is not None,
                     tags=list(kw.tags),
+                    calls=_calls(kw),
                 )
             )
+        if f.path.suffix.lower() == ".resource":
+            # A suite's own `*** Variables ***` are visible to that suite only; a resource's are
+            # visible to every suite importing it.
+            self.variable_names.extend(var.name for var in resource.variables if not var.error)
         for imp in resource.imports:
             self.imports.append(_Import(imp.type, imp.name, tuple(imp.args), f.rel))
 
@@ -387,9 +437,13 @@ class _Builder:
                 if imp.kind == "LIBRARY":
                     self.errors.append(f"{where}: not loaded, the name holds variables set only at run time")
                     libraries.setdefault(imp.name, (imp.name, imp.args))
+                elif imp.kind == "RESOURCE":
+                    resources.append(self._relative_pattern(imp))
                 else:
-                    target = resources if imp.kind == "RESOURCE" else variables
-                    target.append(self._relative_pattern(imp))
+                    pattern = self._relative_pattern(imp)
+                    variables.append(pattern)
+                    for path in self._pattern_files(pattern):
+                        self.variable_sources.append((str(path), imp.args, where))
                 continue
             if imp.kind == "LIBRARY":
                 if imp.name.lower().endswith((".py", "/", os.sep)):
@@ -406,9 +460,51 @@ class _Builder:
                 found = self._resolve_path(imp, "Variable file", where)
                 if found is not None:
                     variables.append(found[0])
+                    self.variable_sources.append((str(found[1]), imp.args, where))
             else:
                 variables.append(imp.name)  # a module name, found on the pythonpath at run time
+                self.variable_sources.append((imp.name, imp.args, where))
         return libraries, resources, variables
+
+    def _pattern_files(self, pattern: str) -> list[Path]:
+        """The repo's files a run-time pattern can select: `variables/${ENV}.py` is any of
+        `variables/*.py`, since `-v ENV:<name>` picks one per run and a suite may run with each.
+
+        Patterns that do not start inside the repo (`${VARS_DIR}/x.py`) select nothing here.
+        """
+        if pattern.startswith(("${", "@{", "&{", "%{", "/")) or not pattern.lower().endswith(_VARIABLE_FILE_SUFFIXES):
+            return []
+        parts, rest = [], pattern
+        for match in VariableMatches(pattern, identifiers="$@&%"):
+            parts += [glob.escape(match.before), "*"]
+            rest = match.after
+        found = sorted(self.repo.glob("".join(parts) + glob.escape(rest)))
+        return [p for p in found if p.is_file() and p.name != "__init__.py" and p.resolve().is_relative_to(self.repo)]
+
+    def _load_variable_files(self) -> None:
+        """Names of the variables each imported variable file defines, loaded by RF itself.
+
+        RF's loader (`Variables.set_from_file`, the `VariableFileSetter` behind the `Variables`
+        setting) runs the file the way `robot` will: `get_variables()` with the import's
+        arguments, `LIST__`/`DICT__` prefixes, `__all__`, YAML and JSON files. Arguments holding
+        run-time variables have no value here, so such files are tried without arguments.
+        """
+        seen: set[tuple[str, tuple[str, ...]]] = set()
+        for source, args, where in self.variable_sources:
+            if any(_has_variable(a) for a in args):
+                args = ()
+            if (source, args) in seen:
+                continue
+            seen.add((source, args))
+            try:
+                found = Variables().set_from_file(source, list(args))
+            except DataError as exc:
+                self.errors.append(f"{where}: variable names not read: {_without_detail(str(exc))}")
+                continue
+            for name, value in found:
+                decorated = _decorated(name, value)
+                if decorated is not None:
+                    self.variable_names.append(decorated)
 
     def _relative_pattern(self, imp: _Import) -> str:
         """`${CURDIR}/../variables/${ENV}.py` in `resources/x.resource` -> `variables/${ENV}.py`:
@@ -470,11 +566,42 @@ class _Builder:
         return keywords
 
 
+def _decorated(name: str, value: object) -> str | None:
+    """`${NAME}`, `@{LIST}` or `&{DICT}` as a suite would use the variable; None for what a
+    static variable file exposes by accident (imported modules, functions, classes).
+
+    Only the value's *type* is looked at, and the value is dropped right here.
+    """
+    if inspect.ismodule(value) or callable(value):
+        return None
+    if isinstance(value, Mapping):
+        return f"&{{{name}}}"
+    if isinstance(value, (list, tuple)):
+        return f"@{{{name}}}"
+    return f"${{{name}}}"
+
+
+def _unique_variable_names(names: Sequence[str]) -> list[str]:
+    """Sorted, one entry per variable by RF's rule (case, spaces and underscores ignored)."""
+    unique: dict[str, str] = {}
+    for name in names:
+        unique.setdefault(normalize(name[2:-1], ignore="_"), name)
+    return sorted(unique.values(), key=lambda n: (n[2:-1].lower(), n))
+
+
 def _first_sentence(short_doc: str) -> str:
     """RF's short doc is the first paragraph; one sentence is what a prompt line can afford."""
     text = " ".join(short_doc.split())
     match = _SENTENCE_END.search(text)
     return text[: match.start() + 1] if match else text
+
+
+def _without_detail(message: str) -> str:
+    """RF's "Processing variable file 'x' failed: ValueError: invalid literal ...: 'Secret-1'"
+    cut after the exception's name: the detail of an error in a variable file may quote the
+    value it choked on, and errors are printed and written into reports."""
+    head, failed, reason = _first_lines(message).rpartition(" failed: ")
+    return head + failed + reason.split(":", 1)[0].strip()
 
 
 def _has_variable(text: str) -> bool:

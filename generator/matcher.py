@@ -24,6 +24,11 @@ Matching order, strongest first:
    up) and a penalty for library keywords: a repo's resources wrap its libraries, and suites
    are meant to call the resource. Keywords that only return a value (`Get Cart Total`,
    `Is Account Locked`) are never a step by resemblance.
+   When a *library* keyword still wins, the repo's resource keywords that wrap it (call it,
+   directly or through one other resource keyword: `Keyword.calls`) are tried with the same
+   values, and the best one that can be called sensibly is written instead: "the customer
+   puts 2 "Notebook" in the cart" is `Add "2" Of "Notebook" To Cart`, not the library's
+   `Put In Cart`. With no such wrapper the library keyword stays.
 4. **placeholder** — nothing fits. See `format_call` for the line written then.
 
 Values are what a step passes: quoted text, stand-alone numbers and code-like ALL-CAPS words
@@ -33,6 +38,16 @@ words next to the value in the step ("with the message "X"" goes to `${message}`
 to `${user}`, "3 times" to `${times}`), so a message never lands in a password. A keyword is
 rejected when a mandatory argument stays empty, when a value would go to an argument its cue
 contradicts, or when a quoted or cued value would be silently dropped.
+
+A step may also refer to one of the repo's variables (`KeywordInventory.variable_names`)
+without a value: "with the correct password" is `${DEFAULT_PASSWORD}`, "a valid card"
+`${VALID_CARD}`. Only a few nouns are cues (password, card, url, user, email, product), and
+the words before the noun must name the variable ("valid card" -> `${VALID_CARD}`, "declined
+card" -> `${DECLINED_CARD}`) or say "the usual one" ("correct", "default", "valid"...) when
+the variable's other words say it too (`DEFAULT_PASSWORD`). "A wrong password" is never
+`${DEFAULT_PASSWORD}`; two equally good variables mean none. Such a value goes only to an
+argument named for it, may be dropped (the keyword may use it by default) and is left out
+when it is the argument's own default (`Login As    bob`, not `Login As    bob    ${DEFAULT_PASSWORD}`).
 """
 
 from __future__ import annotations
@@ -84,6 +99,8 @@ _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
 # An aside in parentheses explains ("35.98 (10 % off 39.98)"); its numbers are no arguments.
 _PARENTHETICAL = re.compile(r"\s*\([^()\"“”]*\)")
 _CELL_SEPARATOR = re.compile(r"\s{2,}|\t")
+# A repo variable as `_with_variables` passes it: a plain scalar name, no item access or code.
+_VARIABLE_ARGUMENT = re.compile(r"\$\{[^\W\d]\w*(?: \w+)*\}")
 # Letter runs (any script: tickets are not always in English) and digit runs.
 _WORD = re.compile(r"[^\W\d_]+|\d+")
 _CAMEL = re.compile(r"(?<=[^\W\d_])(?=[A-Z][a-z])|(?<=[a-z])(?=[A-Z])")
@@ -322,6 +339,30 @@ def _arity(args: Sequence[str]) -> tuple[int, int | None]:
 _ROLE_OF = {_stem(word): role for role, words in _ROLE_WORDS.items() for word in words}
 _ASSERTION_STEMS = frozenset(_stem(word) for word in _ASSERTION_WORDS)
 
+# Nouns after which a step may mean one of the repo's variables ("the correct password").
+# A short, fixed list: a variable is test data the repo chose, and guessing one for any noun
+# would put values in places the ticket never asked for.
+_VARIABLE_CUES = frozenset(
+    _stem(word) for word in ("password", "passwd", "pwd", "card", "url", "user", "username", "email", "product")
+)
+# Words saying "the usual one": "the correct password" is the repo's `${DEFAULT_PASSWORD}`.
+_DEFAULT_WORDS = frozenset(
+    _stem(word) for word in ("default", "correct", "valid", "right", "usual", "standard", "proper")
+)
+_MAX_MODIFIERS = 2  # words before the cue noun read as naming the variable ("the shop admin url")
+# Not passing a variable the step mentions costs little: the keyword may use it by default.
+_VARIABLE_DROP_COST = 0.1
+# A wrapper must resemble the step or the library keyword it wraps: it is chosen for what it
+# calls, but a keyword about something else entirely (`The user "${user}" has a placed order`,
+# two levels above `Put In Cart`) would take the values only because nothing forbids it.
+_WRAPPER_FLOOR = _RELEVANT_FLOOR
+# Weight, among wrappers, of resembling the wrapped keyword's name and doc: `Add "${quantity}"
+# Of "${product}" To Cart` says what `Put In Cart` does ("Adds ``quantity`` units..."), the
+# precondition `The cart contains ...` around the same call says something else.
+_KIN_WEIGHT = 1.0
+# Per extra level between the wrapper and the library keyword: the direct wrapper is closer.
+_WRAPPER_DEPTH_PENALTY = 0.05
+
 
 def bdd_phase(step: str) -> str | None:
     """`given`, `when` or `then` for a step opening that phase; None for `And`/`But`/no prefix."""
@@ -365,6 +406,7 @@ class _Value:
     role: str | None  # from the cue: "user", "message", "place"...; None when nothing says
     cues: frozenset[str]  # the stemmed cue words, matched against argument names directly
     position: int  # index among the step's words and values, for word-order checks
+    variable: bool = False  # one of the repo's variables the words name, not text of the step
 
 
 @dataclass(frozen=True)
@@ -382,6 +424,7 @@ class _Param:
     stems: frozenset[str]
     role: str | None
     mandatory: bool
+    default: str | None = None  # as written after `=`, normalised by RF's rule
 
 
 def _left_cue(words: list[str]) -> tuple[str | None, frozenset[str]]:
@@ -419,7 +462,8 @@ def _analyse(body: str) -> _StepText:
     for n, m in enumerate([*matches, None]):
         before = text[matches[n - 1].end() if n else 0 : m.start() if m else len(text)]
         gap = [w.lower() for w in _WORD.findall(before)]
-        words += [(len(words) + len(values), _stem(w)) for w in gap]
+        start = len(words) + len(values)
+        words += [(start + k, _stem(w)) for k, w in enumerate(gap)]
         if m is None:
             break
         after = text[m.end() : matches[n + 1].start() if n + 1 < len(matches) else len(text)]
@@ -472,10 +516,10 @@ def _placed(slots: Sequence[tuple[str, int]], step: _StepText, chosen: Sequence[
     return total == 0 or consistent >= _PLACEMENT * total
 
 
-def _param(name: str, mandatory: bool) -> _Param:
+def _param(name: str, mandatory: bool, default: str | None = None) -> _Param:
     stems = _words(name)
     role = next((_ROLE_OF[s] for s in stems if s in _ROLE_OF), None)
-    return _Param(stems=frozenset(stems), role=role, mandatory=mandatory)
+    return _Param(stems=frozenset(stems), role=role, mandatory=mandatory, default=default)
 
 
 def _params(args: Sequence[str], embedded: EmbeddedArguments | None) -> tuple[_Param, ...]:
@@ -486,13 +530,19 @@ def _params(args: Sequence[str], embedded: EmbeddedArguments | None) -> tuple[_P
     for arg in args:
         if arg.startswith(("@{", "&{")):
             break
-        name, _, _ = arg[2:].partition("}")
-        params.append(_param(name, "=" not in arg))
+        name, _, rest = arg[2:].partition("}")
+        default = normalize(rest[1:], ignore="_") if rest.startswith("=") else None
+        params.append(_param(name, "=" not in arg, default))
     return tuple(params)
 
 
 def _affinity(value: _Value, param: _Param) -> float | None:
-    """How well a value fits an argument; None when the cue contradicts the argument's name."""
+    """How well a value fits an argument; None when the cue contradicts the argument's name.
+
+    A repo variable goes only to an argument named for it: `${VALID_CARD}` to `${card}`.
+    """
+    if value.variable:
+        return 1.0 if value.cues & param.stems or (value.role is not None and value.role == param.role) else None
     if value.cues & param.stems:
         return 1.0
     if value.role is not None:
@@ -511,6 +561,8 @@ def _drop_cost(value: _Value) -> float | None:
     incidental; a quoted value, a code word (`WELCOME10`) or any value the step names a role
     for is the point of the step: a keyword that cannot take it does something else.
     """
+    if value.variable:
+        return _VARIABLE_DROP_COST
     if value.role == "place":
         return 0.2
     if value.role is not None or value.quoted or not value.numeric:
@@ -522,6 +574,7 @@ def _drop_cost(value: _Value) -> float | None:
 class _Assignment:
     args: tuple[str, ...]
     quality: float  # sum of affinities, +0.3 when in the step's order, minus drop costs
+    dropped: int  # values of the step's own text left out (repo variables not counted)
 
 
 def _assign(
@@ -556,7 +609,43 @@ def _assign(
                 best = (quality, chosen)
     if best is None:
         return None
-    return _Assignment(args=tuple(values[v].text for v in best[1]), quality=best[0])
+    chosen = list(best[1])
+    dropped = sum(1 for v, value in enumerate(values) if v not in chosen and not value.variable)
+    # `Login As    bob`, not `Login As    bob    ${DEFAULT_PASSWORD}` when that is the default.
+    while (
+        chosen
+        and values[chosen[-1]].variable
+        and params[len(chosen) - 1].default == normalize(values[chosen[-1]].text, ignore="_")
+    ):
+        chosen.pop()
+    return _Assignment(args=tuple(values[v].text for v in chosen), quality=best[0], dropped=dropped)
+
+
+def _variable_fit(modifiers: frozenset[str], rest: frozenset[str]) -> int | None:
+    """How the words before a cue noun name a variable whose other name words are `rest`.
+
+    2: they name it ("declined card" for `DECLINED_CARD`, "correct password" for `PASSWORD`);
+    1: both say "the usual one" ("correct password" for `DEFAULT_PASSWORD`); None: no word
+    before the noun, or one that points elsewhere ("wrong password", "admin password" for
+    `DEFAULT_PASSWORD`).
+    """
+    if not modifiers or not modifiers <= rest | _DEFAULT_WORDS:
+        return None
+    if rest <= modifiers:
+        return 2
+    if rest <= modifiers | _DEFAULT_WORDS and modifiers & _DEFAULT_WORDS:
+        return 1
+    return None
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A text's words as `_score` compares them with keyword names."""
+
+    content: list[str]
+    joined: dict[str, tuple[str, str]]  # "login" -> ("log", "in"): adjacent words written as one
+    forms: tuple[frozenset[str], frozenset[str]]
+    weight: float
 
 
 class KeywordMatcher:
@@ -632,6 +721,29 @@ class KeywordMatcher:
         self._unknown_idf = math.log(1 + total)
         self._idf = {token: math.log(1 + total / len(ids)) for token, ids in self._index.items()}
         self._name_weight = [sum(self._weight(t) for t in e.tokens) or 1.0 for e in self._entries]
+        # Who calls what, for wrappers: normalised call name -> calling resource keywords, and
+        # the call texts as written (embedded calls carry values RF matches against patterns).
+        self._callers: dict[str, list[int]] = defaultdict(list)
+        self._call_texts: dict[str, list[int]] = defaultdict(list)
+        for i, entry in enumerate(self._entries):
+            if entry.keyword.owner_kind != "resource":
+                continue
+            for call in entry.keyword.calls:
+                _, bare = split_bdd_prefix(call)
+                for text in dict.fromkeys((call, bare)):
+                    self._callers[normalize(text, ignore="_")].append(i)
+                    self._call_texts[text].append(i)
+        self._wrapper_cache: dict[int, tuple[tuple[int, int], ...]] = {}
+        # Cue noun -> (variable, its other name words). Plain scalars only: a list is not one
+        # value, and `format_call` writes unescaped only what `_VARIABLE_ARGUMENT` accepts.
+        self._variables: dict[str, list[tuple[str, frozenset[str]]]] = defaultdict(list)
+        for name in sorted(set(inventory.variable_names)):
+            if not _VARIABLE_ARGUMENT.fullmatch(name):
+                continue
+            stems = _words(name[2:-1])
+            heads = [stem for stem in stems if stem in _VARIABLE_CUES]
+            if heads:  # the last cue is the noun: `USER_PASSWORD` is a password
+                self._variables[heads[-1]].append((name, frozenset(s for s in stems if s != heads[-1])))
 
     # ------------------------------------------------------------------ public
 
@@ -655,7 +767,7 @@ class KeywordMatcher:
         ):
             if found is not None:
                 return found.model_copy(update={"step": step})
-        similar = self._similar(step, body, _analyse(raw_body), bdd_phase(step) or phase)
+        similar = self._similar(step, body, self._with_variables(_analyse(raw_body)), bdd_phase(step) or phase)
         return similar or StepMapping(step=step, how="placeholder")
 
     def match_case(self, steps: Sequence[str]) -> list[StepMapping]:
@@ -804,43 +916,174 @@ class KeywordMatcher:
         a penalty for library keywords, so `Account "${user}" Should Be Locked` beats the
         library's `Is Account Locked` it wraps, and the precondition `The cart contains
         "${quantity}" of "${product}"` beats the check `Cart Should Contain` for "Given the
-        cart contains 1 "Mug"" (and loses to it after a `Then`).
+        cart contains 1 "Mug"" (and loses to it after a `Then`). A library keyword that still
+        wins gives way to a resource keyword wrapping it (`_wrapper_call`).
         """
         bare = _without_values(body)
+        query = self._query(bare)
+        if query is None:
+            return None
         words = _words(bare)
-        candidates: list[tuple[float, tuple[str, str, str], StepMapping]] = []
-        for i, score in self._ranked(bare, keep_embedded=True):
+        candidates: list[tuple[float, tuple[str, str, str], int, _Assignment, float]] = []
+        for i, score in self._rank(query, keep_embedded=True):
             if score < self.threshold:
                 break
             entry = self._entries[i]
             if entry.embedded is None and self._by_name[entry.norm][0] != i:
                 continue  # a same-named twin would be the one RF calls (and `keyword_of` reports)
-            if entry.embedded is not None and entry.mandatory:
-                continue  # also needs normal arguments, which the step's sentence cannot carry
-            if entry.getter or (entry.embedded is None and entry.mandatory > len(text.values)):
-                continue  # a getter; or more mandatory (or named-only) arguments than values
-            if phase == "given" and _asserts(entry.literal):
-                continue  # a `Given` sets state up: a check there would fail, not arrange
-            placed = partial(_placed, entry.slots, text) if entry.embedded is not None else None
-            assignment = _assign(entry.params, text.values, placed)
-            if assignment is None:
+            found = self._call(i, score, words, text, phase, check_placement=True)
+            if found is not None:
+                candidates.append((-found[0], self._sort_key(i), i, found[1], score))
+        if not candidates:
+            return None
+        _, _, i, assignment, score = min(candidates, key=lambda c: c[:2])
+        args = assignment.args
+        if self._entries[i].keyword.owner_kind == "library":
+            wrapper = self._wrapper_call(i, assignment, words, text, phase, query)
+            if wrapper is not None:
+                i, args = wrapper
+        # The score stays the one that made the step match: the wrapper is chosen for what it calls.
+        return StepMapping(
+            step=step, keyword=self._entries[i].keyword.name, args=list(args), score=round(score, 4), how="similar"
+        )
+
+    def _call(
+        self, i: int, score: float, words: list[str], text: _StepText, phase: str | None, *, check_placement: bool
+    ) -> tuple[float, _Assignment] | None:
+        """(final score, arguments) of calling keyword `i` for the step, or None when it cannot.
+
+        `check_placement` vetoes a template whose arguments stand elsewhere in the sentence
+        than the step's values: right when the name's resemblance is the reason to call it,
+        not when the template was chosen for the library keyword it wraps.
+        """
+        entry = self._entries[i]
+        if entry.embedded is not None and entry.mandatory:
+            return None  # also needs normal arguments, which the step's sentence cannot carry
+        if entry.getter or (entry.embedded is None and entry.mandatory > len(text.values)):
+            return None  # a getter; or more mandatory (or named-only) arguments than values
+        if phase == "given" and _asserts(entry.literal):
+            return None  # a `Given` sets state up: a check there would fail, not arrange
+        placed = partial(_placed, entry.slots, text) if entry.embedded is not None and check_placement else None
+        assignment = _assign(entry.params, text.values, placed)
+        if assignment is None:
+            return None
+        if entry.embedded is not None and not self._renders_back(i, assignment.args):
+            return None
+        literal = difflib.SequenceMatcher(None, words, entry.literal, autojunk=False).ratio()
+        final = (
+            score
+            + _LITERAL_WEIGHT * literal
+            + _ARGUMENT_WEIGHT * assignment.quality
+            + _PHASE_WEIGHT * _phase_fit(phase, entry.literal)
+        )
+        if entry.keyword.owner_kind == "library":
+            final -= _LIBRARY_PENALTY
+        return final, assignment
+
+    def _wrapper_call(
+        self,
+        library: int,
+        library_call: _Assignment,
+        words: list[str],
+        text: _StepText,
+        phase: str | None,
+        query: _Query,
+    ) -> tuple[int, tuple[str, ...]] | None:
+        """The best resource keyword wrapping library keyword `library` that the step's values
+        can call, with its arguments; None when no wrapper can be called sensibly.
+
+        Sensibly: the same argument rules as any candidate (every mandatory argument filled,
+        no value against its cue, none silently dropped), no value left out that the library
+        call passes (`Record Weight    P-7` loses the "250 grams" `Weigh Parcel` takes), a
+        name resembling the step or the wrapped keyword (`_WRAPPER_FLOOR`), and the same kind
+        as the library keyword: a check wrapping an action (`... Should Fail`) does the
+        opposite of what the step asks. The best is the usual final score plus how much it
+        resembles the wrapped keyword.
+        """
+        wrapped = self._entries[library].keyword
+        kin_query = self._query(f"{wrapped.name} {wrapped.doc}")
+        asserts = _asserts(self._entries[library].literal)
+        options: list[tuple[float, tuple[str, str, str], int, tuple[str, ...]]] = []
+        for w, depth in self._wrappers(library):
+            entry = self._entries[w]
+            if _asserts(entry.literal) != asserts:
                 continue
-            if entry.embedded is not None and not self._renders_back(i, assignment.args):
+            if entry.embedded is None and self._by_name[entry.norm][0] != w:
                 continue
-            literal = difflib.SequenceMatcher(None, words, entry.literal, autojunk=False).ratio()
-            final = (
-                score
-                + _LITERAL_WEIGHT * literal
-                + _ARGUMENT_WEIGHT * assignment.quality
-                + _PHASE_WEIGHT * _phase_fit(phase, entry.literal)
-            )
-            if entry.keyword.owner_kind == "library":
-                final -= _LIBRARY_PENALTY
-            mapping = StepMapping(
-                step=step, keyword=entry.keyword.name, args=list(assignment.args), score=round(score, 4), how="similar"
-            )
-            candidates.append((-final, self._sort_key(i), mapping))
-        return min(candidates, key=lambda c: c[:2])[2] if candidates else None
+            similarity = self._score(w, query)
+            kin = self._score(w, kin_query) if kin_query is not None else 0.0
+            if max(similarity, kin) < _WRAPPER_FLOOR:
+                continue
+            found = self._call(w, similarity, words, text, phase, check_placement=False)
+            if found is not None and found[1].dropped <= library_call.dropped:
+                final = found[0] + _KIN_WEIGHT * kin - _WRAPPER_DEPTH_PENALTY * (depth - 1)
+                options.append((-final, self._sort_key(w), w, found[1].args))
+        if not options:
+            return None
+        _, _, w, args = min(options, key=lambda o: o[:2])
+        return w, args
+
+    def _wrappers(self, i: int) -> tuple[tuple[int, int], ...]:
+        """Resource keywords calling keyword `i` (depth 1) or calling one of those (depth 2)."""
+        if i not in self._wrapper_cache:
+            direct = [w for w in self._callers_of(i) if w != i]
+            found = dict.fromkeys(direct, 1)
+            for r in direct:
+                for w in self._callers_of(r):
+                    if w != i:
+                        found.setdefault(w, 2)
+            self._wrapper_cache[i] = tuple(sorted(found.items(), key=lambda item: (item[1], self._sort_key(item[0]))))
+        return self._wrapper_cache[i]
+
+    def _callers_of(self, i: int) -> list[int]:
+        """Resource keywords whose body calls keyword `i`, resolved RF's way.
+
+        A plain name counts when `i` is the keyword RF picks for it (a resource twin of a
+        library keyword takes its calls); `Owner.Name` always counts; an embedded keyword is
+        called through its pattern, by any call text it matches that is no plain name.
+        """
+        entry = self._entries[i]
+        kw = entry.keyword
+        callers: dict[int, None] = {}
+        if entry.embedded is None:
+            keys = [normalize(f"{owner}.{kw.name}", ignore="_") for owner in (kw.owner, PurePosixPath(kw.owner).stem)]
+            if self._by_name[entry.norm][0] == i:
+                keys.append(entry.norm)
+            for key in keys:
+                callers.update(dict.fromkeys(self._callers.get(key, ())))
+        else:
+            for call, ids in self._call_texts.items():
+                if normalize(call, ignore="_") not in self._by_name and entry.embedded.matches(call):
+                    callers.update(dict.fromkeys(ids))
+        return list(callers)
+
+    def _with_variables(self, text: _StepText) -> _StepText:
+        """The step's values plus the repo variables its words name (see the module doc)."""
+        if not self._variables:
+            return text
+        at = dict(text.words)
+        taken = {value.position for value in text.values}
+        found: list[_Value] = []
+        for position, stem in text.words:
+            if stem not in self._variables or position + 1 in taken:
+                continue  # no cue, or the step gives the value itself: "password "x""
+            modifiers: list[str] = []
+            before = position - 1
+            while before in at and at[before] not in _STOPWORDS and len(modifiers) < _MAX_MODIFIERS:
+                modifiers.append(at[before])
+                before -= 1
+            fits: dict[int, list[str]] = defaultdict(list)
+            for name, rest in self._variables[stem]:
+                fit = _variable_fit(frozenset(modifiers), rest)
+                if fit is not None:
+                    fits[fit].append(name)
+            best = fits.get(2) or fits.get(1) or []
+            if len(best) == 1:
+                role, cues = _ROLE_OF.get(stem), frozenset({stem})
+                found.append(_Value(best[0], False, False, role, cues, position, variable=True))
+        if not found:
+            return text
+        return _StepText(values=tuple(sorted([*text.values, *found], key=lambda v: v.position)), words=text.words)
 
     def _renders_back(self, i: int, args: Sequence[str]) -> bool:
         """Whether the call written for embedded keyword `i` with `args` is what RF resolves.
@@ -920,18 +1163,22 @@ class KeywordMatcher:
         return sorted((i for i, _ in self._embedded if self._entries[i].keyword.name == name), key=self._sort_key)
 
     def _ranked(self, text: str, *, keep_embedded: bool = False) -> list[tuple[int, float]]:
-        """Keywords scored against `text` (values already removed), best first.
+        """Keywords scored against `text` (values already removed), best first."""
+        query = self._query(text)
+        return self._rank(query, keep_embedded=keep_embedded) if query is not None else []
 
-        A cheap pass over the inverted index bounds the work to keywords sharing a word with
-        the text; the best `_CANDIDATES` are then scored precisely.
-        """
+    def _query(self, text: str) -> _Query | None:
         stems = _words(text)
         content = list(dict.fromkeys(_content(stems)))
         if not content:
-            return []
+            return None
         joined = {a + b: (a, b) for a, b in itertools.pairwise(stems)}
-        forms = _forms(text)
-        query_weight = sum(self._weight(t) for t in content)
+        return _Query(content, joined, _forms(text), sum(self._weight(t) for t in content))
+
+    def _rank(self, query: _Query, *, keep_embedded: bool) -> list[tuple[int, float]]:
+        """A cheap pass over the inverted index bounds the work to keywords sharing a word with
+        the text; the best `_CANDIDATES` are then scored precisely."""
+        content, joined, query_weight = query.content, query.joined, query.weight
         overlap: dict[int, float] = defaultdict(float)
         for token in [*content, *joined]:
             weight = self._weight(token)
@@ -950,20 +1197,14 @@ class KeywordMatcher:
             if keep_embedded or self._entries[i].embedded is None
         )
         best = heapq.nlargest(_CANDIDATES, cheap, key=lambda item: (item[0], -item[1]))
-        scored = [(i, self._score(i, content, joined, forms, query_weight)) for _, i in best]
+        scored = [(i, self._score(i, query)) for _, i in best]
         scored.sort(key=lambda item: (-item[1], self._sort_key(item[0])))
         return scored
 
-    def _score(
-        self,
-        i: int,
-        content: list[str],
-        joined: dict[str, tuple[str, str]],
-        forms: tuple[frozenset[str], frozenset[str]],
-        query_weight: float,
-    ) -> float:
+    def _score(self, i: int, query: _Query) -> float:
         entry = self._entries[i]
-        participle, plain = forms
+        content, joined, query_weight = query.content, query.joined, query.weight
+        participle, plain = query.forms
 
         def form_credit(name_token: str, step_token: str) -> float:
             same = step_token in (participle if name_token in entry.participles else plain)
@@ -1059,7 +1300,8 @@ def format_call(mapping: StepMapping, *, separator: str = "    ") -> str:
     """The Robot line for a mapping, without indentation.
 
     - exact/similar: `Given Login As    alice    secret` (the step's BDD prefix kept, RF
-      strips it when looking the keyword up);
+      strips it when looking the keyword up); values are escaped, except a repo variable
+      the matcher chose for the step's words (`${DEFAULT_PASSWORD}`, see `_argument_cell`);
     - similar to an embedded-argument keyword: the keyword's own text with the values in
       place, `And The cart contains "1" of "Coffee Mug"` (checked at match time to resolve
       back to that keyword with those values);
@@ -1082,4 +1324,10 @@ def format_call(mapping: StepMapping, *, separator: str = "    ") -> str:
         body = render_embedded(mapping.keyword, mapping.args)
         return f"{prefix} {body}" if prefix else body
     name = f"{prefix} {mapping.keyword}" if prefix else mapping.keyword
-    return separator.join([name, *(escape_cell(a) for a in mapping.args)])
+    return separator.join([name, *(_argument_cell(a, step) for a in mapping.args)])
+
+
+def _argument_cell(arg: str, step: str) -> str:
+    """A plain `${NAME}` the step's text does not contain came from the repo's variable names
+    (`_with_variables`) and is written as the variable; anything else is a value, escaped."""
+    return arg if _VARIABLE_ARGUMENT.fullmatch(arg) and arg not in step else escape_cell(arg)

@@ -48,6 +48,10 @@ class Keyword(BaseModel):
     owner_kind: Literal["resource", "library"] = "resource"
     embedded: bool = False
     tags: list[str] = Field(default_factory=list)
+    calls: list[str] = Field(
+        default_factory=list,
+        description="User keywords only: names of the keywords its body calls, as written (whitespace collapsed).",
+    )
 
 
 class KeywordInventory(BaseModel):
@@ -59,6 +63,11 @@ class KeywordInventory(BaseModel):
         default_factory=list, description="Resource files (repo-relative) imported or present."
     )
     variables: list[str] = Field(default_factory=list, description="Variable files imported by the repo.")
+    variable_names: list[str] = Field(
+        default_factory=list,
+        description="Names (never values) of the variables its variable files and resource files define: "
+        "`${NAME}`, `@{LIST}`, `&{DICT}`.",
+    )
     errors: list[str] = Field(default_factory=list, description="Files libdoc could not read, with the reason.")
 
 

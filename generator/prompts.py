@@ -9,6 +9,7 @@ it is untrusted and must not be read as instructions.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from generator.models import ConfluencePage, Diagnostic, ExampleTest, Keyword, TestSpec, Ticket
 
@@ -125,6 +126,24 @@ def render_keywords_block(keywords: list[Keyword]) -> str:
     return "\n".join(lines)
 
 
+#: Variable names listed in the writer's prompt at most: enough for a repo's test data
+#: (passwords, cards, URLs), bounded so a huge variable file cannot eat the token budget.
+MAX_VARIABLE_NAMES = 60
+
+
+def render_variable_names(names: Sequence[str]) -> str | None:
+    """One line naming the repo's variables, or None when it has none.
+
+    Names only: the inventory never holds values, and a `${DEFAULT_PASSWORD}` in the test is
+    what the repo's own suites write instead of the secret.
+    """
+    if not names:
+        return None
+    shown = ", ".join(names[:MAX_VARIABLE_NAMES])
+    more = f" (and {len(names) - MAX_VARIABLE_NAMES} more)" if len(names) > MAX_VARIABLE_NAMES else ""
+    return f"Variables the repository defines (use them instead of literal test data): {shown}{more}"
+
+
 def writer_messages(
     spec: TestSpec,
     ticket: Ticket,
@@ -132,7 +151,9 @@ def writer_messages(
     keywords: list[Keyword],
     allowed_imports: list[str],
     examples: list[ExampleTest],
+    variable_names: Sequence[str] = (),
 ) -> list[dict[str, str]]:
+    variables = render_variable_names(variable_names)
     user = "\n\n".join(
         [
             f"Write the file {spec.rf.target_path} for {ticket.key}.",
@@ -141,6 +162,7 @@ def writer_messages(
             "Keywords available (name, arguments, [defined in], doc):\n" + render_keywords_block(keywords),
             "Imports the repository already uses (the only ones allowed):\n"
             + "\n".join(f"- {i}" for i in allowed_imports),
+            *([variables] if variables else []),
             "Similar existing tests:\n" + render_examples(examples),
         ]
     )

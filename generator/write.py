@@ -90,6 +90,7 @@ class LLMWriterSession:
             keywords,
             import_lines(ctx.repo.inventory, spec.rf.target_path),
             ctx.examples,
+            ctx.repo.inventory.variable_names,
         )
 
     async def _ask(self, what: str) -> GeneratedTest:

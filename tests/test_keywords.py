@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -361,3 +362,202 @@ def test_imports_with_run_time_variables_are_allowed_as_repo_relative_patterns(r
     assert [e for e in inv.errors if "${" in e] == [
         "resources/env.resource: Library '${LIBS}/Tool.py': not loaded, the name holds variables set only at run time"
     ]
+
+
+# --------------------------------------------------------------------------- calls (wrapper awareness)
+
+CALLS_RESOURCE = """\
+*** Keywords ***
+Checkout Everything
+    [Setup]    Open Shop
+    FOR    ${i}    IN RANGE    2
+        IF    ${i} == 0
+            Given Login As    alice
+        ELSE
+            Add Book To Cart    Dune
+        END
+    END
+    TRY
+        Checkout
+    EXCEPT    *    type=GLOB
+        Run Keyword    Open   Shop
+    END
+    ${n} =    Get Length    ${EMPTY}
+    Add Book To Cart    Dune
+    [Teardown]    Log    done
+"""
+
+
+def test_calls_of_user_keywords_come_from_robot_model(repo: Path, cache: Path) -> None:
+    (repo / "resources" / "calls.resource").write_text(CALLS_RESOURCE, encoding="utf-8")
+    inv = build_inventory(repo, cache_dir=cache)
+
+    # Setup, nested FOR/IF/TRY bodies, assignments and teardown, in order and once each; a
+    # keyword passed as an argument (`Run Keyword    Open Shop`) is not a call of it.
+    assert by_name(inv, "Checkout Everything").calls == [
+        "Open Shop",
+        "Given Login As",
+        "Add Book To Cart",
+        "Checkout",
+        "Run Keyword",
+        "Get Length",
+        "Log",
+    ]
+    assert by_name(inv, "Add Book To Cart").calls == ["Log"]
+    assert by_name(inv, "Add Item To Cart", owner="libraries/ShopLibrary.py").calls == []
+
+
+def test_sample_repo_wrappers_and_variable_names(tmp_path: Path) -> None:
+    from generator.atlassian_server import SAMPLE_REPO_DIR
+
+    sample = shutil.copytree(SAMPLE_REPO_DIR, tmp_path / "repo", ignore=shutil.ignore_patterns("__pycache__"))
+    inv = build_inventory(sample, pythonpath=["libraries"], cache_dir=tmp_path / "cache")
+    wrappers = sorted(k.name for k in inv.keywords if "Put In Cart" in k.calls)
+    assert wrappers == ["Add \"${quantity}\" Of \"${product}\" To Cart", "Add Product To Cart",
+                        "The cart contains \"${quantity}\" of \"${product}\""]  # fmt: skip
+    assert by_name(inv, 'The shop has "${count}" of "${product}" in stock').calls == ["Set Stock"]
+    # `Variables    ${CURDIR}/../variables/${ENV}.py`: every variables/*.py file is read.
+    assert inv.variable_names == [
+        "${DECLINED_CARD}",
+        "${DEFAULT_PASSWORD}",
+        "${DEFAULT_PRODUCT}",
+        "${MAX_LOGIN_ATTEMPTS}",
+        "${SHOP_URL}",
+        "${VALID_CARD}",
+    ]
+    assert "Secret-123" not in inv.model_dump_json()
+    assert inv.errors == []
+
+
+# --------------------------------------------------------------------------- variable names
+
+SECRET = "s3cr3t-Value-42"
+ENV_VARIABLES = f'''\
+import os
+
+DEFAULT_PASSWORD = "{SECRET}"
+LIST__CARDS = ["4111111111111111"]
+DICT__LIMITS = {{"daily": "{SECRET}"}}
+PORTS = (80, 443)
+_PRIVATE = "{SECRET}"
+
+
+def helper():
+    return "{SECRET}"
+'''
+DYNAMIC_VARIABLES = f'''\
+def get_variables(region="eu"):
+    return {{"API_TOKEN_" + region.upper(): "{SECRET}"}}
+'''
+VARIABLES_RESOURCE = f"""\
+*** Settings ***
+Variables    ${{CURDIR}}/../variables/${{ENV}}.py
+Variables    ../variables/dynamic.py    us
+Variables    ../variables/data.yaml
+Variables    ../variables/broken.json
+
+*** Variables ***
+${{TIMEOUT}}       {SECRET}
+@{{USERS}}         alice    {SECRET}
+&{{HEADERS}}       token={SECRET}
+${{default_password}}    duplicate by RF's rule
+"""
+
+
+def _write_variable_files(repo: Path) -> None:
+    (repo / "variables" / "staging.py").write_text(ENV_VARIABLES, encoding="utf-8")
+    (repo / "variables" / "prod.py").write_text(f'SHOP_URL = "{SECRET}"\n', encoding="utf-8")
+    (repo / "variables" / "dynamic.py").write_text(DYNAMIC_VARIABLES, encoding="utf-8")
+    (repo / "variables" / "data.yaml").write_text(f"DB_PASSWORD: {SECRET}\nREGIONS: [eu, us]\n", encoding="utf-8")
+    (repo / "variables" / "broken.json").write_text("[not a mapping]", encoding="utf-8")
+    (repo / "resources" / "vars.resource").write_text(VARIABLES_RESOURCE, encoding="utf-8")
+
+
+def test_variable_names_from_files_patterns_and_resources(repo: Path, cache: Path) -> None:
+    _write_variable_files(repo)
+    inv = build_inventory(repo, cache_dir=cache)
+
+    assert inv.variable_names == [
+        "${API_TOKEN_EU}",  # dynamic.py as the ${ENV} pattern selects it: no argument
+        "${API_TOKEN_US}",  # dynamic.py as imported by name: get_variables() gets the argument
+        "${BASE_URL}",  # variables/env.py, imported by common.resource (and matched by the pattern)
+        "@{CARDS}",  # LIST__ prefix
+        "${DB_PASSWORD}",  # YAML file
+        "${default_password}",  # resource `*** Variables ***` come first; one entry per RF name
+        "&{HEADERS}",
+        "&{LIMITS}",  # DICT__ prefix
+        "@{PORTS}",
+        "@{REGIONS}",
+        "${SHOP_URL}",  # variables/prod.py: another file the ${ENV} pattern selects
+        "${TIMEOUT}",
+        "@{USERS}",
+    ]
+    # A variable file that RF refuses is reported, with the importer, and the rest still read.
+    assert [e for e in inv.errors if "broken.json" in e] == [
+        "resources/vars.resource: Variables '../variables/broken.json': variable names not read: "
+        "Processing variable file 'variables/broken.json' failed: JSONDecodeError"
+    ]
+
+
+def test_variable_file_errors_do_not_quote_values(repo: Path, cache: Path) -> None:
+    (repo / "variables" / "bad.py").write_text(f'PORT = int("{SECRET}")\n', encoding="utf-8")
+    (repo / "resources" / "bad.resource").write_text(
+        "*** Settings ***\nVariables    ../variables/bad.py\n", encoding="utf-8"
+    )
+    inv = build_inventory(repo, cache_dir=cache)
+    (error,) = [e for e in inv.errors if "bad.py" in e]
+    assert error.endswith("Importing variable file 'variables/bad.py' failed: ValueError"), error
+    assert SECRET not in inv.model_dump_json()
+
+
+def test_variable_values_never_reach_the_inventory_or_its_cache(repo: Path, cache: Path) -> None:
+    _write_variable_files(repo)
+    inv = build_inventory(repo, cache_dir=cache)
+
+    assert "${DB_PASSWORD}" in inv.variable_names  # the names are there...
+    (entry,) = cache.glob("inventory-*.json")
+    for text in (inv.model_dump_json(), entry.read_text(encoding="utf-8"), render_keywords(inv.keywords)):
+        assert SECRET not in text  # ...never a value, from a file or a `*** Variables ***` section
+
+
+def test_variable_file_edits_invalidate_the_cache(repo: Path, cache: Path) -> None:
+    _write_variable_files(repo)
+    first = build_inventory(repo, cache_dir=cache)
+    assert "${NEW_CARD}" not in first.variable_names
+
+    with (repo / "variables" / "staging.py").open("a", encoding="utf-8") as f:
+        f.write('NEW_CARD = "4000000000000002"\n')
+    edited = build_inventory(repo, cache_dir=cache)
+    assert not last_build_from_cache()
+    assert "${NEW_CARD}" in edited.variable_names
+
+    # YAML and JSON variable files are hashed too, not only `.py`.
+    (repo / "variables" / "data.yaml").write_text("OTHER_PASSWORD: x\n", encoding="utf-8")
+    yaml_edit = build_inventory(repo, cache_dir=cache)
+    assert not last_build_from_cache()
+    assert "${OTHER_PASSWORD}" in yaml_edit.variable_names and "${DB_PASSWORD}" not in yaml_edit.variable_names
+    build_inventory(repo, cache_dir=cache)
+    assert last_build_from_cache()
+
+
+def test_variable_names_reach_the_writer_prompt_bounded(repo: Path, cache: Path) -> None:
+    from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket
+    from generator.prompts import MAX_VARIABLE_NAMES, writer_messages
+
+    _write_variable_files(repo)
+    inv = build_inventory(repo, cache_dir=cache)
+    spec = TestSpec(
+        meta=SpecMeta(jira_key="QA-1", title="t"),
+        rf=SpecRF(target_path="tests/t.robot", test_cases=[SpecTestCase(name="c", steps=["Given x"])]),
+    )
+    ticket = Ticket(key="QA-1", summary="s")
+
+    def prompt(names: list[str]) -> str:
+        return writer_messages(spec, ticket, "", [], [], [], names)[1]["content"]
+
+    (line,) = [x for x in prompt(inv.variable_names).splitlines() if x.startswith("Variables the repository")]
+    assert line.endswith(": " + ", ".join(inv.variable_names))
+    assert SECRET not in prompt(inv.variable_names)
+    assert "Variables the repository" not in prompt([])
+    many = [f"${{V{i}}}" for i in range(MAX_VARIABLE_NAMES + 5)]
+    assert f"${{V{MAX_VARIABLE_NAMES - 1}}}, " not in prompt(many) and "(and 5 more)" in prompt(many)

@@ -389,8 +389,13 @@ def shop_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def shop(shop_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> KeywordMatcher:
-    return KeywordMatcher(build_inventory(shop_repo, cache_dir=tmp_path_factory.mktemp("shop-cache")))
+def shop_inventory(shop_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> KeywordInventory:
+    return build_inventory(shop_repo, cache_dir=tmp_path_factory.mktemp("shop-cache"))
+
+
+@pytest.fixture(scope="module")
+def shop(shop_inventory: KeywordInventory) -> KeywordMatcher:
+    return KeywordMatcher(shop_inventory)
 
 
 # Natural ticket wording -> the exact line written. Each one was wrong or a placeholder
@@ -437,8 +442,22 @@ SHOP_LINES = [
     # "logs in" is the action `Login As`, not the check `User Should Be Logged In` nor the
     # template `The user "${user}" is logged in` (the value sits after "logs in", not before).
     ('When the user logs in as "alice"', "When Login As    alice"),
+    # "the correct password" is the repo's `${DEFAULT_PASSWORD}`, left out as `Login As`'s default.
     ('And "bob" logs in with the correct password', "And Login As    bob"),
     ("Given a guest user who is not logged in", "Given The user is a guest"),
+    # The library's `Put In Cart`, `Set Stock`, `Clear Cart`, `Authenticate`, `Place Order`
+    # win by similarity; the resource keywords wrapping them are written instead.
+    ('When the customer puts 2 "Notebook" in the cart', 'When Add "2" Of "Notebook" To Cart'),
+    ('When the customer puts "Notebook" in the cart', "When Add Product To Cart    Notebook"),
+    ('Given the stock of "Coffee Mug" is 3', 'Given The shop has "3" of "Coffee Mug" in stock'),
+    ("When the cart is cleared", "When Empty The Cart"),
+    ('When the user authenticates as "bob" with password "x"', "When Login As    bob    x"),
+    ("When she places an order with a valid card", "When Checkout With Card"),
+    # QA-101: the password the step names without a value is the repo's variable.
+    (
+        'And logging in as "alice" with the correct password fails with the message "Account is locked"',
+        "And Login Should Fail With Message    alice    ${DEFAULT_PASSWORD}    Account is locked",
+    ),
 ]
 
 
@@ -457,13 +476,14 @@ def test_library_twin_exists_but_resource_wins(shop: KeywordMatcher) -> None:
     assert shop.match('Then the account "alice" is locked').keyword == 'Account "${user}" Should Be Locked'
 
 
-def test_message_never_fills_a_password(shop: KeywordMatcher) -> None:
+def test_message_never_fills_a_password(shop: KeywordMatcher, shop_inventory: KeywordInventory) -> None:
     # `Login As` takes (user, password=); `Login Should Fail With Message` needs a password the
-    # step does not give. Neither may be called with the message in the password's place.
-    mapping = shop.match(
-        'And logging in as "alice" with the correct password fails with the message "Account is locked"'
-    )
-    assert mapping.how == "placeholder", mapping
+    # step gives only as "the correct password". Without the repo's `${DEFAULT_PASSWORD}`
+    # neither may be called with the message in the password's place.
+    step = 'And logging in as "alice" with the correct password fails with the message "Account is locked"'
+    no_variables = KeywordMatcher(shop_inventory.model_copy(update={"variable_names": []}))
+    assert no_variables.match(step).how == "placeholder", no_variables.match(step)
+    assert shop.match(step).args == ["alice", "${DEFAULT_PASSWORD}", "Account is locked"]
     assert shop.match('Then the user "bob" sees the message "Welcome back"').how == "placeholder"
 
 
@@ -532,6 +552,15 @@ def test_shop_lines_pass_dryrun_and_run(shop: KeywordMatcher, shop_repo: Path) -
         'Given the user "alice" has an account',
         'When "alice" enters a wrong password 3 times',
         'Then the account "alice" is locked',
+        'And logging in as "alice" with the correct password fails with the message "Account is locked"',
+        'Given the user "bob" has an account',
+        'And "bob" logs in with the correct password',
+        'When the customer puts 2 "Notebook" in the cart',
+        'Then the cart contains 2 "Notebook"',
+        "When the cart is cleared",
+        "Then the cart is empty",
+        'Given the stock of "Coffee Mug" is 3',
+        'Then the stock of "Coffee Mug" is back to 3',
         'Given the user "nina" is logged in',
         'And the cart contains 2 "Blue T-Shirt"',
         "When she applies the discount code WELCOME10",
@@ -557,3 +586,194 @@ def test_shop_lines_pass_dryrun_and_run(shop: KeywordMatcher, shop_repo: Path) -
     real = _run_robot(shop_repo, suite, *options)
     assert real.returncode == 0, real.stdout + real.stderr
     assert "1 test, 1 passed, 0 failed" in real.stdout
+
+
+def test_shop_wrappers_replace_what_similarity_alone_would_pick(
+    shop: KeywordMatcher, shop_inventory: KeywordInventory
+) -> None:
+    # Control: with no `calls` recorded the same steps go to the library keywords, so the
+    # lines of SHOP_LINES come from the wrappers, not from resemblance.
+    blind = KeywordMatcher(
+        shop_inventory.model_copy(
+            update={"keywords": [k.model_copy(update={"calls": []}) for k in shop_inventory.keywords]}
+        )
+    )
+    for step, library_line, wrapper_line in [
+        ('When the customer puts 2 "Notebook" in the cart', "When Put In Cart    Notebook    2",
+         'When Add "2" Of "Notebook" To Cart'),
+        ('Given the stock of "Coffee Mug" is 3', "Given Set Stock    Coffee Mug    3",
+         'Given The shop has "3" of "Coffee Mug" in stock'),
+    ]:  # fmt: skip
+        assert format_call(blind.match(step)) == library_line
+        assert format_call(shop.match(step)) == wrapper_line
+
+
+# --------------------------------------------------------------------------- wrappers, synthetic repo
+
+PARCEL_LIBRARY = '''\
+class ParcelLibrary:
+    """Technical parcel helpers."""
+
+    def __init__(self):
+        self.sent = []
+
+    def dispatch_parcel(self, parcel_id):
+        """Dispatches the parcel to the carrier."""
+        self.sent.append(parcel_id)
+
+    def weigh_parcel(self, parcel_id, grams):
+        """Weighs the parcel."""
+
+    def parcel_should_be_sent(self, parcel_id):
+        """Fails unless the parcel was dispatched."""
+        assert parcel_id in self.sent, self.sent
+'''
+
+PARCEL_RESOURCE = """\
+*** Settings ***
+Library    ParcelLibrary
+
+*** Keywords ***
+Hand Over To Carrier
+    [Documentation]    Needs a carrier the steps never give: never callable from them.
+    [Arguments]    ${parcel}    ${carrier}
+    Dispatch Parcel    ${parcel}
+    Log    ${carrier}
+
+Send Parcel
+    [Documentation]    Two levels above the library keyword.
+    [Arguments]    ${parcel}
+    Hand Over To Carrier    ${parcel}    DHL
+
+Dispatching Should Fail
+    [Documentation]    A check around the action: never its wrapper.
+    [Arguments]    ${parcel}
+    TRY
+        Dispatch Parcel    ${parcel}
+    EXCEPT    *    type=GLOB
+        RETURN
+    END
+    Fail    Dispatched
+
+Record Weight
+    [Documentation]    Weighs with a fixed weight: cannot take one from the step.
+    [Arguments]    ${parcel}
+    Weigh Parcel    ${parcel}    100
+"""
+
+
+@pytest.fixture(scope="module")
+def parcel_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = tmp_path_factory.mktemp("parcel") / "repo"
+    (repo / "libraries").mkdir(parents=True)
+    (repo / "resources").mkdir()
+    (repo / "tests").mkdir()
+    (repo / "libraries" / "ParcelLibrary.py").write_text(PARCEL_LIBRARY, encoding="utf-8")
+    (repo / "resources" / "parcels.resource").write_text(PARCEL_RESOURCE, encoding="utf-8")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def parcel_inventory(parcel_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> KeywordInventory:
+    return build_inventory(parcel_repo, cache_dir=tmp_path_factory.mktemp("parcel-cache"))
+
+
+def test_wrapper_two_levels_up_replaces_the_library_keyword(parcel_inventory: KeywordInventory) -> None:
+    step = 'When the parcel "P-7" is dispatched'
+    blind = KeywordMatcher(
+        parcel_inventory.model_copy(
+            update={"keywords": [k.model_copy(update={"calls": []}) for k in parcel_inventory.keywords]}
+        )
+    )
+    assert format_call(blind.match(step)) == "When Dispatch Parcel    P-7"
+    # `Hand Over To Carrier` needs a carrier, `Dispatching Should Fail` is a check: `Send Parcel`
+    # (through `Hand Over To Carrier`) is the wrapper the step can call.
+    mapping = KeywordMatcher(parcel_inventory).match(step)
+    assert format_call(mapping) == "When Send Parcel    P-7"
+    assert mapping.score == blind.match(step).score  # the resemblance that made the step match
+
+
+def test_library_keyword_kept_when_no_wrapper_takes_the_values(parcel_inventory: KeywordInventory) -> None:
+    # `Record Weight` wraps `Weigh Parcel` but would drop the weight: quoted (never dropped), or
+    # a bare number the library call passes (a wrapper must not lose what the library takes).
+    matcher = KeywordMatcher(parcel_inventory)
+    for weight in ('"250"', "250"):
+        mapping = matcher.match(f'When the clerk weighs parcel "P-7" with {weight} grams')
+        assert format_call(mapping) == "When Weigh Parcel    P-7    250"
+
+
+def test_wrapped_call_passes_a_real_run(parcel_inventory: KeywordInventory, parcel_repo: Path) -> None:
+    line = format_call(KeywordMatcher(parcel_inventory).match('When the parcel "P-7" is dispatched'))
+    suite = (
+        "*** Settings ***\nResource    ../resources/parcels.resource\n\n*** Test Cases ***\nGenerated\n"
+        f"    {line}\n    Parcel Should Be Sent    P-7\n"
+    )
+    result = _run_robot(parcel_repo, suite)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- repo variables as values
+
+VARIABLE_KEYWORDS = [
+    Keyword(name="Login As", args=["${user}", "${password}"], owner="r/a.resource"),
+    Keyword(name="Pay With Card", args=["${card}"], owner="r/p.resource"),
+    Keyword(name="Open Shop Page", args=["${url}=${SHOP_URL}"], owner="r/s.resource"),
+]
+VARIABLE_NAMES = ["${DEFAULT_PASSWORD}", "${ADMIN_PASSWORD}", "${VALID_CARD}", "${DECLINED_CARD}", "${SHOP_URL}",
+                  "@{CARDS}", "${MAX_LOGIN_ATTEMPTS}"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def with_variables() -> KeywordMatcher:
+    return KeywordMatcher(KeywordInventory(keywords=VARIABLE_KEYWORDS, variable_names=VARIABLE_NAMES))
+
+
+@pytest.mark.parametrize(
+    ("step", "line"),
+    [
+        ('When "alice" logs in with the correct password', "When Login As    alice    ${DEFAULT_PASSWORD}"),
+        ('When "alice" logs in with the default password', "When Login As    alice    ${DEFAULT_PASSWORD}"),
+        ('When "root" logs in with the admin password', "When Login As    root    ${ADMIN_PASSWORD}"),
+        ('When "root" logs in with the correct admin password', "When Login As    root    ${ADMIN_PASSWORD}"),
+        ('When "alice" logs in with the password "x"', "When Login As    alice    x"),  # the step's own value
+        ("When she pays with a valid card", "When Pay With Card    ${VALID_CARD}"),
+        ("When she pays with a declined card", "When Pay With Card    ${DECLINED_CARD}"),
+        ("When she opens the shop page at the shop url", "When Open Shop Page"),  # the default: left out
+    ],
+)
+def test_step_naming_a_repo_variable_passes_it(with_variables: KeywordMatcher, step: str, line: str) -> None:
+    assert format_call(with_variables.match(step)) == line
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        'When "alice" logs in with a wrong password',  # "wrong" names no variable
+        'When "alice" logs in with the password',  # nothing says which one
+        "When she pays with a stolen card",
+        'When "root" logs in with the old admin password',  # "old" points elsewhere
+    ],
+)
+def test_step_not_naming_a_variable_gets_none(with_variables: KeywordMatcher, step: str) -> None:
+    mapping = with_variables.match(step)
+    assert not any(a.startswith("${") for a in mapping.args), mapping
+    assert "${" not in format_call(mapping).replace("\\${", "")
+
+
+def test_two_equally_named_variables_mean_none() -> None:
+    names = ["${VALID_CARD}", "${DEFAULT_CARD}"]
+    matcher = KeywordMatcher(KeywordInventory(keywords=VARIABLE_KEYWORDS, variable_names=names))
+    # Both are "the usual card": ambiguous. "valid" and "default" each name one exactly.
+    assert matcher.match("When she pays with the correct card").how == "placeholder"
+    assert matcher.match("When she pays with a valid card").args == ["${VALID_CARD}"]
+    assert matcher.match("When she pays with the default card").args == ["${DEFAULT_CARD}"]
+
+
+def test_variable_from_the_ticket_text_is_still_escaped(with_variables: KeywordMatcher) -> None:
+    # A `${...}` the ticket writes is untrusted text, not the repo's variable, even if named alike.
+    mapping = with_variables.match('When "alice" logs in with the password "${DEFAULT_PASSWORD}"')
+    assert format_call(mapping) == "When Login As    alice    \\${DEFAULT_PASSWORD}"
+    line = format_call(with_variables.match('When "alice" logs in with the correct password'))
+    model = get_model(f"*** Test Cases ***\nT\n    {line}\n")
+    (call,) = [n for n in model.sections[0].body[0].body if isinstance(n, KeywordCall)]
+    assert call.args == ("alice", "${DEFAULT_PASSWORD}")  # RF reads a variable, not text
