@@ -260,3 +260,36 @@ def test_mr_link_is_commented_on_the_ticket_when_enabled(llm, atlassian, sample_
         assert entry["mr_url"].endswith(f"/merge_requests/{mr.iid}")
         assert ("QA-104", f"jira2robot opened a draft merge request: {entry['mr_url']}") in atlassian.added_comments
         assert "QA-104" in mr.description and "dryrun" in mr.description.lower()
+
+
+def test_mr_limits_are_checked_before_spending_llm_calls(llm, atlassian, sample_repo, tmp_path):
+    os.environ.update(OPENAI_BASE_URL=llm.base_url, JIRA_MCP_URL=atlassian.url, GITLAB_TOKEN="glpat-x-123456")
+    os.environ["CI_PROJECT_ID"] = "7"
+    llm.responder = responder()
+    with FakeGitLab(token="glpat-x-123456") as gl:
+        os.environ["CI_SERVER_URL"] = gl.url
+        out = tmp_path / "out"
+        code = main(
+            [
+                "run",
+                "--keys",
+                "QA-101,QA-104",
+                "--concurrency",
+                "1",
+                "--max-new-mrs",
+                "1",
+                "--repo",
+                str(sample_repo),
+                "--publish",
+                "gitlab",
+                "--output-dir",
+                str(out),
+            ]
+        )
+        assert code == 0
+        by_key = report(out)
+        assert by_key["QA-101"]["status"] == "created"
+        assert by_key["QA-104"]["status"] == "skipped"
+        assert by_key["QA-104"]["reason"] == "limit max_new_mrs=1 reached"
+        assert by_key["QA-104"]["llm"]["calls"] == 0
+        assert len(gl.mrs) == 1 and len(llm.requests) == 2

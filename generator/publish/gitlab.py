@@ -254,18 +254,24 @@ class GitLabPublisher:
 
     # ------------------------------------------------------------------ limits
 
+    async def _limit(self) -> str | None:
+        """The limit a new MR would hit now; the caller holds the lock."""
+        if self._new_count >= self._max_new:
+            return f"limit max_new_mrs={self._max_new} reached"
+        if self._open_count is None:
+            self._open_count = await self._count_open()
+        if self._open_count + self._new_count >= self._max_open:
+            return (
+                f"limit max_open_mrs={self._max_open} reached "
+                f"({self._open_count + self._new_count} open jira2robot merge requests)"
+            )
+        return None
+
     async def _reserve_new(self) -> str | None:
         """Claim one new-MR slot, or say which limit stops it. Updates never need a slot."""
         async with self._lock:
-            if self._new_count >= self._max_new:
-                return f"limit max_new_mrs={self._max_new} reached"
-            if self._open_count is None:
-                self._open_count = await self._count_open()
-            if self._open_count + self._new_count >= self._max_open:
-                return (
-                    f"limit max_open_mrs={self._max_open} reached "
-                    f"({self._open_count + self._new_count} open jira2robot merge requests)"
-                )
+            if limit := await self._limit():
+                return limit
             self._new_count += 1
             return None
 
@@ -341,10 +347,12 @@ class GitLabPublisher:
     # ------------------------------------------------------------------ Publisher
 
     async def covered(self, key: str) -> str | None:
-        """Skip reason before any LLM call: merged MR, or closed MR not to be recreated."""
+        """Skip reason before any LLM call: merged MR, closed MR not to be recreated, MR limits reached."""
         mr = await self._find_mr(self._branch(key))
         if mr is None:
-            return None
+            # A ticket that would need a new MR past the limits is not worth its LLM calls.
+            async with self._lock:
+                return await self._limit()
         if mr.state == "merged":
             return f"already covered by merged MR !{mr.iid}"
         if mr.state == "closed" and not self._recreate:
