@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from generator.keywords import render_keywords
 from generator.models import ConfluencePage, Diagnostic, ExampleTest, Keyword, TestSpec, Ticket
 
 PLANNER_SYSTEM = """\
@@ -117,15 +118,6 @@ def planner_retry_message(errors: list[str]) -> dict[str, str]:
     }
 
 
-def render_keywords_block(keywords: list[Keyword]) -> str:
-    lines = []
-    for k in keywords:
-        args = "    ".join(k.args)
-        doc = f"  # {k.doc}" if k.doc else ""
-        lines.append(f"{k.name}{'    ' + args if args else ''}    [{k.owner}]{doc}")
-    return "\n".join(lines)
-
-
 #: Variable names listed in the writer's prompt at most: enough for a repo's test data
 #: (passwords, cards, URLs), bounded so a huge variable file cannot eat the token budget.
 MAX_VARIABLE_NAMES = 60
@@ -159,7 +151,8 @@ def writer_messages(
             f"Write the file {spec.rf.target_path} for {ticket.key}.",
             "SPEC_JSON:\n" + json.dumps(spec.model_dump(mode="json"), ensure_ascii=False, indent=2),
             _block("conventions", convention or "(no convention document)"),
-            "Keywords available (name, arguments, [defined in], doc):\n" + render_keywords_block(keywords),
+            "Keywords available, grouped by the file or library that defines them (name, arguments, doc):\n"
+            + render_keywords(keywords),
             "Imports the repository already uses (the only ones allowed):\n"
             + "\n".join(f"- {i}" for i in allowed_imports),
             *([variables] if variables else []),
