@@ -343,10 +343,13 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             return _fail_all(settings, report, console, str(exc))
         tools = repo_tools(settings.repo, matcher)
         if settings.gitlab_mcp_url:
-            gitlab_mcp = await stack.enter_async_context(
-                McpConnection(settings.gitlab_mcp_url, label="GitLab", limiter=mcp_limiter)
-            )
-            tools += await gitlab_tools(gitlab_mcp)
+            try:
+                gitlab_mcp = await stack.enter_async_context(
+                    McpConnection(settings.gitlab_mcp_url, label="GitLab", limiter=mcp_limiter)
+                )
+                tools += await gitlab_tools(gitlab_mcp)
+            except McpError as exc:
+                return _fail_all(settings, report, console, str(exc))
 
         keys = list(settings.keys)
         backlog: list[str] = []

@@ -3,6 +3,7 @@ serving the bundled tickets, and the OpenAI-compatible test server. All real, on
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,18 @@ from tests.servers.fake_openai import FakeOpenAI
 DATA = Path(__file__).resolve().parents[1] / "generator" / "data"
 TICKETS = DATA / "tickets"
 PAGES = DATA / "confluence"
+
+
+@pytest.fixture
+def clean_env() -> Iterator[None]:
+    """No CI, Jira, GitLab or LLM variables of the machine leak in; whatever a test sets is undone."""
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith(("OPENAI_", "JIRA", "CI_", "GITLAB_", "OUTPUT_DIR")):
+            del os.environ[name]
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture

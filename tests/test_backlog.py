@@ -26,11 +26,7 @@ TARGETS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OPENAI_", "JIRA", "CI_", "GITLAB_", "OUTPUT_DIR")):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def responder(calls: list[tuple[float, str, str]] | None = None):

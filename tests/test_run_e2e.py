@@ -57,11 +57,7 @@ def spec_json(key: str = "QA-101", target: str = GOOD_PATH) -> str:
     )
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("OPENAI_", "JIRA", "CI_", "GITLAB_", "OUTPUT_DIR")):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def run_cli(*args: str) -> int:
@@ -472,3 +468,13 @@ def test_planner_cannot_target_an_existing_hand_written_suite(llm, atlassian, sa
     assert "already exists and is not QA-101's file" in llm.requests[1]["messages"][-1]["content"]
     assert report(out)["tickets"][0]["test_path"] == GOOD_PATH
     assert (sample_repo / "tests/login/login_basic.robot").read_text() == original
+
+
+def test_gitlab_mcp_server_down_fails_tickets_cleanly(llm, atlassian, sample_repo, tmp_path):
+    out = tmp_path / "out"
+    os.environ["GITLAB_MCP_URL"] = "http://127.0.0.1:9/mcp"
+    assert run_cli("--keys", "QA-101", *llm_args(llm, atlassian, sample_repo, out)) == 1
+    entry = report(out)["tickets"][0]
+    assert entry["status"] == "failed"
+    assert "cannot connect to the GitLab MCP server at http://127.0.0.1:9/mcp" in entry["reason"]
+    assert llm.requests == []
