@@ -47,3 +47,19 @@ def atlassian() -> Iterator[ServedAtlassian]:
 def llm() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as server:
         yield server
+
+
+def offline_args(repo: Path, out: Path) -> list[str]:
+    """`run` arguments for the offline writer over the bundled tickets and pages."""
+    return [
+        "--llm",
+        "offline",
+        "--tickets-dir",
+        str(TICKETS),
+        "--pages-dir",
+        str(PAGES),
+        "--repo",
+        str(repo),
+        "--output-dir",
+        str(out),
+    ]

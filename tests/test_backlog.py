@@ -13,7 +13,7 @@ import pytest
 
 from generator.cli import main
 from generator.run import shard
-from tests.conftest import PAGES, TICKETS
+from tests.conftest import offline_args
 from tests.servers.fake_gitlab import FakeGitLab
 from tests.servers.fake_openai import Error, Text
 from tests.test_run_e2e import GOOD_ROBOT, spec_json
@@ -192,18 +192,9 @@ def test_parallel_shards_then_merge_reports(atlassian, sample_repo, tmp_path, ca
                 "run",
                 "--keys",
                 keys,
-                "--llm",
-                "offline",
-                "--tickets-dir",
-                str(TICKETS),
-                "--pages-dir",
-                str(PAGES),
-                "--repo",
-                str(sample_repo),
                 "--publish",
                 "none",
-                "--output-dir",
-                str(tmp_path / f"shard-{index}"),
+                *offline_args(sample_repo, tmp_path / f"shard-{index}"),
             ]
         )
         assert code == 0

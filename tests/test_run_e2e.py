@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from generator.cli import main
-from tests.conftest import PAGES, TICKETS
+from tests.conftest import TICKETS, offline_args
 from tests.servers.fake_openai import Error, Malformed, Text, ToolCalls
 
 GOOD_PATH = "tests/login/qa-101_login_lockout.robot"
@@ -290,16 +290,7 @@ def test_offline_subprocess_cli_and_hand_dryrun(sample_repo, tmp_path):
             "run",
             "--keys",
             "QA-101,QA-102",
-            "--llm",
-            "offline",
-            "--tickets-dir",
-            str(TICKETS),
-            "--pages-dir",
-            str(PAGES),
-            "--repo",
-            str(sample_repo),
-            "--output-dir",
-            str(out),
+            *offline_args(sample_repo, out),
         ],
         capture_output=True,
         text=True,
@@ -441,16 +432,7 @@ def test_ticket_without_acceptance_criteria_fails_clearly_offline(sample_repo, t
     code = run_cli(
         "--keys",
         "QA-105,QA-103",
-        "--llm",
-        "offline",
-        "--tickets-dir",
-        str(TICKETS),
-        "--pages-dir",
-        str(PAGES),
-        "--repo",
-        str(sample_repo),
-        "--output-dir",
-        str(out),
+        *offline_args(sample_repo, out),
     )
     assert code == 1
     by_key = {t["key"]: t for t in report(out)["tickets"]}
