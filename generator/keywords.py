@@ -55,16 +55,11 @@ from robot.utils import find_file, normalize
 from robot.variables import VariableMatches, Variables
 from robot.version import get_version
 
+from generator.gather.repo import skip_dir
 from generator.models import Keyword, KeywordInventory
 
 log = logging.getLogger(__name__)
 
-#: Folders never walked: tooling, virtualenvs and caches hold third-party `.robot`/`.py`
-#: files that are not the repo's own test code.
-SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__"})
-#: The tool's own output folder at the repo root: generated files must not feed the inventory
-#: they were generated from.
-OUTPUT_DIR_NAME = "generated"
 #: Conventional folders RF users put on `--pythonpath`; added when they exist.
 CONVENTIONAL_PYTHONPATH = ("libraries", "resources", "lib")
 ALWAYS_LIBRARIES = ("BuiltIn",)
@@ -192,11 +187,7 @@ def _walk(repo: Path) -> list[_SourceFile]:
     found: list[_SourceFile] = []
     for dirpath, dirnames, filenames in os.walk(repo):
         here = Path(dirpath)
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if d not in SKIP_DIRS and not d.startswith(".") and not (here == repo and d == OUTPUT_DIR_NAME)
-        )
+        dirnames[:] = sorted(d for d in dirnames if not skip_dir(d, at_root=here == repo))
         for name in sorted(filenames):
             if name.lower().endswith(_HASHED_SUFFIXES):
                 path = here / name

@@ -11,7 +11,7 @@ import fnmatch
 import json
 from pathlib import Path
 
-from generator.gather.repo import SKIP_DIRS
+from generator.gather.repo import skip_dir, skipped
 from generator.llm import Tool
 from generator.matcher import KeywordMatcher, format_call
 from generator.mcp_client import McpConnection
@@ -69,9 +69,7 @@ def repo_tools(repo: Path, matcher: KeywordMatcher) -> list[Tool]:
         if not path.is_dir():
             return f"ERROR: no folder {args.get('path')!r}"
         entries = sorted(
-            p.name + ("/" if p.is_dir() else "")
-            for p in path.iterdir()
-            if p.name not in SKIP_DIRS and not p.name.startswith(".")
+            p.name + ("/" if p.is_dir() else "") for p in path.iterdir() if not skip_dir(p.name, at_root=path == repo)
         )
         return "\n".join(entries) or "(empty)"
 
@@ -83,7 +81,7 @@ def repo_tools(repo: Path, matcher: KeywordMatcher) -> list[Tool]:
         hits = []
         for path in sorted(repo.rglob("*")):
             rel = path.relative_to(repo)
-            if not path.is_file() or any(p in SKIP_DIRS or p.startswith(".") for p in rel.parts):
+            if not path.is_file() or skipped(rel):
                 continue
             if not fnmatch.fnmatch(rel.as_posix(), pattern) and not fnmatch.fnmatch(path.name, pattern):
                 continue

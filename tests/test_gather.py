@@ -81,3 +81,19 @@ def test_jql_selection_is_paginated_and_capped(atlassian):
 
     assert anyio.run(select, 3) == ["QA-101", "QA-102", "QA-103"]
     assert anyio.run(select, 100) == ["QA-101", "QA-102", "QA-103", "QA-104", "QA-105", "QA-106"]
+
+
+def test_generated_suites_in_the_tests_folder_count_as_coverage_but_output_copies_do_not(sample_repo):
+    suite = "*** Test Cases ***\nX\n    [Tags]    {key}\n    No Operation\n"
+    # Where the offline planner puts a ticket with no component folder: the repo's own tests.
+    (sample_repo / "tests" / "generated").mkdir()
+    (sample_repo / "tests" / "generated" / "qa-777_x.robot").write_text(suite.format(key="QA-777"))
+    # The run's output folder at the root and a dryrun's hidden temp file are not the repo's tests.
+    (sample_repo / "generated" / "QA-888").mkdir(parents=True)
+    (sample_repo / "generated" / "QA-888" / "qa-888_x.robot").write_text(suite.format(key="QA-888"))
+    (sample_repo / "tests" / "login" / ".QA-999.jira2robot-1.robot").write_text(suite.format(key="QA-999"))
+    index = coverage_index(index_suites(sample_repo, "tests"))
+    assert index["qa-777"] == ["tests/generated/qa-777_x.robot"]
+    assert "qa-888" not in index and "qa-999" not in index
+    index = coverage_index(index_suites(sample_repo, "no-such-folder"))  # falls back to the whole repo
+    assert "qa-777" in index and "qa-888" not in index

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from robot.api import get_model
 from robot.api.parsing import ModelVisitor
 
 from generator.models import ExampleTest, Ticket
 
-SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "generated", "results", "output"}
+#: Folders never walked: tooling, virtualenvs and caches hold third-party files, not the repo's tests.
+SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__"})
+#: jira2robot's own output folder at the repo root: generated copies must not count as the repo's
+#: files (a `generated/` folder deeper down, e.g. `tests/generated/`, is ordinary test code).
+OUTPUT_DIR_NAME = "generated"
 MAX_EXAMPLE_CHARS = 6000
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -50,22 +54,26 @@ class _SuiteVisitor(ModelVisitor):
         self.info.tags.update(node.values)
 
 
-def iter_files(root: Path, suffix: str):
-    """Files below root with the suffix, skipping VCS, virtualenvs, outputs and hidden folders."""
-    for path in sorted(root.rglob(f"*{suffix}")):
-        rel = path.relative_to(root).parts
-        if any(part in SKIP_DIRS or part.startswith(".") for part in rel):
-            continue
-        if path.is_file():
-            yield path
+def skip_dir(name: str, *, at_root: bool) -> bool:
+    """The one rule every walker of the repo follows (inventory, suite index, writer tools)."""
+    return name in SKIP_DIRS or name.startswith(".") or (at_root and name == OUTPUT_DIR_NAME)
+
+
+def skipped(rel: PurePath) -> bool:
+    """A repo-relative file no walker reads: hidden itself (dryrun temp files) or in a skipped folder."""
+    *folders, name = rel.parts
+    return name.startswith(".") or any(skip_dir(part, at_root=i == 0) for i, part in enumerate(folders))
 
 
 def index_suites(repo: Path, tests_dir: str) -> list[SuiteInfo]:
     base = repo / tests_dir
     suites = []
-    for path in iter_files(base if base.is_dir() else repo, ".robot"):
+    for path in sorted((base if base.is_dir() else repo).rglob("*.robot")):
+        rel = path.relative_to(repo)
+        if skipped(rel) or not path.is_file():
+            continue
         text = path.read_text(encoding="utf-8", errors="replace")
-        info = SuiteInfo(path=path.relative_to(repo).as_posix(), text=text)
+        info = SuiteInfo(path=rel.as_posix(), text=text)
         _SuiteVisitor(info).visit(get_model(path))
         suites.append(info)
     return suites
