@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from generator.config import ConfigError, build_settings, load_repo_config
+from generator.config import ConfigError, RepoConfig, build_settings
 from generator.logs import Console
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -118,17 +118,17 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
 
 
-def _repo(raw: str | None) -> Path:
+def _repo(raw: str | None) -> tuple[Path, RepoConfig]:
+    """The repo and its configuration, read and validated once, exactly as `run` sees them."""
     settings = build_settings({"repo": raw}, command="keywords")
-    return settings.repo
+    return settings.repo, settings.repo_config
 
 
 def _validate(args: argparse.Namespace) -> int:
     from generator.keywords import build_inventory
     from generator.validate import validate
 
-    repo = _repo(args.repo)
-    cfg = load_repo_config(repo)
+    repo, cfg = _repo(args.repo)
     files: list[tuple[str, Path]] = []
     for raw in args.files:
         path = Path(raw)
@@ -171,8 +171,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _keywords(args: argparse.Namespace) -> int:
     from generator.keywords import build_inventory, render_keywords
 
-    repo = _repo(args.repo)
-    cfg = load_repo_config(repo)
+    repo, cfg = _repo(args.repo)
     inventory = build_inventory(repo, tests_dir=cfg.tests_dir, pythonpath=cfg.pythonpath)
     if args.json:
         print(inventory.model_dump_json(indent=2))

@@ -137,7 +137,6 @@ async def process_ticket(rc: RunContext, key: str) -> TicketResult:
         log.info(traceback.format_exc())
     finally:
         result.seconds = round(time.monotonic() - started, 3)
-        result.llm = budget.usage
         log.info(f"{result.status}: {result.reason}")
         log.close()
         rc.report.record(result)
