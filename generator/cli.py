@@ -128,7 +128,8 @@ def _validate(args: argparse.Namespace) -> int:
     from generator.keywords import build_inventory
     from generator.validate import validate
 
-    repo, cfg = _repo(args.repo)
+    settings = build_settings({"repo": args.repo}, command="validate")
+    repo, cfg = settings.repo, settings.repo_config
     files: list[tuple[str, Path]] = []
     for raw in args.files:
         path = Path(raw)
@@ -154,6 +155,8 @@ def _validate(args: argparse.Namespace) -> int:
                 tests_dir=cfg.tests_dir,
                 robot_options=cfg.robot_options,
                 pythonpath=cfg.pythonpath,
+                secrets=settings.secrets(),
+                dryrun_env=cfg.dryrun_env,
             )
         )
         failed = failed or not result.ok

@@ -77,6 +77,11 @@ class RepoConfig(_Strict):
     acceptance_field: str = Field("", description="Jira custom field holding the acceptance criteria, if any.")
     robot_options: list[str] = Field(default_factory=list, description="Extra robot options, e.g. ['-v', 'env:x'].")
     pythonpath: list[str] = Field(default_factory=list, description="Repo-relative folders added to PYTHONPATH.")
+    dryrun_env: list[str] = Field(
+        default_factory=list,
+        description="Secret-looking environment variables the repo's code may still see in the dryrun "
+        "(the run's own tokens never): see docs/security.md.",
+    )
     tools: ToolNames = Field(default_factory=ToolNames)
     limits: Limits = Field(default_factory=Limits)
     merge_request: MergeRequestSettings = Field(default_factory=MergeRequestSettings)

@@ -225,6 +225,8 @@ async def _write_and_validate(
             robot_options=cfg.robot_options,
             pythonpath=cfg.pythonpath,
             limiter=rc.dryrun_limiter,
+            secrets=rc.settings.secrets(),
+            dryrun_env=cfg.dryrun_env,
         )
         result.diagnostics = validation.diagnostics
         for d in validation.diagnostics:
