@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
     from generator.run import run
 
     settings = build_settings(_cli_values(args), command="run")
-    console = Console(secrets=settings.secrets())
+    console = Console(redactor=settings.redactor())
     results = anyio.run(run, settings, console)
     return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
 

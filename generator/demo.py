@@ -67,7 +67,7 @@ def run_demo(args: argparse.Namespace) -> int:
     # The demo reads only embedded data: CI variables of the surrounding job must not leak in.
     environ = {k: v for k, v in os.environ.items() if k.startswith(("OPENAI_", "JIRA2ROBOT_LLM"))}
     settings = build_settings(cli, environ, command="demo")
-    console = Console(secrets=settings.secrets())
+    console = Console(redactor=settings.redactor())
     console.line(f"jira2robot demo: sample repo copied to {repo}")
     results = anyio.run(run, settings, console)
 
