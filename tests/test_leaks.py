@@ -104,6 +104,24 @@ def report(out: Path) -> dict[str, dict]:
 # --------------------------------------------------------------------------- item 4: secrets
 
 
+def test_the_redactor_masks_every_escaped_form_and_any_url_user_info():
+    from generator.redact import MASK, Redactor
+
+    redact = Redactor({"OPENAI_API_KEY": LLM_KEY, "JIRA_MCP_URL user-info": f"{MCP_USER}:{MCP_PASSWORD}"})
+    basic = base64.b64encode(f"{MCP_USER}:{MCP_PASSWORD}".encode()).decode()
+    embedded = base64.b64encode(b"prefix " + LLM_KEY.encode() + b" suffix").decode()  # offset 7 = 1 mod 3
+    texts = [*(f"<{form}>" for form in forms(LLM_KEY)), f"Authorization: Basic {basic}", embedded]
+    for text in texts:
+        masked = redact(text)
+        assert MASK in masked, text
+        assert_no_secret("masked text", masked)
+    assert redact("see https://bob:hunter2@git.example.com/x and ftp://u@h/") == (
+        "see https://git.example.com/x and ftp://h/"
+    )
+    assert redact.found(json.dumps({"doc": LLM_KEY})) == ["OPENAI_API_KEY"]
+    assert redact.found("nothing here") == []
+
+
 def test_a_token_written_by_the_model_is_sent_back_for_repair_and_never_published(
     llm, atlassian, sample_repo, tmp_path, capsys
 ):
