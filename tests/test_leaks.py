@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -97,6 +98,16 @@ def secret_env(llm, atlassian_url: str) -> None:
     )
 
 
+@contextmanager
+def run_to_gitlab(llm, atlassian, repo: Path, out: Path) -> Iterator[tuple[int, FakeGitLab]]:
+    """`run --keys QA-101 --publish gitlab` with every secret set; yields the exit code and the double."""
+    secret_env(llm, atlassian.url)
+    with FakeGitLab(token=GITLAB_TOKEN) as gl:
+        os.environ["CI_SERVER_URL"] = gl.url
+        args = ["--keys", "QA-101", "--repo", str(repo), "--output-dir", str(out), "--publish", "gitlab"]
+        yield main(["run", *args]), gl
+
+
 def report(out: Path) -> dict[str, dict]:
     return {t["key"]: t for t in json.loads((out / "report.json").read_text())["tickets"]}
 
@@ -125,16 +136,11 @@ def test_the_redactor_masks_every_escaped_form_and_any_url_user_info():
 def test_a_token_written_by_the_model_is_sent_back_for_repair_and_never_published(
     llm, atlassian, sample_repo, tmp_path, capsys
 ):
-    secret_env(llm, atlassian.url)
     leaky_raw = GOOD_ROBOT.replace("Three wrong passwords lock the account.", f"Uses {GITLAB_TOKEN} to log in.")
     leaky_json = GOOD_ROBOT.replace("Three wrong passwords lock the account.", json.dumps(LLM_KEY)[1:-1])
     llm.script(Text(spec_json()), Text(leaky_raw), Text(leaky_json), Text(GOOD_ROBOT))
     out = tmp_path / "out"
-    with FakeGitLab(token=GITLAB_TOKEN) as gl:
-        os.environ["CI_SERVER_URL"] = gl.url
-        code = main(
-            ["run", "--keys", "QA-101", "--repo", str(sample_repo), "--output-dir", str(out), "--publish", "gitlab"]
-        )
+    with run_to_gitlab(llm, atlassian, sample_repo, out) as (code, gl):
         entry = report(out)["QA-101"]
         assert code == 0 and entry["status"] == "created", entry
         assert entry["attempts"] == 3
@@ -151,16 +157,11 @@ def test_a_token_written_by_the_model_is_sent_back_for_repair_and_never_publishe
 def test_a_secret_in_the_spec_fails_the_ticket_before_anything_is_written(
     llm, atlassian, sample_repo, tmp_path, capsys
 ):
-    secret_env(llm, atlassian.url)
     spec = json.loads(spec_json())
     spec["rf"]["test_cases"][0]["covers"].append(f"login with password {MCP_PASSWORD}")
     llm.script(Text(json.dumps(spec)), Text(GOOD_ROBOT))
     out = tmp_path / "out"
-    with FakeGitLab(token=GITLAB_TOKEN) as gl:
-        os.environ["CI_SERVER_URL"] = gl.url
-        code = main(
-            ["run", "--keys", "QA-101", "--repo", str(sample_repo), "--output-dir", str(out), "--publish", "gitlab"]
-        )
+    with run_to_gitlab(llm, atlassian, sample_repo, out) as (code, gl):
         entry = report(out)["QA-101"]
         assert code == 1 and entry["status"] == "failed"
         assert "secret" in entry["reason"] and "JIRA_MCP_URL" in entry["reason"]
