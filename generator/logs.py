@@ -12,6 +12,7 @@ every byte written passes the run's `Redactor`.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -38,6 +39,26 @@ def plain(text: str) -> str:
     """Untrusted text fit for a log line: no control characters and no section-marker keyword."""
     text = _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
     return _MARKER_WORD.sub(lambda m: f"section-{m.group(1)}:", text)
+
+
+class _RedactingFilter(logging.Filter):
+    """Library log records (httpx, mcp, openai, ours) pass the run's redactor like our own lines."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.redact(plain(record.getMessage())), ()
+        return True
+
+
+def redact_logging(redact: Redactor) -> None:
+    """Mask secrets in every record the root logger's handlers emit (set up once per run)."""
+    for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, _RedactingFilter)]:
+            handler.removeFilter(old)
+        handler.addFilter(_RedactingFilter(redact))
 
 
 def in_gitlab_ci() -> bool:

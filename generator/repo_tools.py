@@ -24,6 +24,7 @@ from generator.gather.repo import skip_dir, skipped
 from generator.llm import Tool
 from generator.matcher import KeywordMatcher, format_call
 from generator.mcp_client import McpConnection
+from generator.redact import Redactor
 
 MAX_FILE_CHARS = 20_000
 MAX_HITS = 40
@@ -203,6 +204,19 @@ def repo_tools(repo: Path, matcher: KeywordMatcher) -> list[Tool]:
             find_keywords,
         ),
     ]
+
+
+def redacted(tools: list[Tool], redact: Redactor) -> list[Tool]:
+    """The same tools, their results masked: a token committed to the repo (or shown by the
+    GitLab MCP server) is not sent to the LLM server either."""
+
+    def wrap(tool: Tool) -> Tool:
+        async def handler(args: dict) -> str:
+            return redact(await tool.handler(args))
+
+        return Tool(tool.name, tool.description, tool.parameters, handler)
+
+    return [wrap(tool) for tool in tools]
 
 
 async def gitlab_tools(gitlab: McpConnection) -> list[Tool]:

@@ -53,7 +53,7 @@ from generator.plan import LLMPlanner, PlanError, Planner, overwrite_error
 from generator.publish import Publisher, PublishError
 from generator.publish.local import LocalPublisher
 from generator.redact import Redactor
-from generator.repo_tools import gitlab_tools, repo_tools
+from generator.repo_tools import gitlab_tools, redacted, repo_tools
 from generator.report import ReportWriter
 from generator.validate import UnsafePathError, validate
 from generator.write import LLMWriter, Writer
@@ -421,7 +421,9 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             matcher=matcher,
             jira=jira,
             planner=LLMPlanner(llm, settings.model_planner) if llm else OfflinePlanner(),
-            writer=LLMWriter(llm, settings.model_writer, tools=tools, max_tool_rounds=limits.max_tool_rounds)
+            writer=LLMWriter(
+                llm, settings.model_writer, tools=redacted(tools, redactor), max_tool_rounds=limits.max_tool_rounds
+            )
             if llm
             else OfflineWriter(),
             publisher=_publisher(settings, anyio.CapacityLimiter(limits.gitlab_concurrency), redactor),

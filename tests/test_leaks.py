@@ -171,7 +171,7 @@ def test_a_secret_in_the_spec_fails_the_ticket_before_anything_is_written(
         assert_nothing_leaked(sample_repo, out, log=capsys.readouterr().out, gitlab=gl)
 
 
-def test_credentials_in_a_configured_url_never_reach_log_report_or_junit(sample_repo, tmp_path, capsys):
+def test_credentials_in_a_configured_url_never_reach_log_report_or_junit(sample_repo, tmp_path, capsys, caplog):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -183,7 +183,7 @@ def test_credentials_in_a_configured_url_never_reach_log_report_or_junit(sample_
     junit = (out / "junit.xml").read_text()
     assert "cannot connect" in report(out)["QA-101"]["reason"] and f"127.0.0.1:{port}" in junit
     assert MCP_USER not in junit  # the user-info goes with the password
-    assert_nothing_leaked(out, log=captured.out + captured.err)
+    assert_nothing_leaked(out, log=captured.out + captured.err + caplog.text)
 
 
 # --------------------------------------------------------------------------- item 5: keys
@@ -287,6 +287,7 @@ def test_writer_tools_never_hand_secrets_or_outside_files_to_the_model(llm, atla
     (sample_repo / "tests" / "mirror").symlink_to(tmp_path, target_is_directory=True)
     (sample_repo / ".env").write_text(f"JIRA_MCP_TOKEN={MCP_TOKEN}\n")
     (sample_repo / "deploy.pem").write_text(f"-----BEGIN PRIVATE KEY----- {MCP_TOKEN}\n")
+    (sample_repo / "doc" / "notes.md").write_text(f"Someone committed the deploy TOKEN: {GITLAB_TOKEN}\n")
     calls = [
         ("search_text", json.dumps({"query": "TOKEN"})),
         ("read_file", json.dumps({"path": "tests/env.txt"})),
@@ -304,6 +305,7 @@ def test_writer_tools_never_hand_secrets_or_outside_files_to_the_model(llm, atla
     assert len(results) == len(calls)
     for message in results:
         assert_no_secret("a tool result sent to the model", message["content"])
+    assert "doc/notes.md:1:" in results[0]["content"] and "[MASKED]" in results[0]["content"]
     listing_tests, listing_root = results[-2]["content"].splitlines(), results[-1]["content"].splitlines()
     assert "env.txt" not in listing_tests and "mirror/" not in listing_tests
     assert ".env" not in listing_root and "deploy.pem" not in listing_root
