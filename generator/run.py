@@ -211,7 +211,8 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
     result.steps_total = sum(len(c.steps) for c in spec.rf.test_cases)
 
     test, validation = await _write_and_validate(rc, spec, ctx, log, budget, result)
-    write_output(settings.output_dir, key, Path(test.target_path).name, test.text, rc.redact)
+    if not any(d.source == "secret" for d in validation.diagnostics):  # a leaking candidate is never written
+        write_output(settings.output_dir, key, Path(test.target_path).name, test.text, rc.redact)
     result.open_questions = test.open_questions
     result.keywords_used = keywords_used(test.text, rc.matcher)
     result.steps_mapped = (

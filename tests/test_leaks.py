@@ -154,6 +154,22 @@ def test_a_token_written_by_the_model_is_sent_back_for_repair_and_never_publishe
         assert_nothing_leaked(sample_repo, out, log=capsys.readouterr().out, gitlab=gl)
 
 
+def test_a_model_that_keeps_writing_a_token_fails_the_ticket_and_nothing_is_written(
+    llm, atlassian, sample_repo, tmp_path, capsys
+):
+    secret_env(llm, atlassian.url)
+    leaky = GOOD_ROBOT.replace("Three wrong passwords lock the account.", f"Token {quote(LLM_KEY, safe='')}")
+    llm.script(Text(spec_json()), Text(leaky), Text(leaky + "\n"), Text(leaky + "\n\n"))
+    out = tmp_path / "out"
+    args = ["--keys", "QA-101", "--repo", str(sample_repo), "--output-dir", str(out), "--publish", "local"]
+    assert main(["run", *args]) == 1
+    entry = report(out)["QA-101"]
+    assert entry["status"] == "failed" and entry["diagnostics"][0]["source"] == "secret"
+    assert sorted(p.name for p in (out / "QA-101").iterdir()) == ["spec.json"]
+    assert not (sample_repo / GOOD_PATH).exists()
+    assert_nothing_leaked(sample_repo, out, log=capsys.readouterr().out)
+
+
 def test_a_secret_in_the_spec_fails_the_ticket_before_anything_is_written(
     llm, atlassian, sample_repo, tmp_path, capsys
 ):
