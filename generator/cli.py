@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 
 from generator.config import ConfigError, RepoConfig, build_settings
-from generator.logs import Console
+from generator.logs import Console, redact_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -113,7 +113,8 @@ def _run(args: argparse.Namespace) -> int:
     from generator.run import run
 
     settings = build_settings(_cli_values(args), command="run")
-    console = Console(secrets=settings.secrets())
+    console = Console(redactor=settings.redactor())
+    redact_logging(console.redact)
     results = anyio.run(run, settings, console)
     return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
 
