@@ -163,7 +163,7 @@ def variable_problems(value: str, *, defining: bool = False) -> list[str]:
                 f"{shown} reads an environment variable, which in CI holds the job's tokens; "
                 "use a variable of the repo's variable files or resources instead"
             )
-        elif match.identifier == "$" and match.base.startswith("{") and match.base.endswith("}"):
+        elif match.base.startswith("{") and match.base.endswith("}"):
             problems.append(
                 f"inline Python {shown} is evaluated by Robot Framework, even in a dryrun; "
                 f"write the value as a literal or {_MOVE_IT}"

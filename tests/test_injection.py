@@ -167,33 +167,41 @@ def test_dryrun_env_lets_a_named_variable_through_but_never_the_runs_tokens(host
     assert "GITLAB_TOKEN" not in seen
 
 
-def hostile_ticket(marker: Path) -> dict:
-    code = "${{" + payload(marker) + "}}"
-    return {
-        "key": "QA-951",
-        "summary": f"Login page {code} %{{GITLAB_TOKEN}}",
-        "issue_type": "Story",
-        "status": "To Do",
-        "components": ["login", code],
-        "description": textwrap.dedent(
-            f"""\
-            h3. Acceptance Criteria
-
-            Given the user "alice" has an account {code}
-            When "alice" enters a wrong password 3 times
-            Then the account "alice" is locked ${{SPACE.join([str({payload(marker)}), 'a'])}}
-            # {code}
-            ... Import Library    {code}
-            """
-        ),
-    }
+BENIGN_CRITERIA = [
+    'Given the user "alice" has an account',
+    'When "alice" enters a wrong password 3 times',
+    'Then the account "alice" is locked',
+]
 
 
-def test_offline_run_keeps_hostile_ticket_text_literal(hostile_repo: Path, tmp_path: Path) -> None:
+def hostile_ticket(field: str, code: str, extended: str) -> tuple[dict, list[str]]:
+    """A ticket with hostile text in one field only, and how cells of the test file must start."""
+    summary, components, criteria = "Login lockout", ["login"], list(BENIGN_CRITERIA)
+    if field == "summary":
+        summary = f"Login page {code} %{{GITLAB_TOKEN}} {extended}"
+        expected = [f"QA-951: {summary}"]  # suite Documentation
+    elif field == "components":
+        components = ["login", code]
+        expected = [code.lower()]  # a tag (the planner lower-cases components)
+    else:
+        criteria = [f"{BENIGN_CRITERIA[0]} {code}", BENIGN_CRITERIA[1], f"{BENIGN_CRITERIA[2]} {extended}"]
+        criteria += [f"# {code}", f"... Import Library    {code}"]
+        # [Documentation] (cut at 240 characters), a test name (cut at 90; not a continuation line)
+        expected = [f"Covers: {criteria[0]} | {criteria[1]} | ", "... Import Library ${{__import__("]
+    description = "h3. Acceptance Criteria\n\n" + "\n".join(criteria) + "\n"
+    ticket = {"key": "QA-951", "summary": summary, "issue_type": "Story", "status": "To Do"}
+    return {**ticket, "components": components, "description": description}, expected
+
+
+@pytest.mark.parametrize("field", ["summary", "criteria", "components"])
+def test_offline_run_keeps_hostile_ticket_text_literal(field: str, hostile_repo: Path, tmp_path: Path) -> None:
+    """Ticket text reaches Documentation, test names, [Documentation] and [Tags] as literal text only."""
     marker = tmp_path / "marker"
+    code = "${{" + payload(marker) + "}}"
+    extended = "${SPACE.join([str(" + payload(marker) + "), 'a'])}"
+    ticket, expected = hostile_ticket(field, code, extended)
     tickets = tmp_path / "tickets"
     tickets.mkdir()
-    ticket = hostile_ticket(marker)
     (tickets / "QA-951.yaml").write_text(yaml.safe_dump(ticket), encoding="utf-8")
     out = tmp_path / "out"
     args = ["--keys", "QA-951", "--tickets-dir", str(tickets), "--llm", "offline", "--publish", "none"]
@@ -203,18 +211,11 @@ def test_offline_run_keeps_hostile_ticket_text_literal(hostile_repo: Path, tmp_p
     [entry] = json.loads((out / "report.json").read_text(encoding="utf-8"))["tickets"]
     assert entry["status"] == "created", entry
     text = (out / "QA-951" / Path(entry["test_path"]).name).read_text(encoding="utf-8")
-    cells = [
-        t.value
-        for t in get_tokens(io.StringIO(text))
-        if t.type in (Token.ARGUMENT, Token.TESTCASE_NAME) and ("{" in t.value or "Import Library" in t.value)
-    ]
-    literal = [unescape(c) for c in cells]
+    cells = [t.value for t in get_tokens(io.StringIO(text)) if t.type in (Token.ARGUMENT, Token.TESTCASE_NAME)]
     assert not [c for c in cells if contains_variable(c)], cells
-    code = "${{" + payload(marker) + "}}"
-    assert f"QA-951: Login page {code} %{{GITLAB_TOKEN}}" in literal  # Documentation
-    assert code.lower() in literal  # the component, as a tag (the planner lower-cases them)
-    assert any(f'Given the user "alice" has an account {code}' in c for c in literal)  # [Documentation]
-    assert any(c.startswith("... Import Library") for c in literal)  # a test name, not a continuation
+    literal = [unescape(c) for c in cells]
+    for wanted in expected:
+        assert any(c.startswith(wanted) for c in literal), (wanted, literal)
     # The dryrun imported the repo's library, which saw none of the job's tokens.
     seen = (tmp_path / "dryrun-env.json").read_text(encoding="utf-8")
     assert not any(value in seen for value in SECRETS.values())

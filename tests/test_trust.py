@@ -85,6 +85,7 @@ def test_plain_variables_and_escaped_text_pass(cell):
 
 HOSTILE_CELLS = [
     ("${{1+1}}", "inline Python"),
+    ("@{{[1, 2]}}", "inline Python"),
     ("${x.upper()}", "extended variable syntax"),
     ("${SPACE.join(['a'])}", "extended variable syntax"),
     ("${x}[${{1}}]", "inline Python"),
