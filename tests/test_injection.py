@@ -174,6 +174,11 @@ BENIGN_CRITERIA = [
 ]
 
 
+# Components are lower-cased by the planner: this payload still runs then (the dryrun's
+# working folder is the repo root).
+LOWER_CASE_CODE = "${{open('pwned','w')}}"
+
+
 def hostile_ticket(field: str, code: str, extended: str) -> tuple[dict, list[str]]:
     """A ticket with hostile text in one field only, and how cells of the test file must start."""
     summary, components, criteria = "Login lockout", ["login"], list(BENIGN_CRITERIA)
@@ -181,8 +186,8 @@ def hostile_ticket(field: str, code: str, extended: str) -> tuple[dict, list[str
         summary = f"Login page {code} %{{GITLAB_TOKEN}} {extended}"
         expected = [f"QA-951: {summary}"]  # suite Documentation
     elif field == "components":
-        components = ["login", code]
-        expected = [code.lower()]  # a tag (the planner lower-cases components)
+        components = ["login", LOWER_CASE_CODE]
+        expected = [LOWER_CASE_CODE]  # a tag (the planner lower-cases components)
     else:
         criteria = [f"{BENIGN_CRITERIA[0]} {code}", BENIGN_CRITERIA[1], f"{BENIGN_CRITERIA[2]} {extended}"]
         criteria += [f"# {code}", f"... Import Library    {code}"]
@@ -206,7 +211,7 @@ def test_offline_run_keeps_hostile_ticket_text_literal(field: str, hostile_repo:
     out = tmp_path / "out"
     args = ["--keys", "QA-951", "--tickets-dir", str(tickets), "--llm", "offline", "--publish", "none"]
     done = cli("run", *args, "--repo", str(hostile_repo), "--output-dir", str(out))
-    assert not marker.exists(), "ticket text ran"
+    assert not marker.exists() and not (hostile_repo / "pwned").exists(), "ticket text ran"
     assert done.returncode == 0, done.stdout + done.stderr
     [entry] = json.loads((out / "report.json").read_text(encoding="utf-8"))["tickets"]
     assert entry["status"] == "created", entry
