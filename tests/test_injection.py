@@ -24,6 +24,10 @@ from robot.api.parsing import Token
 from robot.utils import unescape
 from robot.variables import contains_variable
 
+from generator.cli import main
+from tests.servers.fake_openai import Text
+from tests.test_run_e2e import GOOD_ROBOT, llm_args, spec_json
+
 SECRETS = {
     "GITLAB_TOKEN": "glpat-INJECTION-9f3c1a7e5d",
     "OPENAI_API_KEY": "sk-INJECTION-4b2d8e61aa",
@@ -224,3 +228,23 @@ def test_offline_run_keeps_hostile_ticket_text_literal(field: str, hostile_repo:
     # The dryrun imported the repo's library, which saw none of the job's tokens.
     seen = (tmp_path / "dryrun-env.json").read_text(encoding="utf-8")
     assert not any(value in seen for value in SECRETS.values())
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_llm_writer_gets_trust_diagnostics_back_and_repairs(llm, atlassian, hostile_repo: Path, tmp_path: Path) -> None:
+    """A model echoing hostile ticket text is stopped before the dryrun and told how to fix it."""
+    marker = tmp_path / "marker"
+    hostile = GOOD_ROBOT.replace(
+        "    [Tags]    QA-101    login\n",
+        f"    [Tags]    QA-101    login    ${{{{{payload(marker)}}}}}\n    Run Keyword    Import Library    ${{CURDIR}}/../login/evil.py\n",
+    )
+    assert hostile != GOOD_ROBOT
+    llm.script(Text(spec_json()), Text(hostile), Text(GOOD_ROBOT))
+    out = tmp_path / "out"
+    assert main(["run", "--keys", "QA-101", *llm_args(llm, atlassian, hostile_repo, out)]) == 0
+    assert not marker.exists()
+    [entry] = json.loads((out / "report.json").read_text(encoding="utf-8"))["tickets"]
+    assert (entry["status"], entry["attempts"]) == ("created", 2)
+    repair_prompt = llm.requests[2]["messages"][-1]["content"]
+    assert "Inline Python" in repair_prompt and "escape it as \\${" in repair_prompt
+    assert "'Import Library' used as an argument" in repair_prompt
