@@ -109,6 +109,9 @@ def hostile_files(marker: Path) -> dict[str, str]:
         "template": suite(test=f"[Template]    Import Library\n{evil}").replace(
             '    Given The user "alice" has an account\n', ""
         ),
+        "template-run-keyword-row": suite(test=f"[Template]    Run Keyword\nImport Library    {evil}").replace(
+            '    Given The user "alice" has an account\n', ""
+        ),
         "keyword-name-from-variables": suite(
             variables="${IMP}    Import", test=f"Run Keyword    ${{IMP}} Library    {evil}"
         ),

@@ -209,6 +209,16 @@ def test_keyword_names_built_from_variables_that_could_import_are_rejected(line)
     assert any("built from variables" in m for m in messages), messages
 
 
+def test_template_rows_are_the_template_keywords_arguments():
+    suite_template = (
+        "*** Settings ***\nTest Template    Run Keyword If\n*** Test Cases ***\nT\n    ${c}    ${kw}    x\n"
+    )
+    test_template = in_test("[Template]    Run Keyword", "Import Library    evil.py")
+    assert [line for line, m in trust(suite_template) if "built from variables" in m] == [5]
+    assert [line for line, m in trust(test_template) if "past the import allow-list" in m] == [4]
+    assert trust(in_test("[Template]    Run Keyword", "Log    x")) == []
+
+
 def test_keyword_names_with_variables_that_cannot_become_imports_pass():
     assert trust(in_test('The cart contains "${qty}" of "Coffee Mug"', "Run Keyword If    ${c}    Log    x")) == []
 
