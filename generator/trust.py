@@ -33,6 +33,8 @@ from robot.api.parsing import (
     SuiteTeardown,
     Teardown,
     Template,
+    TemplateArguments,
+    TestCase,
     TestSetup,
     TestTeardown,
     TestTemplate,
@@ -110,7 +112,7 @@ _FIXTURES = (Setup, Teardown, SuiteSetup, SuiteTeardown, TestSetup, TestTeardown
 # Statements whose cells can end up as the name of a keyword that runs: arguments (a
 # run-keyword variant, or a repo keyword passing it on), fixture and template names, and
 # variable values. Documentation, tags and test names may say "Import Library" harmlessly.
-_MAY_NAME_KEYWORDS = (KeywordCall, Variable, Var, Template, TestTemplate, *_FIXTURES)
+_MAY_NAME_KEYWORDS = (KeywordCall, Variable, Var, Template, TestTemplate, TemplateArguments, *_FIXTURES)
 _NAMES_OR_VALUES = frozenset({Token.ARGUMENT, Token.NAME, Token.KEYWORD})
 _MOVE_IT = "compute it in a keyword of the repo's resource files instead"
 
@@ -158,15 +160,17 @@ def variable_problems(value: str, *, defining: bool = False) -> list[str]:
     problems: list[str] = []
     for match in VariableMatches(value, parse_type=defining, ignore_errors=True):
         shown = match.match
+        # Ticket text quoted in a name, documentation or tag is fixed by escaping, not rewriting.
+        as_text = f"; if it is text (e.g. quoted from the ticket), escape it as \\{shown[:2]}"
         if match.identifier == "%":
             problems.append(
                 f"{shown} reads an environment variable, which in CI holds the job's tokens; "
-                "use a variable of the repo's variable files or resources instead"
+                f"use a variable of the repo's variable files or resources instead{as_text}"
             )
-        elif match.identifier == "$" and match.base.startswith("{") and match.base.endswith("}"):
+        elif match.base.startswith("{") and match.base.endswith("}"):
             problems.append(
                 f"inline Python {shown} is evaluated by Robot Framework, even in a dryrun; "
-                f"write the value as a literal or {_MOVE_IT}"
+                f"write the value as a literal or {_MOVE_IT}{as_text}"
             )
         elif contains_variable(match.base):
             problems.append(
@@ -176,7 +180,7 @@ def variable_problems(value: str, *, defining: bool = False) -> list[str]:
         elif not _is_plain(match.base, defining=defining):
             problems.append(
                 f"{shown} is extended variable syntax, which evaluates Python; use a plain variable "
-                f"such as ${{name}} or ${{name}}[item] and {_MOVE_IT}"
+                f"such as ${{name}} or ${{name}}[item] and {_MOVE_IT}{as_text}"
             )
         for item in match.items:
             problems += variable_problems(item)
@@ -218,17 +222,6 @@ def _calls(name: str, args: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]
         yield from _calls(child, child_args)
 
 
-def _called(node: Statement) -> list[tuple[str, Sequence[str]]]:
-    """The keyword calls a statement makes: steps, setups/teardowns and templates."""
-    if isinstance(node, KeywordCall) and node.keyword:
-        return list(_calls(node.keyword, node.args))
-    if isinstance(node, _FIXTURES) and node.name:
-        return list(_calls(node.name, node.args))
-    if isinstance(node, Template | TestTemplate) and node.value:
-        return [(node.value, ())]
-    return []
-
-
 def _condition_tokens(node: Statement) -> list[Token]:
     """Tokens Robot evaluates as Python: IF/ELSE IF/WHILE conditions and `IN RANGE` bounds."""
     if isinstance(node, IfHeader | ElseIfHeader | InlineIfHeader | WhileHeader):
@@ -243,6 +236,32 @@ class _TrustRule(ModelVisitor):
     """Checks every token of every statement; see `untrusted_code`."""
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    suite_template: str | None = None
+    template: str | None = None  # of the test being visited: its rows are that keyword's arguments
+
+    def visit_File(self, node: File) -> None:
+        templates = [s.value for section in node.sections for s in section.body if isinstance(s, TestTemplate)]
+        self.suite_template = templates[-1] if templates else None
+        self.generic_visit(node)
+
+    def visit_TestCase(self, node: TestCase) -> None:
+        own = [s.value for s in node.body if isinstance(s, Template)]
+        self.template = own[-1] if own else self.suite_template
+        self.generic_visit(node)
+        self.template = None
+
+    def _called(self, node: Statement) -> list[tuple[str, Sequence[str]]]:
+        """The keyword calls a statement makes: steps, setups/teardowns, templates and template rows."""
+        if isinstance(node, KeywordCall) and node.keyword:
+            return list(_calls(node.keyword, node.args))
+        if isinstance(node, _FIXTURES) and node.name:
+            return list(_calls(node.name, node.args))
+        if isinstance(node, Template | TestTemplate) and node.value:
+            return [(node.value, ())]
+        if isinstance(node, TemplateArguments) and self.template:
+            args = [t.value for t in node.get_tokens(Token.ARGUMENT)]
+            return [call for child in _run_keyword_children(self.template, args) for call in _calls(*child)]
+        return []
 
     def visit_Statement(self, node: Statement) -> None:
         # The keyword of a plain call is an import the allow-list checks (validate._Scan).
@@ -264,7 +283,7 @@ class _TrustRule(ModelVisitor):
                     f"{token.value.strip()!r} used as an argument or name imports code at run time, past the "
                     "import allow-list; import only in the Settings section, and only what the repo imports",
                 )
-        for name, args in _called(node):
+        for name, args in self._called(node):
             if contains_variable(name) and _could_be_import_keyword(name):
                 self._add(
                     node.lineno,
@@ -274,7 +293,7 @@ class _TrustRule(ModelVisitor):
             if normalise_keyword(name) in _EXPRESSION_KEYWORDS:
                 self._expressions(node.lineno, name, args)
         for token in _condition_tokens(node):
-            self._expressions(token.lineno, type(node).__name__.removesuffix("Header").upper(), [token.value])
+            self._expressions(token.lineno, node.data_tokens[0].value, [token.value])
 
     def _expressions(self, line: int, where: str, values: Sequence[str]) -> None:
         for value in values:

@@ -2,10 +2,11 @@
 
 Two layers, cheapest first:
 
-* `check_static` — Robot Framework's own parser, path confinement and the import
-  allow-list. It needs no subprocess, so a file that is broken or that tries to
-  leave the tests folder or pull in a library the repo does not use never reaches
-  `robot` at all.
+* `check_static` — Robot Framework's own parser, the trust rule (`generator.trust`: no
+  inline Python, extended variable syntax, `%{ENV}` or side-door imports), path
+  confinement and the import allow-list. It needs no subprocess, so a file that is
+  broken, that would run code, or that tries to leave the tests folder or pull in a
+  library the repo does not use never reaches `robot` at all.
 * `dryrun` — the real `robot --dryrun` inside the checked-out repo, with the repo's own
   resources, variables and options, so "No keyword with name 'X' found" and wrong
   argument counts come from Robot Framework itself, not from a re-implementation.
@@ -421,7 +422,7 @@ def _robot_command(
     return command
 
 
-def _robot_env(secrets: Sequence[str] = (), dryrun_env: Sequence[str] = ()) -> dict[str, str]:
+def _robot_env(secrets: Sequence[str], dryrun_env: Sequence[str]) -> dict[str, str]:
     """Our environment without credentials (`sandbox.scrubbed_env`, keeping the names the repo
     allows in `dryrun_env`): the repo's libraries run in the dryrun, and a generated file may
     be hostile. No byte-code in the repo, and this package importable by robot for the listener."""

@@ -24,6 +24,10 @@ from robot.api.parsing import Token
 from robot.utils import unescape
 from robot.variables import contains_variable
 
+from generator.cli import main
+from tests.servers.fake_openai import Text
+from tests.test_run_e2e import GOOD_ROBOT, llm_args, spec_json
+
 SECRETS = {
     "GITLAB_TOKEN": "glpat-INJECTION-9f3c1a7e5d",
     "OPENAI_API_KEY": "sk-INJECTION-4b2d8e61aa",
@@ -105,6 +109,9 @@ def hostile_files(marker: Path) -> dict[str, str]:
         "template": suite(test=f"[Template]    Import Library\n{evil}").replace(
             '    Given The user "alice" has an account\n', ""
         ),
+        "template-run-keyword-row": suite(test=f"[Template]    Run Keyword\nImport Library    {evil}").replace(
+            '    Given The user "alice" has an account\n', ""
+        ),
         "keyword-name-from-variables": suite(
             variables="${IMP}    Import", test=f"Run Keyword    ${{IMP}} Library    {evil}"
         ),
@@ -167,54 +174,80 @@ def test_dryrun_env_lets_a_named_variable_through_but_never_the_runs_tokens(host
     assert "GITLAB_TOKEN" not in seen
 
 
-def hostile_ticket(marker: Path) -> dict:
-    code = "${{" + payload(marker) + "}}"
-    return {
-        "key": "QA-951",
-        "summary": f"Login page {code} %{{GITLAB_TOKEN}}",
-        "issue_type": "Story",
-        "status": "To Do",
-        "components": ["login", code],
-        "description": textwrap.dedent(
-            f"""\
-            h3. Acceptance Criteria
-
-            Given the user "alice" has an account {code}
-            When "alice" enters a wrong password 3 times
-            Then the account "alice" is locked ${{SPACE.join([str({payload(marker)}), 'a'])}}
-            # {code}
-            ... Import Library    {code}
-            """
-        ),
-    }
+BENIGN_CRITERIA = [
+    'Given the user "alice" has an account',
+    'When "alice" enters a wrong password 3 times',
+    'Then the account "alice" is locked',
+]
 
 
-def test_offline_run_keeps_hostile_ticket_text_literal(hostile_repo: Path, tmp_path: Path) -> None:
+# Components are lower-cased by the planner: this payload still runs then (the dryrun's
+# working folder is the repo root).
+LOWER_CASE_CODE = "${{open('pwned','w')}}"
+
+
+def hostile_ticket(field: str, code: str, extended: str) -> tuple[dict, list[str]]:
+    """A ticket with hostile text in one field only, and how cells of the test file must start."""
+    summary, components, criteria = "Login lockout", ["login"], list(BENIGN_CRITERIA)
+    if field == "summary":
+        summary = f"Login page {code} %{{GITLAB_TOKEN}} {extended}"
+        expected = [f"QA-951: {summary}"]  # suite Documentation
+    elif field == "components":
+        components = ["login", LOWER_CASE_CODE]
+        expected = [LOWER_CASE_CODE]  # a tag (the planner lower-cases components)
+    else:
+        criteria = [f"{BENIGN_CRITERIA[0]} {code}", BENIGN_CRITERIA[1], f"{BENIGN_CRITERIA[2]} {extended}"]
+        criteria += [f"# {code}", f"... Import Library    {code}"]
+        # [Documentation] (cut at 240 characters), a test name (cut at 90; not a continuation line)
+        expected = [f"Covers: {criteria[0]} | {criteria[1]} | ", "... Import Library ${{__import__("]
+    description = "h3. Acceptance Criteria\n\n" + "\n".join(criteria) + "\n"
+    ticket = {"key": "QA-951", "summary": summary, "issue_type": "Story", "status": "To Do"}
+    return {**ticket, "components": components, "description": description}, expected
+
+
+@pytest.mark.parametrize("field", ["summary", "criteria", "components"])
+def test_offline_run_keeps_hostile_ticket_text_literal(field: str, hostile_repo: Path, tmp_path: Path) -> None:
+    """Ticket text reaches Documentation, test names, [Documentation] and [Tags] as literal text only."""
     marker = tmp_path / "marker"
+    code = "${{" + payload(marker) + "}}"
+    extended = "${SPACE.join([str(" + payload(marker) + "), 'a'])}"
+    ticket, expected = hostile_ticket(field, code, extended)
     tickets = tmp_path / "tickets"
     tickets.mkdir()
-    ticket = hostile_ticket(marker)
     (tickets / "QA-951.yaml").write_text(yaml.safe_dump(ticket), encoding="utf-8")
     out = tmp_path / "out"
     args = ["--keys", "QA-951", "--tickets-dir", str(tickets), "--llm", "offline", "--publish", "none"]
     done = cli("run", *args, "--repo", str(hostile_repo), "--output-dir", str(out))
-    assert not marker.exists(), "ticket text ran"
+    assert not marker.exists() and not (hostile_repo / "pwned").exists(), "ticket text ran"
     assert done.returncode == 0, done.stdout + done.stderr
     [entry] = json.loads((out / "report.json").read_text(encoding="utf-8"))["tickets"]
     assert entry["status"] == "created", entry
     text = (out / "QA-951" / Path(entry["test_path"]).name).read_text(encoding="utf-8")
-    cells = [
-        t.value
-        for t in get_tokens(io.StringIO(text))
-        if t.type in (Token.ARGUMENT, Token.TESTCASE_NAME) and ("{" in t.value or "Import Library" in t.value)
-    ]
-    literal = [unescape(c) for c in cells]
+    cells = [t.value for t in get_tokens(io.StringIO(text)) if t.type in (Token.ARGUMENT, Token.TESTCASE_NAME)]
     assert not [c for c in cells if contains_variable(c)], cells
-    code = "${{" + payload(marker) + "}}"
-    assert f"QA-951: Login page {code} %{{GITLAB_TOKEN}}" in literal  # Documentation
-    assert code.lower() in literal  # the component, as a tag (the planner lower-cases them)
-    assert any(f'Given the user "alice" has an account {code}' in c for c in literal)  # [Documentation]
-    assert any(c.startswith("... Import Library") for c in literal)  # a test name, not a continuation
+    literal = [unescape(c) for c in cells]
+    for wanted in expected:
+        assert any(c.startswith(wanted) for c in literal), (wanted, literal)
     # The dryrun imported the repo's library, which saw none of the job's tokens.
     seen = (tmp_path / "dryrun-env.json").read_text(encoding="utf-8")
     assert not any(value in seen for value in SECRETS.values())
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_llm_writer_gets_trust_diagnostics_back_and_repairs(llm, atlassian, hostile_repo: Path, tmp_path: Path) -> None:
+    """A model echoing hostile ticket text is stopped before the dryrun and told how to fix it."""
+    marker = tmp_path / "marker"
+    hostile = GOOD_ROBOT.replace(
+        "    [Tags]    QA-101    login\n",
+        f"    [Tags]    QA-101    login    ${{{{{payload(marker)}}}}}\n    Run Keyword    Import Library    ${{CURDIR}}/../login/evil.py\n",
+    )
+    assert hostile != GOOD_ROBOT
+    llm.script(Text(spec_json()), Text(hostile), Text(GOOD_ROBOT))
+    out = tmp_path / "out"
+    assert main(["run", "--keys", "QA-101", *llm_args(llm, atlassian, hostile_repo, out)]) == 0
+    assert not marker.exists()
+    [entry] = json.loads((out / "report.json").read_text(encoding="utf-8"))["tickets"]
+    assert (entry["status"], entry["attempts"]) == ("created", 2)
+    repair_prompt = llm.requests[2]["messages"][-1]["content"]
+    assert "Inline Python" in repair_prompt and "escape it as \\${" in repair_prompt
+    assert "'Import Library' used as an argument" in repair_prompt

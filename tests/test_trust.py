@@ -85,6 +85,7 @@ def test_plain_variables_and_escaped_text_pass(cell):
 
 HOSTILE_CELLS = [
     ("${{1+1}}", "inline Python"),
+    ("@{{[1, 2]}}", "inline Python"),
     ("${x.upper()}", "extended variable syntax"),
     ("${SPACE.join(['a'])}", "extended variable syntax"),
     ("${x}[${{1}}]", "inline Python"),
@@ -208,6 +209,16 @@ def test_keyword_names_built_from_variables_that_could_import_are_rejected(line)
     assert any("built from variables" in m for m in messages), messages
 
 
+def test_template_rows_are_the_template_keywords_arguments():
+    suite_template = (
+        "*** Settings ***\nTest Template    Run Keyword If\n*** Test Cases ***\nT\n    ${c}    ${kw}    x\n"
+    )
+    test_template = in_test("[Template]    Run Keyword", "Import Library    evil.py")
+    assert [line for line, m in trust(suite_template) if "built from variables" in m] == [5]
+    assert [line for line, m in trust(test_template) if "past the import allow-list" in m] == [4]
+    assert trust(in_test("[Template]    Run Keyword", "Log    x")) == []
+
+
 def test_keyword_names_with_variables_that_cannot_become_imports_pass():
     assert trust(in_test('The cart contains "${qty}" of "Coffee Mug"', "Run Keyword If    ${c}    Log    x")) == []
 
@@ -225,15 +236,15 @@ def test_import_keyword_as_mere_text_is_allowed_where_it_never_names_a_keyword()
         "Should Be True    open('/etc/passwd')",
         "Run Keyword If    ().__class__.__bases__    Log    x",
         "Set Variable If    subprocess.run('id')    a    b",
-        "IF    getattr(x, 'y')",
-        "WHILE    sys.exit()",
+        "IF    getattr(x, 'y')    Log    x",
+        "IF    $x    Log    a    ELSE IF    vars()    Log    b",
+        "FOR    ${i}    IN RANGE    len(open('f').read())\n        Log    ${i}\n    END",
+        "WHILE    sys.exit()\n        BREAK\n    END",
     ],
 )
 def test_code_reaching_python_expressions_are_rejected(line):
-    body = [line, "END"] if line.startswith(("IF", "WHILE")) else [line]
-    body = [body[0], "    Log    x", *body[1:]] if len(body) == 2 else body
-    messages = [message for _, message in trust(in_test(*body))]
-    assert any("Python expression" in m for m in messages), messages
+    [(_, message)] = trust(in_test(line))
+    assert "Python expression" in message and "keyword of the repo's resource" in message
 
 
 def test_plain_expressions_pass():
