@@ -17,6 +17,7 @@ output robot can produce is pointed outside the repo, and byte-code writing is o
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import os
@@ -390,9 +391,14 @@ def _robot_command(
     repo: Path,
     robot_options: Sequence[str],
     pythonpath: Sequence[str],
+    python: str | None = None,
 ) -> list[str]:
-    """The `robot --dryrun` command line; our output options come last so they win over the repo's."""
-    command = [sys.executable, "-m", "robot", "--dryrun", *robot_options]
+    """The `robot --dryrun` command line; our output options come last so they win over the repo's.
+
+    `python` is the repo's own interpreter (its RF and libraries); the listener is passed by
+    path, so that interpreter needs nothing of this tool installed.
+    """
+    command = [python or sys.executable, "-m", "robot", "--dryrun", *robot_options]
     for entry in pythonpath:
         command += ["--pythonpath", str(repo / entry)]
     command += [
@@ -411,7 +417,7 @@ def _robot_command(
         "--console",
         "quiet",
         "--listener",
-        f"{DryrunLineRecorder.__module__}.{DryrunLineRecorder.__name__}:{out_dir / 'lines.json'}",
+        f"{inspect.getfile(DryrunLineRecorder)}:{out_dir / 'lines.json'}",
         str(candidate),
     ]
     return command
@@ -572,6 +578,7 @@ async def _dryrun(
     limiter: anyio.CapacityLimiter | None,
     timeout: float,
     inventory: KeywordInventory | None,
+    python: str | None = None,
 ) -> ValidationResult:
     root = Path(repo).resolve()
     if PurePosixPath(target_path).is_absolute() or "\\" in target_path or ".." in target_path.split("/"):
@@ -597,7 +604,7 @@ async def _dryrun(
                 except OSError as exc:  # e.g. a file where the target wants a folder
                     message = f"Cannot write next to {target_path!r}: {exc.strerror or exc}"
                     return ValidationResult(ok=False, diagnostics=[Diagnostic(source="path", message=message)])
-                command = _robot_command(candidate, out_dir, root, robot_options, pythonpath)
+                command = _robot_command(candidate, out_dir, root, robot_options, pythonpath, python)
                 with anyio.fail_after(timeout):
                     process = await anyio.run_process(command, cwd=root, env=_robot_env(), check=False)
             except TimeoutError:
@@ -638,6 +645,7 @@ async def dryrun(
     pythonpath: Sequence[str] = (),
     limiter: anyio.CapacityLimiter | None = None,
     timeout: float = 300.0,
+    python: str | None = None,
 ) -> ValidationResult:
     """`robot --dryrun` of `text` as if it were `repo/target_path`, leaving the repo untouched.
 
@@ -654,6 +662,7 @@ async def dryrun(
         limiter=limiter,
         timeout=timeout,
         inventory=None,
+        python=python,
     )
 
 
@@ -667,8 +676,11 @@ async def validate(
     robot_options: Sequence[str] = (),
     pythonpath: Sequence[str] = (),
     limiter: anyio.CapacityLimiter | None = None,
+    python: str | None = None,
 ) -> ValidationResult:
-    """Static checks, then the dryrun only if they found no error (an unsafe file is never run)."""
+    """Static checks, then the dryrun only if they found no error (an unsafe file is never run).
+
+    `python` is the repo's own interpreter for the dryrun (default: this one)."""
     static = check_static(text, target_path, inventory, repo=repo, tests_dir=tests_dir)
     if any(d.severity == "error" for d in static):
         return ValidationResult(ok=False, diagnostics=static)
@@ -681,6 +693,7 @@ async def validate(
         limiter=limiter,
         timeout=300.0,
         inventory=inventory,
+        python=python,
     )
     result.diagnostics = static + result.diagnostics
     return result
