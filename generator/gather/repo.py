@@ -45,7 +45,6 @@ class SuiteInfo:
     settings: dict[str, str] = field(default_factory=dict)
     #: Test-level settings (`[Tags]`, `[Documentation]`, `[Setup]`...) -> tests using them.
     test_settings: Counter[str] = field(default_factory=Counter)
-    test_tags: Counter[str] = field(default_factory=Counter)
     steps: int = 0
     bdd_steps: int = 0
 
@@ -107,7 +106,6 @@ class _SuiteVisitor(ModelVisitor):
         self.info.tags.update(node.values)
         if self._in_test:
             self.info.test_settings["[Tags]"] += 1
-            self.info.test_tags.update(node.values)
 
     def visit_TestTags(self, node):
         self.info.tags.update(node.values)
@@ -207,11 +205,11 @@ def derive_conventions(suites: list[SuiteInfo], tests_dir: str) -> str | None:
     tags: Counter[str] = Counter()
     for s in with_tests:
         test_settings.update(s.test_settings)
-        tags.update(s.test_tags)
+        tags.update(s.tags)
     for name, count in sorted(test_settings.items()):
         lines.append(f"- Test setting `{name}` in {_share(count, tests)} tests.")
     if tags:
-        lines.append(f"- Tags in use: {', '.join(t for t, _ in tags.most_common(8))}.")
+        lines.append(f"- Tags in use (by suites using them): {', '.join(t for t, _ in tags.most_common(8))}.")
     steps = sum(s.steps for s in with_tests)
     bdd = sum(s.bdd_steps for s in with_tests)
     if steps:
