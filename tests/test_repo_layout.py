@@ -311,3 +311,77 @@ def test_an_unsupported_robot_framework_is_an_error_at_start(tmp_path: Path, cap
 
     err = capsys.readouterr().err
     assert "has Robot Framework 5.0.1; supported: >= 6.1, < 8.0" in err
+
+
+OLD_ROBOT = "robotframework==6.1.1"
+
+VENV_ONLY_LIBRARY = '''\
+"""Installed only in the repo's own venv: the tool's environment cannot import it."""
+
+from robot.version import get_version
+
+
+def venv_only_keyword() -> None:
+    pass
+
+
+venv_only_keyword.__doc__ = f"Runs on Robot Framework {get_version()}."
+'''
+
+
+@pytest.fixture(scope="session")
+def old_robot_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv with Robot Framework 6.1.1 from the package registry, made once per session, plus a
+    library that only exists there. Skipped, saying why, when the registry cannot be reached."""
+    venv = tmp_path_factory.mktemp("repo-venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    pip = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", OLD_ROBOT],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if pip.returncode != 0:
+        pytest.skip(f"package registry unreachable, cannot install {OLD_ROBOT}: {pip.stderr.strip()[-300:]}")
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(site) / "VenvOnlyLibrary.py").write_text(VENV_ONLY_LIBRARY, encoding="utf-8")
+    return python
+
+
+def test_a_repo_pinning_rf_6_1_works_through_its_own_python(
+    tmp_path: Path, old_robot_python: Path, capsys: pytest.CaptureFixture
+) -> None:
+    repo = copy_repo("root_suites", tmp_path)
+    for name in ("venv_suite.robot", "venv_suite_2.robot"):
+        (repo / name).write_text(
+            "*** Settings ***\nLibrary    VenvOnlyLibrary\nLibrary    CounterLibrary.py\n\n"
+            "*** Test Cases ***\nUses the venv\n    Venv Only Keyword\n    Press Button    +\n",
+            encoding="utf-8",
+        )
+    python = ["--repo-python", str(old_robot_python)]
+
+    # The scan ran in the venv: its RF version and its library are what the inventory shows.
+    assert main(["keywords", "--repo", str(repo), "--json", *python]) == 0
+    data = json.loads(capsys.readouterr().out)
+    [venv_keyword] = [k for k in data["keywords"] if k["name"] == "Venv Only Keyword"]
+    assert venv_keyword["doc"] == "Runs on Robot Framework 6.1.1."
+    assert data["errors"] == []
+
+    # The dryrun too: with the venv the suite is valid, with the tool's own Python it is not.
+    suites = ["venv_suite.robot", "venv_suite_2.robot", "counting.robot"]
+    assert main(["validate", *suites, "--repo", str(repo), *python]) == 0
+    assert main(["validate", *suites, "--repo", str(repo)]) == 1
+    assert "'VenvOnlyLibrary' cannot be imported" in capsys.readouterr().out
+
+    # And the whole run, with no other configuration.
+    assert run_offline(repo, tmp_path / "out", "CNT-1", *python) == 0
+    entry = ticket_entry(tmp_path / "out")
+    assert entry["status"] == "created", entry["reason"]
+    assert (repo / entry["test_path"]).is_file()
