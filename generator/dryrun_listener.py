@@ -8,6 +8,9 @@ from typing import Any
 
 from robot.api.interfaces import ListenerV3
 
+#: RF 7 reports every step to listeners; RF 6.1 (a repo's own interpreter may run it) only tests.
+_BODY_ITEMS_REPORTED = hasattr(ListenerV3, "end_body_item")
+
 
 class DryrunLineRecorder(ListenerV3):
     """Listener run inside the `robot --dryrun` process to learn the line of every failing step.
@@ -30,6 +33,16 @@ class DryrunLineRecorder(ListenerV3):
     def start_suite(self, data: Any, result: Any) -> None:
         if self._source is None:
             self._source = data.source
+
+    def start_test(self, data: Any, result: Any) -> None:
+        """RF 6.x calls no `end_body_item`: the test's own steps are mapped by position instead,
+        the way result ids number them (setup first, then the body, then the teardown)."""
+        if _BODY_ITEMS_REPORTED:
+            return
+        steps = [*([data.setup] if data.setup else []), *data.body, *([data.teardown] if data.teardown else [])]
+        for index, step in enumerate(steps, 1):
+            if getattr(step, "lineno", None):
+                self._lines[f"{result.id}-k{index}"] = step.lineno
 
     def end_body_item(self, data: Any, result: Any) -> None:
         source = getattr(data, "source", None)

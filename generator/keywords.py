@@ -41,7 +41,7 @@ import posixpath
 import re
 import sys
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,15 +107,11 @@ def build_inventory(
     tests_dir: str = "tests",
     pythonpath: Sequence[str] = (),
     cache_dir: Path | None = None,
-    exclude: Collection[str] = (),
     python: str | Path | None = None,
     scan_timeout: float = DEFAULT_SCAN_TIMEOUT,
     secrets: Iterable[str] = (),
 ) -> KeywordInventory:
     """Keywords and import allow-list of `repo`, from the cache when nothing changed.
-
-    `exclude` lists repo-relative files to leave out: `jira2robot validate` checks a file that
-    already sits in the repo against what the *rest* of the repo uses, not against itself.
 
     `tests_dir` is where the suites live; a missing one is reported in `errors` because an
     inventory built without the suites lacks their imports and the allow-list is too short.
@@ -127,7 +123,7 @@ def build_inventory(
     """
     repo = repo.resolve()
     python = str(python or sys.executable)
-    files = [f for f in _walk(repo) if f.rel not in exclude]
+    files = _walk(repo)
     key = _cache_key(repo, files, tests_dir, pythonpath, _environment_fingerprint(python, secrets))
     cache_path = (cache_dir or default_cache_dir()) / f"inventory-{key}.json"
     cached = _read_cache(cache_path)

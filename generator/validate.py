@@ -450,8 +450,17 @@ def _failures(item: Any, lines: dict[str, int]) -> list[tuple[int, str | None, s
     line = lines.get(item.id) if item.id else None
     if item.failed and line is not None:
         keyword = item.name if isinstance(item, ResultKeyword) else None
-        return [(line, keyword, item.message or f"{item.type} failed")]
+        return [(line, keyword, _message(item))]
     return []
+
+
+def _message(item: Any) -> str:
+    """The failure text: RF 7 keeps it on the item, RF 6 (a repo's own interpreter may run it)
+    in a FAIL-level message inside it."""
+    if item.message:
+        return item.message
+    logged = [m.message for m in getattr(item, "body", ()) if getattr(m, "level", None) == "FAIL"]
+    return logged[-1] if logged else f"{item.type} failed"
 
 
 def _first_line(text: str) -> str:

@@ -380,6 +380,15 @@ def test_a_repo_pinning_rf_6_1_works_through_its_own_python(
     assert main(["validate", *suites, "--repo", str(repo)]) == 1
     assert "'VenvOnlyLibrary' cannot be imported" in capsys.readouterr().out
 
+    # RF 6.1 reports no step to listeners: failures still point at the step's own line.
+    (repo / "broken.robot").write_text(
+        "*** Settings ***\nLibrary    CounterLibrary.py\n\n*** Test Cases ***\nT\n    Press Button    +\n"
+        "    No Such Keyword\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", "broken.robot", "--repo", str(repo), *python]) == 1
+    assert "broken.robot:7 [dryrun] No keyword with name 'No Such Keyword' found." in capsys.readouterr().out
+
     # And the whole run, with no other configuration.
     assert run_offline(repo, tmp_path / "out", "CNT-1", *python) == 0
     entry = ticket_entry(tmp_path / "out")
