@@ -17,7 +17,6 @@ import anyio
 
 from generator.config import ConfigError, Settings, build_settings
 from generator.logs import Console
-from generator.models import KeywordInventory
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -144,22 +143,8 @@ def _repo(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _inventory(settings: Settings) -> KeywordInventory:
-    from generator.keywords import build_inventory
-
-    cfg = settings.repo_config
-    return build_inventory(
-        settings.repo,
-        tests_dir=cfg.tests_dir,
-        pythonpath=cfg.pythonpath,
-        python=settings.repo_python,
-        scan_timeout=cfg.limits.scan_timeout,
-        secrets=settings.secrets(),
-    )
-
-
 def _validate(args: argparse.Namespace) -> int:
-    from generator.keywords import without_importer
+    from generator.keywords import repo_inventory, without_importer
     from generator.validate import validate
 
     settings = _repo(args)
@@ -173,7 +158,7 @@ def _validate(args: argparse.Namespace) -> int:
         if not path.is_relative_to(repo):
             raise ConfigError([f"{raw}: not inside the repo {repo}"])
         files.append((path.relative_to(repo).as_posix(), path))
-    inventory = _inventory(settings)
+    inventory = repo_inventory(settings)
     failed = False
     out: list[dict[str, Any]] = []
     for rel, path in files:
@@ -204,9 +189,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _keywords(args: argparse.Namespace) -> int:
-    from generator.keywords import render_keywords, render_suite_local
+    from generator.keywords import render_keywords, render_suite_local, repo_inventory
 
-    inventory = _inventory(_repo(args))
+    inventory = repo_inventory(_repo(args))
     if args.json:
         print(inventory.model_dump_json(indent=2))
     else:

@@ -62,6 +62,7 @@ from robot.utils import find_file, normalize
 from robot.variables import VariableMatches
 from robot.version import get_version
 
+from generator.config import Settings
 from generator.gather.repo import skip_dir
 from generator.models import Keyword, KeywordInventory
 from generator.repo_env import probe, run_scan
@@ -136,6 +137,20 @@ def build_inventory(
     inventory = _Builder(repo, tests_dir, _pythonpath_dirs(repo, pythonpath), scanner).build(files)
     _write_cache(cache_path, inventory)
     return inventory
+
+
+def repo_inventory(settings: Settings) -> KeywordInventory:
+    """The inventory of the configured repo, scanned in its own interpreter: one call for every
+    command, so `keywords`, `validate` and `run` see the same thing."""
+    cfg = settings.repo_config
+    return build_inventory(
+        settings.repo,
+        tests_dir=cfg.tests_dir,
+        pythonpath=cfg.pythonpath,
+        python=settings.repo_python,
+        scan_timeout=cfg.limits.scan_timeout,
+        secrets=settings.secrets(),
+    )
 
 
 def without_importer(inventory: KeywordInventory, rel: str) -> KeywordInventory:

@@ -33,7 +33,7 @@ from generator.gather.repo import (
     index_suites,
     read_convention,
 )
-from generator.keywords import build_inventory
+from generator.keywords import repo_inventory
 from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
 from generator.matcher import KeywordMatcher
@@ -97,14 +97,7 @@ class RunContext:
 
 def build_repo_context(settings: Settings) -> tuple[RepoContext, list[SuiteInfo]]:
     cfg = settings.repo_config
-    inventory = build_inventory(
-        settings.repo,
-        tests_dir=cfg.tests_dir,
-        pythonpath=cfg.pythonpath,
-        python=settings.repo_python,
-        scan_timeout=cfg.limits.scan_timeout,
-        secrets=settings.secrets(),
-    )
+    inventory = repo_inventory(settings)
     suites = index_suites(settings.repo, cfg.tests_dir)
     convention, convention_path = read_convention(settings.repo, cfg.convention_doc), cfg.convention_doc
     if convention is None and (convention := derive_conventions(suites, cfg.tests_dir)) is not None:
