@@ -402,11 +402,15 @@ class _Scanner:
     timeout: float
     secrets: tuple[str, ...]
 
-    def scan(self, pythonpath: Sequence[Path], items: Sequence[dict[str, object]]) -> list[dict[str, object] | str]:
-        """Per item: the worker's result, or why there is none (hung, crashed, failed)."""
+    def scan(
+        self, repo: Path, pythonpath: Sequence[Path], items: Sequence[dict[str, object]]
+    ) -> list[dict[str, object] | str]:
+        """Per item: the worker's result, or why there is none (hung, crashed, failed).
+        Run from the repo's root, as `robot` is, for libraries reading files at import."""
         if not items:
             return []
-        outcome = run_scan(self.python, [str(d) for d in pythonpath], items, timeout=self.timeout, secrets=self.secrets)
+        paths = [str(d) for d in pythonpath]
+        outcome = run_scan(self.python, paths, items, timeout=self.timeout, secrets=self.secrets, cwd=repo)
         found: list[dict[str, object] | str] = []
         for index in range(len(items)):
             if index in outcome.hung:
@@ -618,7 +622,7 @@ class _Builder:
         for source, args, where in self.variable_sources:
             items.setdefault((source, () if any(_has_variable(a) for a in args) else args), where)
         requests = [{"kind": "variables", "source": source, "args": list(args)} for source, args in items]
-        for where, found in zip(items.values(), self.scanner.scan(self.pythonpath, requests), strict=True):
+        for where, found in zip(items.values(), self.scanner.scan(self.repo, self.pythonpath, requests), strict=True):
             if isinstance(found, str):
                 self.errors.append(f"{where}: variable names not read: {_without_detail(found)}")
             else:
@@ -672,7 +676,7 @@ class _Builder:
             names.append(name)
             requests.append({"kind": "library", "target": target, "args": list(args)})
         keywords: list[Keyword] = []
-        for name, found in zip(names, self.scanner.scan(self.pythonpath, requests), strict=True):
+        for name, found in zip(names, self.scanner.scan(self.repo, self.pythonpath, requests), strict=True):
             if isinstance(found, str):
                 self.errors.append(f"Library '{name}' could not be loaded: {_first_lines(found)}")
                 continue

@@ -30,6 +30,9 @@ from generator.sandbox import scrubbed_env
 MIN_ROBOT, MAX_ROBOT_EXCLUSIVE = (6, 1), (8, 0)
 WORKER = Path(__file__).with_name("scan_worker.py")
 _PROBE_TIMEOUT = 60.0
+#: Starting the worker (an interpreter importing Robot Framework) is not any item's fault: on a
+#: loaded runner it can take longer than a short per-item deadline.
+_STARTUP_TIMEOUT = 60.0
 
 
 class RepoPythonError(Exception):
@@ -154,7 +157,7 @@ def run_scan(
         batch, current = list(pending), None
         try:
             while True:
-                line = lines.get(timeout=timeout)
+                line = lines.get(timeout=timeout if current is not None else max(timeout, _STARTUP_TIMEOUT))
                 if line is None:  # the worker exited: done, or crashed on `current`
                     break
                 message = json.loads(line)
