@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from generator.config import ConfigError, RepoConfig, build_settings
+from generator.config import ConfigError, Settings, build_settings
 from generator.logs import Console, redact_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -30,7 +30,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pages-dir", help="folder of Confluence pages (YAML/JSON) to serve with --tickets-dir")
     g = p.add_argument_group("repository")
     g.add_argument("--repo", help="test repository (default CI_PROJECT_DIR, else current folder)")
-    g.add_argument("--tests-dir", help="tests folder inside the repo (default tests)")
+    _repo_flags(g)
     g.add_argument("--convention-doc", help="convention document (default doc/convention.md)")
     g.add_argument("--confluence-query", help="Confluence search text (default architecture)")
     g.add_argument("--robot-options", help='extra robot options, e.g. "-v env:api_b2b"')
@@ -54,6 +54,18 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--recreate", action="store_true", help="regenerate covered tickets, recreate closed MRs")
 
 
+def _repo_flags(g: argparse._ActionsContainer) -> None:
+    """Flags every command reading a repo shares: where its suites are and which Python runs its code."""
+    g.add_argument(
+        "--tests-dir", help="tests folder inside the repo, '.' for the root (default: detected from the suites)"
+    )
+    g.add_argument(
+        "--repo-python",
+        help="the repo's own Python (venv with its RF and libraries) for dryrun and scan (env JIRA2ROBOT_REPO_PYTHON)",
+    )
+    g.add_argument("--scan-timeout", help="seconds one repo library may take to import (default 60)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="jira2robot",
@@ -69,9 +81,11 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="static checks + robot --dryrun of .robot files inside a repo")
     v.add_argument("files", nargs="+", help=".robot files (repo-relative or absolute paths inside the repo)")
     v.add_argument("--repo", default=None)
+    _repo_flags(v)
     v.add_argument("--json", action="store_true", help="machine-readable diagnostics")
     k = sub.add_parser("keywords", help="the keyword inventory the writer sees")
     k.add_argument("--repo", default=None)
+    _repo_flags(k)
     k.add_argument("--json", action="store_true")
     m = sub.add_parser("merge-reports", help="join the report.json files of parallel shards")
     m.add_argument("reports", nargs="+", help="report.json files")
@@ -115,21 +129,26 @@ def _run(args: argparse.Namespace) -> int:
     settings = build_settings(_cli_values(args), command="run")
     console = Console(redactor=settings.redactor())
     redact_logging(console.redact)
+    console.line(f"jira2robot: {settings.layout_note}")
     results = anyio.run(run, settings, console)
     return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
 
 
-def _repo(raw: str | None) -> tuple[Path, RepoConfig]:
-    """The repo and its configuration, read and validated once, exactly as `run` sees them."""
-    settings = build_settings({"repo": raw}, command="keywords")
-    return settings.repo, settings.repo_config
+def _repo(args: argparse.Namespace) -> Settings:
+    """The repo and its configuration, read and validated once, exactly as `run` sees them;
+    the detected layout goes to stderr so `--json` output stays clean."""
+    settings = build_settings(
+        {k: getattr(args, k) for k in ("repo", "tests_dir", "repo_python", "scan_timeout")}, command="keywords"
+    )
+    print(f"jira2robot: {settings.layout_note}", file=sys.stderr)
+    return settings
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from generator.keywords import build_inventory
+    from generator.keywords import repo_inventory, without_importer
     from generator.validate import validate
 
-    settings = build_settings({"repo": args.repo}, command="validate")
+    settings = _repo(args)
     repo, cfg = settings.repo, settings.repo_config
     files: list[tuple[str, Path]] = []
     for raw in args.files:
@@ -140,24 +159,24 @@ def _validate(args: argparse.Namespace) -> int:
         if not path.is_relative_to(repo):
             raise ConfigError([f"{raw}: not inside the repo {repo}"])
         files.append((path.relative_to(repo).as_posix(), path))
-    # The files under test do not vouch for their own imports: the rest of the repo must use them.
-    inventory = build_inventory(
-        repo, tests_dir=cfg.tests_dir, pythonpath=cfg.pythonpath, exclude={rel for rel, _ in files}
-    )
+    inventory = repo_inventory(settings)
     failed = False
     out: list[dict[str, Any]] = []
     for rel, path in files:
+        # A file does not vouch for its own imports (the rest of the repo must use them), and a
+        # file already in the repo is checked where it is: the repo root confines it, not tests_dir.
         result = anyio.run(
             lambda rel=rel, path=path: validate(
                 path.read_text(encoding="utf-8"),
                 rel,
-                inventory,
+                without_importer(inventory, rel),
                 repo=repo,
-                tests_dir=cfg.tests_dir,
+                tests_dir=".",
                 robot_options=cfg.robot_options,
                 pythonpath=cfg.pythonpath,
                 secrets=settings.secrets(),
                 dryrun_env=cfg.dryrun_env,
+                python=settings.repo_python,
             )
         )
         failed = failed or not result.ok
@@ -173,17 +192,21 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _keywords(args: argparse.Namespace) -> int:
-    from generator.keywords import build_inventory, render_keywords
+    from generator.keywords import render_keywords, render_suite_local, repo_inventory
 
-    repo, cfg = _repo(args.repo)
-    inventory = build_inventory(repo, tests_dir=cfg.tests_dir, pythonpath=cfg.pythonpath)
+    inventory = repo_inventory(_repo(args))
     if args.json:
         print(inventory.model_dump_json(indent=2))
     else:
         print(render_keywords(inventory.keywords))
+        if inventory.variable_names:
+            print("Variables (names only): " + " ".join(inventory.variable_names) + "\n")
+        print(render_suite_local(inventory))
         print(
             f"\n{len(inventory.keywords)} keywords; imports in use: {len(inventory.libraries)} libraries, "
-            f"{len(inventory.resources)} resources, {len(inventory.variables)} variable files"
+            f"{len(inventory.resources)} resources, {len(inventory.variables)} variable files; "
+            f"{len(inventory.variable_names)} variables; suite-local: {len(inventory.suite_keywords)} keywords, "
+            f"{sum(map(len, inventory.suite_variables.values()))} variables"
         )
         for problem in inventory.errors:
             print(f"warning: {problem}", file=sys.stderr)

@@ -7,15 +7,18 @@ user fixes a broken CI variable set in one round trip instead of one per pipelin
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shlex
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from generator.gather.repo import detect_tests_dir, read_convention
 from generator.redact import Redactor, url_credentials
+from generator.repo_env import RepoPythonError, check_supported, resolve_python
 
 REPO_CONFIG_FILE = ".jira2robot.yml"
 
@@ -58,6 +61,9 @@ class Limits(_Strict):
     max_open_mrs: int = Field(10, ge=0)
     max_new_mrs: int = Field(5, ge=0)
     examples: int = Field(2, ge=0, le=10, description="Similar existing tests shown to the writer.")
+    scan_timeout: float = Field(
+        60.0, gt=0, description="Seconds one repo library or variable file may take to import in the keyword scan."
+    )
 
 
 class MergeRequestSettings(_Strict):
@@ -71,9 +77,14 @@ class MergeRequestSettings(_Strict):
 class RepoConfig(_Strict):
     """The keys allowed in `.jira2robot.yml` (also settable by flag or env where listed)."""
 
-    tests_dir: str = "tests"
+    tests_dir: str = Field("tests", description="Detected from where the suites are when not set; '.' is the root.")
     convention_doc: str = "doc/convention.md"
-    convention_optional: bool = False
+    convention_optional: bool = Field(
+        True, description="Without the document, conventions are derived from the suites; false makes it required."
+    )
+    python: str | None = Field(
+        None, description="The repo's own Python (a venv with its RF and libraries): dryrun and scan run there."
+    )
     confluence_query: str = "architecture"
     confluence_limit: int = Field(3, ge=0, le=20)
     acceptance_field: str = Field("", description="Jira custom field holding the acceptance criteria, if any.")
@@ -89,6 +100,22 @@ class RepoConfig(_Strict):
     merge_request: MergeRequestSettings = Field(default_factory=MergeRequestSettings)
     planner_model: str | None = None
     writer_model: str | None = None
+
+    @field_validator("tests_dir")
+    @classmethod
+    def _repo_relative_folder(cls, value: str) -> str:
+        """One spelling per folder (`''`, `./` and `.` are the root; `tests/` is `tests`), so every
+        path check compares like with like; nothing outside the repo."""
+        if "\\" in value or value.strip().startswith("/") or re.match(r"^[A-Za-z]:", value.strip()):
+            raise ValueError(
+                "an absolute path is outside the repo: give a folder relative to the repo root, with '/' separators ('.' is the root)"
+            )
+        folder = posixpath.normpath(value.strip() or ".")
+        if folder == ".." or folder.startswith("../"):
+            raise ValueError(
+                "the tests folder is outside the repo ('..' leaves it): use a folder relative to the repo root"
+            )
+        return folder
 
 
 class Settings(BaseModel):
@@ -120,6 +147,8 @@ class Settings(BaseModel):
     node_index: int = 1
     node_total: int = 1
     repo_config: RepoConfig = Field(default_factory=RepoConfig)
+    repo_python: str | None = Field(None, description="The repo's own interpreter, checked; None: this one.")
+    layout_note: str = Field("", description="Where the tests folder came from, printed at start.")
 
     def secret_items(self) -> dict[str, str]:
         """Every credential the run holds, by where it came from: tokens and URL user-info."""
@@ -281,6 +310,7 @@ def build_settings(
         except ConfigError as exc:
             problems.extend(exc.problems)
             repo_config = RepoConfig()
+    configured = set(repo_config.model_fields_set)
 
     overrides: dict[str, Any] = {}
     for flag, env_name in (
@@ -312,12 +342,27 @@ def build_settings(
     if (value := pick("branch_prefix", "JIRA2ROBOT_BRANCH_PREFIX")) is not None:
         mr["branch_prefix"] = value
     overrides["merge_request"] = mr
+    if (value := pick("scan_timeout", "JIRA2ROBOT_SCAN_TIMEOUT")) is not None:
+        try:
+            limits["scan_timeout"] = float(value)
+        except ValueError:
+            problems.append(f"--scan-timeout / JIRA2ROBOT_SCAN_TIMEOUT: expected seconds, got {value!r}")
+    usable = repo.is_dir()
     try:
         repo_config = RepoConfig.model_validate({**repo_config.model_dump(), **overrides})
     except ValidationError as exc:
         problems.extend(_format_pydantic("", exc))
+        usable = False
     else:
-        problems.extend(_escaping_paths(repo, repo_config))
+        escaping = _escaping_paths(repo, repo_config)
+        problems.extend(escaping)
+        usable = usable and not escaping
+    configured |= set(overrides)
+    layout_note = ""
+    if usable:
+        layout_note = _settle_tests_dir(repo, repo_config, explicit="tests_dir" in configured)
+        if command in ("run", "demo"):
+            problems += _convention_problems(repo, repo_config, explicit="convention_doc" in configured)
 
     keys = split_keys(pick("keys", "JIRA_KEYS"))
     bad = [describe_key(k) for k in keys if not valid_key(k)]
@@ -379,6 +424,16 @@ def build_settings(
         problems, "--max-tickets / JIRA2ROBOT_MAX_TICKETS", pick("max_tickets", "JIRA2ROBOT_MAX_TICKETS"), 50
     )
 
+    repo_python = None
+    if (raw_python := pick("repo_python", "JIRA2ROBOT_REPO_PYTHON") or repo_config.python) and usable:
+        secrets = [s for s in (api_key, gitlab_token, pick("jira_mcp_token", "JIRA_MCP_TOKEN")) if s]
+        try:
+            found = resolve_python(raw_python, repo)
+            check_supported(found, secrets)
+            repo_python = str(found)
+        except RepoPythonError as exc:
+            problems.append(f"--repo-python / JIRA2ROBOT_REPO_PYTHON / python: {exc}")
+
     if problems:
         raise ConfigError(problems)
 
@@ -408,4 +463,34 @@ def build_settings(
         node_index=node_index,
         node_total=node_total,
         repo_config=repo_config,
+        repo_python=repo_python,
+        layout_note=layout_note,
     )
+
+
+def _settle_tests_dir(repo: Path, cfg: RepoConfig, *, explicit: bool) -> str:
+    """Set `cfg.tests_dir` from where the suites are unless it was configured; say which it is.
+
+    Real repos keep suites at the root or in `login_tests/`: a fixed `tests` default would put
+    every generated file into a new folder no suite of the repo is in.
+    """
+    if explicit:
+        return f"tests folder '{cfg.tests_dir}' (configured)"
+    detected = detect_tests_dir(repo)
+    if detected is None:
+        return f"tests folder '{cfg.tests_dir}' (default: no suite with tests found in the repo)"
+    cfg.tests_dir, count = detected
+    where = "the repository root" if cfg.tests_dir == "." else f"'{cfg.tests_dir}'"
+    return f"tests folder {where} detected from {count} suite(s) (set tests_dir or --tests-dir to override)"
+
+
+def _convention_problems(repo: Path, cfg: RepoConfig, *, explicit: bool) -> list[str]:
+    """A convention document that was asked for but is missing: one error at start, not one per
+    ticket. Without a configured one, conventions are derived from the suites."""
+    if read_convention(repo, cfg.convention_doc) is not None or (cfg.convention_optional and not explicit):
+        return []
+    why = "is configured" if explicit else "is required (convention_optional: false)"
+    return [
+        f"convention document {cfg.convention_doc} {why} but not found in the repo: add it, fix "
+        "convention_doc / --convention-doc, or remove it to derive conventions from the existing suites"
+    ]

@@ -16,6 +16,16 @@ of the variables the repo's variable files and resource files define (`${DEFAULT
 so a step saying "with the correct password" can pass the repo's own variable. Values are never
 kept: variable files often hold credentials, and the inventory is cached and printed.
 
+Keywords of a suite file (a `*** Keywords ***` section beside its tests) are kept apart in
+`suite_keywords`: RF refuses to import a file with tests, so they are examples to copy into
+the new file's own `*** Keywords ***`, never something to import. The same holds for a
+suite's `*** Variables ***` (`suite_variables`).
+
+Files are parsed here with the tool's RF (the parser runs no repo code). Libraries and variable
+files are imported in the repo's own interpreter, in a subprocess with a deadline per item
+(`generator.repo_env.run_scan`): a library whose import hangs is named in `errors` and the
+scan goes on without it.
+
 Building is cached by content hash because the inventory is needed by every command and a
 large repo (thousands of resource files) costs seconds to parse and libdoc.
 """
@@ -25,22 +35,19 @@ from __future__ import annotations
 import glob
 import hashlib
 import importlib.metadata
-import inspect
 import logging
 import os
 import posixpath
 import re
 import sys
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 from robot.api import get_init_model, get_model, get_resource_model
 from robot.errors import DataError
-from robot.libdoc import LibraryDocumentation
 from robot.libraries import STDLIBS
 from robot.model import SuiteVisitor
 from robot.output import LOGGER
@@ -52,11 +59,13 @@ from robot.running import Keyword as KeywordCall
 from robot.running import ResourceFile, TestSuite, UserKeyword
 from robot.running.arguments.argumentspec import ArgInfo, ArgumentSpec
 from robot.utils import find_file, normalize
-from robot.variables import VariableMatches, Variables
+from robot.variables import VariableMatches
 from robot.version import get_version
 
+from generator.config import Settings
 from generator.gather.repo import skip_dir
 from generator.models import Keyword, KeywordInventory
+from generator.repo_env import probe, run_scan
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +78,9 @@ _VARIABLE_FILE_SUFFIXES = (".py", ".yaml", ".yml", ".json")
 _CACHE_FILES_KEPT = 32
 _MAX_ERRORS_PER_FILE = 5
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z])")
+#: Seconds one library or variable file may take to import before it is named and skipped.
+DEFAULT_SCAN_TIMEOUT = 60.0
 
-# sys.path and sys.modules are process-wide; two builds at once would see each other's repo.
-_BUILD_LOCK = threading.Lock()
 _state = threading.local()
 
 
@@ -99,22 +108,24 @@ def build_inventory(
     tests_dir: str = "tests",
     pythonpath: Sequence[str] = (),
     cache_dir: Path | None = None,
-    exclude: Collection[str] = (),
+    python: str | Path | None = None,
+    scan_timeout: float = DEFAULT_SCAN_TIMEOUT,
+    secrets: Iterable[str] = (),
 ) -> KeywordInventory:
     """Keywords and import allow-list of `repo`, from the cache when nothing changed.
-
-    `exclude` lists repo-relative files to leave out: `jira2robot validate` checks a file that
-    already sits in the repo against what the *rest* of the repo uses, not against itself.
 
     `tests_dir` is where the suites live; a missing one is reported in `errors` because an
     inventory built without the suites lacks their imports and the allow-list is too short.
     `pythonpath` are extra repo-relative folders RF should search (as `robot --pythonpath`).
     Libraries that cannot be imported are recorded in `errors` and never abort the build:
     the repo's CI image may lack a library that the new test does not need anyway.
+    `python` is the repo's own interpreter (default: this one); libraries and variable files
+    are imported there, each within `scan_timeout` seconds, with `secrets` kept out of reach.
     """
     repo = repo.resolve()
-    files = [f for f in _walk(repo) if f.rel not in exclude]
-    key = _cache_key(repo, files, tests_dir, pythonpath)
+    python = str(python or sys.executable)
+    files = _walk(repo)
+    key = _cache_key(repo, files, tests_dir, pythonpath, _environment_fingerprint(python, secrets))
     cache_path = (cache_dir or default_cache_dir()) / f"inventory-{key}.json"
     cached = _read_cache(cache_path)
     if cached is not None:
@@ -122,9 +133,59 @@ def build_inventory(
         log.debug("keyword inventory of %s loaded from cache %s", repo, cache_path)
         return cached
     _state.from_cache = False
-    inventory = _Builder(repo, tests_dir, _pythonpath_dirs(repo, pythonpath)).build(files)
+    scanner = _Scanner(python, scan_timeout, tuple(secrets))
+    inventory = _Builder(repo, tests_dir, _pythonpath_dirs(repo, pythonpath), scanner).build(files)
     _write_cache(cache_path, inventory)
     return inventory
+
+
+def repo_inventory(settings: Settings) -> KeywordInventory:
+    """The inventory of the configured repo, scanned in its own interpreter: one call for every
+    command, so `keywords`, `validate` and `run` see the same thing."""
+    cfg = settings.repo_config
+    return build_inventory(
+        settings.repo,
+        tests_dir=cfg.tests_dir,
+        pythonpath=cfg.pythonpath,
+        python=settings.repo_python,
+        scan_timeout=cfg.limits.scan_timeout,
+        secrets=settings.secrets(),
+    )
+
+
+def without_importer(inventory: KeywordInventory, rel: str) -> KeywordInventory:
+    """The allow-list as the rest of the repo vouches for it: imports only `rel` makes are dropped.
+
+    `jira2robot validate` checks files already in the repo; a file must not allow its own
+    imports, yet validating several files at once must not remove them from each other's
+    allow-list either, so each file is left out only at its own lookup.
+    """
+
+    def kept(kind: str, names: list[str]) -> list[str]:
+        return [n for n in names if set(inventory.importers.get(f"{kind}:{n}", [])) != {rel}]
+
+    return inventory.model_copy(
+        update={
+            "libraries": kept("LIBRARY", inventory.libraries),
+            "resources": [r for r in kept("RESOURCE", inventory.resources) if r != rel],
+            "variables": kept("VARIABLES", inventory.variables),
+        }
+    )
+
+
+def render_suite_local(inventory: KeywordInventory) -> str:
+    """Suite-local keywords and variables, said to be copied, never imported (RF refuses to
+    import a file with tests)."""
+    lines: list[str] = []
+    groups: dict[str, list[Keyword]] = {}
+    for kw in inventory.suite_keywords:
+        groups.setdefault(kw.owner, []).append(kw)
+    for owner in sorted(set(groups) | set(inventory.suite_variables)):
+        lines.append(f"[Suite] {owner} (local: copy what you need into the new file's own sections)")
+        lines += ["    ".join(["  " + kw.name, *kw.args]) for kw in groups.get(owner, [])]
+        if names := inventory.suite_variables.get(owner):
+            lines.append("  variables: " + " ".join(names))
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
 def render_keywords(keywords: Sequence[Keyword], *, with_docs: bool = True) -> str:
@@ -154,20 +215,26 @@ def format_args(spec: ArgumentSpec) -> list[str]:
     which kind they look at. Types are left out: libdoc's Python types (`Literal[...] | None`)
     cost many tokens and RF converts the strings anyway.
     """
+    return _format_arg_triples((arg.kind, arg.name, arg.default_repr) for arg in spec)
+
+
+def _format_arg_triples(args: Iterable[tuple[str, str, str | None]]) -> list[str]:
+    """(kind, name, default repr) as RF `[Arguments]` cells; libdoc's JSON gives the same
+    triples for a library scanned in another interpreter."""
     out: list[str] = []
-    for arg in spec:
-        if arg.kind == ArgInfo.POSITIONAL_ONLY_MARKER:
+    for kind, name, default in args:
+        if kind == ArgInfo.POSITIONAL_ONLY_MARKER:
             continue
-        if arg.kind == ArgInfo.NAMED_ONLY_MARKER:
+        if kind == ArgInfo.NAMED_ONLY_MARKER:
             out.append("@{}")
-        elif arg.kind == ArgInfo.VAR_POSITIONAL:
-            out.append(f"@{{{arg.name}}}")
-        elif arg.kind == ArgInfo.VAR_NAMED:
-            out.append(f"&{{{arg.name}}}")
-        elif arg.default_repr is None:
-            out.append(f"${{{arg.name}}}")
+        elif kind == ArgInfo.VAR_POSITIONAL:
+            out.append(f"@{{{name}}}")
+        elif kind == ArgInfo.VAR_NAMED:
+            out.append(f"&{{{name}}}")
+        elif default is None:
+            out.append(f"${{{name}}}")
         else:
-            out.append(f"${{{arg.name}}}={arg.default_repr}")
+            out.append(f"${{{name}}}={default}")
     return out
 
 
@@ -199,24 +266,31 @@ def _walk(repo: Path) -> list[_SourceFile]:
     return found
 
 
-def _environment_fingerprint() -> list[str]:
-    """Installed distributions and their versions.
+def _environment_fingerprint(python: str, secrets: Iterable[str]) -> list[str]:
+    """The scanning interpreter, its RF and its installed distributions.
 
     Library keywords come from installed packages too: installing RequestsLibrary after a build
-    that recorded it as missing must invalidate that build.
+    that recorded it as missing must invalidate that build. This interpreter is read in-process;
+    the repo's own is asked in a subprocess.
     """
-    return sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    if python == sys.executable:
+        dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+        return [python, get_version(), sys.version, *dists]
+    found = probe(python, secrets)
+    return [python, found["robot"], found["python"], *found["distributions"]]
 
 
-def _cache_key(repo: Path, files: Sequence[_SourceFile], tests_dir: str, pythonpath: Sequence[str]) -> str:
+def _cache_key(
+    repo: Path, files: Sequence[_SourceFile], tests_dir: str, pythonpath: Sequence[str], environment: Sequence[str]
+) -> str:
     digest = hashlib.sha256(Path(__file__).read_bytes())  # a new builder invalidates old entries
+    digest.update(Path(__file__).with_name("scan_worker.py").read_bytes())
     for part in (
-        get_version(),
-        sys.version,
+        get_version(),  # the parser's version
         os.environ.get("PYTHONPATH", ""),  # decides which module a library name imports
         tests_dir,
         *pythonpath,
-        *_environment_fingerprint(),
+        *environment,
     ):
         digest.update(part.encode() + b"\0")
     for f in files:
@@ -320,14 +394,48 @@ class _Import:
     importer: str  # repo-relative path of the importing file
 
 
+@dataclass(frozen=True)
+class _Scanner:
+    """Runs the importing half of the scan in the repo's interpreter, item by item."""
+
+    python: str
+    timeout: float
+    secrets: tuple[str, ...]
+
+    def scan(
+        self, repo: Path, pythonpath: Sequence[Path], items: Sequence[dict[str, object]]
+    ) -> list[dict[str, object] | str]:
+        """Per item: the worker's result, or why there is none (hung, crashed, failed).
+        Run from the repo's root, as `robot` is, for libraries reading files at import."""
+        if not items:
+            return []
+        paths = [str(d) for d in pythonpath]
+        outcome = run_scan(self.python, paths, items, timeout=self.timeout, secrets=self.secrets, cwd=repo)
+        found: list[dict[str, object] | str] = []
+        for index in range(len(items)):
+            if index in outcome.hung:
+                found.append(f"import did not finish within {self.timeout:g} s (scan_timeout); skipped")
+            elif index in outcome.crashed:
+                found.append(outcome.crashed[index])
+            elif not outcome.results[index]["ok"]:
+                found.append(str(outcome.results[index]["error"]))
+            else:
+                found.append(outcome.results[index])
+        return found
+
+
 @dataclass
 class _Builder:
     repo: Path
     tests_dir: str
     pythonpath: list[Path]
+    scanner: _Scanner
     keywords: list[Keyword] = field(default_factory=list)
+    suite_keywords: list[Keyword] = field(default_factory=list)
+    suite_variables: dict[str, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     imports: list[_Import] = field(default_factory=list)
+    importers: dict[str, set[str]] = field(default_factory=dict)
     variable_names: list[str] = field(default_factory=list)
     # What `_resolve_imports` found to load for variable names: (path or module name, args, where).
     variable_sources: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
@@ -339,48 +447,56 @@ class _Builder:
                 "from the allow-list (set tests_dir in .jira2robot.yml)"
             )
         present_resources: list[str] = []
-        with _repo_on_sys_path(self.repo, self.pythonpath), LOGGER.cache_only:
+        with LOGGER.cache_only:
             for f in files:
-                if f.path.suffix.lower() in (".resource", ".robot"):
-                    self._parse(f)
-                    if f.path.suffix.lower() == ".resource":
-                        present_resources.append(f.rel)
+                if f.path.suffix.lower() in (".resource", ".robot") and self._parse(f):
+                    present_resources.append(f.rel)
             libraries, resources, variables = self._resolve_imports()
-            library_keywords = self._library_keywords(libraries)
-            self._load_variable_files()
+        library_keywords = self._library_keywords(libraries)
+        self._load_variable_files()
         return KeywordInventory(
             keywords=self.keywords + library_keywords,
             libraries=sorted(libraries),
             resources=sorted(set(present_resources) | set(resources)),
             variables=sorted(set(variables)),
             variable_names=_unique_variable_names(self.variable_names),
+            suite_keywords=self.suite_keywords,
+            suite_variables=self.suite_variables,
+            importers={k: sorted(v) for k, v in sorted(self.importers.items())},
             # Repo-relative like every other path here: runner folders are noise in reports.
             errors=[e.replace(f"{self.repo}{os.sep}", "") for e in self.errors],
         )
 
+    def _allow(self, kind: str, name: str, importer: str) -> None:
+        self.importers.setdefault(f"{kind}:{name}", set()).add(importer)
+
     # ------------------------------------------------------------------ files
 
-    def _parse(self, f: _SourceFile) -> None:
+    def _parse(self, f: _SourceFile) -> bool:
+        """Record the file's keywords, variables and imports; True when it can be imported as a
+        resource (a `.resource`, or a `.robot` without tests)."""
         try:
             text = f.content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             self.errors.append(f"{f.rel}: not UTF-8 ({exc.reason})")
-            return
+            return False
         # Same calls as RF's RobotParser, but on the bytes already read for the hash.
         curdir = str(f.path.parent).replace("\\", "\\\\")
         try:
             if f.path.suffix.lower() == ".resource":
                 model = get_resource_model(text, data_only=True, curdir=curdir)
                 model.source = f.path
-                resource = ResourceFile.from_model(model)
+                resource, importable = ResourceFile.from_model(model), True
             else:
-                parse = get_init_model if f.path.name.lower() == "__init__.robot" else get_model
-                model = parse(text, data_only=True, curdir=curdir)
+                init = f.path.name.lower() == "__init__.robot"
+                model = (get_init_model if init else get_model)(text, data_only=True, curdir=curdir)
                 model.source = f.path
-                resource = TestSuite.from_model(model).resource
+                suite = TestSuite.from_model(model)
+                # RF imports a `.robot` file as a resource only when it has no tests.
+                resource, importable = suite.resource, not init and not suite.tests
         except DataError as exc:
             self.errors.append(f"{f.rel}: {exc}")
-            return
+            return False
         visitor = _ParseErrors()
         visitor.visit(model)
         for lineno, message in visitor.errors[:_MAX_ERRORS_PER_FILE]:
@@ -389,7 +505,7 @@ class _Builder:
             if kw.error:
                 self.errors.append(f"{f.rel}:{kw.lineno}: keyword '{kw.name}': {kw.error}")
                 continue
-            self.keywords.append(
+            (self.keywords if importable else self.suite_keywords).append(
                 Keyword(
                     name=kw.name,
                     args=format_args(kw.args),
@@ -401,12 +517,16 @@ class _Builder:
                     calls=_calls(kw),
                 )
             )
-        if f.path.suffix.lower() == ".resource":
-            # A suite's own `*** Variables ***` are visible to that suite only; a resource's are
-            # visible to every suite importing it.
-            self.variable_names.extend(var.name for var in resource.variables if not var.error)
+        # A suite's own `*** Variables ***` are visible to that suite only; a resource's are
+        # visible to every suite importing it.
+        names = [var.name for var in resource.variables if not var.error]
+        if importable:
+            self.variable_names.extend(names)
+        elif names:
+            self.suite_variables[f.rel] = names
         for imp in resource.imports:
             self.imports.append(_Import(imp.type, imp.name, tuple(imp.args), f.rel))
+        return importable
 
     # ------------------------------------------------------------------ imports
 
@@ -418,44 +538,62 @@ class _Builder:
         resources: list[str] = []
         variables: list[str] = []
         for imp in self.imports:
-            where = f"{imp.importer}: {imp.kind.title()} '{imp.name}'"
-            if not imp.name.strip():
-                self.errors.append(f"{imp.importer}: {imp.kind.title()} import without a name")
-                continue
-            if _has_variable(imp.name):
-                # Resolved by `robot -v ...` at run time: allowed as the repo writes it, but a
-                # library behind it cannot be loaded here.
-                if imp.kind == "LIBRARY":
-                    self.errors.append(f"{where}: not loaded, the name holds variables set only at run time")
-                    libraries.setdefault(imp.name, (imp.name, imp.args))
-                elif imp.kind == "RESOURCE":
-                    resources.append(self._relative_pattern(imp))
-                else:
-                    pattern = self._relative_pattern(imp)
-                    variables.append(pattern)
-                    for path in self._pattern_files(pattern):
-                        self.variable_sources.append((str(path), imp.args, where))
-                continue
-            if imp.kind == "LIBRARY":
-                if imp.name.lower().endswith((".py", "/", os.sep)):
-                    found = self._resolve_path(imp, "Library", where)
-                    if found is not None:
-                        libraries.setdefault(found[0], (str(found[1]), imp.args))
-                else:
-                    libraries.setdefault(imp.name, (imp.name, imp.args))
-            elif imp.kind == "RESOURCE":
-                found = self._resolve_path(imp, "Resource file", where)
-                if found is not None:
-                    resources.append(found[0])
-            elif imp.name.lower().endswith((".py", ".yaml", ".yml", ".json", "/", os.sep)):
-                found = self._resolve_path(imp, "Variable file", where)
-                if found is not None:
-                    variables.append(found[0])
-                    self.variable_sources.append((str(found[1]), imp.args, where))
-            else:
-                variables.append(imp.name)  # a module name, found on the pythonpath at run time
-                self.variable_sources.append((imp.name, imp.args, where))
+            for entry in self._resolve_import(imp, libraries, resources, variables):
+                self._allow(imp.kind, entry, imp.importer)
         return libraries, resources, variables
+
+    def _resolve_import(
+        self,
+        imp: _Import,
+        libraries: dict[str, tuple[str, tuple[str, ...]]],
+        resources: list[str],
+        variables: list[str],
+    ) -> list[str]:
+        """Add one import to the allow-list; returns the entries it vouches for."""
+        where = f"{imp.importer}: {imp.kind.title()} '{imp.name}'"
+        if not imp.name.strip():
+            self.errors.append(f"{imp.importer}: {imp.kind.title()} import without a name")
+            return []
+        if _has_variable(imp.name):
+            # Resolved by `robot -v ...` at run time: allowed as the repo writes it, but a
+            # library behind it cannot be loaded here.
+            if imp.kind == "LIBRARY":
+                self.errors.append(f"{where}: not loaded, the name holds variables set only at run time")
+                libraries.setdefault(imp.name, (imp.name, imp.args))
+                return [imp.name]
+            pattern = self._relative_pattern(imp)
+            if imp.kind == "RESOURCE":
+                resources.append(pattern)
+            else:
+                variables.append(pattern)
+                for path in self._pattern_files(pattern):
+                    self.variable_sources.append((str(path), imp.args, where))
+            return [pattern]
+        if imp.kind == "LIBRARY":
+            if not imp.name.lower().endswith((".py", "/", os.sep)):
+                libraries.setdefault(imp.name, (imp.name, imp.args))
+                return [imp.name]
+            found = self._resolve_path(imp, "Library", where)
+            if found is None:
+                return []
+            libraries.setdefault(found[0], (str(found[1]), imp.args))
+            return [found[0]]
+        if imp.kind == "RESOURCE":
+            found = self._resolve_path(imp, "Resource file", where)
+            if found is None:
+                return []
+            resources.append(found[0])
+            return [found[0]]
+        if imp.name.lower().endswith((".py", ".yaml", ".yml", ".json", "/", os.sep)):
+            found = self._resolve_path(imp, "Variable file", where)
+            if found is None:
+                return []
+            variables.append(found[0])
+            self.variable_sources.append((str(found[1]), imp.args, where))
+            return [found[0]]
+        variables.append(imp.name)  # a module name, found on the pythonpath at run time
+        self.variable_sources.append((imp.name, imp.args, where))
+        return [imp.name]
 
     def _pattern_files(self, pattern: str) -> list[Path]:
         """The repo's files a run-time pattern can select: `variables/${ENV}.py` is any of
@@ -480,22 +618,15 @@ class _Builder:
         arguments, `LIST__`/`DICT__` prefixes, `__all__`, YAML and JSON files. Arguments holding
         run-time variables have no value here, so such files are tried without arguments.
         """
-        seen: set[tuple[str, tuple[str, ...]]] = set()
+        items: dict[tuple[str, tuple[str, ...]], str] = {}
         for source, args, where in self.variable_sources:
-            if any(_has_variable(a) for a in args):
-                args = ()
-            if (source, args) in seen:
-                continue
-            seen.add((source, args))
-            try:
-                found = Variables().set_from_file(source, list(args))
-            except DataError as exc:
-                self.errors.append(f"{where}: variable names not read: {_without_detail(str(exc))}")
-                continue
-            for name, value in found:
-                decorated = _decorated(name, value)
-                if decorated is not None:
-                    self.variable_names.append(decorated)
+            items.setdefault((source, () if any(_has_variable(a) for a in args) else args), where)
+        requests = [{"kind": "variables", "source": source, "args": list(args)} for source, args in items]
+        for where, found in zip(items.values(), self.scanner.scan(self.repo, self.pythonpath, requests), strict=True):
+            if isinstance(found, str):
+                self.errors.append(f"{where}: variable names not read: {_without_detail(found)}")
+            else:
+                self.variable_names.extend(found["names"])
 
     def _relative_pattern(self, imp: _Import) -> str:
         """`${CURDIR}/../variables/${ENV}.py` in `resources/x.resource` -> `variables/${ENV}.py`:
@@ -517,8 +648,12 @@ class _Builder:
         try:
             found = Path(find_file(imp.name, str(basedir), file_type=file_type)).resolve()
         except DataError as exc:
-            self.errors.append(f"{where}: {exc}")
-            return None
+            # The repo's `--pythonpath` folders stand in for sys.path (never touched here).
+            found = next((d / imp.name for d in self.pythonpath if (d / imp.name).exists()), None)
+            if found is None:
+                self.errors.append(f"{where}: {exc}")
+                return None
+            found = found.resolve()
         if found.is_relative_to(self.repo):
             return found.relative_to(self.repo).as_posix(), found
         return imp.name, found
@@ -526,7 +661,8 @@ class _Builder:
     # ------------------------------------------------------------------ libraries
 
     def _library_keywords(self, libraries: dict[str, tuple[str, tuple[str, ...]]]) -> list[Keyword]:
-        keywords: list[Keyword] = []
+        names: list[str] = []
+        requests: list[dict[str, object]] = []
         for name in sorted(libraries, key=lambda n: (n in STDLIBS, n)):
             target, args = libraries[name]
             if _has_variable(name):
@@ -537,39 +673,26 @@ class _Builder:
                 continue
             if any(_has_variable(a) for a in args):
                 args = ()  # `${URL}` has no value here; the keyword set rarely depends on it
-            try:
-                doc = LibraryDocumentation("::".join([target, *args]))
-            except DataError as exc:
-                self.errors.append(f"Library '{name}' could not be loaded: {_first_lines(str(exc))}")
+            names.append(name)
+            requests.append({"kind": "library", "target": target, "args": list(args)})
+        keywords: list[Keyword] = []
+        for name, found in zip(names, self.scanner.scan(self.repo, self.pythonpath, requests), strict=True):
+            if isinstance(found, str):
+                self.errors.append(f"Library '{name}' could not be loaded: {_first_lines(found)}")
                 continue
-            for kw in doc.keywords:
+            for kw in found["keywords"]:
                 keywords.append(
                     Keyword(
-                        name=kw.name,
-                        args=format_args(kw.args),
-                        doc=_first_sentence(kw.short_doc),
+                        name=kw["name"],
+                        args=_format_arg_triples(tuple(a) for a in kw["args"]),
+                        doc=_first_sentence(kw["shortdoc"]),
                         owner=name,
                         owner_kind="library",
-                        embedded="${" in kw.name,
-                        tags=list(kw.tags),
+                        embedded="${" in kw["name"],
+                        tags=kw["tags"],
                     )
                 )
         return keywords
-
-
-def _decorated(name: str, value: object) -> str | None:
-    """`${NAME}`, `@{LIST}` or `&{DICT}` as a suite would use the variable; None for what a
-    static variable file exposes by accident (imported modules, functions, classes).
-
-    Only the value's *type* is looked at, and the value is dropped right here.
-    """
-    if inspect.ismodule(value) or callable(value):
-        return None
-    if isinstance(value, Mapping):
-        return f"&{{{name}}}"
-    if isinstance(value, (list, tuple)):
-        return f"@{{{name}}}"
-    return f"${{{name}}}"
 
 
 def _unique_variable_names(names: Sequence[str]) -> list[str]:
@@ -608,28 +731,3 @@ def _first_lines(message: str, limit: int = 400) -> str:
         lines.append(line.strip())
     text = " ".join(x for x in lines if x)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-@contextmanager
-def _repo_on_sys_path(repo: Path, dirs: Sequence[Path]) -> Iterator[None]:
-    """Let libdoc import the repo's libraries, then leave the interpreter as it was.
-
-    Modules loaded from the repo are dropped afterwards so a later build (after an edit, or
-    of another repo with a same-named library) imports fresh code; bytecode writing is off
-    so the repo gets no `__pycache__` folders.
-    """
-    with _BUILD_LOCK:
-        saved_path = list(sys.path)
-        saved_modules = set(sys.modules)
-        saved_bytecode = sys.dont_write_bytecode
-        sys.path[:0] = [str(d) for d in dirs]
-        sys.dont_write_bytecode = True
-        try:
-            yield
-        finally:
-            sys.path[:] = saved_path
-            sys.dont_write_bytecode = saved_bytecode
-            for name in set(sys.modules) - saved_modules:
-                module_file = getattr(sys.modules[name], "__file__", None)
-                if module_file and Path(module_file).resolve().is_relative_to(repo):
-                    del sys.modules[name]

@@ -69,6 +69,16 @@ class KeywordInventory(BaseModel):
         "`${NAME}`, `@{LIST}`, `&{DICT}`.",
     )
     errors: list[str] = Field(default_factory=list, description="Files libdoc could not read, with the reason.")
+    suite_keywords: list[Keyword] = Field(
+        default_factory=list,
+        description="Keywords of suite files (files with tests): never importable, examples to copy.",
+    )
+    suite_variables: dict[str, list[str]] = Field(
+        default_factory=dict, description="Suite file -> names of its own `*** Variables ***` (local to it)."
+    )
+    importers: dict[str, list[str]] = Field(
+        default_factory=dict, description="`KIND:entry` of the allow-list -> repo files importing it."
+    )
 
 
 class ExampleTest(BaseModel):
@@ -232,3 +242,6 @@ class TicketResult(BaseModel):
     open_questions: list[str] = Field(default_factory=list)
     keywords_used: list[str] = Field(default_factory=list)
     shard: int | None = None
+    conventions: str = Field(
+        "", description="Where the writer's conventions came from: the document's path, or 'derived from N suites ...'."
+    )

@@ -149,14 +149,18 @@ def slug(text: str, limit: int = 40) -> str:
 
 
 def target_path_for(ticket: Ticket, tests_dir: str, folders: list[str], example_paths: list[str]) -> str:
-    """Component folder if it exists, else the most similar suite's folder, else `generated/`."""
+    """Component folder if it exists, else the most similar suite's folder (the tests folder
+    itself when that suite sits directly in it, e.g. suites at the repo root), else `generated/`.
+
+    Normalised (`tests_dir` may be `.`), as the validator's path check expects."""
     wanted = {c.lower() for c in ticket.components} | {label.lower() for label in ticket.labels}
     folder = next((f for f in folders if f.lower() in wanted), None)
     if folder is None and example_paths:
-        parent = posixpath.dirname(example_paths[0])
-        folder = posixpath.relpath(parent, tests_dir) if parent.startswith(tests_dir) else None
-    folder = folder if folder and folder != "." else "generated"
-    return f"{tests_dir}/{folder}/{ticket.key.lower()}_{slug(ticket.summary)}.robot"
+        parent = posixpath.dirname(example_paths[0]) or "."
+        relative = posixpath.relpath(parent, tests_dir)
+        folder = None if relative.startswith("..") else relative
+    name = f"{ticket.key.lower()}_{slug(ticket.summary)}.robot"
+    return posixpath.normpath(posixpath.join(tests_dir, folder or "generated", name))
 
 
 def convention_rules(convention: str, limit: int = 8) -> list[str]:

@@ -8,6 +8,7 @@ ticket's `failed` entry, the report is rewritten after every ticket, and the oth
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import time
 import traceback
 from collections.abc import AsyncIterator
@@ -27,12 +28,13 @@ from generator.gather.jira import TicketError, fetch_ticket, search_keys
 from generator.gather.repo import (
     SuiteInfo,
     coverage_index,
+    derive_conventions,
     find_examples,
     index_suites,
     read_convention,
     tag_key,
 )
-from generator.keywords import build_inventory
+from generator.keywords import repo_inventory
 from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
 from generator.matcher import KeywordMatcher
@@ -108,15 +110,20 @@ class RunContext:
 
 def build_repo_context(settings: Settings) -> tuple[RepoContext, list[SuiteInfo]]:
     cfg = settings.repo_config
-    inventory = build_inventory(settings.repo, tests_dir=cfg.tests_dir, pythonpath=cfg.pythonpath)
+    inventory = repo_inventory(settings)
     suites = index_suites(settings.repo, cfg.tests_dir)
-    prefix = cfg.tests_dir.rstrip("/") + "/"
-    folders = sorted({s.path[len(prefix) :].rsplit("/", 1)[0] for s in suites if s.path.count("/") > prefix.count("/")})
+    convention, convention_path = read_convention(settings.repo, cfg.convention_doc), cfg.convention_doc
+    if convention is None and (convention := derive_conventions(suites, cfg.tests_dir)) is not None:
+        convention_path = f"derived from {sum(bool(s.test_names) for s in suites)} suites (no convention document)"
+    # Folders below the tests folder holding suites (`tests_dir` may be `.`, the root).
+    folders = sorted(
+        {f for s in suites if (f := posixpath.relpath(posixpath.dirname(s.path) or ".", cfg.tests_dir)) != "."}
+    )
     repo = RepoContext(
         root=str(settings.repo),
         tests_dir=cfg.tests_dir,
-        convention_path=cfg.convention_doc,
-        convention=read_convention(settings.repo, cfg.convention_doc),
+        convention_path=convention_path,
+        convention=convention,
         inventory=inventory,
         folders=folders,
     )
@@ -180,11 +187,7 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
 
     log.progress("gathering ticket, Confluence pages, conventions")
     ticket = await fetch_ticket(rc.jira, key, cfg.tools, acceptance_field=cfg.acceptance_field)
-    if rc.repo.convention is None and not cfg.convention_optional:
-        raise TicketError(
-            f"convention document {cfg.convention_doc} not found in the repo: add it, point convention_doc "
-            "at it in .jira2robot.yml, or set convention_optional: true"
-        )
+    result.conventions = rc.repo.convention_path if rc.repo.convention is not None else ""
     ctx = TicketContext(
         ticket=ticket,
         pages=await rc.pages(),
@@ -256,6 +259,7 @@ async def _write_and_validate(
                 limiter=rc.dryrun_limiter,
                 secrets=rc.settings.secrets(),
                 dryrun_env=cfg.dryrun_env,
+                python=rc.settings.repo_python,
             )
         result.diagnostics = validation.diagnostics
         for d in validation.diagnostics:

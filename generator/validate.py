@@ -18,6 +18,7 @@ output robot can produce is pointed outside the repo, and byte-code writing is o
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import os
@@ -395,9 +396,14 @@ def _robot_command(
     repo: Path,
     robot_options: Sequence[str],
     pythonpath: Sequence[str],
+    python: str | None = None,
 ) -> list[str]:
-    """The `robot --dryrun` command line; our output options come last so they win over the repo's."""
-    command = [sys.executable, "-m", "robot", "--dryrun", *robot_options]
+    """The `robot --dryrun` command line; our output options come last so they win over the repo's.
+
+    `python` is the repo's own interpreter (its RF and libraries); the listener is passed by
+    path, so that interpreter needs nothing of this tool installed.
+    """
+    command = [python or sys.executable, "-m", "robot", "--dryrun", *robot_options]
     for entry in pythonpath:
         command += ["--pythonpath", str(repo / entry)]
     command += [
@@ -416,7 +422,7 @@ def _robot_command(
         "--console",
         "quiet",
         "--listener",
-        f"{DryrunLineRecorder.__module__}.{DryrunLineRecorder.__name__}:{out_dir / 'lines.json'}",
+        f"{inspect.getfile(DryrunLineRecorder)}:{out_dir / 'lines.json'}",
         str(candidate),
     ]
     return command
@@ -425,11 +431,10 @@ def _robot_command(
 def _robot_env(secrets: Sequence[str], dryrun_env: Sequence[str]) -> dict[str, str]:
     """Our environment without credentials (`sandbox.scrubbed_env`, keeping the names the repo
     allows in `dryrun_env`): the repo's libraries run in the dryrun, and a generated file may
-    be hostile. No byte-code in the repo, and this package importable by robot for the listener."""
+    be hostile. No byte-code in the repo. Nothing of this tool is put on the module path: the
+    listener is passed by file, and the repo's own interpreter must see only its own packages."""
     env = scrubbed_env(secrets, allow=dryrun_env)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    package_parent = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), package_parent) if p)
     return env
 
 
@@ -451,8 +456,17 @@ def _failures(item: Any, lines: dict[str, int]) -> list[tuple[int, str | None, s
     line = lines.get(item.id) if item.id else None
     if item.failed and line is not None:
         keyword = item.name if isinstance(item, ResultKeyword) else None
-        return [(line, keyword, item.message or f"{item.type} failed")]
+        return [(line, keyword, _message(item))]
     return []
+
+
+def _message(item: Any) -> str:
+    """The failure text: RF 7 keeps it on the item, RF 6 (a repo's own interpreter may run it)
+    in a FAIL-level message inside it."""
+    if item.message:
+        return item.message
+    logged = [m.message for m in getattr(item, "body", ()) if getattr(m, "level", None) == "FAIL"]
+    return logged[-1] if logged else f"{item.type} failed"
 
 
 def _first_line(text: str) -> str:
@@ -581,6 +595,7 @@ async def _dryrun(
     inventory: KeywordInventory | None,
     secrets: Sequence[str],
     dryrun_env: Sequence[str],
+    python: str | None = None,
 ) -> ValidationResult:
     root = Path(repo).resolve()
     if PurePosixPath(target_path).is_absolute() or "\\" in target_path or ".." in target_path.split("/"):
@@ -606,7 +621,7 @@ async def _dryrun(
                 except OSError as exc:  # e.g. a file where the target wants a folder
                     message = f"Cannot write next to {target_path!r}: {exc.strerror or exc}"
                     return ValidationResult(ok=False, diagnostics=[Diagnostic(source="path", message=message)])
-                command = _robot_command(candidate, out_dir, root, robot_options, pythonpath)
+                command = _robot_command(candidate, out_dir, root, robot_options, pythonpath, python)
                 with anyio.fail_after(timeout):
                     process = await anyio.run_process(
                         command, cwd=root, env=_robot_env(secrets, dryrun_env), check=False
@@ -651,6 +666,7 @@ async def dryrun(
     timeout: float = 300.0,
     secrets: Sequence[str] = (),
     dryrun_env: Sequence[str] = (),
+    python: str | None = None,
 ) -> ValidationResult:
     """`robot --dryrun` of `text` as if it were `repo/target_path`, leaving the repo untouched.
 
@@ -670,6 +686,7 @@ async def dryrun(
         inventory=None,
         secrets=secrets,
         dryrun_env=dryrun_env,
+        python=python,
     )
 
 
@@ -685,11 +702,13 @@ async def validate(
     limiter: anyio.CapacityLimiter | None = None,
     secrets: Sequence[str] = (),
     dryrun_env: Sequence[str] = (),
+    python: str | None = None,
 ) -> ValidationResult:
     """Static checks, then the dryrun only if they found no error (an unsafe file is never run).
 
     `secrets` (the run's own credentials) and every secret-looking variable not named in
-    `dryrun_env` are kept out of the dryrun's environment."""
+    `dryrun_env` are kept out of the dryrun's environment; `python` is the repo's own
+    interpreter for the dryrun (default: this one)."""
     static = check_static(text, target_path, inventory, repo=repo, tests_dir=tests_dir)
     if any(d.severity == "error" for d in static):
         return ValidationResult(ok=False, diagnostics=static)
@@ -704,6 +723,7 @@ async def validate(
         inventory=inventory,
         secrets=secrets,
         dryrun_env=dryrun_env,
+        python=python,
     )
     result.diagnostics = static + result.diagnostics
     return result

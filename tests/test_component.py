@@ -163,6 +163,9 @@ def test_job_variables_reach_the_settings_under_the_names_config_reads(tmp_path:
     job = _jobs(values)["jira2robot-generate"]
     environ = {name: str(value) for name, value in job["variables"].items()}
     environ |= {"CI_PROJECT_DIR": str(tmp_path), "JIRA_MCP_URL": "http://127.0.0.1:9/mcp"}
+    environ.pop("JIRA2ROBOT_REPO_PYTHON")  # /tmp/repo-venv is what the install step creates in a job
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "how-we-test.md").write_text("# How we test\n")  # configured, so it must exist
 
     settings = build_settings({}, environ, command="run")
 
@@ -189,6 +192,7 @@ def test_empty_inputs_leave_settings_to_repo_config_and_defaults(tmp_path: Path)
     environ = {name: str(value) for name, value in job["variables"].items()}
     environ |= {"CI_PROJECT_DIR": str(tmp_path), "JIRA_MCP_URL": "http://127.0.0.1:9/mcp"}
     environ |= {"CI_SERVER_URL": "https://gitlab.example.com", "CI_PROJECT_ID": "7", "GITLAB_TOKEN": "t"}
+    assert environ.pop("JIRA2ROBOT_REPO_PYTHON") == "/tmp/repo-venv/bin/python"  # created by the install step
     (tmp_path / ".jira2robot.yml").write_text("planner_model: from-repo\n", encoding="utf-8")
 
     settings = build_settings({}, environ, command="run")
@@ -310,6 +314,7 @@ def _consumer_repo(path: Path) -> None:
                     "parallel": 2,
                     "pipeline_sources": "push",
                     "install": "echo the sample repository needs only Robot Framework",
+                    "repo_python": "",
                     "extra_args": "--tickets-dir exports",
                 },
             }

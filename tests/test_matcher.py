@@ -351,7 +351,7 @@ def test_exact_name_with_values_never_drops_a_value(matcher: KeywordMatcher) -> 
 
 
 def test_keywords_local_to_a_suite_are_never_offered(matcher: KeywordMatcher, inventory: KeywordInventory) -> None:
-    assert any(k.name == "Local Helper" for k in inventory.keywords)  # listed in the inventory...
+    assert any(k.name == "Local Helper" for k in inventory.suite_keywords)  # listed apart in the inventory...
     assert matcher.match("When Local Helper").how == "placeholder"  # ...but not callable from a new file
     assert "Local Helper" not in [kw.name for kw, _ in matcher.search("local helper", 20)]
 

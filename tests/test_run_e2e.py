@@ -225,12 +225,14 @@ def test_mcp_server_down(llm, sample_repo, tmp_path, capsys):
     assert llm.requests == []
 
 
-def test_convention_doc_missing(llm, atlassian, sample_repo, tmp_path):
+def test_convention_doc_missing(llm, atlassian, sample_repo, tmp_path, capsys):
+    """The sample repo configures its document: missing, it is one error at start, not one per ticket."""
     out = tmp_path / "out"
     (sample_repo / "doc" / "convention.md").unlink()
-    assert run_cli("--keys", "QA-101", *llm_args(llm, atlassian, sample_repo, out)) == 1
-    entry = report(out)["tickets"][0]
-    assert "convention document doc/convention.md not found" in entry["reason"]
+    assert run_cli("--keys", "QA-101,QA-102", *llm_args(llm, atlassian, sample_repo, out)) == 2
+    err = capsys.readouterr().err
+    assert err.count("convention document doc/convention.md is configured but not found") == 1
+    assert not out.exists()
     assert llm.requests == []
 
 

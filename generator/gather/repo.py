@@ -1,15 +1,22 @@
-"""The test repository side of gathering: conventions, existing suites, coverage by tag.
+"""The test repository side of gathering: layout, conventions, existing suites, coverage by tag.
 
 Existing suites are parsed once per run with Robot Framework's own parser; every ticket
 then picks its examples from that index, and the backlog skip rule ("a test tagged with
 the key already exists") reads the same index without any LLM call.
+
+Real repositories rarely follow our defaults: suites sit at the root next to their Python
+library, or in `login_tests/`, and none has a convention document. So the tests folder is
+detected from where the suites are, and when no convention document exists the conventions
+are derived from the suites themselves (the same parsed models), for the writer to follow.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
+from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PurePosixPath
 
 from robot.api import get_model
 from robot.api.parsing import ModelVisitor
@@ -26,24 +33,80 @@ MAX_EXAMPLE_CHARS = 6000
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+_BDD_PREFIX = re.compile(r"^(given|when|then|and|but)\s", re.IGNORECASE)
+
+
 @dataclass
 class SuiteInfo:
     path: str
     text: str
     tags: set[str] = field(default_factory=set)
     test_names: list[str] = field(default_factory=list)
+    #: Suite settings as written (`Suite Setup` -> `Open Browser To Login Page`), first value.
+    settings: dict[str, str] = field(default_factory=dict)
+    #: Test-level settings (`[Tags]`, `[Documentation]`, `[Setup]`...) -> tests using them.
+    test_settings: Counter[str] = field(default_factory=Counter)
+    steps: int = 0
+    bdd_steps: int = 0
 
 
 class _SuiteVisitor(ModelVisitor):
     def __init__(self, info: SuiteInfo):
         self.info = info
+        self._in_test = False
+        self._in_keyword = False
+
+    def visit_Keyword(self, node):
+        self._in_keyword = True
+        self.generic_visit(node)
+        self._in_keyword = False
 
     def visit_TestCase(self, node):
         self.info.test_names.append(node.name)
+        self._in_test = True
         self.generic_visit(node)
+        self._in_test = False
+
+    def _suite_setting(self, node, name: str) -> None:
+        values = [t.value for t in node.data_tokens[1:]]
+        self.info.settings.setdefault(name, " ".join(values[:1]))
+
+    def visit_SuiteSetup(self, node):
+        self._suite_setting(node, "Suite Setup")
+
+    def visit_SuiteTeardown(self, node):
+        self._suite_setting(node, "Suite Teardown")
+
+    def visit_TestSetup(self, node):
+        self._suite_setting(node, "Test Setup")
+
+    def visit_TestTeardown(self, node):
+        self._suite_setting(node, "Test Teardown")
+
+    def visit_TestTemplate(self, node):
+        self._suite_setting(node, "Test Template")
+
+    def visit_Setup(self, node):
+        self.info.test_settings["[Setup]"] += self._in_test
+
+    def visit_Teardown(self, node):
+        self.info.test_settings["[Teardown]"] += self._in_test
+
+    def visit_Documentation(self, node):
+        if self._in_test:
+            self.info.test_settings["[Documentation]"] += 1
+        elif not self._in_keyword:
+            self.info.settings.setdefault("Documentation", node.value.split("\n")[0][:80])
+
+    def visit_KeywordCall(self, node):
+        if self._in_test:
+            self.info.steps += 1
+            self.info.bdd_steps += bool(_BDD_PREFIX.match(node.keyword or ""))
 
     def visit_Tags(self, node):
         self.info.tags.update(node.values)
+        if self._in_test:
+            self.info.test_settings["[Tags]"] += 1
 
     def visit_TestTags(self, node):
         self.info.tags.update(node.values)
@@ -94,6 +157,82 @@ def index_suites(repo: Path, tests_dir: str) -> list[SuiteInfo]:
         _SuiteVisitor(info).visit(get_model(path))
         suites.append(info)
     return suites
+
+
+def detect_tests_dir(repo: Path) -> tuple[str, int] | None:
+    """The deepest folder holding every suite with tests (`.` for the repo root), and how many.
+
+    None when the repo has no suite at all. Files in skipped folders (virtualenvs, the output
+    folder, hidden ones) never count; resource-only `.robot` files do not move the folder.
+    """
+    # Anchored at "/" so the root itself is a common path too (`commonpath` of `a` and `` fails).
+    folders = ["/" + str(PurePosixPath(s.path).parent) for s in index_suites(repo, ".") if s.test_names]
+    if not folders:
+        return None
+    return posixpath.commonpath(folders).strip("/").removeprefix("./") or ".", len(folders)
+
+
+def _share(count: int, total: int) -> str:
+    return f"{count}/{total}"
+
+
+def _file_style(stems: list[str]) -> str:
+    styles = Counter(
+        "snake_case"
+        if re.fullmatch(r"[a-z0-9_]+", stem)
+        else "kebab-case"
+        if re.fullmatch(r"[a-z0-9-]+", stem)
+        else "CamelCase"
+        if re.fullmatch(r"[A-Z][A-Za-z0-9]+", stem)
+        else "words with spaces"
+        if " " in stem
+        else "mixed"
+        for stem in stems
+    )
+    style, count = styles.most_common(1)[0]
+    return f"{style} ({_share(count, len(stems))}, e.g. {', '.join(sorted(stems)[:3])})"
+
+
+def derive_conventions(suites: list[SuiteInfo], tests_dir: str) -> str | None:
+    """Conventions read from the repo's own suites, as rules the writer can follow.
+
+    Stated as bullet lines with counts (`3/4 suites`), so the writer can tell a house rule
+    from an accident, and worded with rule words ("name", "tag", "setup") the offline planner
+    picks up. None when there is no suite to learn from.
+    """
+    with_tests = [s for s in suites if s.test_names]
+    if not with_tests:
+        return None
+    n = len(with_tests)
+    tests = sum(len(s.test_names) for s in with_tests)
+    folders = Counter(str(PurePosixPath(s.path).parent) for s in with_tests)
+    shown_folders = [f if f != "." else "(repository root)" for f, _ in folders.most_common(6)]
+    lines = [
+        f"Conventions derived from {n} existing suites (the repository has no convention document).",
+        f"- Suites live in '{tests_dir}'; folders in use: {', '.join(shown_folders)}.",
+        f"- File names: {_file_style([PurePosixPath(s.path).stem for s in with_tests])}.",
+    ]
+    for name in ("Documentation", "Suite Setup", "Suite Teardown", "Test Setup", "Test Teardown", "Test Template"):
+        values = Counter(s.settings[name] for s in with_tests if name in s.settings)
+        if values:
+            common, _ = values.most_common(1)[0]
+            shown = "" if name == "Documentation" else f", most often `{common}`"
+            lines.append(f"- Suite setting `{name}` in {_share(sum(values.values()), n)} suites{shown}.")
+    test_settings: Counter[str] = Counter()
+    tags: Counter[str] = Counter()
+    for s in with_tests:
+        test_settings.update(s.test_settings)
+        tags.update(s.tags)
+    for name, count in sorted(test_settings.items()):
+        lines.append(f"- Test setting `{name}` in {_share(count, tests)} tests.")
+    if tags:
+        lines.append(f"- Tags in use (by suites using them): {', '.join(t for t, _ in tags.most_common(8))}.")
+    steps = sum(s.steps for s in with_tests)
+    bdd = sum(s.bdd_steps for s in with_tests)
+    if steps:
+        style = "Gherkin style (Given/When/Then prefixes)" if bdd * 2 >= steps else "plain keyword calls"
+        lines.append(f"- Steps are written as {style}: {_share(bdd, steps)} steps start with Given/When/Then/And/But.")
+    return "\n".join(lines) + "\n"
 
 
 def read_convention(repo: Path, path: str) -> str | None:

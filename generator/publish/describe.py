@@ -175,6 +175,7 @@ def render_mr_description(
         "",
         "### Generation",
         f"- Attempts: {result.attempts}",
+        *([f"- Conventions {inline(result.conventions)}"] if result.conventions.startswith("derived") else []),
         f"- Steps mapped to existing keywords: {result.steps_mapped}/{result.steps_total}",
         f"- LLM usage: {usage.calls} call(s), {usage.prompt_tokens} prompt + "
         f"{usage.completion_tokens} completion tokens",

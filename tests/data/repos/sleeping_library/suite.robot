@@ -1,0 +1,7 @@
+*** Settings ***
+Library           QuickLibrary.py
+Library           SleepingLibrary.py
+
+*** Test Cases ***
+Quick
+    Quick Keyword
