@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from generator.mcp_client import AUTH_SCHEMES, auth_headers
+
 REPO_CONFIG_FILE = ".jira2robot.yml"
 
 
@@ -38,6 +40,7 @@ class ToolNames(_Strict):
     confluence_search: str = "confluence_search"
     confluence_get_page: str = "confluence_get_page"
     jira_add_comment: str = "jira_add_comment"
+    jira_search_fields: str = "jira_search_fields"
 
 
 class Limits(_Strict):
@@ -104,6 +107,11 @@ class Settings(BaseModel):
     model_writer: str = "magistral-2509"
     jira_mcp_url: str | None = None
     jira_mcp_token: SecretStr | None = None
+    jira_mcp_auth: Literal["bearer", "token", "basic"] = "bearer"
+    jira_mcp_user: str | None = None
+    jira_mcp_headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Extra headers for the Jira MCP server (values may be tokens)."
+    )
     gitlab_mcp_url: str | None = None
     gitlab_url: str | None = None
     gitlab_project: str | None = None
@@ -118,9 +126,36 @@ class Settings(BaseModel):
         """Values that must never appear in logs, reports or merge requests."""
         return [
             s.get_secret_value()
-            for s in (self.openai_api_key, self.gitlab_token, self.jira_mcp_token)
+            for s in (self.openai_api_key, self.gitlab_token, self.jira_mcp_token, *self.jira_mcp_headers.values())
             if s is not None and s.get_secret_value()
         ]
+
+    def jira_mcp_http_headers(self) -> dict[str, str]:
+        """What every request to the Jira MCP server carries: the chosen auth scheme, then extra headers."""
+        token = self.jira_mcp_token.get_secret_value() if self.jira_mcp_token else None
+        extra = {name: value.get_secret_value() for name, value in self.jira_mcp_headers.items()}
+        return {**auth_headers(self.jira_mcp_auth, token, self.jira_mcp_user), **extra}
+
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+
+
+def _headers(problems: list[str], raw: str | None) -> dict[str, SecretStr]:
+    """`JIRA_MCP_HEADERS`: `Name: value` pairs, one per line or separated by `;`.
+
+    For servers that take credentials in their own headers, e.g. mcp-atlassian's
+    `X-Atlassian-Jira-Url` + `X-Atlassian-Jira-Personal-Token` pair.
+    """
+    headers: dict[str, SecretStr] = {}
+    items = [item for item in re.split(r"[;\n]", raw or "") if item.strip()]
+    for number, item in enumerate(items, 1):
+        name, sep, value = item.partition(":")
+        if not sep or not _HEADER_NAME.match(name.strip()) or not value.strip():
+            # The item itself is not echoed: it may be a token.
+            problems.append(f"JIRA_MCP_HEADERS: item {number} is not a 'Name: value' pair (pairs are separated by ';')")
+            continue
+        headers[name.strip()] = SecretStr(value.strip())
+    return headers
 
 
 KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*-\d+$")
@@ -270,6 +305,18 @@ def build_settings(
     if pages_dir and not Path(pages_dir).is_dir():
         problems.append(f"--pages-dir: {pages_dir} is not a folder")
     jira_mcp_url = pick("jira_mcp_url", "JIRA_MCP_URL")
+    jira_mcp_token = pick("jira_mcp_token", "JIRA_MCP_TOKEN")
+    jira_mcp_auth = str(pick("jira_mcp_auth", "JIRA_MCP_AUTH") or "bearer").strip().lower()
+    jira_mcp_user = pick("jira_mcp_user", "JIRA_MCP_USER")
+    if jira_mcp_auth not in AUTH_SCHEMES:
+        problems.append(f"JIRA_MCP_AUTH: expected bearer, token or basic, got {jira_mcp_auth!r}")
+        jira_mcp_auth = "bearer"
+    if jira_mcp_auth == "basic" and jira_mcp_url and not (jira_mcp_user and jira_mcp_token):
+        problems.append(
+            "JIRA_MCP_AUTH=basic (Jira Cloud) needs JIRA_MCP_USER (the Atlassian account's email) "
+            "and JIRA_MCP_TOKEN (an API token of that account)"
+        )
+    jira_mcp_headers = _headers(problems, pick("jira_mcp_headers", "JIRA_MCP_HEADERS"))
 
     if command == "run":
         if not keys and not jql:
@@ -326,7 +373,10 @@ def build_settings(
         model_planner=pick("model_planner", "OPENAI_MODEL_PLANNER") or repo_config.planner_model or "magistral-2509",
         model_writer=pick("model_writer", "OPENAI_MODEL_WRITER") or repo_config.writer_model or "magistral-2509",
         jira_mcp_url=jira_mcp_url,
-        jira_mcp_token=SecretStr(t) if (t := pick("jira_mcp_token", "JIRA_MCP_TOKEN")) else None,
+        jira_mcp_token=SecretStr(jira_mcp_token) if jira_mcp_token else None,
+        jira_mcp_auth=jira_mcp_auth,
+        jira_mcp_user=jira_mcp_user,
+        jira_mcp_headers=jira_mcp_headers,
         gitlab_mcp_url=pick("gitlab_mcp_url", "GITLAB_MCP_URL"),
         gitlab_url=gitlab_url,
         gitlab_project=gitlab_project,

@@ -1,0 +1,468 @@
+"""An HTTP test double of the Jira and Confluence REST APIs, for the real mcp-atlassian server.
+
+Written from mcp-atlassian's call sites (0.23.x) and Atlassian's REST documentation, it serves
+what that server calls for the tools jira2robot uses:
+
+- Jira Server/DC REST v2: `myself` (credential check), `issue/{key}` with `fields` and
+  `expand=names` (custom fields come back only when asked for), `issue/{key}/comment`,
+  `field` (the field list: "Acceptance Criteria" is `customfield_10100`), `search` with
+  `startAt`/`maxResults` paging, and POST `issue/{key}/comment`.
+- Jira Cloud REST v3 (`/rest/api/3/...`): the same issue with an ADF description.
+- Confluence Server/DC: `user/current`, `search?cql=` (siteSearch/text/title `~`), and
+  `content/{id}` with the body in storage format (XHTML).
+
+Credentials: `Authorization: Bearer <PAT>` (Server/DC personal access token) or
+`Basic base64(email:api_token)`; anything else is a 401 with Atlassian's error body. Faults:
+`fail_500` (issue keys answered with HTTP 500). Tickets are the bundled demo tickets plus a few
+with the shapes real instances have (Gherkin in a `{code}` block, acceptance in a custom field).
+`requests` logs every call so tests can assert what the MCP server asked for.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+import yaml
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+DATA = Path(__file__).resolve().parents[2] / "generator" / "data"
+PAT = "jira-pat-for-tests"
+CLOUD_USER, CLOUD_TOKEN = "qa@shop.example.com", "cloud-api-token-for-tests"
+ACCEPTANCE_FIELD = "customfield_10100"
+CREATED = "2026-01-05T09:30:00.000+0000"
+
+#: Jira's system fields (a subset of GET /rest/api/2/field) plus the custom ones of this instance.
+FIELDS = [
+    {
+        "id": "summary",
+        "name": "Summary",
+        "custom": False,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["summary"],
+        "schema": {"type": "string", "system": "summary"},
+    },
+    {
+        "id": "description",
+        "name": "Description",
+        "custom": False,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["description"],
+        "schema": {"type": "string", "system": "description"},
+    },
+    {
+        "id": "components",
+        "name": "Component/s",
+        "custom": False,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["component"],
+        "schema": {"type": "array", "items": "component", "system": "components"},
+    },
+    {
+        "id": "comment",
+        "name": "Comment",
+        "custom": False,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["comment"],
+        "schema": {"type": "comments-page", "system": "comment"},
+    },
+    {
+        "id": "labels",
+        "name": "Labels",
+        "custom": False,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["labels"],
+        "schema": {"type": "array", "items": "string", "system": "labels"},
+    },
+    {
+        "id": "status",
+        "name": "Status",
+        "custom": False,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["status"],
+        "schema": {"type": "status", "system": "status"},
+    },
+    {
+        "id": "issuetype",
+        "name": "Issue Type",
+        "custom": False,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["issuetype", "type"],
+        "schema": {"type": "issuetype", "system": "issuetype"},
+    },
+    {
+        "id": "customfield_10001",
+        "name": "Acceptance Test Owner",
+        "custom": True,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["cf[10001]"],
+        "schema": {
+            "type": "string",
+            "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+            "customId": 10001,
+        },
+    },
+    {
+        "id": ACCEPTANCE_FIELD,
+        "name": "Acceptance Criteria",
+        "custom": True,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": ["cf[10100]", "Acceptance Criteria"],
+        "schema": {
+            "type": "string",
+            "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
+            "customId": 10100,
+        },
+    },
+]
+FIELD_NAMES = {f["id"]: f["name"] for f in FIELDS}
+
+#: Tickets only this double has: the shapes the demo tickets do not show.
+EXTRA_TICKETS: list[dict[str, Any]] = [
+    {
+        "key": "QA-201",
+        "id": "10201",
+        "summary": "Reset a forgotten password",
+        "issue_type": "Story",
+        "status": "In Progress",
+        "labels": ["login"],
+        "components": ["login"],
+        "description": (
+            "Customers who forgot their password get a reset link by email.\n\n"
+            "h3. Acceptance Criteria\n\n"
+            "{code:gherkin}\n"
+            "Scenario: reset link is sent\n"
+            '  Given the user "alice" has an account\n'
+            '  When "alice" asks for a password reset\n'
+            '  Then a reset email is sent to "alice"\n'
+            "{code}\n\n"
+            "h3. Notes\n\nThe link expires after 24 hours."
+        ),
+        "comments": [{"author": "Priya Natarajan", "body": "Reset links are *single use*."}],
+    },
+    {
+        "key": "QA-202",
+        "id": "10202",
+        "summary": "Show the order total including VAT",
+        "issue_type": "Story",
+        "status": "To Do",
+        "labels": [],
+        "components": ["orders", "cart"],
+        "description": "The order summary shows the total with VAT.",
+        "acceptance_criteria": "* the total includes 20% VAT\n* the VAT amount is shown on its own line",
+        "comments": [],
+    },
+]
+
+
+def _ticket_files() -> list[dict[str, Any]]:
+    tickets = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((DATA / "tickets").glob("*.yaml"))]
+    return [*tickets, *EXTRA_TICKETS]
+
+
+def _page_files() -> list[dict[str, Any]]:
+    return [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((DATA / "confluence").glob("*.yaml"))]
+
+
+def _user(name: str) -> dict[str, Any]:
+    login = re.sub(r"\W+", ".", name.split("(")[0].strip().lower()).strip(".")
+    return {
+        "name": login,
+        "key": login,
+        "displayName": name,
+        "emailAddress": f"{login}@shop.example.com",
+        "active": True,
+    }
+
+
+def _adf(text: str) -> dict[str, Any]:
+    """Plain text as an Atlassian Document Format document (one paragraph per line, Cloud v3)."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [{"type": "paragraph", "content": [{"type": "text", "text": line}]} for line in lines],
+    }
+
+
+def _storage(markdown: str) -> str:
+    """A page body in Confluence storage format (XHTML), from the demo pages' Markdown."""
+    out, in_list = [], False
+    for line in markdown.split("\n"):
+        heading = re.match(r"^(#{1,6})\s+(.*)", line)
+        item = re.match(r"^\s*(?:[-*]|\d+\.)\s+(.*)", line)
+        if in_list and not item:
+            out.append("</ul>")
+            in_list = False
+        if heading:
+            level = len(heading.group(1))
+            out.append(f"<h{level}>{html.escape(heading.group(2))}</h{level}>")
+        elif item:
+            if not in_list:
+                out.append("<ul>")
+                in_list = True
+            out.append(f"<li>{html.escape(item.group(1))}</li>")
+        elif line.strip():
+            out.append(f"<p>{html.escape(line.strip())}</p>")
+    if in_list:
+        out.append("</ul>")
+    return "".join(out)
+
+
+class FakeAtlassianRest:
+    """`with FakeAtlassianRest() as rest: ... rest.url ...` (Jira and Confluence on one port)."""
+
+    def __init__(self) -> None:
+        self.tickets = {t["key"]: t for t in _ticket_files()}
+        self.pages = {str(p["id"]): p for p in _page_files()}
+        self.fail_500: set[str] = set()
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.added_comments: list[tuple[str, str]] = []
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # ------------------------------------------------------------------ serving
+
+    def start(self) -> FakeAtlassianRest:
+        app = Starlette(routes=[Route("/{path:path}", self._dispatch, methods=["GET", "POST"])])
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        self._thread = threading.Thread(target=self._server.run, name="fake-atlassian-rest", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("fake Atlassian REST did not start")
+            time.sleep(0.01)
+        self.url = f"http://127.0.0.1:{self._server.servers[0].sockets[0].getsockname()[1]}"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> FakeAtlassianRest:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def calls(self, path_regex: str) -> list[dict[str, str]]:
+        """Query parameters of the logged requests whose path matches."""
+        return [query for _, path, query in self.requests if re.search(path_regex, path)]
+
+    # ------------------------------------------------------------------ routing
+
+    async def _dispatch(self, request: Request) -> Response:
+        path = "/" + request.path_params["path"]
+        query = dict(request.query_params)
+        self.requests.append((request.method, path, query))
+        if not self._authorised(request.headers.get("authorization", "")):
+            return JSONResponse({"errorMessages": ["You are not authenticated."], "errors": {}}, status_code=401)
+        body = await request.json() if request.method == "POST" else None
+        routes = [
+            (r"^/rest/api/(\d)/myself$", self._myself),
+            (r"^/rest/api/(\d)/field$", lambda v: JSONResponse(FIELDS)),
+            (r"^/rest/api/(\d)/search$", lambda v: self._search(v, query)),
+            (r"^/rest/api/(\d)/issue/([^/]+)/comment$", lambda v, key: self._comments(v, key, body)),
+            (r"^/rest/api/(\d)/issue/([^/]+)$", lambda v, key: self._issue(v, key, query)),
+            (r"^/rest/api/user/current$", lambda: JSONResponse(_user("QA Bot") | {"type": "known"})),
+            (r"^/rest/api/search$", lambda: self._cql(query)),
+            (r"^/rest/api/content/(\d+)$", self._page),
+        ]
+        for pattern, handler in routes:
+            match = re.match(pattern, path)
+            if match:
+                return handler(*match.groups())
+        return JSONResponse({"errorMessages": [f"No resource at {path}"], "errors": {}}, status_code=404)
+
+    @staticmethod
+    def _authorised(header: str) -> bool:
+        if header.startswith("Bearer "):
+            return header[7:] == PAT
+        if header.startswith("Basic "):
+            return base64.b64decode(header[6:]).decode() == f"{CLOUD_USER}:{CLOUD_TOKEN}"
+        return False
+
+    def _myself(self, version: str) -> Response:
+        user = _user("QA Bot")
+        return JSONResponse(user | {"accountId": "5b10ac8d82e05b22cc7d4ef5"} if version == "3" else user)
+
+    # ------------------------------------------------------------------ Jira
+
+    def _raw_issue(self, version: str, ticket: dict[str, Any]) -> dict[str, Any]:
+        comments = [self._raw_comment(version, ticket["key"], i, c) for i, c in enumerate(ticket.get("comments", []))]
+        description = ticket.get("description") or None
+        fields: dict[str, Any] = {
+            "summary": ticket["summary"],
+            "description": _adf(description) if version == "3" and description else description,
+            "status": {
+                "name": ticket.get("status", "To Do"),
+                "id": "1",
+                "statusCategory": {"key": "new", "name": "To Do", "colorName": "blue-gray"},
+            },
+            "issuetype": {"name": ticket.get("issue_type", "Story"), "id": "10001", "subtask": False},
+            "labels": ticket.get("labels", []),
+            "components": [
+                {"id": str(10000 + i), "name": name, "self": f"{self.url}/rest/api/{version}/component/{10000 + i}"}
+                for i, name in enumerate(ticket.get("components", []))
+            ],
+            "comment": {"comments": comments, "maxResults": len(comments), "total": len(comments), "startAt": 0},
+            "priority": {"name": "Medium", "id": "3"},
+            "reporter": _user("Priya Natarajan (Product Owner)"),
+            "assignee": None,
+            "created": CREATED,
+            "updated": CREATED,
+            "customfield_10001": None,
+            ACCEPTANCE_FIELD: ticket.get("acceptance_criteria"),
+        }
+        return {
+            "id": str(ticket["id"]),
+            "key": ticket["key"],
+            "self": f"{self.url}/rest/api/{version}/issue/{ticket['id']}",
+            "fields": fields,
+        }
+
+    def _raw_comment(self, version: str, key: str, index: int, comment: dict[str, Any]) -> dict[str, Any]:
+        body = comment["body"]
+        return {
+            "id": str(20000 + index),
+            "self": f"{self.url}/rest/api/{version}/issue/{key}/comment/{20000 + index}",
+            "author": _user(comment.get("author", "Unknown")),
+            "body": _adf(body) if version == "3" else body,
+            "created": CREATED,
+            "updated": CREATED,
+        }
+
+    def _select(self, issue: dict[str, Any], fields: str, expand: str) -> dict[str, Any]:
+        """Only the fields asked for, as Jira does (`*all`/`*navigable` = every field)."""
+        wanted = {f.strip() for f in fields.split(",") if f.strip()}
+        if wanted and not wanted & {"*all", "*navigable"}:
+            issue["fields"] = {k: v for k, v in issue["fields"].items() if k in wanted}
+        if "names" in expand.split(","):
+            issue["names"] = {k: FIELD_NAMES.get(k, k) for k in issue["fields"]}
+        return issue
+
+    def _issue(self, version: str, key: str, query: dict[str, str]) -> Response:
+        if key in self.fail_500:
+            return JSONResponse({"errorMessages": ["Internal server error"], "errors": {}}, status_code=500)
+        ticket = self.tickets.get(key)
+        if ticket is None:
+            return JSONResponse(
+                {"errorMessages": ["Issue Does Not Exist"], "errors": {}}, status_code=404
+            )  # Jira answers 404 for both missing and hidden issues
+        return JSONResponse(
+            self._select(self._raw_issue(version, ticket), query.get("fields", ""), query.get("expand", ""))
+        )
+
+    def _comments(self, version: str, key: str, body: Any) -> Response:
+        ticket = self.tickets.get(key)
+        if ticket is None:
+            return JSONResponse({"errorMessages": ["Issue Does Not Exist"], "errors": {}}, status_code=404)
+        if body is not None:
+            text = body.get("body") if isinstance(body, dict) else None
+            if not isinstance(text, str) or not text:
+                return JSONResponse(
+                    {"errorMessages": [], "errors": {"comment": "Comment body can not be empty!"}}, status_code=400
+                )
+            ticket.setdefault("comments", []).append({"author": "QA Bot", "body": text})
+            self.added_comments.append((key, text))
+            return JSONResponse(
+                self._raw_comment(version, key, len(ticket["comments"]) - 1, ticket["comments"][-1]), status_code=201
+            )
+        comments = [self._raw_comment(version, key, i, c) for i, c in enumerate(ticket.get("comments", []))]
+        return JSONResponse({"comments": comments, "maxResults": len(comments), "total": len(comments), "startAt": 0})
+
+    def _search(self, version: str, query: dict[str, str]) -> Response:
+        """`project = X [ORDER BY key]` is all the JQL the tests use; anything else is Jira's 400."""
+        match = re.fullmatch(
+            r"\s*project\s*=\s*(\w+)(?:\s+ORDER\s+BY\s+key(?:\s+ASC)?)?\s*", query.get("jql", ""), re.I
+        )
+        if not match:
+            return JSONResponse(
+                {"errorMessages": [f"Error in the JQL Query: {query.get('jql')}"], "errors": {}}, status_code=400
+            )
+        found = sorted(
+            (t for t in self.tickets.values() if t["key"].startswith(match.group(1).upper() + "-")),
+            key=lambda t: int(t["key"].split("-")[1]),
+        )
+        start, size = int(query.get("startAt", 0)), min(int(query.get("maxResults", 50)), 50)
+        issues = [
+            self._select(self._raw_issue(version, t), query.get("fields", ""), "") for t in found[start : start + size]
+        ]
+        return JSONResponse({"startAt": start, "maxResults": size, "total": len(found), "issues": issues})
+
+    # ------------------------------------------------------------------ Confluence
+
+    def _page_json(self, page: dict[str, Any], *, body: bool) -> dict[str, Any]:
+        result = {
+            "id": str(page["id"]),
+            "type": "page",
+            "status": "current",
+            "title": page["title"],
+            "space": {"key": page["space_key"], "name": page.get("space_name") or page["space_key"], "type": "global"},
+            "version": {"number": 3, "when": "2026-01-04T16:20:00.000Z", "by": _user("Priya Natarajan")},
+            "history": {"createdDate": "2025-11-02T08:00:00.000Z", "createdBy": _user("Priya Natarajan")},
+            "_links": {"webui": f"/spaces/{page['space_key']}/pages/{page['id']}", "base": self.url},
+        }
+        if body:
+            result["body"] = {"storage": {"value": _storage(page.get("body", "")), "representation": "storage"}}
+        return result
+
+    def _cql(self, query: dict[str, str]) -> Response:
+        words = re.findall(r"\w+", " ".join(re.findall(r'"([^"]*)"', query.get("cql", ""))).lower())
+        if not words:
+            return JSONResponse({"statusCode": 400, "message": "Could not parse cql"}, status_code=400)
+        hits = [p for p in self.pages.values() if all(w in f"{p['title']} {p.get('body', '')}".lower() for w in words)]
+        hits = hits[: int(query.get("limit", 25))]
+        results = [
+            {
+                "content": self._page_json(p, body=False),
+                "title": p["title"],
+                "excerpt": " ".join(p.get("body", "").split())[:200],
+                "url": f"/spaces/{p['space_key']}/pages/{p['id']}",
+                "resultGlobalContainer": {
+                    "title": p.get("space_name") or p["space_key"],
+                    "displayUrl": f"/spaces/{p['space_key']}",
+                },
+                "entityType": "content",
+                "lastModified": "2026-01-04T16:20:00.000Z",
+            }
+            for p in hits
+        ]
+        return JSONResponse(
+            {
+                "results": results,
+                "start": 0,
+                "limit": len(results),
+                "size": len(results),
+                "totalSize": len(results),
+                "cqlQuery": query.get("cql", ""),
+                "_links": {"base": self.url},
+            }
+        )
+
+    def _page(self, page_id: str) -> Response:
+        page = self.pages.get(page_id)
+        if page is None:
+            return JSONResponse({"statusCode": 404, "message": f"No content found with id: {page_id}"}, status_code=404)
+        return JSONResponse(self._page_json(page, body=True))
