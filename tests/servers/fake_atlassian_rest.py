@@ -13,7 +13,7 @@ what that server calls for the tools jira2robot uses:
 
 Credentials: `Authorization: Bearer <PAT>` (Server/DC personal access token) or
 `Basic base64(email:api_token)`; anything else is a 401 with Atlassian's error body. Faults:
-`fail_500` (issue keys answered with HTTP 500). Tickets are the bundled demo tickets plus a few
+`fail_500` (issue keys answered with HTTP 500), `fail_confluence` (every search a 500). Tickets are the bundled demo tickets plus a few
 with the shapes real instances have (Gherkin in a `{code}` block, acceptance in a custom field).
 `requests` logs every call so tests can assert what the MCP server asked for.
 """
@@ -234,6 +234,7 @@ class FakeAtlassianRest:
         self.tickets = {t["key"]: t for t in _ticket_files()}
         self.pages = {str(p["id"]): p for p in _page_files()}
         self.fail_500: set[str] = set()
+        self.fail_confluence = False
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.added_comments: list[tuple[str, str]] = []
         self._server: uvicorn.Server | None = None
@@ -429,6 +430,8 @@ class FakeAtlassianRest:
         return result
 
     def _cql(self, query: dict[str, str]) -> Response:
+        if self.fail_confluence:
+            return JSONResponse({"statusCode": 500, "message": "Search is unavailable"}, status_code=500)
         words = re.findall(r"\w+", " ".join(re.findall(r'"([^"]*)"', query.get("cql", ""))).lower())
         if not words:
             return JSONResponse({"statusCode": 400, "message": "Could not parse cql"}, status_code=400)

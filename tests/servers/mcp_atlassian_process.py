@@ -74,7 +74,7 @@ class McpAtlassianProcess:
         self._env = env
         self._process: subprocess.Popen[bytes] | None = None
         # A file, not a pipe: an unread pipe fills up and blocks the server mid-request.
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (read after stop, freed with self)
 
     @property
     def log(self) -> str:
@@ -96,7 +96,9 @@ class McpAtlassianProcess:
             except httpx2.HTTPError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"mcp-atlassian did not listen on 127.0.0.1:{self.port} within {timeout:.0f}s")
+        raise RuntimeError(
+            f"mcp-atlassian did not listen on 127.0.0.1:{self.port} in {timeout:.0f}s:\n{self.log[-3000:]}"
+        )
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -114,5 +116,3 @@ class McpAtlassianProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
