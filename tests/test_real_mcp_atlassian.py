@@ -192,3 +192,17 @@ def test_run_without_a_token_names_the_settings_to_fix(server, sample_repo, tmp_
     reason = tickets["QA-101"]["reason"]
     assert "HTTP 401" in reason and "JIRA_MCP_TOKEN" in reason and "JIRA_MCP_AUTH" in reason
     assert "ALLOW_GLOBAL_CRED_FALLBACK" in reason
+
+
+def test_committed_recording_matches_the_real_server_today() -> None:
+    """The stand-in is checked against generator/standin/recorded/; this checks that file against the real server."""
+    from generator.standin import RECORDED
+    from tests.record_atlassian import record
+    from tests.test_atlassian_server import shape
+
+    committed = json.loads(RECORDED.read_text(encoding="utf-8"))
+    fresh = record()
+    assert fresh["server"] == committed["server"]
+    assert [c["case"] for c in fresh["calls"]] == [c["case"] for c in committed["calls"]]
+    for new, old in zip(fresh["calls"], committed["calls"], strict=True):
+        assert (new["is_error"], shape(new["result"])) == (old["is_error"], shape(old["result"])), new["case"]

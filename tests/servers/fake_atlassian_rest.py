@@ -193,6 +193,14 @@ def _user(name: str) -> dict[str, Any]:
     }
 
 
+def _status(name: str) -> dict[str, Any]:
+    """A status with its category, as Jira groups statuses (To Do, In Progress, Done)."""
+    key, category, colour = {"done": ("done", "Done", "green"), "to do": ("new", "To Do", "blue-gray")}.get(
+        name.lower(), ("indeterminate", "In Progress", "yellow")
+    )
+    return {"name": name, "id": "1", "statusCategory": {"key": key, "name": category, "colorName": colour}}
+
+
 def _adf(text: str) -> dict[str, Any]:
     """Plain text as an Atlassian Document Format document (one paragraph per line, Cloud v3)."""
     lines = [line for line in text.split("\n") if line.strip()]
@@ -203,28 +211,34 @@ def _adf(text: str) -> dict[str, Any]:
     }
 
 
+def _inline(text: str) -> str:
+    text = html.escape(text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+
+
 def _storage(markdown: str) -> str:
     """A page body in Confluence storage format (XHTML), from the demo pages' Markdown."""
-    out, in_list = [], False
-    for line in markdown.split("\n"):
-        heading = re.match(r"^(#{1,6})\s+(.*)", line)
-        item = re.match(r"^\s*(?:[-*]|\d+\.)\s+(.*)", line)
-        if in_list and not item:
-            out.append("</ul>")
-            in_list = False
+    blocks = []
+    for block in re.split(r"\n\s*\n", markdown.strip()):
+        lines = block.split("\n")
+        heading = re.match(r"^(#{1,6})\s+(.*)", lines[0])
         if heading:
             level = len(heading.group(1))
-            out.append(f"<h{level}>{html.escape(heading.group(2))}</h{level}>")
-        elif item:
-            if not in_list:
-                out.append("<ul>")
-                in_list = True
-            out.append(f"<li>{html.escape(item.group(1))}</li>")
-        elif line.strip():
-            out.append(f"<p>{html.escape(line.strip())}</p>")
-    if in_list:
-        out.append("</ul>")
-    return "".join(out)
+            blocks.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
+            lines = lines[1:]
+        items: list[str] = []
+        for line in lines:
+            item = re.match(r"^(?:[-*]|\d+\.)\s+(.*)", line)
+            if item or not items:
+                items.append(item.group(1) if item else line.strip())
+            else:  # an indented continuation of the previous item
+                items[-1] += " " + line.strip()
+        if lines and re.match(r"^(?:[-*]|\d+\.)\s", lines[0]):
+            blocks.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
+        elif lines:
+            blocks.append(f"<p>{_inline(' '.join(x.strip() for x in lines))}</p>")
+    return "".join(blocks)
 
 
 class FakeAtlassianRest:
@@ -316,11 +330,7 @@ class FakeAtlassianRest:
         fields: dict[str, Any] = {
             "summary": ticket["summary"],
             "description": _adf(description) if version == "3" and description else description,
-            "status": {
-                "name": ticket.get("status", "To Do"),
-                "id": "1",
-                "statusCategory": {"key": "new", "name": "To Do", "colorName": "blue-gray"},
-            },
+            "status": _status(ticket.get("status", "To Do")),
             "issuetype": {"name": ticket.get("issue_type", "Story"), "id": "10001", "subtask": False},
             "labels": ticket.get("labels", []),
             "components": [
