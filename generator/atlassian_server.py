@@ -1,6 +1,6 @@
 """The embedded Atlassian stand-in's old import path (it now lives in `generator.standin`).
 
-    python -m generator.atlassian_server --tickets my-tickets/ --pages my-pages/ --port 9000
+python -m generator.atlassian_server --tickets my-tickets/ --pages my-pages/ --port 9000
 """
 
 from generator.standin.files import (

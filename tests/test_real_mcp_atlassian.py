@@ -19,7 +19,7 @@ import pytest
 from generator.cli import main
 from generator.config import ToolNames
 from generator.gather.confluence import fetch_pages
-from generator.gather.jira import TicketError, fetch_ticket, search_keys
+from generator.gather.jira import TicketError, fetch_ticket, normalize_issue, search_keys
 from generator.mcp_client import McpAuthError, McpConnection, auth_headers
 from generator.models import ConfluencePage, Ticket
 from tests.servers.fake_atlassian_rest import CLOUD_TOKEN, CLOUD_USER, PAT, FakeAtlassianRest
@@ -28,6 +28,8 @@ from tests.servers.mcp_atlassian_process import MISSING, McpAtlassianProcess, ex
 pytestmark = pytest.mark.skipif(executable() is None, reason=MISSING)
 TOOLS = ToolNames()
 BEARER = auth_headers("bearer", PAT)
+BASIC = auth_headers("basic", CLOUD_TOKEN, CLOUD_USER)
+CLOUD_SITE = "http://shop.atlassian.net"
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +47,15 @@ def server(rest: FakeAtlassianRest) -> Iterator[McpAtlassianProcess]:
 @pytest.fixture(scope="module")
 def jira_only(rest: FakeAtlassianRest) -> Iterator[McpAtlassianProcess]:
     with McpAtlassianProcess(rest.url, confluence=False) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def cloud(rest: FakeAtlassianRest) -> Iterator[McpAtlassianProcess]:
+    """A Jira Cloud site as mcp-atlassian sees one: an `*.atlassian.net` URL (reached through the double)."""
+    env = {"JIRA_URL": CLOUD_SITE, "JIRA_HTTP_PROXY": rest.url, "JIRA_USERNAME": "operator@shop.example.com",
+           "JIRA_API_TOKEN": "server-side-token-never-used"}  # fmt: skip
+    with McpAtlassianProcess(rest.url, confluence=False, extra_env=env) as process:
         yield process
 
 
@@ -148,6 +159,34 @@ def test_jira_only_server_gives_one_warning_and_no_pages(jira_only: McpAtlassian
     assert found == []
     assert len(warnings) == 1 and "confluence_search" in warnings[0] and "without Confluence" in warnings[0]
     assert ticket(jira_only.url, "QA-101").components == ["login"]
+
+
+# --------------------------------------------------------------------------- Jira Cloud
+
+
+def test_cloud_issue_with_basic_auth(cloud: McpAtlassianProcess, rest: FakeAtlassianRest) -> None:
+    t = ticket(cloud.url, "QA-202", headers=BASIC)
+    assert t.acceptance_criteria == ["the total includes 20% VAT", "the VAT amount is shown on its own line"]
+    assert t.url == f"{CLOUD_SITE}/browse/QA-202"
+    assert ticket(cloud.url, "QA-101", headers=BASIC).comments[1].startswith("Keep the generic")
+
+
+def test_cloud_search_pages_by_token_and_adf_arrives_raw(cloud: McpAtlassianProcess, rest: FakeAtlassianRest) -> None:
+    async def go() -> tuple[list[str], dict[str, Any]]:
+        async with McpConnection(cloud.url, headers=BASIC) as jira:
+            keys = await search_keys(jira, "project = QA ORDER BY key", TOOLS, limit=5, page=2)
+            fields = "summary,description,customfield_10100"
+            found = await jira.call("jira_search", {"jql": "project = QA", "fields": fields, "limit": 8})
+            return keys, found
+
+    keys, found = anyio.run(go)
+    assert keys == ["QA-101", "QA-102", "QA-103", "QA-104", "QA-105"]
+    # Cloud ignores start_at: the pages are chained by token (none for the first page).
+    assert ["nextPageToken" in r for r in rest.posted("/rest/api/3/search/jql")[-4:-1]] == [False, True, True]
+    qa104 = next(i for i in found["issues"] if i["key"] == "QA-104")
+    assert qa104["customfield_10100"]["value"]["type"] == "doc"  # a rich-text custom field stays ADF
+    t = normalize_issue(qa104, acceptance_field="customfield_10100")
+    assert t.acceptance_criteria[0] == "Given a guest user who is not logged in" and len(t.acceptance_criteria) == 5
 
 
 # --------------------------------------------------------------------------- the CLI, end to end

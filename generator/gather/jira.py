@@ -240,18 +240,27 @@ async def fetch_ticket(jira: McpConnection, key: str, tools: ToolNames, *, accep
 
 
 async def search_keys(jira: McpConnection, jql: str, tools: ToolNames, *, limit: int, page: int = 50) -> list[str]:
-    """Keys matching a JQL query, page by page (mcp-atlassian caps a page at 50), at most `limit`."""
+    """Keys matching a JQL query, page by page (mcp-atlassian caps a page at 50), at most `limit`.
+
+    Server/DC pages by `start_at` and reports a `total`; Cloud ignores `start_at`, reports
+    `total: -1` and chains pages with `next_page_token`, sent back as `page_token`.
+    """
     keys: list[str] = []
+    token: str | None = None
     while len(keys) < limit:
         wanted = min(page, limit - len(keys))
-        data = await jira.call(
-            tools.jira_search, {"jql": jql, "fields": "summary", "limit": wanted, "start_at": len(keys)}
-        )
+        arguments: dict[str, Any] = {"jql": jql, "fields": "summary", "limit": wanted, "start_at": len(keys)}
+        if token:
+            arguments["page_token"] = token
+        data = await jira.call(tools.jira_search, arguments)
         issues = data.get("issues", []) if isinstance(data, dict) else data if isinstance(data, list) else []
         if not issues:
             break
         keys.extend(str(i.get("key")) for i in issues if isinstance(i, dict) and i.get("key"))
         total = data.get("total") if isinstance(data, dict) else None
+        token = data.get("next_page_token") if isinstance(data, dict) else None
         if len(issues) < wanted or (isinstance(total, int) and 0 <= total <= len(keys)):
+            break
+        if isinstance(total, int) and total < 0 and not token:
             break
     return list(dict.fromkeys(keys))[:limit]

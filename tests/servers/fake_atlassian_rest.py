@@ -7,7 +7,10 @@ what that server calls for the tools jira2robot uses:
   `expand=names` (custom fields come back only when asked for), `issue/{key}/comment`,
   `field` (the field list: "Acceptance Criteria" is `customfield_10100`), `search` with
   `startAt`/`maxResults` paging, and POST `issue/{key}/comment`.
-- Jira Cloud REST v3 (`/rest/api/3/...`): the same issue with an ADF description.
+- Jira Cloud, reached as an HTTP proxy for `http://<site>.atlassian.net` (mcp-atlassian tells Cloud
+  from Server/DC by the host name): users with an `accountId` only, and REST v3 shapes — ADF
+  descriptions, comments and rich-text custom fields — with `POST /rest/api/3/search/jql`
+  paging by `nextPageToken` (no total).
 - Confluence Server/DC: `user/current`, `search?cql=` (siteSearch/text/title `~`), and
   `content/{id}` with the body in storage format (XHTML).
 
@@ -27,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 import yaml
@@ -182,8 +186,15 @@ def _page_files() -> list[dict[str, Any]]:
     return [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((DATA / "confluence").glob("*.yaml"))]
 
 
-def _user(name: str) -> dict[str, Any]:
+def _user(name: str, *, cloud: bool = False) -> dict[str, Any]:
+    """A Jira user: Server/DC has name/key/email; Cloud has only an accountId (GDPR)."""
     login = re.sub(r"\W+", ".", name.split("(")[0].strip().lower()).strip(".")
+    if cloud:
+        return {
+            "accountId": f"5b10ac8d82e05b22cc7d{sum(map(ord, login)) % 10**4:04d}",
+            "displayName": name,
+            "active": True,
+        }
     return {
         "name": login,
         "key": login,
@@ -241,6 +252,25 @@ def _storage(markdown: str) -> str:
     return "".join(blocks)
 
 
+def _as_proxy(app: Starlette) -> Any:
+    """Also answer as an HTTP proxy: a request for `http://<site>.atlassian.net/rest/...` (absolute form).
+
+    mcp-atlassian decides Cloud or Server/DC from JIRA_URL's host name, so a Cloud test points
+    JIRA_URL at an `*.atlassian.net` name and JIRA_HTTP_PROXY at this double.
+    """
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and "://" in scope["path"]:
+            target = urlsplit(scope["path"])
+            cloud = target.hostname is not None and target.hostname.endswith(".atlassian.net")
+            scope = {**scope, "path": target.path, "raw_path": target.path.encode(), "cloud": cloud}
+            if target.query:
+                scope["query_string"] = target.query.encode()
+        await app(scope, receive, send)
+
+    return asgi
+
+
 class FakeAtlassianRest:
     """`with FakeAtlassianRest() as rest: ... rest.url ...` (Jira and Confluence on one port)."""
 
@@ -250,16 +280,18 @@ class FakeAtlassianRest:
         self.fail_500: set[str] = set()
         self.fail_confluence = False
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.bodies: list[tuple[str, Any]] = []
         self.added_comments: list[tuple[str, str]] = []
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+        self._cloud = False
 
     # ------------------------------------------------------------------ serving
 
     def start(self) -> FakeAtlassianRest:
         app = Starlette(routes=[Route("/{path:path}", self._dispatch, methods=["GET", "POST"])])
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        self._server = uvicorn.Server(uvicorn.Config(_as_proxy(app), host="127.0.0.1", port=0, log_level="warning"))
         self._thread = threading.Thread(target=self._server.run, name="fake-atlassian-rest", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
@@ -285,6 +317,10 @@ class FakeAtlassianRest:
         """Query parameters of the logged requests whose path matches."""
         return [query for _, path, query in self.requests if re.search(path_regex, path)]
 
+    def posted(self, path: str) -> list[Any]:
+        """JSON bodies of the logged POST requests to `path`."""
+        return [body for posted_path, body in self.bodies if posted_path == path]
+
     # ------------------------------------------------------------------ routing
 
     async def _dispatch(self, request: Request) -> Response:
@@ -294,10 +330,15 @@ class FakeAtlassianRest:
         if not self._authorised(request.headers.get("authorization", "")):
             return JSONResponse({"errorMessages": ["You are not authenticated."], "errors": {}}, status_code=401)
         body = await request.json() if request.method == "POST" else None
+        if body is not None:
+            self.bodies.append((path, body))
+        # Read by the handlers below, which run to the end without awaiting: no other request interleaves.
+        self._cloud = bool(request.scope.get("cloud"))
         routes = [
             (r"^/rest/api/(\d)/myself$", self._myself),
             (r"^/rest/api/(\d)/field$", lambda v: JSONResponse(FIELDS)),
             (r"^/rest/api/(\d)/search$", lambda v: self._search(v, query)),
+            (r"^/rest/api/3/search/jql$", lambda: self._search_jql(body or {})),
             (r"^/rest/api/(\d)/issue/([^/]+)/comment$", lambda v, key: self._comments(v, key, body)),
             (r"^/rest/api/(\d)/issue/([^/]+)$", lambda v, key: self._issue(v, key, query)),
             (r"^/rest/api/user/current$", lambda: JSONResponse(_user("QA Bot") | {"type": "known"})),
@@ -319,14 +360,14 @@ class FakeAtlassianRest:
         return False
 
     def _myself(self, version: str) -> Response:
-        user = _user("QA Bot")
-        return JSONResponse(user | {"accountId": "5b10ac8d82e05b22cc7d4ef5"} if version == "3" else user)
+        return JSONResponse(_user("QA Bot", cloud=self._cloud))
 
     # ------------------------------------------------------------------ Jira
 
     def _raw_issue(self, version: str, ticket: dict[str, Any]) -> dict[str, Any]:
         comments = [self._raw_comment(version, ticket["key"], i, c) for i, c in enumerate(ticket.get("comments", []))]
         description = ticket.get("description") or None
+        criteria = ticket.get("acceptance_criteria")
         fields: dict[str, Any] = {
             "summary": ticket["summary"],
             "description": _adf(description) if version == "3" and description else description,
@@ -339,12 +380,13 @@ class FakeAtlassianRest:
             ],
             "comment": {"comments": comments, "maxResults": len(comments), "total": len(comments), "startAt": 0},
             "priority": {"name": "Medium", "id": "3"},
-            "reporter": _user("Priya Natarajan (Product Owner)"),
+            "reporter": _user("Priya Natarajan (Product Owner)", cloud=self._cloud),
             "assignee": None,
             "created": CREATED,
             "updated": CREATED,
             "customfield_10001": None,
-            ACCEPTANCE_FIELD: ticket.get("acceptance_criteria"),
+            # v3 (Cloud) sends rich-text custom fields as ADF too.
+            ACCEPTANCE_FIELD: _adf(criteria) if version == "3" and criteria else criteria,
         }
         return {
             "id": str(ticket["id"]),
@@ -358,7 +400,7 @@ class FakeAtlassianRest:
         return {
             "id": str(20000 + index),
             "self": f"{self.url}/rest/api/{version}/issue/{key}/comment/{20000 + index}",
-            "author": _user(comment.get("author", "Unknown")),
+            "author": _user(comment.get("author", "Unknown"), cloud=self._cloud),
             "body": _adf(body) if version == "3" else body,
             "created": CREATED,
             "updated": CREATED,
@@ -403,24 +445,43 @@ class FakeAtlassianRest:
         comments = [self._raw_comment(version, key, i, c) for i, c in enumerate(ticket.get("comments", []))]
         return JSONResponse({"comments": comments, "maxResults": len(comments), "total": len(comments), "startAt": 0})
 
-    def _search(self, version: str, query: dict[str, str]) -> Response:
-        """`project = X [ORDER BY key]` is all the JQL the tests use; anything else is Jira's 400."""
-        match = re.fullmatch(
-            r"\s*project\s*=\s*(\w+)(?:\s+ORDER\s+BY\s+key(?:\s+ASC)?)?\s*", query.get("jql", ""), re.I
-        )
+    def _found(self, jql: str) -> list[dict[str, Any]] | None:
+        """`project = X [ORDER BY key]` is all the JQL the tests use; None for anything else (Jira's 400)."""
+        match = re.fullmatch(r"\s*project\s*=\s*(\w+)(?:\s+ORDER\s+BY\s+key(?:\s+ASC)?)?\s*", jql, re.IGNORECASE)
         if not match:
-            return JSONResponse(
-                {"errorMessages": [f"Error in the JQL Query: {query.get('jql')}"], "errors": {}}, status_code=400
-            )
-        found = sorted(
-            (t for t in self.tickets.values() if t["key"].startswith(match.group(1).upper() + "-")),
-            key=lambda t: int(t["key"].split("-")[1]),
+            return None
+        prefix = match.group(1).upper() + "-"
+        return sorted(
+            (t for t in self.tickets.values() if t["key"].startswith(prefix)), key=lambda t: int(t["key"].split("-")[1])
         )
+
+    def _search(self, version: str, query: dict[str, str]) -> Response:
+        """Server/DC's GET /rest/api/2/search: `startAt`/`maxResults` paging with a `total`."""
+        found = self._found(query.get("jql", ""))
+        if found is None:
+            return JSONResponse({"errorMessages": [f"Error in the JQL Query: {query.get('jql')}"]}, status_code=400)
         start, size = int(query.get("startAt", 0)), min(int(query.get("maxResults", 50)), 50)
         issues = [
             self._select(self._raw_issue(version, t), query.get("fields", ""), "") for t in found[start : start + size]
         ]
         return JSONResponse({"startAt": start, "maxResults": size, "total": len(found), "issues": issues})
+
+    def _search_jql(self, body: dict[str, Any]) -> Response:
+        """Cloud's POST /rest/api/3/search/jql: no total, pages chained by `nextPageToken`."""
+        start = int(str(body.get("nextPageToken") or "page-0").removeprefix("page-"))
+        size = min(int(body.get("maxResults", 50)), 100)
+        found = self._found(str(body.get("jql", "")))
+        if found is None:
+            return JSONResponse({"errorMessages": [f"Error in the JQL Query: {body.get('jql')}"]}, status_code=400)
+        fields = ",".join(body.get("fields") or [])
+        issues = [
+            self._select(self._raw_issue("3", t), fields, str(body.get("expand", "")))
+            for t in found[start : start + size]
+        ]
+        more = start + size < len(found)
+        return JSONResponse(
+            {"issues": issues, "isLast": not more} | ({"nextPageToken": f"page-{start + size}"} if more else {})
+        )
 
     # ------------------------------------------------------------------ Confluence
 
