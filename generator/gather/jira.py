@@ -79,12 +79,19 @@ def _names(values: Any) -> list[str]:
 
 
 def criteria_lines(text: str) -> list[str]:
-    """Criterion lines of a block: Gherkin lines, bullets and numbered items, markers removed."""
+    """Criterion lines of a block: Gherkin lines, bullets and numbered items, markers removed.
+
+    Code blocks (wiki `{code}`, Markdown fences: where mcp-atlassian's wiki-to-Markdown
+    conversion puts Gherkin) are read as Gherkin: their markers and `#` comments are dropped.
+    """
     lines = []
+    fenced = False
     for raw in text.replace("\r\n", "\n").split("\n"):
         line = raw.strip()
-        # Rules and Markdown code fences (```gherkin) frame criteria; they are not criteria.
-        if not line or set(line) <= {"-", "=", "*", "_"} or _FENCE.match(line):
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if not line or set(line) <= {"-", "=", "*", "_"} or (fenced and line.startswith("#")):
             continue
         bullet = _BULLET.match(line)
         if bullet:

@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
@@ -140,21 +140,17 @@ def build_server(tickets: dict[str, dict], pages: dict[str, dict], *, comments: 
     return server
 
 
-class ServedAtlassian:
-    """`build_server` over streamable HTTP on 127.0.0.1 (free port), in a background thread.
+class ServedMcp:
+    """An MCP server over streamable HTTP on 127.0.0.1 (free port by default), in a background thread."""
 
-    `with ServedAtlassian(tickets_dir, pages_dir) as jira: ... jira.url ...`
-    """
-
-    def __init__(self, tickets_dir: Path, pages_dir: Path | None = None, *, port: int = 0):
-        self.added_comments: list[tuple[str, str]] = []
-        self._server = build_server(load_tickets(tickets_dir), load_pages(pages_dir), comments=self.added_comments)
+    def __init__(self, server: MCPServer, *, port: int = 0):
+        self._server = server
         self._port = port
         self._uvicorn: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
 
-    def start(self) -> ServedAtlassian:
+    def start(self) -> Self:
         config = uvicorn.Config(
             self._server.streamable_http_app(),
             host="127.0.0.1",
@@ -184,11 +180,20 @@ class ServedAtlassian:
             self._thread.join(timeout=5)
         self._uvicorn = self._thread = None
 
-    def __enter__(self) -> ServedAtlassian:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class ServedAtlassian(ServedMcp):
+    """`build_server` over the ticket and page folders: `with ServedAtlassian(tickets, pages) as jira: ... jira.url`."""
+
+    def __init__(self, tickets_dir: Path, pages_dir: Path | None = None, *, port: int = 0):
+        self.added_comments: list[tuple[str, str]] = []
+        tickets, pages = load_tickets(tickets_dir), load_pages(pages_dir)
+        super().__init__(build_server(tickets, pages, comments=self.added_comments), port=port)
 
 
 def main(argv: list[str] | None = None) -> None:
