@@ -77,7 +77,11 @@ class RepoConfig(_Strict):
     convention_optional: bool = False
     confluence_query: str = "architecture"
     confluence_limit: int = Field(3, ge=0, le=20)
-    acceptance_field: str = Field("", description="Jira custom field holding the acceptance criteria, if any.")
+    acceptance_field: str = Field(
+        "",
+        description="Jira field holding the acceptance criteria: an id (customfield_10100) or a display name. "
+        "Empty: a custom field named 'Acceptance Criteria' if Jira has one, else the description's section.",
+    )
     robot_options: list[str] = Field(default_factory=list, description="Extra robot options, e.g. ['-v', 'env:x'].")
     pythonpath: list[str] = Field(default_factory=list, description="Repo-relative folders added to PYTHONPATH.")
     tools: ToolNames = Field(default_factory=ToolNames)
