@@ -129,6 +129,17 @@ def test_confluence_search_then_page_body(server: McpAtlassianProcess) -> None:
     assert "Layers" in page.body and "resources/shop.resource" in page.body
 
 
+def test_confluence_refusing_the_jira_token_is_a_warning(server: McpAtlassianProcess, rest: FakeAtlassianRest) -> None:
+    rest.confluence_pat = "a-confluence-pat"
+    try:
+        found, warnings = pages(server.url)
+    finally:
+        rest.confluence_pat = PAT
+    assert found == [] and len(warnings) == 1
+    assert "Confluence search for 'architecture' failed" in warnings[0] and "Confluence" in warnings[0]
+    assert PAT not in warnings[0]
+
+
 @pytest.mark.parametrize(
     ("scheme", "token", "user"), [("token", PAT, None), ("basic", CLOUD_TOKEN, CLOUD_USER)], ids=["token", "basic"]
 )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from generator.config import ToolNames
-from generator.mcp_client import McpAuthError, McpConnection, McpError
+from generator.mcp_client import McpConnection, McpError
 from generator.models import ConfluencePage
 
 MAX_BODY_CHARS = 8000
@@ -60,8 +60,8 @@ async def fetch_pages(
 ) -> list[ConfluencePage]:
     """Search, then fetch each hit's full body (search excerpts are too short to plan with).
 
-    Problems go to `warn` (one line each) and give fewer pages; only a refused credential
-    is raised, because it means the Jira side will be refused too.
+    Problems go to `warn` (one line each) and give fewer pages. A credential Confluence
+    refuses is one of them: on Server/Data Center, Jira and Confluence have separate tokens.
     """
     if not query or limit <= 0:
         return []
@@ -73,8 +73,6 @@ async def fetch_pages(
             warn(f"the MCP server offers no {missing} tool (Confluence not configured on it?): {NO_PAGES}")
             return []
         hits = _hits(await confluence.call(tools.confluence_search, {"query": query, "limit": limit}))
-    except McpAuthError:
-        raise
     except McpError as exc:
         warn(f"Confluence search for {query!r} failed, {NO_PAGES}: {exc}")
         return []
@@ -84,8 +82,6 @@ async def fetch_pages(
             page = await confluence.call(tools.confluence_get_page, {"page_id": _page_id(hit)})
             if not isinstance(page, dict) or page.get("error"):
                 raise McpError(str(page.get("error") if isinstance(page, dict) else page)[:300])
-        except McpAuthError:
-            raise
         except McpError as exc:
             warn(f"Confluence page {_page_id(hit)} left out: {exc}")
             continue

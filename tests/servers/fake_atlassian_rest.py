@@ -279,6 +279,8 @@ class FakeAtlassianRest:
         self.pages = {str(p["id"]): p for p in _page_files()}
         self.fail_500: set[str] = set()
         self.fail_confluence = False
+        #: The token Confluence accepts (on Server/DC it is not Jira's: each product issues its own PATs).
+        self.confluence_pat = PAT
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.bodies: list[tuple[str, Any]] = []
         self.added_comments: list[tuple[str, str]] = []
@@ -327,7 +329,8 @@ class FakeAtlassianRest:
         path = "/" + request.path_params["path"]
         query = dict(request.query_params)
         self.requests.append((request.method, path, query))
-        if not self._authorised(request.headers.get("authorization", "")):
+        confluence = re.match(r"^/rest/api/(?:user|search|content)\b", path) is not None
+        if not self._authorised(request.headers.get("authorization", ""), self.confluence_pat if confluence else PAT):
             return JSONResponse({"errorMessages": ["You are not authenticated."], "errors": {}}, status_code=401)
         body = await request.json() if request.method == "POST" else None
         if body is not None:
@@ -352,9 +355,9 @@ class FakeAtlassianRest:
         return JSONResponse({"errorMessages": [f"No resource at {path}"], "errors": {}}, status_code=404)
 
     @staticmethod
-    def _authorised(header: str) -> bool:
+    def _authorised(header: str, pat: str) -> bool:
         if header.startswith("Bearer "):
-            return header[7:] == PAT
+            return header[7:] == pat
         if header.startswith("Basic "):
             return base64.b64decode(header[6:]).decode() == f"{CLOUD_USER}:{CLOUD_TOKEN}"
         return False
