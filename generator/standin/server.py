@@ -33,6 +33,10 @@ MAX_RESULTS = 50
 COMMENT_AUTHOR = "jira2robot"
 
 
+_IssueKey = Annotated[str, Field(description="Jira issue key, e.g. 'QA-101'")]
+_Fields = Annotated[str, Field(description="Comma-separated fields to return (custom fields by id or name), or '*all'")]
+
+
 def _json(value: Any) -> str:
     """Every mcp-atlassian tool answers one text block of indented JSON."""
     return json.dumps(value, indent=2, ensure_ascii=False)
@@ -65,10 +69,8 @@ def build_server(tickets: dict[str, dict], pages: dict[str, dict], *, comments: 
 
     @server.tool()
     def jira_get_issue(
-        issue_key: Annotated[str, Field(description="Jira issue key, e.g. 'QA-101'")],
-        fields: Annotated[
-            str, Field(description="Comma-separated fields to return (custom fields by id or name), or '*all'")
-        ] = shapes.DEFAULT_FIELDS,
+        issue_key: _IssueKey,
+        fields: _Fields = shapes.DEFAULT_FIELDS,
         expand: Annotated[str | None, Field(description="'names' adds each custom field's display name")] = None,
         comment_limit: Annotated[int, Field(ge=0, le=100, description="Maximum comments to return")] = 10,
     ) -> str:
@@ -80,9 +82,7 @@ def build_server(tickets: dict[str, dict], pages: dict[str, dict], *, comments: 
     @server.tool()
     def jira_search(
         jql: Annotated[str, Field(description="JQL, e.g. 'project = QA AND status != Done ORDER BY key'")],
-        fields: Annotated[
-            str, Field(description="Comma-separated fields to return, or '*all'")
-        ] = shapes.DEFAULT_FIELDS,
+        fields: _Fields = shapes.DEFAULT_FIELDS,
         limit: Annotated[int, Field(ge=1, le=MAX_RESULTS, description="Maximum issues to return (1-50)")] = 10,
         start_at: Annotated[int, Field(ge=0, description="Index of the first issue to return")] = 0,
     ) -> str:
@@ -99,7 +99,7 @@ def build_server(tickets: dict[str, dict], pages: dict[str, dict], *, comments: 
 
     @server.tool()
     def jira_add_comment(
-        issue_key: Annotated[str, Field(description="Jira issue key, e.g. 'QA-101'")],
+        issue_key: _IssueKey,
         body: Annotated[
             str,
             Field(
