@@ -24,232 +24,36 @@ with the shapes real instances have (Gherkin in a `{code}` block, acceptance in 
 from __future__ import annotations
 
 import base64
-import html
 import re
 import threading
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
-import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-DATA = Path(__file__).resolve().parents[2] / "generator" / "data"
-PAT = "jira-pat-for-tests"
-CLOUD_USER, CLOUD_TOKEN = "qa@shop.example.com", "cloud-api-token-for-tests"
-ACCEPTANCE_FIELD = "customfield_10100"
-CREATED = "2026-01-05T09:30:00.000+0000"
+from tests.servers.atlassian_rest_data import (
+    ACCEPTANCE_FIELD,
+    CLOUD_TOKEN,
+    CLOUD_USER,
+    CREATED,
+    DATA,
+    FIELD_NAMES,
+    FIELDS,
+    PAT,
+    adf,
+    page_files,
+    status,
+    storage,
+    ticket_files,
+    user,
+)
 
-#: Jira's system fields (a subset of GET /rest/api/2/field) plus the custom ones of this instance.
-FIELDS = [
-    {
-        "id": "summary",
-        "name": "Summary",
-        "custom": False,
-        "navigable": True,
-        "searchable": True,
-        "clauseNames": ["summary"],
-        "schema": {"type": "string", "system": "summary"},
-    },
-    {
-        "id": "description",
-        "name": "Description",
-        "custom": False,
-        "navigable": True,
-        "searchable": True,
-        "clauseNames": ["description"],
-        "schema": {"type": "string", "system": "description"},
-    },
-    {
-        "id": "components",
-        "name": "Component/s",
-        "custom": False,
-        "navigable": True,
-        "searchable": True,
-        "clauseNames": ["component"],
-        "schema": {"type": "array", "items": "component", "system": "components"},
-    },
-    {
-        "id": "comment",
-        "name": "Comment",
-        "custom": False,
-        "navigable": True,
-        "searchable": True,
-        "clauseNames": ["comment"],
-        "schema": {"type": "comments-page", "system": "comment"},
-    },
-    {
-        "id": "labels",
-        "name": "Labels",
-        "custom": False,
-        "navigable": True,
-        "searchable": True,
-        "clauseNames": ["labels"],
-        "schema": {"type": "array", "items": "string", "system": "labels"},
-    },
-    {
-        "id": "status",
-        "name": "Status",
-        "custom": False,
-        "navigable": True,
-        "searchable": True,
-        "clauseNames": ["status"],
-        "schema": {"type": "status", "system": "status"},
-    },
-    {
-        "id": "issuetype",
-        "name": "Issue Type",
-        "custom": False,
-        "navigable": True,
-        "searchable": True,
-        "clauseNames": ["issuetype", "type"],
-        "schema": {"type": "issuetype", "system": "issuetype"},
-    },
-    {
-        "id": "customfield_10001",
-        "name": "Acceptance Test Owner",
-        "custom": True,
-        "navigable": True,
-        "searchable": True,
-        "clauseNames": ["cf[10001]"],
-        "schema": {
-            "type": "string",
-            "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
-            "customId": 10001,
-        },
-    },
-    {
-        "id": ACCEPTANCE_FIELD,
-        "name": "Acceptance Criteria",
-        "custom": True,
-        "navigable": True,
-        "searchable": True,
-        "clauseNames": ["cf[10100]", "Acceptance Criteria"],
-        "schema": {
-            "type": "string",
-            "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
-            "customId": 10100,
-        },
-    },
-]
-FIELD_NAMES = {f["id"]: f["name"] for f in FIELDS}
-
-#: Tickets only this double has: the shapes the demo tickets do not show.
-EXTRA_TICKETS: list[dict[str, Any]] = [
-    {
-        "key": "QA-201",
-        "id": "10201",
-        "summary": "Reset a forgotten password",
-        "issue_type": "Story",
-        "status": "In Progress",
-        "labels": ["login"],
-        "components": ["login"],
-        "description": (
-            "Customers who forgot their password get a reset link by email.\n\n"
-            "h3. Acceptance Criteria\n\n"
-            "{code:gherkin}\n"
-            "Scenario: reset link is sent\n"
-            '  Given the user "alice" has an account\n'
-            '  When "alice" asks for a password reset\n'
-            '  Then a reset email is sent to "alice"\n'
-            "{code}\n\n"
-            "h3. Notes\n\nThe link expires after 24 hours."
-        ),
-        "comments": [{"author": "Priya Natarajan", "body": "Reset links are *single use*."}],
-    },
-    {
-        "key": "QA-202",
-        "id": "10202",
-        "summary": "Show the order total including VAT",
-        "issue_type": "Story",
-        "status": "To Do",
-        "labels": [],
-        "components": ["orders", "cart"],
-        "description": "The order summary shows the total with VAT.",
-        "acceptance_criteria": "* the total includes 20% VAT\n* the VAT amount is shown on its own line",
-        "comments": [],
-    },
-]
-
-
-def _ticket_files() -> list[dict[str, Any]]:
-    tickets = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((DATA / "tickets").glob("*.yaml"))]
-    return [*tickets, *EXTRA_TICKETS]
-
-
-def _page_files() -> list[dict[str, Any]]:
-    return [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((DATA / "confluence").glob("*.yaml"))]
-
-
-def _user(name: str, *, cloud: bool = False) -> dict[str, Any]:
-    """A Jira user: Server/DC has name/key/email; Cloud has only an accountId (GDPR)."""
-    login = re.sub(r"\W+", ".", name.split("(")[0].strip().lower()).strip(".")
-    if cloud:
-        return {
-            "accountId": f"5b10ac8d82e05b22cc7d{sum(map(ord, login)) % 10**4:04d}",
-            "displayName": name,
-            "active": True,
-        }
-    return {
-        "name": login,
-        "key": login,
-        "displayName": name,
-        "emailAddress": f"{login}@shop.example.com",
-        "active": True,
-    }
-
-
-def _status(name: str) -> dict[str, Any]:
-    """A status with its category, as Jira groups statuses (To Do, In Progress, Done)."""
-    key, category, colour = {"done": ("done", "Done", "green"), "to do": ("new", "To Do", "blue-gray")}.get(
-        name.lower(), ("indeterminate", "In Progress", "yellow")
-    )
-    return {"name": name, "id": "1", "statusCategory": {"key": key, "name": category, "colorName": colour}}
-
-
-def _adf(text: str) -> dict[str, Any]:
-    """Plain text as an Atlassian Document Format document (one paragraph per line, Cloud v3)."""
-    lines = [line for line in text.split("\n") if line.strip()]
-    return {
-        "type": "doc",
-        "version": 1,
-        "content": [{"type": "paragraph", "content": [{"type": "text", "text": line}]} for line in lines],
-    }
-
-
-def _inline(text: str) -> str:
-    text = html.escape(text)
-    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-
-
-def _storage(markdown: str) -> str:
-    """A page body in Confluence storage format (XHTML), from the demo pages' Markdown."""
-    blocks = []
-    for block in re.split(r"\n\s*\n", markdown.strip()):
-        lines = block.split("\n")
-        heading = re.match(r"^(#{1,6})\s+(.*)", lines[0])
-        if heading:
-            level = len(heading.group(1))
-            blocks.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
-            lines = lines[1:]
-        items: list[str] = []
-        for line in lines:
-            item = re.match(r"^(?:[-*]|\d+\.)\s+(.*)", line)
-            if item or not items:
-                items.append(item.group(1) if item else line.strip())
-            else:  # an indented continuation of the previous item
-                items[-1] += " " + line.strip()
-        if lines and re.match(r"^(?:[-*]|\d+\.)\s", lines[0]):
-            blocks.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
-        elif lines:
-            blocks.append(f"<p>{_inline(' '.join(x.strip() for x in lines))}</p>")
-    return "".join(blocks)
+__all__ = ["ACCEPTANCE_FIELD", "CLOUD_TOKEN", "CLOUD_USER", "DATA", "PAT", "FakeAtlassianRest"]
 
 
 def _as_proxy(app: Starlette) -> Any:
@@ -275,8 +79,8 @@ class FakeAtlassianRest:
     """`with FakeAtlassianRest() as rest: ... rest.url ...` (Jira and Confluence on one port)."""
 
     def __init__(self) -> None:
-        self.tickets = {t["key"]: t for t in _ticket_files()}
-        self.pages = {str(p["id"]): p for p in _page_files()}
+        self.tickets = {t["key"]: t for t in ticket_files()}
+        self.pages = {str(p["id"]): p for p in page_files()}
         self.fail_500: set[str] = set()
         self.fail_confluence = False
         #: The token Confluence accepts (on Server/DC it is not Jira's: each product issues its own PATs).
@@ -344,7 +148,7 @@ class FakeAtlassianRest:
             (r"^/rest/api/3/search/jql$", lambda: self._search_jql(body or {})),
             (r"^/rest/api/(\d)/issue/([^/]+)/comment$", lambda v, key: self._comments(v, key, body)),
             (r"^/rest/api/(\d)/issue/([^/]+)$", lambda v, key: self._issue(v, key, query)),
-            (r"^/rest/api/user/current$", lambda: JSONResponse(_user("QA Bot") | {"type": "known"})),
+            (r"^/rest/api/user/current$", lambda: JSONResponse(user("QA Bot") | {"type": "known"})),
             (r"^/rest/api/search$", lambda: self._cql(query)),
             (r"^/rest/api/content/(\d+)$", self._page),
         ]
@@ -363,7 +167,7 @@ class FakeAtlassianRest:
         return False
 
     def _myself(self, version: str) -> Response:
-        return JSONResponse(_user("QA Bot", cloud=self._cloud))
+        return JSONResponse(user("QA Bot", cloud=self._cloud))
 
     # ------------------------------------------------------------------ Jira
 
@@ -373,8 +177,8 @@ class FakeAtlassianRest:
         criteria = ticket.get("acceptance_criteria")
         fields: dict[str, Any] = {
             "summary": ticket["summary"],
-            "description": _adf(description) if version == "3" and description else description,
-            "status": _status(ticket.get("status", "To Do")),
+            "description": adf(description) if version == "3" and description else description,
+            "status": status(ticket.get("status", "To Do")),
             "issuetype": {"name": ticket.get("issue_type", "Story"), "id": "10001", "subtask": False},
             "labels": ticket.get("labels", []),
             "components": [
@@ -383,13 +187,13 @@ class FakeAtlassianRest:
             ],
             "comment": {"comments": comments, "maxResults": len(comments), "total": len(comments), "startAt": 0},
             "priority": {"name": "Medium", "id": "3"},
-            "reporter": _user("Priya Natarajan (Product Owner)", cloud=self._cloud),
+            "reporter": user("Priya Natarajan (Product Owner)", cloud=self._cloud),
             "assignee": None,
             "created": CREATED,
             "updated": CREATED,
             "customfield_10001": None,
             # v3 (Cloud) sends rich-text custom fields as ADF too.
-            ACCEPTANCE_FIELD: _adf(criteria) if version == "3" and criteria else criteria,
+            ACCEPTANCE_FIELD: adf(criteria) if version == "3" and criteria else criteria,
         }
         return {
             "id": str(ticket["id"]),
@@ -403,8 +207,8 @@ class FakeAtlassianRest:
         return {
             "id": str(20000 + index),
             "self": f"{self.url}/rest/api/{version}/issue/{key}/comment/{20000 + index}",
-            "author": _user(comment.get("author", "Unknown"), cloud=self._cloud),
-            "body": _adf(body) if version == "3" else body,
+            "author": user(comment.get("author", "Unknown"), cloud=self._cloud),
+            "body": adf(body) if version == "3" else body,
             "created": CREATED,
             "updated": CREATED,
         }
@@ -495,12 +299,12 @@ class FakeAtlassianRest:
             "status": "current",
             "title": page["title"],
             "space": {"key": page["space_key"], "name": page.get("space_name") or page["space_key"], "type": "global"},
-            "version": {"number": 3, "when": "2026-01-04T16:20:00.000Z", "by": _user("Priya Natarajan")},
-            "history": {"createdDate": "2025-11-02T08:00:00.000Z", "createdBy": _user("Priya Natarajan")},
+            "version": {"number": 3, "when": "2026-01-04T16:20:00.000Z", "by": user("Priya Natarajan")},
+            "history": {"createdDate": "2025-11-02T08:00:00.000Z", "createdBy": user("Priya Natarajan")},
             "_links": {"webui": f"/spaces/{page['space_key']}/pages/{page['id']}", "base": self.url},
         }
         if body:
-            result["body"] = {"storage": {"value": _storage(page.get("body", "")), "representation": "storage"}}
+            result["body"] = {"storage": {"value": storage(page.get("body", "")), "representation": "storage"}}
         return result
 
     def _cql(self, query: dict[str, str]) -> Response:
