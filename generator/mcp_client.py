@@ -65,20 +65,18 @@ class McpConnection:
         url: str,
         *,
         label: str = "MCP",
-        token: str | None = None,
         headers: Mapping[str, str] | None = None,
         auth_hint: str = "",
         limiter: anyio.CapacityLimiter | None = None,
         timeout: float = 60.0,
     ):
-        """`token` is sent as a bearer token; `headers` (e.g. from `auth_headers`) are sent as they are.
+        """`headers` (credentials, e.g. from `auth_headers`) go with every request.
 
         `auth_hint` ends the message of a 401/403, saying which settings to fix.
         """
         self.url = url
         self.label = label
-        merged = {**auth_headers("bearer", token), **(headers or {})}
-        self._headers = merged or None
+        self._headers = dict(headers) if headers else None
         self._auth_hint = auth_hint
         self._refused: int | None = None
         self._limiter = limiter or anyio.CapacityLimiter(4)
