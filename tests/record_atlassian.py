@@ -21,7 +21,7 @@ from generator.gather.jira import ISSUE_FIELDS
 from generator.mcp_client import McpConnection, McpError, auth_headers
 from generator.standin import RECORDED
 from tests.servers.fake_atlassian_rest import ACCEPTANCE_FIELD, DATA, PAT, FakeAtlassianRest
-from tests.servers.mcp_atlassian_process import VERSION, McpAtlassianProcess
+from tests.servers.mcp_atlassian_process import McpAtlassianProcess, installed_version
 
 #: The double's address is random; recordings use the demo tickets' own host instead.
 RECORDED_BASE = "https://jira.shop.example.com"
@@ -61,7 +61,7 @@ async def _record(url: str, base: str) -> list[dict[str, Any]]:
 def record() -> dict[str, Any]:
     """A fresh recording from the real server (needs `.venv-mcp-atlassian`)."""
     with FakeAtlassianRest() as rest, McpAtlassianProcess(rest.url) as server:
-        return {"server": f"mcp-atlassian {VERSION}", "calls": anyio.run(_record, server.url, rest.url)}
+        return {"server": installed_version(), "calls": anyio.run(_record, server.url, rest.url)}
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from generator.gather.jira import TicketError, fetch_ticket, normalize_issue, se
 from generator.mcp_client import McpAuthError, McpConnection, auth_headers
 from generator.models import ConfluencePage, Ticket
 from tests.servers.fake_atlassian_rest import CLOUD_TOKEN, CLOUD_USER, PAT, FakeAtlassianRest
-from tests.servers.mcp_atlassian_process import MISSING, McpAtlassianProcess, executable
+from tests.servers.mcp_atlassian_process import MISSING, VERSION, McpAtlassianProcess, executable
 
 pytestmark = pytest.mark.skipif(executable() is None, reason=MISSING)
 TOOLS = ToolNames()
@@ -252,7 +252,7 @@ def test_committed_recording_matches_the_real_server_today() -> None:
 
     committed = json.loads(RECORDED.read_text(encoding="utf-8"))
     fresh = record()
-    assert fresh["server"] == committed["server"]
+    assert fresh["server"] == committed["server"] == f"mcp-atlassian {VERSION}"  # .ci/run installs VERSION
     assert [c["case"] for c in fresh["calls"]] == [c["case"] for c in committed["calls"]]
     for new, old in zip(fresh["calls"], committed["calls"], strict=True):
         assert (new["is_error"], shape(new["result"])) == (old["is_error"], shape(old["result"])), new["case"]

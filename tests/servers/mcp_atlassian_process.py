@@ -31,6 +31,15 @@ def executable() -> Path | None:
     return VENV_BIN if VENV_BIN.is_file() else None
 
 
+def installed_version() -> str:
+    """`mcp-atlassian <version>` of the installed server, as recordings name it."""
+    binary = executable()
+    if binary is None:
+        raise RuntimeError(MISSING)
+    shown = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60, check=True)
+    return "mcp-atlassian " + shown.stdout.strip().rsplit(" ", 1)[-1]
+
+
 MISSING = (
     "the real mcp-atlassian is not installed: run `python3 -m venv .venv-mcp-atlassian && "
     f".venv-mcp-atlassian/bin/pip install mcp-atlassian=={VERSION}` (as .ci/run does) or set MCP_ATLASSIAN_BIN"
