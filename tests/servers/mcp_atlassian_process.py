@@ -9,6 +9,7 @@ Confluence) URLs configured on the server, each client sending its own token.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -113,11 +114,12 @@ class McpAtlassianProcess:
         process, self._process = self._process, None
         if process is None:
             return
-        process.terminate()
+        # Its own session: the whole group goes, whatever the server started.
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 
     def __enter__(self) -> McpAtlassianProcess:
