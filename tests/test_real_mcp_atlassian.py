@@ -59,6 +59,13 @@ def cloud(rest: FakeAtlassianRest) -> Iterator[McpAtlassianProcess]:
         yield process
 
 
+@pytest.fixture(scope="module")
+def no_field_list(rest: FakeAtlassianRest) -> Iterator[McpAtlassianProcess]:
+    """A server whose operator enabled only the issue tools (ENABLED_TOOLS): no `jira_search_fields`."""
+    with McpAtlassianProcess(rest.url, confluence=False, extra_env={"ENABLED_TOOLS": "jira_get_issue"}) as process:
+        yield process
+
+
 def ticket(url: str, key: str, *, acceptance_field: str = "", headers: dict[str, str] = BEARER) -> Ticket:
     async def go() -> Ticket:
         async with McpConnection(url, label="Jira", headers=headers, auth_hint="HINT") as jira:
@@ -95,6 +102,15 @@ def test_acceptance_criteria_in_a_custom_field_by_name_or_id(server: McpAtlassia
     t = ticket(server.url, "QA-202", acceptance_field=configured)
     assert t.acceptance_criteria == ["the total includes 20% VAT", "the VAT amount is shown on its own line"]
     assert t.components == ["orders", "cart"]
+
+
+@pytest.mark.parametrize("configured", ["", "Acceptance Criteria"])
+def test_acceptance_field_by_name_without_the_field_list(
+    no_field_list: McpAtlassianProcess, rest: FakeAtlassianRest, configured: str
+) -> None:
+    t = ticket(no_field_list.url, "QA-202", acceptance_field=configured)
+    assert t.acceptance_criteria == ["the total includes 20% VAT", "the VAT amount is shown on its own line"]
+    assert rest.calls(r"/rest/api/2/issue/QA-202$")[-1]["fields"] == "*all"  # every field, matched by name
 
 
 def test_gherkin_inside_a_code_block_is_read(server: McpAtlassianProcess) -> None:

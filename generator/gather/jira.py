@@ -188,17 +188,17 @@ class _AcceptanceField:
     def __init__(self) -> None:
         self.lock = anyio.Lock()
         self.resolved = False
-        self.field_id = ""
+        self.field_id: str | None = None
 
 
 _RESOLVED: WeakKeyDictionary[McpConnection, _AcceptanceField] = WeakKeyDictionary()
 
 
 async def _field_id(jira: McpConnection, tools: ToolNames, configured: str) -> str | None:
-    """`customfield_…` to ask for, "" for none, None when the field list is unavailable.
+    """`customfield_…` to ask for, "" for none, None when the field list cannot tell.
 
     A configured id is used as is. A configured name, or nothing (auto-detect: a field named
-    "Acceptance Criteria"), is looked up in Jira's field list (`jira_search_fields`).
+    "Acceptance Criteria"), is looked up once in Jira's field list (`jira_search_fields`).
     """
     if configured.startswith("customfield_"):
         return configured
@@ -207,18 +207,21 @@ async def _field_id(jira: McpConnection, tools: ToolNames, configured: str) -> s
         if not state.resolved:
             state.field_id = await _lookup_field(jira, tools, configured or ACCEPTANCE_NAME)
             state.resolved = True
-    return state.field_id or (None if configured else "")
+    if state.field_id == "" and configured:
+        return None  # a name Jira's list does not have: let the issue's own field names decide
+    return state.field_id
 
 
-async def _lookup_field(jira: McpConnection, tools: ToolNames, name: str) -> str:
+async def _lookup_field(jira: McpConnection, tools: ToolNames, name: str) -> str | None:
+    """The id of the field called `name`; "" if Jira has none, None if the list is not available."""
     if not await jira.tools(allow={tools.jira_search_fields}):
-        return ""
+        return None
     try:
         found = await jira.call(tools.jira_search_fields, {"keyword": name, "limit": 10})
     except McpAuthError:
         raise
     except McpError:
-        return ""
+        return None
     for field in found if isinstance(found, list) else []:
         if isinstance(field, dict) and str(field.get("name", "")).strip().lower() == name.strip().lower():
             return str(field.get("id") or "")
@@ -231,7 +234,7 @@ async def fetch_ticket(jira: McpConnection, key: str, tools: ToolNames, *, accep
     carries its display name."""
     try:
         field_id = await _field_id(jira, tools, acceptance_field)
-        # A configured name that the field list could not resolve: every field, matched by name.
+        # No id to ask for but maybe a field by that name: every field, matched by its display name.
         fields = "*all" if field_id is None else ",".join(filter(None, [ISSUE_FIELDS, field_id]))
         data = await jira.call(
             tools.jira_get_issue, {"issue_key": key, "fields": fields, "expand": "names", "comment_limit": 20}
