@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from generator.gather.repo import detect_tests_dir, read_convention
+from generator.mcp_client import AUTH_SCHEMES, auth_headers
 from generator.redact import Redactor, url_credentials
 from generator.repo_env import RepoPythonError, check_supported, resolve_python
 
@@ -43,6 +44,7 @@ class ToolNames(_Strict):
     confluence_search: str = "confluence_search"
     confluence_get_page: str = "confluence_get_page"
     jira_add_comment: str = "jira_add_comment"
+    jira_search_fields: str = "jira_search_fields"
 
 
 class Limits(_Strict):
@@ -87,7 +89,11 @@ class RepoConfig(_Strict):
     )
     confluence_query: str = "architecture"
     confluence_limit: int = Field(3, ge=0, le=20)
-    acceptance_field: str = Field("", description="Jira custom field holding the acceptance criteria, if any.")
+    acceptance_field: str = Field(
+        "",
+        description="Jira field holding the acceptance criteria: an id (customfield_10100) or a display name. "
+        "Empty: a custom field named 'Acceptance Criteria' if Jira has one, else the description's section.",
+    )
     robot_options: list[str] = Field(default_factory=list, description="Extra robot options, e.g. ['-v', 'env:x'].")
     pythonpath: list[str] = Field(default_factory=list, description="Repo-relative folders added to PYTHONPATH.")
     dryrun_env: list[str] = Field(
@@ -138,6 +144,11 @@ class Settings(BaseModel):
     model_writer: str = "magistral-2509"
     jira_mcp_url: str | None = None
     jira_mcp_token: SecretStr | None = None
+    jira_mcp_auth: Literal["bearer", "token", "basic"] = "bearer"
+    jira_mcp_user: str | None = None
+    jira_mcp_headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Extra headers for the Jira MCP server (values may be tokens)."
+    )
     gitlab_mcp_url: str | None = None
     gitlab_url: str | None = None
     gitlab_project: str | None = None
@@ -161,6 +172,9 @@ class Settings(BaseModel):
             )
             if s is not None and s.get_secret_value()
         }
+        items.update(
+            {f"JIRA_MCP_HEADERS {name}": v.get_secret_value() for name, v in self.jira_mcp_headers.items() if v}
+        )
         for name, url in (
             ("JIRA_MCP_URL", self.jira_mcp_url),
             ("GITLAB_MCP_URL", self.gitlab_mcp_url),
@@ -177,6 +191,33 @@ class Settings(BaseModel):
     def redactor(self) -> Redactor:
         """The run's one redaction function (see generator/redact.py)."""
         return Redactor(self.secret_items())
+
+    def jira_mcp_http_headers(self) -> dict[str, str]:
+        """What every request to the Jira MCP server carries: the chosen auth scheme, then extra headers."""
+        token = self.jira_mcp_token.get_secret_value() if self.jira_mcp_token else None
+        extra = {name: value.get_secret_value() for name, value in self.jira_mcp_headers.items()}
+        return {**auth_headers(self.jira_mcp_auth, token, self.jira_mcp_user), **extra}
+
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+
+
+def _headers(problems: list[str], raw: str | None) -> dict[str, SecretStr]:
+    """`JIRA_MCP_HEADERS`: `Name: value` pairs, one per line or separated by `;`.
+
+    For servers that take credentials in their own headers, e.g. mcp-atlassian's
+    `X-Atlassian-Jira-Url` + `X-Atlassian-Jira-Personal-Token` pair.
+    """
+    headers: dict[str, SecretStr] = {}
+    items = [item for item in re.split(r"[;\n]", raw or "") if item.strip()]
+    for number, item in enumerate(items, 1):
+        name, sep, value = item.partition(":")
+        if not sep or not _HEADER_NAME.match(name.strip()) or not value.strip():
+            # The item itself is not echoed: it may be a token.
+            problems.append(f"JIRA_MCP_HEADERS: item {number} is not a 'Name: value' pair (pairs are separated by ';')")
+            continue
+        headers[name.strip()] = SecretStr(value.strip())
+    return headers
 
 
 #: A Jira key, ASCII only: `\d` would accept Unicode digits, `$` a trailing newline.
@@ -387,6 +428,18 @@ def build_settings(
     if pages_dir and not Path(pages_dir).is_dir():
         problems.append(f"--pages-dir: {pages_dir} is not a folder")
     jira_mcp_url = pick("jira_mcp_url", "JIRA_MCP_URL")
+    jira_mcp_token = pick("jira_mcp_token", "JIRA_MCP_TOKEN")
+    jira_mcp_auth = str(pick("jira_mcp_auth", "JIRA_MCP_AUTH") or "bearer").strip().lower()
+    jira_mcp_user = pick("jira_mcp_user", "JIRA_MCP_USER")
+    if jira_mcp_auth not in AUTH_SCHEMES:
+        problems.append(f"JIRA_MCP_AUTH: expected bearer, token or basic, got {jira_mcp_auth!r}")
+        jira_mcp_auth = "bearer"
+    if jira_mcp_auth == "basic" and jira_mcp_url and not (jira_mcp_user and jira_mcp_token):
+        problems.append(
+            "JIRA_MCP_AUTH=basic (Jira Cloud) needs JIRA_MCP_USER (the Atlassian account's email) "
+            "and JIRA_MCP_TOKEN (an API token of that account)"
+        )
+    jira_mcp_headers = _headers(problems, pick("jira_mcp_headers", "JIRA_MCP_HEADERS"))
 
     if command == "run":
         if not keys and not jql:
@@ -453,7 +506,10 @@ def build_settings(
         model_planner=pick("model_planner", "OPENAI_MODEL_PLANNER") or repo_config.planner_model or "magistral-2509",
         model_writer=pick("model_writer", "OPENAI_MODEL_WRITER") or repo_config.writer_model or "magistral-2509",
         jira_mcp_url=jira_mcp_url,
-        jira_mcp_token=SecretStr(t) if (t := pick("jira_mcp_token", "JIRA_MCP_TOKEN")) else None,
+        jira_mcp_token=SecretStr(jira_mcp_token) if jira_mcp_token else None,
+        jira_mcp_auth=jira_mcp_auth,
+        jira_mcp_user=jira_mcp_user,
+        jira_mcp_headers=jira_mcp_headers,
         gitlab_mcp_url=pick("gitlab_mcp_url", "GITLAB_MCP_URL"),
         gitlab_url=gitlab_url,
         gitlab_project=gitlab_project,

@@ -6,8 +6,10 @@ the writer gets a read-only subset of a server's tools through `tools()`.
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,31 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 class McpError(Exception):
     """The server could not be reached or a tool call failed; the message says which and why."""
+
+
+class McpAuthError(McpError):
+    """The server refused our credentials (HTTP 401/403): no ticket can be read until they are fixed."""
+
+
+AUTH_SCHEMES = ("bearer", "token", "basic")
+#: How mcp-atlassian words a refusal by Jira/Confluence itself (the token reached them and was refused).
+_REFUSED = re.compile(r"\((?:401|403)\)|Unauthorized|Authentication failed|Invalid user \w+ token", re.IGNORECASE)
+
+
+def auth_headers(scheme: str, token: str | None, user: str | None = None) -> dict[str, str]:
+    """The Authorization header mcp-atlassian accepts for each deployment type.
+
+    `bearer` (default): a Server/DC personal access token or an OAuth access token;
+    `token`: `Token <PAT>` (Server/DC PAT, never taken for OAuth); `basic`: Jira Cloud,
+    `Basic base64(email:api_token)`. No token means no header (the server may still accept
+    the request when its operator set ALLOW_GLOBAL_CRED_FALLBACK=true).
+    """
+    if not token:
+        return {}
+    if scheme == "basic":
+        pair = f"{user or ''}:{token}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+    return {"Authorization": f"{'Token' if scheme == 'token' else 'Bearer'} {token}"}
 
 
 @dataclass(frozen=True)
@@ -38,13 +65,20 @@ class McpConnection:
         url: str,
         *,
         label: str = "MCP",
-        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth_hint: str = "",
         limiter: anyio.CapacityLimiter | None = None,
         timeout: float = 60.0,
     ):
+        """`headers` (credentials, e.g. from `auth_headers`) go with every request.
+
+        `auth_hint` ends the message of a 401/403, saying which settings to fix.
+        """
         self.url = url
         self.label = label
-        self._headers = {"Authorization": f"Bearer {token}"} if token else None
+        self._headers = dict(headers) if headers else None
+        self._auth_hint = auth_hint
+        self._refused: int | None = None
         self._limiter = limiter or anyio.CapacityLimiter(4)
         self._timeout = timeout
         self._stack: AsyncExitStack | None = None
@@ -55,17 +89,32 @@ class McpConnection:
         stack = AsyncExitStack()
         try:
             http = await stack.enter_async_context(create_mcp_http_client(headers=self._headers))
+            # The SDK turns every HTTP error into one generic message: note a refusal ourselves.
+            http.event_hooks["response"].append(self._note_refusal)
             transport = streamable_http_client(self.url, http_client=http)
             self._client = await stack.enter_async_context(Client(transport, read_timeout_seconds=self._timeout))
         except Exception as exc:
             # The SDK has already unwound its own task group; only the HTTP client is left.
             await stack.aclose()
+            if self._refused:
+                raise self._auth_error() from None
             raise McpError(
                 f"cannot connect to the {self.label} MCP server at {self.url}: {_describe(exc)}. "
                 "Check the URL (streamable HTTP endpoint, usually ending in /mcp) and that the server is running."
             ) from None
         self._stack = stack
         return self
+
+    async def _note_refusal(self, response: httpx2.Response) -> None:
+        if response.status_code in (401, 403):
+            self._refused = response.status_code
+
+    def _auth_error(self) -> McpAuthError:
+        sent = "the credentials sent were not accepted" if self._headers else "no credentials were sent"
+        return McpAuthError(
+            f"the {self.label} MCP server at {self.url} refused the request (HTTP {self._refused}): {sent}. "
+            f"{self._auth_hint}".strip()
+        )
 
     async def __aexit__(self, *exc_info: object) -> None:
         if self._stack is not None:
@@ -94,9 +143,13 @@ class McpConnection:
         except TimeoutError:
             raise McpError(f"{self.label} MCP tool {tool} timed out after {self._timeout:.0f}s") from None
         except Exception as exc:
+            if self._refused:
+                raise self._auth_error() from None
             raise McpError(f"{self.label} MCP tool {tool} failed: {_describe(exc)}") from None
         text = "\n".join(getattr(block, "text", "") for block in result.content if getattr(block, "text", None))
         if result.is_error:
+            if _REFUSED.search(text):
+                raise McpAuthError(f"{self.label} MCP tool {tool}: {text}. {self._auth_hint}".strip())
             raise McpError(f"{self.label} MCP tool {tool} returned an error: {text or 'no message'}")
         if result.structured_content is not None and not text:
             return result.structured_content

@@ -60,6 +60,12 @@ from generator.report import ReportWriter
 from generator.validate import UnsafePathError, validate
 from generator.write import LLMWriter, Writer
 
+JIRA_AUTH_HINT = (
+    "Set JIRA_MCP_TOKEN to your Jira token (a personal access token on Server/Data Center; "
+    "on Cloud an API token with JIRA_MCP_AUTH=basic and JIRA_MCP_USER=<email>), JIRA_MCP_AUTH to the scheme "
+    "the server expects (bearer, token or basic), or have the server's operator set "
+    "ALLOW_GLOBAL_CRED_FALLBACK=true to use the server's own credentials. See docs/atlassian.md."
+)
 EXPECTED_ERRORS = (TicketError, PlanError, LLMError, McpError, BudgetExceeded, UnsafePathError, PublishError)
 
 
@@ -100,11 +106,17 @@ class RunContext:
     _pages_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     async def pages(self) -> list[ConfluencePage]:
-        """The Confluence query is the same for every ticket: searched once per run."""
+        """The Confluence query is the same for every ticket: searched once per run (a failure too)."""
         async with self._pages_lock:
             if self._pages is None:
                 cfg = self.settings.repo_config
-                self._pages = await fetch_pages(self.jira, cfg.confluence_query, cfg.tools, limit=cfg.confluence_limit)
+                self._pages = await fetch_pages(
+                    self.jira,
+                    cfg.confluence_query,
+                    cfg.tools,
+                    limit=cfg.confluence_limit,
+                    warn=lambda message: self.console.line(f"jira2robot: warning: {message}"),
+                )
             return self._pages
 
 
@@ -306,7 +318,7 @@ async def _comment_on_jira(rc: RunContext, key: str, mr_url: str, log: TicketLog
         return
     try:
         comment = rc.redact(f"jira2robot opened a draft merge request: {mr_url}")
-        await rc.jira.call(tool, {"issue_key": key, "comment": comment})
+        await rc.jira.call(tool, {"issue_key": key, "body": comment})
     except McpError as exc:
         log.info(f"could not comment on the ticket: {exc}")
 
@@ -339,8 +351,13 @@ async def _jira_connection(
     """The Jira/Confluence MCP server: remote, or the embedded one serving a tickets folder."""
     if served is None:
         assert settings.jira_mcp_url
-        token = settings.jira_mcp_token.get_secret_value() if settings.jira_mcp_token else None
-        async with McpConnection(settings.jira_mcp_url, label="Jira", token=token, limiter=limiter) as jira:
+        async with McpConnection(
+            settings.jira_mcp_url,
+            label="Jira",
+            headers=settings.jira_mcp_http_headers(),
+            auth_hint=JIRA_AUTH_HINT,
+            limiter=limiter,
+        ) as jira:
             yield jira
         return
     served.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from generator.gather.jira import acceptance_section, adf_to_text, criteria_lines, normalize_issue
 from generator.gather.repo import coverage_index, find_examples, index_suites
 from generator.models import Ticket
@@ -97,3 +99,114 @@ def test_generated_suites_in_the_tests_folder_count_as_coverage_but_output_copie
     assert "qa-888" not in index and "qa-999" not in index
     index = coverage_index(index_suites(sample_repo, "no-such-folder"))  # falls back to the whole repo
     assert "qa-777" in index and "qa-888" not in index
+
+
+# --------------------------------------------------------------------------- mcp-atlassian's shapes
+
+
+def test_gherkin_in_a_markdown_fence_under_the_heading():
+    desc = (
+        "Intro.\n\n### Acceptance Criteria\n\n```gherkin\n# a comment, not a heading\nScenario: s\n"
+        "  Given a\n  Then b\n```\n\n### Notes\n- not a criterion"
+    )
+    assert criteria_lines(acceptance_section(desc)) == [
+        "Scenario: s",
+        "Given a",
+        "Then b",
+    ]
+
+
+def test_wiki_code_block_under_the_heading():
+    desc = "h3. Acceptance Criteria\n{code:gherkin}\nScenario: s\nGiven a\n{code}\nh3. Notes\nGiven nothing"
+    assert criteria_lines(acceptance_section(desc)) == ["Scenario: s", "Given a"]
+
+
+def test_custom_field_found_by_display_name_in_every_output_shape():
+    criteria = "* one\n* two"
+    by_id = {"key": "QA-1", "summary": "s", "customfield_10100": {"value": criteria, "name": "Acceptance Criteria"}}
+    by_display_name = {"key": "QA-1", "summary": "s", "Acceptance Criteria": {"value": criteria, "field_id": "x"}}
+    renamed = {"key": "QA-1", "summary": "s", "customfield_2": {"value": criteria, "name": "AC"}}
+    assert normalize_issue(by_id).acceptance_criteria == ["one", "two"]  # auto: found by its name
+    assert normalize_issue(by_display_name).acceptance_criteria == ["one", "two"]
+    assert normalize_issue(renamed).acceptance_criteria == []
+    assert normalize_issue(renamed, acceptance_field="AC").acceptance_criteria == ["one", "two"]
+    assert normalize_issue(renamed, acceptance_field="customfield_2").acceptance_criteria == ["one", "two"]
+
+
+def test_browse_url_wins_over_the_rest_link():
+    issue = {
+        "key": "QA-1",
+        "summary": "s",
+        "url": "https://j/rest/api/2/issue/1",
+        "browse_url": "https://j/browse/QA-1",
+    }
+    assert normalize_issue(issue).url == "https://j/browse/QA-1"
+
+
+def _confluence(search, get_page=None):
+    """A real MCP server on 127.0.0.1 with Confluence tools answering as given (`get_page=None`: Jira only)."""
+    from mcp.server.mcpserver import MCPServer
+
+    from generator.standin.server import ServedMcp
+
+    server = MCPServer("confluence-shapes", log_level="WARNING")
+    server.tool(name="confluence_search")(search)
+    if get_page is not None:
+        server.tool(name="confluence_get_page")(get_page)
+    return ServedMcp(server)
+
+
+def _fetch(served, warnings):
+    import anyio
+
+    from generator.config import ToolNames
+    from generator.gather.confluence import fetch_pages
+    from generator.mcp_client import McpConnection
+
+    async def go():
+        async with McpConnection(served.url, label="Jira") as server:
+            return await fetch_pages(server, "architecture", ToolNames(), limit=3, warn=warnings.append)
+
+    return anyio.run(go)
+
+
+def test_page_body_read_from_metadata_content_value_or_content():
+    bodies = {
+        "1": {"metadata": {"id": "1", "title": "A", "space": {"key": "QA"}, "content": {"value": "meta body"}}},
+        "2": {"content": {"value": "bare body"}},
+        "3": {"error": "Failed to retrieve page by ID '3'"},
+    }
+
+    def confluence_search(query: str, limit: int = 10) -> str:
+        return json.dumps([{"id": "1", "title": "A"}, {"id": "2", "title": "B"}, {"id": "3", "title": "C"}])
+
+    def confluence_get_page(page_id: str) -> str:
+        return json.dumps(bodies[page_id])
+
+    warnings: list[str] = []
+    with _confluence(confluence_search, confluence_get_page) as served:
+        pages = _fetch(served, warnings)
+    assert [(p.page_id, p.space_key, p.body) for p in pages] == [("1", "QA", "meta body"), ("2", "", "bare body")]
+    assert len(warnings) == 1 and "page 3 left out" in warnings[0]
+
+
+def test_confluence_missing_or_failing_gives_one_warning_and_no_pages():
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    searches: list[str] = []
+
+    def confluence_search(query: str, limit: int = 10) -> str:
+        searches.append(query)
+        raise ToolError("Error calling tool 'search': Confluence is unavailable")
+
+    def confluence_get_page(page_id: str) -> str:
+        raise AssertionError("no page is read after a failed search")
+
+    warnings: list[str] = []
+    with _confluence(confluence_search) as served:  # no confluence_get_page: Confluence not usable
+        assert _fetch(served, warnings) == []
+    assert warnings[0].startswith("the MCP server offers no confluence_get_page tool (Confluence not configured")
+    with _confluence(confluence_search, confluence_get_page) as served:
+        assert _fetch(served, warnings) == []
+    assert "Confluence search for 'architecture' failed" in warnings[1] and "unavailable" in warnings[1]
+    assert len(warnings) == 2 and searches == ["architecture"]

@@ -210,7 +210,7 @@ def test_ticket_not_found_does_not_stop_others(llm, atlassian, sample_repo, tmp_
     assert run_cli("--keys", "QA-999,QA-101", *llm_args(llm, atlassian, sample_repo, out)) == 1
     by_key = {t["key"]: t for t in report(out)["tickets"]}
     assert by_key["QA-999"]["status"] == "failed"
-    assert "QA-999" in by_key["QA-999"]["reason"] and "does not exist" in by_key["QA-999"]["reason"]
+    assert "QA-999" in by_key["QA-999"]["reason"] and "not found" in by_key["QA-999"]["reason"]
     assert by_key["QA-101"]["status"] == "created"
 
 

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from weakref import WeakKeyDictionary
+
+import anyio
 
 from generator.config import ToolNames
-from generator.mcp_client import McpConnection, McpError
+from generator.mcp_client import McpAuthError, McpConnection, McpError
 from generator.models import Ticket
+
+#: Jira fields test generation reads (the acceptance field is added when it is a custom field).
+ISSUE_FIELDS = "summary,description,status,issuetype,labels,components,comment"
+ACCEPTANCE_NAME = "Acceptance Criteria"
 
 
 class TicketError(Exception):
@@ -25,6 +32,7 @@ _AC_HEADING = re.compile(
 _WIKI_HEADING = re.compile(r"^\s*h[1-6]\.\s+\S")
 _MD_HEADING = re.compile(r"^\s*#{1,6}\s+\S")
 _BULLET = re.compile(r"^\s*(?:[-*•+]|#{1,2}(?=\s)|\(?\d{1,3}[.)])\s+")
+_FENCE = re.compile(r"^(?:```|~~~|\{code(?::[^}]*)?\}|\{noformat\})")
 _GHERKIN = re.compile(r"^\s*(?:scenario(?: outline)?:|given|when|then|and|but)\b", re.IGNORECASE)
 
 
@@ -50,12 +58,15 @@ def adf_to_text(node: Any) -> str:
 
 
 def _text(value: Any) -> str:
+    """Text of a field in any shape: string, ADF document, `{"value": ...}` (custom fields), `{"name": ...}`."""
     if value is None:
         return ""
     if isinstance(value, dict) and value.get("type") == "doc":
         return adf_to_text(value).strip()
     if isinstance(value, dict):
-        return str(value.get("value") or value.get("name") or value.get("body") or "")
+        return _text(value.get("value") or value.get("name") or value.get("body"))
+    if isinstance(value, list):
+        return "\n".join(_text(v) for v in value)
     return str(value)
 
 
@@ -68,11 +79,19 @@ def _names(values: Any) -> list[str]:
 
 
 def criteria_lines(text: str) -> list[str]:
-    """Criterion lines of a block: Gherkin lines, bullets and numbered items, markers removed."""
+    """Criterion lines of a block: Gherkin lines, bullets and numbered items, markers removed.
+
+    Code blocks (wiki `{code}`, Markdown fences: where mcp-atlassian's wiki-to-Markdown
+    conversion puts Gherkin) are read as Gherkin: their markers and `#` comments are dropped.
+    """
     lines = []
+    fenced = False
     for raw in text.replace("\r\n", "\n").split("\n"):
         line = raw.strip()
-        if not line or set(line) <= {"-", "=", "*", "_"}:
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if not line or set(line) <= {"-", "=", "*", "_"} or (fenced and line.startswith("#")):
             continue
         bullet = _BULLET.match(line)
         if bullet:
@@ -102,11 +121,32 @@ def acceptance_section(description: str) -> str:
             continue
         markdown = line.lstrip().startswith("#")
         body = [match.group("rest")] if match.group("rest").strip() else []
+        fenced = False  # a `# comment` inside a code block is not a heading
         for following in lines[i + 1 :]:
-            if _WIKI_HEADING.match(following) or (markdown and _MD_HEADING.match(following)):
+            if _FENCE.match(following.strip()):
+                fenced = not fenced
+            elif not fenced and (_WIKI_HEADING.match(following) or (markdown and _MD_HEADING.match(following))):
                 break
             body.append(following)
         return "\n".join(body)
+    return ""
+
+
+def _acceptance_value(merged: dict[str, Any], acceptance_field: str) -> str:
+    """The acceptance criteria field, by id or by display name, in whichever shape it arrived.
+
+    mcp-atlassian returns a custom field as `"customfield_10100": {"value": ..., "name":
+    "Acceptance Criteria"}` (`name` only with `expand=names`), or keyed by its display name
+    with `use_display_names`; older servers and file exports use `acceptance_criteria`.
+    """
+    for name in (acceptance_field, "acceptance_criteria", "Acceptance Criteria", "acceptanceCriteria"):
+        if name and merged.get(name):
+            return _text(merged[name])
+    wanted = {n.lower() for n in (acceptance_field, ACCEPTANCE_NAME) if n}
+    custom = merged.get("custom_fields") if isinstance(merged.get("custom_fields"), dict) else {}
+    for value in [*merged.values(), *custom.values()]:
+        if isinstance(value, dict) and str(value.get("name", "")).lower() in wanted and value.get("value"):
+            return _text(value["value"])
     return ""
 
 
@@ -119,18 +159,7 @@ def normalize_issue(data: Any, *, acceptance_field: str = "") -> Ticket:
     if not key:
         raise TicketError("issue payload has no 'key'")
     description = _text(merged.get("description"))
-    explicit = ""
-    for name in (acceptance_field, "acceptance_criteria", "Acceptance Criteria", "acceptanceCriteria"):
-        if name and merged.get(name):
-            explicit = _text(merged[name])
-            break
-    if not explicit:
-        custom = merged.get("custom_fields") or {}
-        for name, value in custom.items() if isinstance(custom, dict) else []:
-            label = value.get("name", name) if isinstance(value, dict) else name
-            if "acceptance" in str(label).lower():
-                explicit = _text(value.get("value") if isinstance(value, dict) else value)
-                break
+    explicit = _acceptance_value(merged, acceptance_field)
     criteria = criteria_lines(explicit or acceptance_section(description))
     comments = []
     raw_comments = merged.get("comments") or (merged.get("comment") or {}).get("comments") or []
@@ -148,13 +177,70 @@ def normalize_issue(data: Any, *, acceptance_field: str = "") -> Ticket:
         comments=comments,
         status=_text(merged.get("status")),
         issue_type=_text(merged.get("issue_type") or merged.get("issuetype")),
-        url=str(merged.get("url") or ""),
+        # `browse_url` is the page a human opens; mcp-atlassian's `url` is the REST link.
+        url=str(merged.get("browse_url") or merged.get("url") or ""),
     )
 
 
-async def fetch_ticket(jira: McpConnection, key: str, tools: ToolNames, *, acceptance_field: str = "") -> Ticket:
+class _AcceptanceField:
+    """The acceptance field's id, looked up once per connection (= per run) from Jira's field list."""
+
+    def __init__(self) -> None:
+        self.lock = anyio.Lock()
+        self.resolved = False
+        self.field_id: str | None = None
+
+
+_RESOLVED: WeakKeyDictionary[McpConnection, _AcceptanceField] = WeakKeyDictionary()
+
+
+async def _field_id(jira: McpConnection, tools: ToolNames, configured: str) -> str | None:
+    """`customfield_…` to ask for, "" for none, None when the field list cannot tell.
+
+    A configured id is used as is. A configured name, or nothing (auto-detect: a field named
+    "Acceptance Criteria"), is looked up once in Jira's field list (`jira_search_fields`).
+    """
+    if configured.startswith("customfield_"):
+        return configured
+    state = _RESOLVED.setdefault(jira, _AcceptanceField())
+    async with state.lock:
+        if not state.resolved:
+            state.field_id = await _lookup_field(jira, tools, configured or ACCEPTANCE_NAME)
+            state.resolved = True
+    if state.field_id == "" and configured:
+        return None  # a name Jira's list does not have: let the issue's own field names decide
+    return state.field_id
+
+
+async def _lookup_field(jira: McpConnection, tools: ToolNames, name: str) -> str | None:
+    """The id of the field called `name`; "" if Jira has none, None if the list is not available."""
+    if not await jira.tools(allow={tools.jira_search_fields}):
+        return None
     try:
-        data = await jira.call(tools.jira_get_issue, {"issue_key": key})
+        found = await jira.call(tools.jira_search_fields, {"keyword": name, "limit": 10})
+    except McpAuthError:
+        raise
+    except McpError:
+        return None
+    for field in found if isinstance(found, list) else []:
+        if isinstance(field, dict) and str(field.get("name", "")).strip().lower() == name.strip().lower():
+            return str(field.get("id") or "")
+    return ""
+
+
+async def fetch_ticket(jira: McpConnection, key: str, tools: ToolNames, *, acceptance_field: str = "") -> Ticket:
+    """Ask for exactly the fields test generation reads (mcp-atlassian's default leaves out
+    components, comments and every custom field), with `expand=names` so a custom field
+    carries its display name."""
+    try:
+        field_id = await _field_id(jira, tools, acceptance_field)
+        # No id to ask for but maybe a field by that name: every field, matched by its display name.
+        fields = "*all" if field_id is None else ",".join(filter(None, [ISSUE_FIELDS, field_id]))
+        data = await jira.call(
+            tools.jira_get_issue, {"issue_key": key, "fields": fields, "expand": "names", "comment_limit": 20}
+        )
+    except McpAuthError:
+        raise
     except McpError as exc:
         raise TicketError(f"cannot read ticket {key}: {exc}") from None
     ticket = normalize_issue(data, acceptance_field=acceptance_field)
@@ -164,18 +250,27 @@ async def fetch_ticket(jira: McpConnection, key: str, tools: ToolNames, *, accep
 
 
 async def search_keys(jira: McpConnection, jql: str, tools: ToolNames, *, limit: int, page: int = 50) -> list[str]:
-    """Keys matching a JQL query, page by page (mcp-atlassian caps a page at 50), at most `limit`."""
+    """Keys matching a JQL query, page by page (mcp-atlassian caps a page at 50), at most `limit`.
+
+    Server/DC pages by `start_at` and reports a `total`; Cloud ignores `start_at`, reports
+    `total: -1` and chains pages with `next_page_token`, sent back as `page_token`.
+    """
     keys: list[str] = []
+    token: str | None = None
     while len(keys) < limit:
         wanted = min(page, limit - len(keys))
-        data = await jira.call(
-            tools.jira_search, {"jql": jql, "fields": "summary", "limit": wanted, "start_at": len(keys)}
-        )
+        arguments: dict[str, Any] = {"jql": jql, "fields": "summary", "limit": wanted, "start_at": len(keys)}
+        if token:
+            arguments["page_token"] = token
+        data = await jira.call(tools.jira_search, arguments)
         issues = data.get("issues", []) if isinstance(data, dict) else data if isinstance(data, list) else []
         if not issues:
             break
         keys.extend(str(i.get("key")) for i in issues if isinstance(i, dict) and i.get("key"))
         total = data.get("total") if isinstance(data, dict) else None
+        token = data.get("next_page_token") if isinstance(data, dict) else None
         if len(issues) < wanted or (isinstance(total, int) and 0 <= total <= len(keys)):
+            break
+        if isinstance(total, int) and total < 0 and not token:
             break
     return list(dict.fromkeys(keys))[:limit]
