@@ -22,9 +22,11 @@ from robot.api.parsing import KeywordCall, ModelVisitor
 from generator.atlassian_server import ServedAtlassian, TicketStoreError
 from generator.budget import BudgetExceeded, RunBudget, RunBudgetSpent, TicketBudget
 from generator.config import ConfigError, Settings
+from generator.conventions import build_conventions
 from generator.gather.confluence import fetch_pages
 from generator.gather.jira import TicketError, fetch_ticket, search_keys
 from generator.gather.repo import SuiteInfo, coverage_index, find_examples, index_suites, read_convention
+from generator.imports import common_resource
 from generator.keywords import build_inventory
 from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
@@ -93,25 +95,35 @@ def build_repo_context(settings: Settings) -> tuple[RepoContext, list[SuiteInfo]
     suites = index_suites(settings.repo, cfg.tests_dir)
     prefix = cfg.tests_dir.rstrip("/") + "/"
     folders = sorted({s.path[len(prefix) :].rsplit("/", 1)[0] for s in suites if s.path.count("/") > prefix.count("/")})
+    convention = read_convention(settings.repo, cfg.convention_doc)
+    explicit = {
+        "incomplete": cfg.incomplete,
+        "name_max_words": cfg.test_name_max_words,
+        "slug_max_words": cfg.slug_max_words,
+        "line_length": cfg.line_length,
+    }
     repo = RepoContext(
         root=str(settings.repo),
         tests_dir=cfg.tests_dir,
         convention_path=cfg.convention_doc,
-        convention=read_convention(settings.repo, cfg.convention_doc),
+        convention=convention,
         inventory=inventory,
         folders=folders,
+        conventions=build_conventions(convention, {k: v for k, v in explicit.items() if v is not None}),
+        common_resource=common_resource(suites),
     )
     return repo, suites
 
 
 def keywords_used(text: str, matcher: KeywordMatcher) -> list[str]:
-    """Existing keywords the file calls (what the MR description lists as reused)."""
+    """Existing keywords the file calls, of its resources and its Python libraries (what the MR
+    description lists as reused); BuiltIn's are Robot Framework's, not the repo's."""
     names: dict[str, None] = {}
 
     class Calls(ModelVisitor):
         def visit_KeywordCall(self, node: KeywordCall) -> None:
             keyword = matcher.lookup(node.keyword)
-            if keyword is not None and keyword.owner_kind == "resource":
+            if keyword is not None and keyword.owner != "BuiltIn":
                 names.setdefault(keyword.name, None)
 
     Calls().visit(get_model(text))
@@ -191,10 +203,13 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
     (out / Path(test.target_path).name).write_text(test.text, encoding="utf-8")
     result.open_questions = test.open_questions
     result.keywords_used = keywords_used(test.text, rc.matcher)
-    result.steps_mapped = (
-        sum(m.how != "placeholder" for m in test.mappings)
-        if test.mappings
-        else max(result.steps_total - len(test.open_questions), 0)
+    # Counted from the file written, whichever writer wrote it: console, report and MR agree.
+    result.steps_mapped = max(result.steps_total - test.steps_missing, 0)
+    result.tests_total, result.tests_incomplete = test.tests, test.incomplete_tests
+    result.complete = test.tests > 0 and test.incomplete_tests == 0
+    log.progress(
+        f"{result.steps_mapped}/{result.steps_total} steps mapped; "
+        f"{test.tests - test.incomplete_tests}/{test.tests} test(s) complete"
     )
     if not validation.ok:
         return
@@ -211,9 +226,9 @@ async def _write_and_validate(
 ):
     cfg = rc.settings.repo_config
     session = rc.writer.session(spec, ctx, rc.matcher, budget, log)
+    result.attempts = 1  # one writer request per draft and per repair
     test: GeneratedTest = await session.draft()
     while True:
-        result.attempts += 1
         test.target_path = spec.rf.target_path  # the writer never chooses where the file goes
         log.progress(f"validating {test.target_path} (attempt {result.attempts}/{cfg.limits.max_attempts})")
         validation = await validate(
@@ -241,6 +256,7 @@ async def _write_and_validate(
             errors = sum(d.severity == "error" for d in validation.diagnostics)
             result.reason = f"dryrun still failing after {result.attempts} attempt(s): {errors} error(s)"
             return test, validation
+        result.attempts += 1
         repaired = await session.repair(test, validation.diagnostics)
         if repaired.text == test.text:
             result.reason = f"writer could not repair the file ({len(validation.diagnostics)} diagnostic(s))"

@@ -31,6 +31,7 @@ class SuiteInfo:
     text: str
     tags: set[str] = field(default_factory=set)
     test_names: list[str] = field(default_factory=list)
+    resources: list[str] = field(default_factory=list, metadata={"doc": "Resource imports, as written."})
 
 
 class _SuiteVisitor(ModelVisitor):
@@ -40,6 +41,9 @@ class _SuiteVisitor(ModelVisitor):
     def visit_TestCase(self, node):
         self.info.test_names.append(node.name)
         self.generic_visit(node)
+
+    def visit_ResourceImport(self, node):
+        self.info.resources.append(node.name)
 
     def visit_Tags(self, node):
         self.info.tags.update(node.values)
