@@ -230,14 +230,17 @@ def render_suite(spec: TestSpec, settings: list[str], bodies: list[list[str]], c
     width = conventions.line_length
     out = ["*** Settings ***", *wrapped_setting("Documentation", spec.rf.suite_doc or spec.meta.title, "", width)]
     out += settings
-    if spec.rf.force_tags:
-        out.append(SEP.join(["Test Tags", *(escape_cell(t) for t in spec.rf.force_tags)]))
+    # Tags every case carries are the suite's `Test Tags` (robocop's could-be-test-tags).
+    shared = [t for t in spec.rf.test_cases[0].tags if all(t in c.tags for c in spec.rf.test_cases)]
+    suite_tags = list(dict.fromkeys([*spec.rf.force_tags, *shared]))
+    if suite_tags:
+        out.append(SEP.join(["Test Tags", *(escape_cell(t) for t in suite_tags)]))
     out += ["", "", "*** Test Cases ***"]
     for case, body in zip(spec.rf.test_cases, bodies, strict=True):
         out.append(escape_cell(case.name))
         out += wrapped_setting("[Documentation]", _covers(case.covers) or case.name, SEP, width)
-        if case.tags:
-            out.append(SEP.join(["", "[Tags]", *(escape_cell(t) for t in case.tags)]))
+        if tags := [t for t in case.tags if t not in suite_tags]:
+            out.append(SEP.join(["", "[Tags]", *(escape_cell(t) for t in tags)]))
         out += [SEP + line for line in body]
         out.append("")
     return seal_incomplete("\n".join(out).rstrip() + "\n", conventions)
@@ -289,6 +292,9 @@ class OfflineWriterSession:
     async def repair(self, previous: GeneratedTest, diagnostics: list[Diagnostic]) -> GeneratedTest:
         """Turn every step a diagnostic points at into a missing-keyword marker; the rest is kept."""
         lines = previous.text.splitlines()
+        # Lint findings are not the mapping's fault: the offline output is formatted and
+        # house-styled by construction, so only dryrun/parse errors unmap a step.
+        diagnostics = [d for d in diagnostics if d.source != "lint"]
         bad = {d.line for d in diagnostics if d.line and d.severity == "error"}
         conventions = self.ctx.repo.conventions
         for case in self.mappings:

@@ -28,11 +28,20 @@ from generator.gather.jira import TicketError, fetch_ticket, search_keys
 from generator.gather.repo import SuiteInfo, coverage_index, find_examples, index_suites, read_convention
 from generator.imports import common_resource
 from generator.keywords import build_inventory
+from generator.lint import RepoLint
 from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
 from generator.matcher import KeywordMatcher
 from generator.mcp_client import McpConnection, McpError
-from generator.models import ConfluencePage, GeneratedTest, RepoContext, TestSpec, TicketContext, TicketResult
+from generator.models import (
+    ConfluencePage,
+    GeneratedTest,
+    RepoContext,
+    TestSpec,
+    TicketContext,
+    TicketResult,
+    ValidationResult,
+)
 from generator.offline import OfflinePlanner, OfflineWriter
 from generator.plan import LLMPlanner, PlanError, Planner, overwrite_error
 from generator.publish import Publisher, PublishError
@@ -76,6 +85,8 @@ class RunContext:
     run_budget: RunBudget
     dryrun_limiter: anyio.CapacityLimiter
     buffered_logs: bool
+    lint: RepoLint
+    lint_rate: float
     backlog_keys: set[str] = field(default_factory=set)
     _pages: list[ConfluencePage] | None = None
     _pages_lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -230,6 +241,7 @@ async def _write_and_validate(
     test: GeneratedTest = await session.draft()
     while True:
         test.target_path = spec.rf.target_path  # the writer never chooses where the file goes
+        test.text = rc.lint.format(test.text, test.target_path)
         log.progress(f"validating {test.target_path} (attempt {result.attempts}/{cfg.limits.max_attempts})")
         validation = await validate(
             test.text,
@@ -241,11 +253,20 @@ async def _write_and_validate(
             pythonpath=cfg.pythonpath,
             limiter=rc.dryrun_limiter,
         )
+        if validation.ok:
+            log.progress("dryrun passed")
+            linted = rc.lint.lint(test.text, test.target_path)
+            result.lint_issues = len(linted.issues)
+            log.progress(
+                f"robocop: {len(linted.issues)} issue(s), {linted.per_100_lines:.1f} per 100 lines "
+                f"(the repo's suites: {rc.lint_rate:.1f})"
+            )
+            if gate := rc.lint.gate(linted, rc.lint_rate):
+                validation = ValidationResult(ok=False, diagnostics=[*validation.diagnostics, *gate])
         result.diagnostics = validation.diagnostics
         for d in validation.diagnostics:
             log.info(f"  {d.severity} line {d.line if d.line is not None else '-'} [{d.source}]: {d.message}")
         if validation.ok:
-            log.progress("dryrun passed")
             return test, validation
         if validation.environment_error:
             result.reason = "environment error (not the generated test): " + next(
@@ -254,7 +275,8 @@ async def _write_and_validate(
             return test, validation
         if result.attempts >= cfg.limits.max_attempts:
             errors = sum(d.severity == "error" for d in validation.diagnostics)
-            result.reason = f"dryrun still failing after {result.attempts} attempt(s): {errors} error(s)"
+            what = "robocop gate" if all(d.source == "lint" for d in validation.diagnostics) else "dryrun"
+            result.reason = f"{what} still failing after {result.attempts} attempt(s): {errors} error(s)"
             return test, validation
         result.attempts += 1
         repaired = await session.repair(test, validation.diagnostics)
@@ -338,6 +360,8 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
     for problem in repo_ctx.inventory.errors:
         console.line(f"jira2robot: warning: {problem}")
     matcher = KeywordMatcher(repo_ctx.inventory)
+    lint = RepoLint(settings.repo, cfg.tests_dir)
+    lint_rate = await anyio.to_thread.run_sync(lint.repo_rate, [s.path for s in suites])
 
     async with AsyncExitStack() as stack:
         llm: OpenAIChat | None = None
@@ -395,6 +419,8 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             run_budget=RunBudget(limits.max_tokens_per_run),
             dryrun_limiter=anyio.CapacityLimiter(limits.dryrun_workers),
             buffered_logs=limits.concurrency > 1 and len(selected) > 1,
+            lint=lint,
+            lint_rate=lint_rate,
             backlog_keys=set(backlog) - set(keys),
         )
         ticket_limiter = anyio.CapacityLimiter(limits.concurrency)
