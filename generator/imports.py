@@ -15,11 +15,11 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from robot.api import get_resource_model
-from robot.api.parsing import LibraryImport, ResourceImport
+from robot.api import get_model, get_resource_model
+from robot.api.parsing import LibraryImport, ResourceImport, VariablesImport
 
 from generator.gather.repo import SuiteInfo
-from generator.models import Keyword
+from generator.models import ExampleTest, Keyword
 
 
 def _resolve(value: str, from_dir: str) -> str | None:
@@ -87,4 +87,20 @@ def import_lines_for(keywords: Iterable[Keyword], *, root: str, common: str | No
             lines[f"Library    {posixpath.relpath(kw.owner, folder)}"] = None
         else:
             lines[f"Library    {kw.owner}"] = None
+    return list(lines)
+
+
+def example_imports(examples: Iterable[ExampleTest], target_path: str) -> list[str]:
+    """The imports of the example suites, re-rooted for a file at `target_path`."""
+    folder = posixpath.dirname(target_path) or "."
+    labels = {LibraryImport: "Library", ResourceImport: "Resource", VariablesImport: "Variables"}
+    lines: dict[str, None] = {}
+    for example in examples:
+        from_dir = posixpath.dirname(example.path)
+        for section in get_model(example.text).sections:
+            for node in section.body:
+                if isinstance(node, LibraryImport | ResourceImport | VariablesImport) and node.name:
+                    found = _resolve(node.name, from_dir) if "/" in node.name or "." in node.name[-9:] else None
+                    shown = posixpath.relpath(found, folder) if found else node.name
+                    lines[f"{labels[type(node)]}    {shown}"] = None
     return list(lines)

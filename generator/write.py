@@ -6,7 +6,6 @@ the model sees its own file and the dryrun diagnostics, not a fresh prompt.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,11 +15,12 @@ from robot.api import get_model
 from robot.api.parsing import Comment, EmptyLine, KeywordCall, ModelVisitor, Tags, TestCase, Token
 
 from generator.budget import TicketBudget
+from generator.imports import example_imports, import_lines_for
 from generator.llm import ChatModel, Tool
 from generator.logs import TicketLog
 from generator.matcher import KeywordMatcher
-from generator.models import Conventions, Diagnostic, GeneratedTest, KeywordInventory, TestSpec, TicketContext
-from generator.prompts import repair_message, writer_messages
+from generator.models import Conventions, Diagnostic, GeneratedTest, TestSpec, TicketContext
+from generator.prompts import repair_messages, writer_messages
 from generator.text import strip_fences
 from generator.trust import escape_cell
 
@@ -37,16 +37,6 @@ class Writer(Protocol):
     def session(
         self, spec: TestSpec, ctx: TicketContext, matcher: KeywordMatcher, budget: TicketBudget, log: TicketLog
     ) -> WriterSession: ...
-
-
-def import_lines(inventory: KeywordInventory, target_path: str) -> list[str]:
-    """The repo's imports written as they must appear in a file at target_path."""
-    folder = posixpath.dirname(target_path) or "."
-    lines = [f"Library    {lib}" for lib in inventory.libraries if not lib.endswith(".py")]
-    lines += [f"Library    {posixpath.relpath(lib, folder)}" for lib in inventory.libraries if lib.endswith(".py")]
-    lines += [f"Resource    {posixpath.relpath(res, folder)}" for res in inventory.resources]
-    lines += [f"Variables    {posixpath.relpath(var, folder)}" for var in inventory.variables]
-    return lines
 
 
 INCOMPLETE_MARK = "Incomplete (jira2robot)"
@@ -201,15 +191,20 @@ class LLMWriterSession:
         self.budget = budget
         self.log = log
         steps = [step for case in spec.rf.test_cases for step in case.steps]
-        keywords = matcher.relevant(steps, limit=60)
+        self.keywords = matcher.relevant(steps, limit=60)
+        repo = ctx.repo
+        target = spec.rf.target_path
+        needed = import_lines_for(self.keywords, root=repo.root, common=repo.common_resource, target_path=target)
+        self.imports = list(dict.fromkeys([*needed, *example_imports(ctx.examples, target)]))
         self.messages: list[dict] = writer_messages(
             spec,
             ctx.ticket,
-            ctx.repo.convention or "",
-            keywords,
-            import_lines(ctx.repo.inventory, spec.rf.target_path),
+            repo.convention or "",
+            self.keywords,
+            self.imports,
             ctx.examples,
-            ctx.repo.inventory.variable_names,
+            repo.inventory.variable_names,
+            self.conventions,
         )
 
     async def _ask(self, what: str) -> GeneratedTest:
@@ -234,5 +229,7 @@ class LLMWriterSession:
         return await self._ask("writing the test")
 
     async def repair(self, previous: GeneratedTest, diagnostics: list[Diagnostic]) -> GeneratedTest:
-        self.messages.append(repair_message(diagnostics))
+        self.messages = repair_messages(
+            self.messages[0]["content"], previous.target_path, previous.text, diagnostics, self.keywords, self.imports
+        )
         return await self._ask(f"repairing {sum(d.severity == 'error' for d in diagnostics)} error(s)")
