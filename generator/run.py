@@ -241,7 +241,6 @@ async def _write_and_validate(
     test: GeneratedTest = await session.draft()
     while True:
         test.target_path = spec.rf.target_path  # the writer never chooses where the file goes
-        test.text = rc.lint.format(test.text, test.target_path)
         log.progress(f"validating {test.target_path} (attempt {result.attempts}/{cfg.limits.max_attempts})")
         validation = await validate(
             test.text,
@@ -255,6 +254,9 @@ async def _write_and_validate(
         )
         if validation.ok:
             log.progress("dryrun passed")
+            # Formatting keeps the meaning (robocop's formatter works on RF's own model), so the
+            # dryrun verdict holds; diagnostics above refer to the writer's own line numbers.
+            test.text = rc.lint.format(test.text, test.target_path)
             linted = rc.lint.lint(test.text, test.target_path)
             result.lint_issues = len(linted.issues)
             log.progress(
