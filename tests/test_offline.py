@@ -15,7 +15,9 @@ from robot.parsing.model.statements import KeywordCall
 
 from generator.keywords import build_inventory
 from generator.matcher import PLACEHOLDER_MESSAGE, KeywordMatcher
+from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 from generator.offline import cases_from_criteria
+from generator.publish.describe import render_mr_description
 
 # --------------------------------------------------------------------------- criteria -> cases
 
@@ -252,3 +254,20 @@ def test_demo_tests_pass_robot_dryrun_and_a_real_run(demo: Path) -> None:
         [*base, "--dryrun", *quiet, str(broken)], cwd=repo, capture_output=True, text=True, timeout=300, check=False
     )
     assert done.returncode == 1, done.stdout
+
+
+def test_mr_description_lists_open_questions_first(demo: Path) -> None:
+    """The description of QA-104's MR against tests/golden/qa-104.mr.md: the incomplete verdict and
+    the open questions come before anything else, with the same numbers as report.json."""
+    out = demo / "generated"
+    entry = next(t for t in json.loads((out / "report.json").read_text())["tickets"] if t["key"] == "QA-104")
+    result = TicketResult.model_validate(entry)
+    spec = TestSpec.model_validate_json((out / "QA-104" / "spec.json").read_text())
+    text = (demo / "shop-tests" / entry["test_path"]).read_text()
+    test = GeneratedTest(target_path=entry["test_path"], text=text)
+    ticket = Ticket(key="QA-104", summary=spec.meta.title)
+    description = render_mr_description(ticket, spec, test, ValidationResult(ok=True), result)
+    assert description == (GOLDEN / "qa-104.mr.md").read_text(encoding="utf-8")
+    head = description.split("### Sources")[0]
+    assert "Incomplete" in head and "redirected to the login page" in head
+    assert f"{entry['steps_mapped']}/{entry['steps_total']} steps" in head
