@@ -81,11 +81,13 @@ def tickets_from(repo: Path, tests_dir: str, limit: int) -> tuple[list[dict], li
     return tickets, held_out, calls
 
 
-def measure(repo_src: Path, name: str, work: Path, limit: int) -> dict[str, float | str]:
+def measure(repo_src: Path, name: str, work: Path, limit: int, tests_dir: str = "tests") -> dict[str, float | str]:
     repo = work / name / "repo"
     shutil.copytree(repo_src, repo, ignore=shutil.ignore_patterns("__pycache__", ".git"))
-    tickets, held_out, originals = tickets_from(repo, "tests", limit)
-    matcher = KeywordMatcher(build_inventory(repo, tests_dir="tests", pythonpath=["libraries"]))
+    if not (repo / ".jira2robot.yml").is_file():  # a foreign repo: its tests folder, no convention doc needed
+        (repo / ".jira2robot.yml").write_text(f"tests_dir: {tests_dir}\nconvention_optional: true\n", encoding="utf-8")
+    tickets, held_out, originals = tickets_from(repo, tests_dir, limit)
+    matcher = KeywordMatcher(build_inventory(repo, tests_dir=tests_dir, pythonpath=["libraries"]))
     for path in held_out:
         (repo / path).unlink()
     tickets_dir = work / name / "tickets"
@@ -98,7 +100,10 @@ def measure(repo_src: Path, name: str, work: Path, limit: int) -> dict[str, floa
     settings = make_settings(repo=repo, output_dir=offline_out, llm=None, tickets_dir=tickets_dir, keys=keys)
     settings.llm = "offline"
     results, _ = run_pipeline(settings)
-    lint = RepoLint(repo, "tests")
+    for r in results:
+        if r.status != "created":
+            print(f"{name} {r.key} {r.status}: {r.reason}", file=sys.stderr)
+    lint = RepoLint(repo, tests_dir)
     issues = lines = 0
     for r in results:
         if r.test_path and (offline_out / r.key / Path(r.test_path).name).is_file():
@@ -140,7 +145,7 @@ def measure(repo_src: Path, name: str, work: Path, limit: int) -> dict[str, floa
         "mapped": sum(r.steps_mapped for r in results) / steps_total if steps_total else float("nan"),
         "dryrun_valid": sum(r.status == "created" for r in results) / len(results) if results else float("nan"),
         "robocop_per_100": 100 * issues / lines if lines else float("nan"),
-        "repo_robocop_per_100": lint.repo_rate([s.path for s in index_suites(repo, "tests")]),
+        "repo_robocop_per_100": lint.repo_rate([s.path for s in index_suites(repo, tests_dir)]),
         "complete": sum(r.tests_total - r.tests_incomplete for r in with_tests) / max(sum(r.tests_total for r in with_tests), 1),
         "prompt_tokens": statistics.median(len(p) / 4 for p in writer_prompts.values()) if writer_prompts else 0,
     }  # fmt: skip
@@ -148,7 +153,9 @@ def measure(repo_src: Path, name: str, work: Path, limit: int) -> dict[str, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repo", type=Path, action="append", default=[], help="another RF repo (tests in tests/)")
+    parser.add_argument(
+        "--repo", action="append", default=[], help="another RF repo as PATH or PATH:TESTS_DIR (default tests/)"
+    )
     parser.add_argument("--sizes", default="1000,3000", help="synthetic repos' resource counts ('' for none)")
     parser.add_argument("--tests", type=int, default=12, help="tickets per repo at most")
     args = parser.parse_args()
@@ -157,8 +164,9 @@ def main() -> None:
         repos = [("sample", SAMPLE_REPO_DIR)]
         for size in [int(s) for s in args.sizes.split(",") if s]:
             repos.append((f"synthetic-{size}", make_repo(work / f"src-{size}", resources=size)))
-        repos += [(p.name, p) for p in args.repo]
+        extra = [(Path(r.split(":")[0]), [*r.split(":"), "tests"][1]) for r in args.repo]
         rows = [measure(src, name, work, args.tests) for name, src in repos]
+        rows += [measure(path, path.name, work, args.tests, tests_dir) for path, tests_dir in extra]
     base = rows[0]["prompt_tokens"] or 1
     head = ("repo", "tickets", "recall", "mapped", "dryrun ok", "complete", "robocop/100", "repo's", "prompt tok", "× sample")  # fmt: skip
     print(" | ".join(head))

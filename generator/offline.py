@@ -137,7 +137,7 @@ def target_path_for(
         parent = posixpath.dirname(example_paths[0])
         folder = posixpath.relpath(parent, tests_dir) if parent.startswith(tests_dir) else None
     folder = folder if folder and folder != "." else "generated"
-    return f"{tests_dir}/{folder}/{file_name(ticket.key, ticket.summary, conventions)}"
+    return posixpath.normpath(posixpath.join(tests_dir, folder, file_name(ticket.key, ticket.summary, conventions)))
 
 
 def convention_rules(convention: str, limit: int = 8) -> list[str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from robot.api import get_model
-from robot.api.parsing import Comment, EmptyLine, KeywordCall, ModelVisitor, Tags, TestCase, Token
+from robot.api.parsing import Comment, Documentation, EmptyLine, KeywordCall, ModelVisitor, Tags, TestCase, Token
 
 from generator.budget import TicketBudget
 from generator.imports import example_imports, import_lines_for
@@ -50,6 +50,7 @@ class _Case:
     name: str
     name_line: int
     tags_line: int | None = None
+    settings_end: int = 0  # last line of the leading [Documentation]/[Tags]...: new tags go after it
     last_line: int = 0
     missing: list[str] = field(default_factory=list)
     asserts: bool = False
@@ -92,12 +93,15 @@ def measure(text: str, marker: str) -> Gaps:
 
     class Visitor(ModelVisitor):
         def visit_TestCase(self, node: TestCase) -> None:
-            case = _Case(name=node.name, name_line=node.lineno, last_line=node.lineno)
-            phase = ""
+            case = _Case(name=node.name, name_line=node.lineno, last_line=node.lineno, settings_end=node.lineno)
+            phase, steps_seen = "", False
             for item in node.body:
                 if isinstance(item, EmptyLine):
                     continue
                 case.last_line = max(case.last_line, item.end_lineno)
+                if isinstance(item, Documentation) and not steps_seen:
+                    case.settings_end = item.end_lineno
+                steps_seen = steps_seen or isinstance(item, KeywordCall | Comment)
                 if isinstance(item, Tags):
                     case.tags_line = item.lineno
                 elif isinstance(item, Comment) and (step := _comment_text(item, marker)) is not None:
@@ -148,7 +152,7 @@ def seal_incomplete(text: str, conventions: Conventions) -> str:
             tags = [t for t in tags if t.lower() not in row.lower().split()]
             lines[case.tags_line - 1] = "    ".join([row.rstrip(), *tags]) if tags else row
         else:
-            lines.insert(case.name_line, "    ".join(["    [Tags]", *tags]))
+            lines.insert(case.settings_end, "    ".join(["    [Tags]", *tags]))
     return "\n".join(lines).rstrip() + "\n"
 
 
