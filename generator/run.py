@@ -366,6 +366,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
     lint_rate = await anyio.to_thread.run_sync(lint.repo_rate, [s.path for s in suites])
 
     async with AsyncExitStack() as stack:
+        stack.callback(lint.close)
         llm: OpenAIChat | None = None
         if settings.llm == "openai":
             llm = OpenAIChat(
