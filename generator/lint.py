@@ -13,8 +13,10 @@ both formatting and linting, so rules the team disabled stay disabled.
 
 from __future__ import annotations
 
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from robocop.config.manager import ConfigManager
 from robocop.config.parser import read_toml_config
 from robocop.config.schema import RawConfig, RawFormatterConfig, RawLinterConfig
 from robocop.formatter import disablers
+from robocop.linter import reports as robocop_reports
 from robocop.linter.runner import RobocopLinter
 from robocop.runtime.resolver import ConfigResolver
 from robocop.source_file import SourceFile, StatementLinesCollector
@@ -35,6 +38,27 @@ SAMPLE_SUITES = 200
 #: Lint diagnostics sent back to a writer at most (the worst lines first would need ranking; the
 #: first ones are enough to show the model what the repo's linter wants).
 MAX_SENT = 30
+
+
+_REPORTS_DIR = Path(robocop_reports.__file__).resolve().parent
+
+
+@contextmanager
+def _no_stray_modules() -> Iterator[None]:
+    """robocop 9 imports its report modules from their files under top-level names (`gitlab`,
+    `sarif`, ...): `gitlab` would then shadow python-gitlab for the rest of the process (the
+    GitLab publisher fails with "'gitlab' is not a package"). Put back what was there before."""
+    saved = dict(sys.modules)
+    try:
+        yield
+    finally:
+        for name, module in list(sys.modules.items()):
+            where = getattr(module, "__file__", None)
+            if "." not in name and where and Path(where).resolve().parent == _REPORTS_DIR:
+                if name in saved:
+                    sys.modules[name] = saved[name]
+                else:
+                    del sys.modules[name]
 
 
 def find_config(repo: Path) -> Path | None:
@@ -107,7 +131,9 @@ class RepoLint:
 
     def lint_file(self, path: Path) -> LintResult:
         manager = self._manager(path, formatter=False)
-        found = RobocopLinter(manager).run_check(SourceFile(path=path, config=manager.default_config))
+        with _no_stray_modules():
+            linter = RobocopLinter(manager)
+        found = linter.run_check(SourceFile(path=path, config=manager.default_config))
         issues = [
             Diagnostic(
                 severity="warning",

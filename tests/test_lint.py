@@ -77,3 +77,15 @@ def test_keywords_used_names_library_keywords_too(sample_repo: Path) -> None:
     assert "Reset Shop" in used  # ShopLibrary's: the repo's Python library
     assert 'The user "${user}" has an account' in used
     assert "Log" not in used  # BuiltIn is Robot Framework's, not the repo's
+
+
+def test_linting_leaves_python_gitlab_importable(sample_repo: Path) -> None:
+    """robocop loads its `gitlab` report as a top-level module; the GitLab publisher imported
+    after a lint must still get python-gitlab."""
+    import importlib
+    import sys
+
+    before = sys.modules.get("gitlab")  # python-gitlab, or nothing yet
+    RepoLint(sample_repo, "tests").lint(GOOD_ROBOT, GOOD_PATH)
+    assert sys.modules.get("gitlab") is before
+    assert importlib.import_module("gitlab.exceptions").GitlabError
