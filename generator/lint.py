@@ -13,6 +13,9 @@ both formatting and linting, so rules the team disabled stay disabled.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -21,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robocop.config.manager import ConfigManager
-from robocop.config.parser import read_toml_config
+from robocop.config.parser import load_toml_file, read_toml_config
 from robocop.config.schema import RawConfig, RawFormatterConfig, RawLinterConfig
 from robocop.formatter import disablers
 from robocop.linter import reports as robocop_reports
 from robocop.linter.runner import RobocopLinter
+from robocop.migrate_config import migrate_deprecated_configs
 from robocop.runtime.resolver import ConfigResolver
 from robocop.source_file import SourceFile, StatementLinesCollector
 from robot.api import get_model
@@ -61,12 +65,23 @@ def _no_stray_modules() -> Iterator[None]:
                     del sys.modules[name]
 
 
-def find_config(repo: Path) -> Path | None:
-    """The repo's robocop configuration file, if it has one with a robocop section."""
+def find_config(repo: Path, scratch: Path) -> Path | None:
+    """The repo's robocop configuration file, if it has one with a robocop section; else a legacy
+    robotidy configuration (`robotidy.toml`, `[tool.robotidy]` in `pyproject.toml`) converted by
+    robocop's own migration into `scratch` (the repo is never written to)."""
     for name in CONFIG_FILES:
         path = repo / name
         if path.is_file() and read_toml_config(path):
             return path
+    for name in ("robotidy.toml", "pyproject.toml"):
+        path = repo / name
+        if path.is_file() and "tool" in (legacy := load_toml_file(path)) and "robotidy" in legacy["tool"]:
+            copy = scratch / name
+            shutil.copyfile(path, copy)
+            with contextlib.redirect_stdout(io.StringIO()):
+                migrate_deprecated_configs(copy)
+            migrated = scratch / f"{copy.stem}_migrated.toml"
+            return migrated if migrated.is_file() else None
     return None
 
 
@@ -90,12 +105,12 @@ class RepoLint:
     def __init__(self, repo: Path, tests_dir: str):
         self.repo = repo
         self.tests_dir = tests_dir
-        self.config_path = find_config(repo)
+        self._scratch = tempfile.TemporaryDirectory(prefix="jira2robot-lint-")
+        self.config_path = find_config(repo, Path(self._scratch.name))
         # Without a configuration of its own, robocop would lower-case tags (`QA-101` -> `qa-101`),
         # contradicting the convention docs that spell the Jira key as Jira does.
         self._defaults = None if self.config_path else ["NormalizeTags.normalize_case=False"]
         self._rate: float | None = None
-        self._scratch = tempfile.TemporaryDirectory(prefix="jira2robot-lint-")
 
     def _manager(self, source: Path, *, formatter: bool) -> ConfigManager:
         raw = RawConfig(
@@ -111,7 +126,9 @@ class RepoLint:
         )  # fmt: skip
 
     def _scratch_file(self, text: str, target_path: str) -> Path:
-        path = Path(self._scratch.name) / Path(target_path).name
+        folder = Path(self._scratch.name) / "files"
+        folder.mkdir(exist_ok=True)
+        path = folder / Path(target_path).name
         path.write_text(text, encoding="utf-8")
         return path
 

@@ -89,3 +89,11 @@ def test_linting_leaves_python_gitlab_importable(sample_repo: Path) -> None:
     RepoLint(sample_repo, "tests").lint(GOOD_ROBOT, GOOD_PATH)
     assert sys.modules.get("gitlab") is before
     assert importlib.import_module("gitlab.exceptions").GitlabError
+
+
+def test_legacy_robotidy_configuration_is_migrated_not_written(sample_repo: Path) -> None:
+    (sample_repo / "robotidy.toml").write_text("[tool.robotidy]\nspacecount = 2\n", encoding="utf-8")
+    lint = RepoLint(sample_repo, "tests")
+    assert lint.config_path is not None and not lint.config_path.is_relative_to(sample_repo)
+    assert "\nSuite Setup     Open Shop Session\n" in lint.format(GOOD_ROBOT, GOOD_PATH)  # 2-space separators
+    assert sorted(p.name for p in sample_repo.iterdir() if p.name.startswith("robotidy")) == ["robotidy.toml"]
