@@ -6,6 +6,7 @@ the model sees its own file and the dryrun diagnostics, not a fresh prompt.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -199,7 +200,10 @@ class LLMWriterSession:
         repo = ctx.repo
         target = spec.rf.target_path
         needed = import_lines_for(self.keywords, root=repo.root, common=repo.common_resource, target_path=target)
-        self.imports = list(dict.fromkeys([*needed, *example_imports(ctx.examples, target)]))
+        common = [f"Resource    {posixpath.relpath(repo.common_resource, posixpath.dirname(target) or '.')}"]
+        self.imports = list(
+            dict.fromkeys([*(common if repo.common_resource else []), *needed, *example_imports(ctx.examples, target)])
+        )
         self.messages: list[dict] = writer_messages(
             spec,
             ctx.ticket,

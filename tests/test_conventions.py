@@ -17,6 +17,7 @@ from generator.conventions import test_name as make_name
 from generator.models import Conventions
 from generator.write import measure, seal_incomplete
 from tests.conftest import DATA, PAGES, offline_args
+from tests.servers.fake_openai import Text
 
 SAMPLE_DOC = (DATA / "sample_repo" / "doc" / "convention.md").read_text(encoding="utf-8")
 
@@ -108,3 +109,41 @@ def test_unmappable_step_with_fail_configured_fails_the_real_run(tmp_path: Path,
     )  # fmt: skip
     assert done.returncode == 1 and "1 test, 0 passed, 1 failed" in done.stdout, done.stdout
     assert "Incomplete (jira2robot): 1 step(s) without a keyword: Then the moon is made of cheese" in done.stdout
+
+
+def test_llm_file_with_a_gap_is_reported_incomplete(llm, atlassian, sample_repo: Path, tmp_path: Path) -> None:
+    """The LLM writer's file is measured like the offline one: its marker counts as a missing
+    step, the test is sealed with Skip, and report.json says so."""
+    from tests.test_run_e2e import GOOD_PATH, GOOD_ROBOT, llm_args, report, run_cli, spec_json
+
+    gap = GOOD_ROBOT.replace(
+        '    Then Failed Login Count Of "alice" Should Be "1"\n', "    # MISSING KEYWORD: Then the account is locked\n"
+    )
+    assert gap != GOOD_ROBOT
+    llm.script(Text(spec_json()), Text(gap))
+    assert run_cli("--keys", "QA-101", *llm_args(llm, atlassian, sample_repo, tmp_path / "out")) == 0
+    entry = report(tmp_path / "out")["tickets"][0]
+    assert entry["complete"] is False and entry["tests_incomplete"] == 1
+    assert entry["steps_mapped"] == entry["steps_total"] - 1
+    assert entry["open_questions"] == ["No existing keyword for step: Then the account is locked"]
+    written = (sample_repo / GOOD_PATH).read_text()
+    assert "Skip    Incomplete (jira2robot): 1 step(s) without a keyword: Then the account is locked" in written
+    assert report(tmp_path / "out")["summary"]["incomplete"] == 1
+    # The writer was told the repo's way: marker, tags and ending, and only the imports it needs.
+    writer = llm.requests[1]["messages"]
+    assert (
+        "# MISSING KEYWORD: <step>" in writer[0]["content"] and "wip    jira2robot:incomplete" in writer[0]["content"]
+    )
+    imports = writer[1]["content"].split("Imports for these keywords", 1)[1].split("\n\n", 1)[0]
+    assert "- Resource    ../../resources/shop.resource" in imports
+    assert "login.resource" not in imports and "cart.resource" not in imports
+
+
+def test_convention_doc_and_description_are_capped_with_a_note() -> None:
+    from generator.prompts import MAX_CONVENTION_CHARS, capped
+
+    doc = "rule number one applies here\n" * 1000
+    cut = capped(doc, MAX_CONVENTION_CHARS, "document")
+    assert len(cut) < MAX_CONVENTION_CHARS + 120 and cut.endswith("more characters not shown]")
+    assert "[... document cut here by jira2robot:" in cut
+    assert capped("short", MAX_CONVENTION_CHARS, "document") == "short"
