@@ -2,9 +2,11 @@
 
 Planner: acceptance criteria (Gherkin scenarios, numbered procedures, bullet lists) become
 test cases and steps. Writer: every step goes through the same `KeywordMatcher` the LLM
-writer gets as its lookup tool; a step nothing matches becomes a marked placeholder that
-still passes dryrun and is listed as an open question. Settings (imports, setup/teardown)
-are copied from the most similar existing suite, so the file looks like the team's own.
+writer gets as its lookup tool; a step nothing matches stays in place as the convention's
+marker comment (`# MISSING KEYWORD: <step>`), and its test is tagged and ends in `Skip` (or
+`Fail`), so it never passes while it verifies less than the ticket asks. Imports are what the
+mapped keywords need (see generator/imports.py); setup and teardown follow the most similar
+suite; names, documentation and file name follow generator/conventions.py.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from robot.api.parsing import SuiteSetup, SuiteTeardown, TestSetup, TestTeardown
 
 from generator.budget import TicketBudget
 from generator.conventions import file_name, missing_marker_line, test_name, wrapped_setting
+from generator.gaps import measured, seal_incomplete
 from generator.imports import import_lines_for
 from generator.logs import TicketLog
 from generator.matcher import KeywordMatcher, format_call, split_bdd_prefix
@@ -37,7 +40,6 @@ from generator.models import (
 )
 from generator.plan import PlanError
 from generator.trust import escape_cell
-from generator.write import measured, seal_incomplete
 
 SEP = "    "
 _SCENARIO = re.compile(r"^\s*scenario(?: outline)?:\s*(?P<name>.*)$", re.IGNORECASE)

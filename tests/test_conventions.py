@@ -14,8 +14,8 @@ from robot.utils.escaping import unescape
 from generator.cli import main
 from generator.conventions import build_conventions, file_name, file_slug, parse_convention, wrapped_setting
 from generator.conventions import test_name as make_name
+from generator.gaps import measure, seal_incomplete
 from generator.models import Conventions
-from generator.write import measure, seal_incomplete
 from tests.conftest import DATA, PAGES, offline_args
 from tests.servers.fake_openai import Text
 
