@@ -124,7 +124,9 @@ def measure(repo_src: Path, name: str, work: Path, limit: int, tests_dir: str = 
         llm_settings = make_settings(
             repo=repo, output_dir=work / name / "llm", llm=server, tickets_dir=tickets_dir, keys=keys
         )
-        run_pipeline(llm_settings)
+        for r in run_pipeline(llm_settings)[0]:
+            if r.status != "created":
+                print(f"{name} {r.key} LLM writer {r.status}: {r.reason}", file=sys.stderr)
         writer_prompts = {}
         for body in server.requests:
             if "You are the WRITER" in body["messages"][0]["content"] and len(body["messages"]) == 2:

@@ -67,10 +67,12 @@ class LLMWriterSession:
         repo = ctx.repo
         target = spec.rf.target_path
         needed = import_lines_for(self.keywords, root=repo.root, common=repo.common_resource, target_path=target)
-        common = [f"Resource    {posixpath.relpath(repo.common_resource, posixpath.dirname(target) or '.')}"]
-        self.imports = list(
-            dict.fromkeys([*(common if repo.common_resource else []), *needed, *example_imports(ctx.examples, target)])
+        common = (
+            [f"Resource    {posixpath.relpath(repo.common_resource, posixpath.dirname(target) or '.')}"]
+            if repo.common_resource
+            else []
         )
+        self.imports = list(dict.fromkeys([*common, *needed, *example_imports(ctx.examples, target)]))
         self.messages: list[dict] = writer_messages(
             spec,
             ctx.ticket,

@@ -147,3 +147,16 @@ def test_convention_doc_and_description_are_capped_with_a_note() -> None:
     assert len(cut) < MAX_CONVENTION_CHARS + 120 and cut.endswith("more characters not shown]")
     assert "[... document cut here by jira2robot:" in cut
     assert capped("short", MAX_CONVENTION_CHARS, "document") == "short"
+
+
+def test_llm_writer_on_a_repo_without_a_common_resource(llm, atlassian, sample_repo: Path, tmp_path: Path) -> None:
+    """A repo whose suites import no resource (libraries only, like RobotDemo) still gets a prompt."""
+    from tests.test_run_e2e import GOOD_ROBOT, llm_args, report, run_cli, spec_json
+
+    for suite in (sample_repo / "tests").rglob("*.robot"):
+        suite.write_text(suite.read_text().replace("Resource", "Library    Collections\n# Resource"))
+    llm.script(Text(spec_json()), Text(GOOD_ROBOT))
+    run_cli("--keys", "QA-101", *llm_args(llm, atlassian, sample_repo, tmp_path / "out"))
+    entry = report(tmp_path / "out")["tickets"][0]
+    assert "internal error" not in entry["reason"], entry["reason"]
+    assert len(llm.requests) == 2  # the writer was asked
