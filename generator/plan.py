@@ -95,6 +95,7 @@ class LLMPlanner:
             ctx.repo.tests_dir,
             ranked_folders(ctx, self.tests_folders_hint),
             ctx.examples,
+            ctx.repo.conventions,
         )
         schema = TestSpec.model_json_schema()
         errors: list[str] = []

@@ -68,6 +68,18 @@ def capped(text: str, limit: int, what: str) -> str:
     return f"{cut}\n[... {what} cut here by jira2robot: {len(text) - len(cut)} more characters not shown]"
 
 
+def house_style(conventions: Conventions) -> str:
+    """The naming rules every generated test follows (defaults < convention doc < config)."""
+    key = {"lower": "<jira-key-lowercase>", "upper": "<JIRA-KEY>"}.get(conventions.key_case, "<jira-key>")
+    return (
+        f"House style: test names are short Title Case sentences of at most {conventions.name_max_words} words "
+        "without '.' or '?'; the file is "
+        f"`{key}{conventions.file_separator}<slug>.robot` where the slug is at most {conventions.slug_max_words} "
+        f"whole words of the summary; lines stay under {conventions.line_length} characters "
+        "(continue [Documentation] with `...` lines)."
+    )
+
+
 def writer_system(conventions: Conventions) -> str:
     """The writer's rules, with the repo's own gap marker, incomplete tags and ending."""
     return (
@@ -119,10 +131,12 @@ def planner_messages(
     tests_dir: str,
     folders: list[str],
     examples: list[ExampleTest],
+    conventions: Conventions | None = None,
 ) -> list[dict[str, str]]:
     user = "\n\n".join(
         [
             "Write the JSON test specification for this ticket.",
+            house_style(conventions or Conventions()),
             render_ticket(ticket),
             "Confluence pages:\n" + render_pages(pages),
             _block("conventions", capped(convention or "(no convention document)", MAX_CONVENTION_CHARS, "document")),
@@ -188,7 +202,8 @@ def writer_messages(
             "Similar existing tests:\n" + render_examples(examples),
         ]
     )
-    system = writer_system(conventions or Conventions())
+    conventions = conventions or Conventions()
+    system = writer_system(conventions) + "\n" + house_style(conventions) + "\n"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 

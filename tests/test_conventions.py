@@ -160,3 +160,14 @@ def test_llm_writer_on_a_repo_without_a_common_resource(llm, atlassian, sample_r
     entry = report(tmp_path / "out")["tickets"][0]
     assert "internal error" not in entry["reason"], entry["reason"]
     assert len(llm.requests) == 2  # the writer was asked
+
+
+def test_planner_folder_hints_are_ranked_by_relevance() -> None:
+    from generator.models import ExampleTest, KeywordInventory, RepoContext, Ticket, TicketContext
+    from generator.plan import ranked_folders
+
+    folders = [f"area_{i:03d}" for i in range(100)] + ["payments/refunds", "zeta"]
+    repo = RepoContext(root=".", tests_dir="tests", convention_path="", inventory=KeywordInventory(), folders=folders)
+    ticket = Ticket(key="QA-1", summary="Refunds of card payments", components=["zeta"])
+    ctx = TicketContext(ticket=ticket, repo=repo, examples=[ExampleTest(path="tests/zeta/x.robot", text="")])
+    assert ranked_folders(ctx, 3) == ["zeta", "payments/refunds", "area_000"]
