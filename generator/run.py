@@ -460,4 +460,7 @@ def print_summary(console: Console, results: list[TicketResult]) -> None:
     console.line("jira2robot summary:")
     for r in results:
         where = r.mr_url or r.test_path or ""
-        console.line(f"  {r.key:<12} {r.status:<8} {r.attempts} attempt(s) {r.seconds:6.1f}s  {where}  {r.reason}")
+        gaps = f"  [incomplete: {len(r.open_questions)} open question(s)]" if r.tests_total and not r.complete else ""
+        console.line(
+            f"  {r.key:<12} {r.status:<8} {r.attempts} attempt(s) {r.seconds:6.1f}s  {where}  {r.reason}{gaps}"
+        )
