@@ -106,6 +106,11 @@ class RepoConfig(_Strict):
     merge_request: MergeRequestSettings = Field(default_factory=MergeRequestSettings)
     planner_model: str | None = None
     writer_model: str | None = None
+    # How generated tests are written (docs/quality.md); unset keys follow the convention doc.
+    incomplete: Literal["skip", "fail"] | None = Field(None, description="How a test with a missing step ends.")
+    test_name_max_words: int | None = Field(None, ge=2, le=30)
+    slug_max_words: int | None = Field(None, ge=1, le=20)
+    line_length: int | None = Field(None, ge=60, le=400)
 
     @field_validator("tests_dir")
     @classmethod

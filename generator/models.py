@@ -87,6 +87,21 @@ class ExampleTest(BaseModel):
     score: float = 0.0
 
 
+class Conventions(BaseModel):
+    """How generated tests are written (see generator/conventions.py: defaults < convention doc < config)."""
+
+    incomplete: Literal["skip", "fail"] = Field(
+        "skip", description="How a test with a missing step ends: `Skip` (default) or `Fail`, never a pass."
+    )
+    name_max_words: int = Field(8, ge=2, le=30)
+    slug_max_words: int = Field(5, ge=1, le=20)
+    key_case: Literal["lower", "upper", "as-is"] = "lower"
+    file_separator: str = Field("_", pattern=r"^[-_]$")
+    missing_marker: str = Field("# MISSING KEYWORD: ", pattern=r"^#")
+    incomplete_tags: list[str] = Field(default_factory=lambda: ["jira2robot:incomplete"])
+    line_length: int = Field(120, ge=60, le=400)
+
+
 class RepoContext(BaseModel):
     """What is known about the test repository, built once per run and shared by every ticket."""
 
@@ -96,6 +111,10 @@ class RepoContext(BaseModel):
     convention: str | None = None
     inventory: KeywordInventory
     folders: list[str] = Field(default_factory=list, description="Folders under tests_dir that hold suites.")
+    conventions: Conventions = Field(default_factory=Conventions)
+    common_resource: str | None = Field(
+        None, description="The resource the repo's suites import most (repo-relative), given to every writer prompt."
+    )
 
 
 class TicketContext(BaseModel):
@@ -201,6 +220,9 @@ class GeneratedTest(BaseModel):
     text: str
     mappings: list[StepMapping] = Field(default_factory=list)
     open_questions: list[str] = Field(default_factory=list)
+    steps_missing: int = Field(0, description="Steps written as a missing-keyword marker, counted in the file.")
+    incomplete_tests: int = Field(0, description="Test cases that end in Skip/Fail because a step is missing.")
+    tests: int = Field(0, description="Test cases in the file.")
 
 
 # --------------------------------------------------------------------------- report
@@ -245,3 +267,7 @@ class TicketResult(BaseModel):
     conventions: str = Field(
         "", description="Where the writer's conventions came from: the document's path, or 'derived from N suites ...'."
     )
+    complete: bool = Field(False, description="Every step of every test is mapped and implemented.")
+    tests_total: int = 0
+    tests_incomplete: int = 0
+    lint_issues: int | None = Field(None, description="robocop issues left in the generated file.")

@@ -2,9 +2,11 @@
 
 Planner: acceptance criteria (Gherkin scenarios, numbered procedures, bullet lists) become
 test cases and steps. Writer: every step goes through the same `KeywordMatcher` the LLM
-writer gets as its lookup tool; a step nothing matches becomes a marked placeholder that
-still passes dryrun and is listed as an open question. Settings (imports, setup/teardown)
-are copied from the most similar existing suite, so the file looks like the team's own.
+writer gets as its lookup tool; a step nothing matches stays in place as the convention's
+marker comment (`# MISSING KEYWORD: <step>`), and its test is tagged and ends in `Skip` (or
+`Fail`), so it never passes while it verifies less than the ticket asks. Imports are what the
+mapped keywords need (see generator/imports.py); setup and teardown follow the most similar
+suite; names, documentation and file name follow generator/conventions.py.
 """
 
 from __future__ import annotations
@@ -14,20 +16,16 @@ import re
 from pathlib import Path
 
 from robot.api import get_model
-from robot.api.parsing import (
-    LibraryImport,
-    ResourceImport,
-    SuiteSetup,
-    SuiteTeardown,
-    TestSetup,
-    TestTeardown,
-    VariablesImport,
-)
+from robot.api.parsing import SuiteSetup, SuiteTeardown, TestSetup, TestTeardown
 
 from generator.budget import TicketBudget
+from generator.conventions import file_name, missing_marker_line, test_name, wrapped_setting
+from generator.gaps import measured, seal_incomplete
+from generator.imports import import_lines_for
 from generator.logs import TicketLog
-from generator.matcher import KeywordMatcher, format_call
+from generator.matcher import KeywordMatcher, format_call, split_bdd_prefix
 from generator.models import (
+    Conventions,
     Diagnostic,
     GeneratedTest,
     SpecConfluence,
@@ -42,7 +40,6 @@ from generator.models import (
 )
 from generator.plan import PlanError
 from generator.trust import escape_cell
-from generator.write import open_questions
 
 SEP = "    "
 _SCENARIO = re.compile(r"^\s*scenario(?: outline)?:\s*(?P<name>.*)$", re.IGNORECASE)
@@ -60,18 +57,6 @@ _LABEL = re.compile(r"^\s*(?P<label>[^:;\"“”]+?)\s*:\s*(?=(?:given|when|then
 _AND_THEN = re.compile(r"^and\s+then\b", re.IGNORECASE)
 # Quoted values are never split, whatever commas or Gherkin words they hold.
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
-_SLUG = re.compile(r"[^a-z0-9]+")
-
-
-def _case_name(text: str, taken: set[str]) -> str:
-    name = re.sub(r"\s+", " ", text.strip().rstrip(".:")).strip()
-    name = re.sub(r"^(?:given|when|then|and|but)\s+", "", name, flags=re.IGNORECASE)
-    name = (name[:1].upper() + name[1:])[:90].rstrip() or "Acceptance"
-    unique, n = name, 2
-    while unique.lower() in taken:
-        unique, n = f"{name} {n}", n + 1
-    taken.add(unique.lower())
-    return unique
 
 
 def _split_outside_quotes(pattern: re.Pattern[str], text: str) -> list[str]:
@@ -144,11 +129,9 @@ def cases_from_criteria(criteria: list[str]) -> list[tuple[str, list[str], list[
     ]
 
 
-def slug(text: str, limit: int = 40) -> str:
-    return _SLUG.sub("_", text.lower()).strip("_")[:limit].rstrip("_") or "test"
-
-
-def target_path_for(ticket: Ticket, tests_dir: str, folders: list[str], example_paths: list[str]) -> str:
+def target_path_for(
+    ticket: Ticket, tests_dir: str, folders: list[str], example_paths: list[str], conventions: Conventions
+) -> str:
     """Component folder if it exists, else the most similar suite's folder (the tests folder
     itself when that suite sits directly in it, e.g. suites at the repo root), else `generated/`.
 
@@ -159,7 +142,7 @@ def target_path_for(ticket: Ticket, tests_dir: str, folders: list[str], example_
         parent = posixpath.dirname(example_paths[0]) or "."
         relative = posixpath.relpath(parent, tests_dir)
         folder = None if relative.startswith("..") else relative
-    name = f"{ticket.key.lower()}_{slug(ticket.summary)}.robot"
+    name = file_name(ticket.key, ticket.summary, conventions)
     return posixpath.normpath(posixpath.join(tests_dir, folder or "generated", name))
 
 
@@ -183,10 +166,11 @@ class OfflinePlanner:
                 "acceptance_field in .jira2robot.yml to the Jira field that holds them"
             )
         taken: set[str] = set()
+        conventions = ctx.repo.conventions
         components = [c.lower() for c in ticket.components]
         cases = [
             SpecTestCase(
-                name=_case_name(title, taken),
+                name=test_name(title, conventions.name_max_words, taken),
                 covers=covers,
                 tags=[ticket.key, *components],
                 steps=steps,
@@ -202,7 +186,7 @@ class OfflinePlanner:
             ),
             rf=SpecRF(
                 target_path=target_path_for(
-                    ticket, ctx.repo.tests_dir, ctx.repo.folders, [e.path for e in ctx.examples]
+                    ticket, ctx.repo.tests_dir, ctx.repo.folders, [e.path for e in ctx.examples], conventions
                 ),
                 suite_doc=f"{ticket.key}: {ticket.summary}",
                 test_cases=cases,
@@ -210,67 +194,62 @@ class OfflinePlanner:
         )
 
 
-def _relocate(value: str, from_dir: str, to_dir: str) -> str:
-    """An import path valid in from_dir, rewritten to be valid in to_dir (variables left alone)."""
-    if "${" in value and not value.startswith("${CURDIR}"):
-        return value
-    if value.startswith("${CURDIR}"):
-        rest = value[len("${CURDIR}") :].lstrip("/")
-        return "${CURDIR}/" + posixpath.relpath(posixpath.normpath(posixpath.join(from_dir, rest)), to_dir)
-    if not value.endswith((".resource", ".robot", ".py", ".yaml", ".yml", ".json")) or posixpath.isabs(value):
-        return value
-    return posixpath.relpath(posixpath.normpath(posixpath.join(from_dir, value)), to_dir)
-
-
-def settings_from_example(repo: Path, example_path: str | None, target_path: str) -> list[str]:
-    """Imports and setup/teardown of the most similar suite, re-rooted for the new file's folder."""
+def setup_lines(repo: Path, example_path: str | None) -> list[tuple[str, str, list[str]]]:
+    """(setting, keyword, args) of the most similar suite's setup and teardown: the house habit."""
     if not example_path:
         return []
-    model = get_model(repo / example_path)
-    from_dir, to_dir = posixpath.dirname(example_path), posixpath.dirname(target_path)
-    lines = []
-    for section in model.sections:
-        for node in section.body:
-            if isinstance(node, LibraryImport | ResourceImport | VariablesImport):
-                label = {LibraryImport: "Library", ResourceImport: "Resource", VariablesImport: "Variables"}[type(node)]
-                name = _relocate(node.name, from_dir, to_dir)
-                lines.append(SEP.join([label, name, *getattr(node, "args", ())]))
-            elif isinstance(node, SuiteSetup | SuiteTeardown | TestSetup | TestTeardown):
-                label = {
-                    SuiteSetup: "Suite Setup",
-                    SuiteTeardown: "Suite Teardown",
-                    TestSetup: "Test Setup",
-                    TestTeardown: "Test Teardown",
-                }[type(node)]
-                lines.append(SEP.join([label, node.name, *node.args]))
-    return lines
+    labels = {SuiteSetup: "Suite Setup", SuiteTeardown: "Suite Teardown", TestSetup: "Test Setup",
+              TestTeardown: "Test Teardown"}  # fmt: skip
+    return [
+        (labels[type(node)], node.name, list(node.args))
+        for section in get_model(repo / example_path).sections
+        for node in section.body
+        if isinstance(node, SuiteSetup | SuiteTeardown | TestSetup | TestTeardown) and node.name
+    ]
 
 
-def _covers(criteria: list[str], limit: int = 240) -> str:
-    """The criteria a case verifies, on one line; a scenario is named by its title line alone."""
+def _covers(criteria: list[str]) -> str:
+    """The criteria a case verifies; a scenario is named by its title line alone."""
     if criteria and _SCENARIO.match(criteria[0]):
         return criteria[0].strip()
-    text = " | ".join(c.strip() for c in criteria)
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+    return " ".join(c.strip().rstrip(".") + "." for c in criteria)
 
 
-def render_suite(spec: TestSpec, settings: list[str], bodies: list[list[str]]) -> str:
-    """The suite text. Names, documentation and tags come from the ticket (untrusted), so each
-    passes through `escape_cell`: Robot reads them back as literal text, never as a variable,
-    a comment or a new cell. Steps are escaped by `format_call`; settings come from the repo."""
-    doc = escape_cell(spec.rf.suite_doc or spec.meta.title)
-    out = ["*** Settings ***", f"Documentation{SEP}{doc}", *settings]
-    if spec.rf.force_tags:
-        out.append(SEP.join(["Test Tags", *map(escape_cell, spec.rf.force_tags)]))
+def _bdd_case(line: str) -> str:
+    """`Given the user ...` as `Given The user ...`: one prefix case throughout the file, and the
+    keyword's first word capitalised as in the repo's suites (RF matches names case-insensitively)."""
+    first, sep, args = line.partition(SEP)
+    prefix, rest = split_bdd_prefix(first)
+    name = f"{prefix.capitalize()} {rest[:1].upper()}{rest[1:]}" if prefix else first[:1].upper() + first[1:]
+    return name + sep + args
+
+
+def render_step(mapping: StepMapping, conventions: Conventions) -> str:
+    """A mapped step as its call; an unmapped one as the convention's marker comment."""
+    if mapping.how == "placeholder" or mapping.keyword is None:
+        return missing_marker_line(conventions.missing_marker, mapping.step)
+    return _bdd_case(format_call(mapping))
+
+
+def render_suite(spec: TestSpec, settings: list[str], bodies: list[list[str]], conventions: Conventions) -> str:
+    """The suite text; every ticket-derived string goes through `escape_cell` (or is a comment)."""
+    width = conventions.line_length
+    out = ["*** Settings ***", *wrapped_setting("Documentation", spec.rf.suite_doc or spec.meta.title, "", width)]
+    out += settings
+    # Tags every case carries are the suite's `Test Tags` (robocop's could-be-test-tags).
+    shared = [t for t in spec.rf.test_cases[0].tags if all(t in c.tags for c in spec.rf.test_cases)]
+    suite_tags = list(dict.fromkeys([*spec.rf.force_tags, *shared]))
+    if suite_tags:
+        out.append(SEP.join(["Test Tags", *(escape_cell(t) for t in suite_tags)]))
     out += ["", "", "*** Test Cases ***"]
     for case, body in zip(spec.rf.test_cases, bodies, strict=True):
         out.append(escape_cell(case.name))
-        out.append(f"{SEP}[Documentation]{SEP}Covers: {escape_cell(_covers(case.covers) or case.name)}")
-        if case.tags:
-            out.append(SEP.join(["", "[Tags]", *map(escape_cell, case.tags)]))
+        out += wrapped_setting("[Documentation]", _covers(case.covers) or case.name, SEP, width)
+        if tags := [t for t in case.tags if t not in suite_tags]:
+            out.append(SEP.join(["", "[Tags]", *(escape_cell(t) for t in tags)]))
         out += [SEP + line for line in body]
         out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    return seal_incomplete("\n".join(out).rstrip() + "\n", conventions)
 
 
 class OfflineWriter:
@@ -288,31 +267,45 @@ class OfflineWriterSession:
         self.log = log
         self.mappings: list[list[StepMapping]] = [matcher.match_case(c.steps) for c in spec.rf.test_cases]
         example = ctx.examples[0].path if ctx.examples else None
-        self.settings = settings_from_example(Path(ctx.repo.root), example, spec.rf.target_path)
+        self.setups = setup_lines(Path(ctx.repo.root), example)
+
+    def _settings(self) -> list[str]:
+        """Imports of what the calls need (setup/teardown included), then the setup lines."""
+        called = [kw for case in self.mappings for m in case if (kw := self.matcher.keyword_of(m)) is not None]
+        kept = [(label, name, args) for label, name, args in self.setups if self.matcher.lookup(name) is not None]
+        called += [kw for _, name, _ in kept if (kw := self.matcher.lookup(name)) is not None]
+        repo = self.ctx.repo
+        lines = import_lines_for(
+            called, root=repo.root, common=repo.common_resource, target_path=self.spec.rf.target_path
+        )
+        return lines + [SEP.join([label, name, *args]) for label, name, args in kept]
 
     def _render(self) -> GeneratedTest:
-        bodies = [[format_call(m) for m in case] for case in self.mappings]
-        text = render_suite(self.spec, self.settings, bodies)
+        conventions = self.ctx.repo.conventions
+        bodies = [[render_step(m, conventions) for m in case] for case in self.mappings]
+        text = render_suite(self.spec, self._settings(), bodies, conventions)
         flat = [m for case in self.mappings for m in case]
-        return GeneratedTest(
-            target_path=self.spec.rf.target_path, text=text, mappings=flat, open_questions=open_questions(text)
-        )
+        return measured(GeneratedTest(target_path=self.spec.rf.target_path, text=text, mappings=flat), conventions)
 
     async def draft(self) -> GeneratedTest:
         test = self._render()
         mapped = sum(m.how != "placeholder" for m in test.mappings)
         self.log.progress(f"writer (offline): {mapped}/{len(test.mappings)} steps mapped to existing keywords")
         for m in test.mappings:
-            self.log.info(f"  {m.how:<11} {m.step!r} -> {m.keyword or 'placeholder'}")
+            self.log.info(f"  {m.how:<11} {m.step!r} -> {m.keyword or 'missing'}")
         return test
 
     async def repair(self, previous: GeneratedTest, diagnostics: list[Diagnostic]) -> GeneratedTest:
-        """Turn every step a diagnostic points at into a placeholder; the rest is kept."""
+        """Turn every step a diagnostic points at into a missing-keyword marker; the rest is kept."""
         lines = previous.text.splitlines()
+        # Lint findings are not the mapping's fault: the offline output is formatted and
+        # house-styled by construction, so only dryrun/parse errors unmap a step.
+        diagnostics = [d for d in diagnostics if d.source != "lint"]
         bad = {d.line for d in diagnostics if d.line and d.severity == "error"}
+        conventions = self.ctx.repo.conventions
         for case in self.mappings:
             for i, m in enumerate(case):
-                rendered = SEP + format_call(m)
+                rendered = SEP + render_step(m, conventions)
                 hit = any(0 < n <= len(lines) and lines[n - 1] == rendered for n in bad)
                 named = any(d.keyword and m.keyword and d.keyword.lower() == m.keyword.lower() for d in diagnostics)
                 if m.how != "placeholder" and (hit or named):

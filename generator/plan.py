@@ -6,6 +6,8 @@ of noisy output. An invalid spec goes back to the planner once with the validati
 
 from __future__ import annotations
 
+import posixpath
+import re
 from pathlib import Path
 from typing import Protocol
 
@@ -60,6 +62,23 @@ def check_spec(data: dict, ctx: TicketContext) -> tuple[TestSpec | None, list[st
     return (None, errors) if errors else (spec, [])
 
 
+def ranked_folders(ctx: TicketContext, limit: int) -> list[str]:
+    """The `limit` test folders most relevant to the ticket: the examples' folders first, then
+    folders sharing words with its components, labels, summary and criteria (not the first N
+    alphabetically, which on a big repo would never reach the ticket's component)."""
+    ticket = ctx.ticket
+    words = set(re.findall(r"[a-z0-9]+", " ".join([*ticket.components, *ticket.labels, ticket.summary,
+                                                   *ticket.acceptance_criteria]).lower()))  # fmt: skip
+    prefix = ctx.repo.tests_dir.rstrip("/") + "/"
+    example_folders = [posixpath.dirname(e.path).removeprefix(prefix) for e in ctx.examples]
+
+    def score(folder: str) -> tuple[int, int, str]:
+        shared = len(words & set(re.findall(r"[a-z0-9]+", folder.lower())))
+        return (0 if folder in example_folders else 1, -shared, folder)
+
+    return sorted(ctx.repo.folders, key=score)[:limit]
+
+
 class LLMPlanner:
     def __init__(self, model: ChatModel, model_name: str, *, tests_folders_hint: int = 30):
         self.model = model
@@ -72,8 +91,9 @@ class LLMPlanner:
             ctx.pages,
             ctx.repo.convention or "",
             ctx.repo.tests_dir,
-            ctx.repo.folders[: self.tests_folders_hint],
+            ranked_folders(ctx, self.tests_folders_hint),
             ctx.examples,
+            ctx.repo.conventions,
         )
         schema = TestSpec.model_json_schema()
         errors: list[str] = []

@@ -23,6 +23,7 @@ from robot.api.parsing import KeywordCall, ModelVisitor
 from generator.atlassian_server import ServedAtlassian, TicketStoreError
 from generator.budget import BudgetExceeded, RunBudget, RunBudgetSpent, TicketBudget
 from generator.config import ConfigError, Settings, describe_key, valid_key
+from generator.conventions import build_conventions
 from generator.gather.confluence import fetch_pages
 from generator.gather.jira import TicketError, fetch_ticket, search_keys
 from generator.gather.repo import (
@@ -34,7 +35,9 @@ from generator.gather.repo import (
     read_convention,
     tag_key,
 )
+from generator.imports import common_resource
 from generator.keywords import repo_inventory
+from generator.lint import RepoLint
 from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
 from generator.matcher import KeywordMatcher
@@ -101,6 +104,8 @@ class RunContext:
     run_budget: RunBudget
     dryrun_limiter: anyio.CapacityLimiter
     buffered_logs: bool
+    lint: RepoLint
+    lint_rate: float
     backlog_keys: set[str] = field(default_factory=set)
     _pages: list[ConfluencePage] | None = None
     _pages_lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -131,6 +136,12 @@ def build_repo_context(settings: Settings) -> tuple[RepoContext, list[SuiteInfo]
     folders = sorted(
         {f for s in suites if (f := posixpath.relpath(posixpath.dirname(s.path) or ".", cfg.tests_dir)) != "."}
     )
+    explicit = {
+        "incomplete": cfg.incomplete,
+        "name_max_words": cfg.test_name_max_words,
+        "slug_max_words": cfg.slug_max_words,
+        "line_length": cfg.line_length,
+    }
     repo = RepoContext(
         root=str(settings.repo),
         tests_dir=cfg.tests_dir,
@@ -138,18 +149,21 @@ def build_repo_context(settings: Settings) -> tuple[RepoContext, list[SuiteInfo]
         convention=convention,
         inventory=inventory,
         folders=folders,
+        conventions=build_conventions(convention, {k: v for k, v in explicit.items() if v is not None}),
+        common_resource=common_resource(suites),
     )
     return repo, suites
 
 
 def keywords_used(text: str, matcher: KeywordMatcher) -> list[str]:
-    """Existing keywords the file calls (what the MR description lists as reused)."""
+    """Existing keywords the file calls, of its resources and its Python libraries (what the MR
+    description lists as reused); BuiltIn's are Robot Framework's, not the repo's."""
     names: dict[str, None] = {}
 
     class Calls(ModelVisitor):
         def visit_KeywordCall(self, node: KeywordCall) -> None:
             keyword = matcher.lookup(node.keyword)
-            if keyword is not None and keyword.owner_kind == "resource":
+            if keyword is not None and keyword.owner != "BuiltIn":
                 names.setdefault(keyword.name, None)
 
     Calls().visit(get_model(text))
@@ -230,10 +244,13 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
         write_output(settings.output_dir, key, Path(test.target_path).name, test.text, rc.redact)
     result.open_questions = test.open_questions
     result.keywords_used = keywords_used(test.text, rc.matcher)
-    result.steps_mapped = (
-        sum(m.how != "placeholder" for m in test.mappings)
-        if test.mappings
-        else max(result.steps_total - len(test.open_questions), 0)
+    # Counted from the file written, whichever writer wrote it: console, report and MR agree.
+    result.steps_mapped = max(result.steps_total - test.steps_missing, 0)
+    result.tests_total, result.tests_incomplete = test.tests, test.incomplete_tests
+    result.complete = test.tests > 0 and test.incomplete_tests == 0
+    log.progress(
+        f"{result.steps_mapped}/{result.steps_total} steps mapped; "
+        f"{test.tests - test.incomplete_tests}/{test.tests} test(s) complete"
     )
     if not validation.ok:
         return
@@ -250,9 +267,9 @@ async def _write_and_validate(
 ):
     cfg = rc.settings.repo_config
     session = rc.writer.session(spec, ctx, rc.matcher, budget, log)
+    result.attempts = 1  # one writer request per draft and per repair
     test: GeneratedTest = await session.draft()
     while True:
-        result.attempts += 1
         test.target_path = spec.rf.target_path  # the writer never chooses where the file goes
         log.progress(f"validating {test.target_path} (attempt {result.attempts}/{cfg.limits.max_attempts})")
         if leaked := rc.redact.found(test.text):
@@ -273,11 +290,23 @@ async def _write_and_validate(
                 dryrun_env=cfg.dryrun_env,
                 python=rc.settings.repo_python,
             )
+        if validation.ok:
+            log.progress("dryrun passed")
+            # Formatting keeps the meaning (robocop's formatter works on RF's own model), so the
+            # dryrun verdict holds; diagnostics above refer to the writer's own line numbers.
+            test.text = rc.lint.format(test.text, test.target_path)
+            linted = rc.lint.lint(test.text, test.target_path)
+            result.lint_issues = len(linted.issues)
+            log.progress(
+                f"robocop: {len(linted.issues)} issue(s), {linted.per_100_lines:.1f} per 100 lines "
+                f"(the repo's suites: {rc.lint_rate:.1f})"
+            )
+            if gate := rc.lint.gate(linted, rc.lint_rate):
+                validation = ValidationResult(ok=False, diagnostics=[*validation.diagnostics, *gate])
         result.diagnostics = validation.diagnostics
         for d in validation.diagnostics:
             log.info(f"  {d.severity} line {d.line if d.line is not None else '-'} [{d.source}]: {d.message}")
         if validation.ok:
-            log.progress("dryrun passed")
             return test, validation
         if validation.environment_error:
             result.reason = "environment error (not the generated test): " + next(
@@ -286,8 +315,10 @@ async def _write_and_validate(
             return test, validation
         if result.attempts >= cfg.limits.max_attempts:
             errors = sum(d.severity == "error" for d in validation.diagnostics)
-            result.reason = f"dryrun still failing after {result.attempts} attempt(s): {errors} error(s)"
+            what = "robocop gate" if all(d.source == "lint" for d in validation.diagnostics) else "dryrun"
+            result.reason = f"{what} still failing after {result.attempts} attempt(s): {errors} error(s)"
             return test, validation
+        result.attempts += 1
         repaired = await session.repair(test, validation.diagnostics)
         if repaired.text == test.text:
             result.reason = f"writer could not repair the file ({len(validation.diagnostics)} diagnostic(s))"
@@ -393,8 +424,11 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
     for problem in repo_ctx.inventory.errors:
         console.line(f"jira2robot: warning: {problem}")
     matcher = KeywordMatcher(repo_ctx.inventory)
+    lint = RepoLint(settings.repo, cfg.tests_dir)
+    lint_rate = await anyio.to_thread.run_sync(lint.repo_rate, [s.path for s in suites])
 
     async with AsyncExitStack() as stack:
+        stack.callback(lint.close)
         llm: OpenAIChat | None = None
         if settings.llm == "openai":
             llm = OpenAIChat(
@@ -456,6 +490,8 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             run_budget=RunBudget(limits.max_tokens_per_run),
             dryrun_limiter=anyio.CapacityLimiter(limits.dryrun_workers),
             buffered_logs=limits.concurrency > 1 and len(selected) > 1,
+            lint=lint,
+            lint_rate=lint_rate,
             backlog_keys=set(backlog) - set(keys),
         )
         ticket_limiter = anyio.CapacityLimiter(limits.concurrency)
@@ -493,4 +529,7 @@ def print_summary(console: Console, results: list[TicketResult]) -> None:
     console.line("jira2robot summary:")
     for r in results:
         where = r.mr_url or r.test_path or ""
-        console.line(f"  {r.key:<12} {r.status:<8} {r.attempts} attempt(s) {r.seconds:6.1f}s  {where}  {r.reason}")
+        gaps = f"  [incomplete: {len(r.open_questions)} open question(s)]" if r.tests_total and not r.complete else ""
+        console.line(
+            f"  {r.key:<12} {r.status:<8} {r.attempts} attempt(s) {r.seconds:6.1f}s  {where}  {r.reason}{gaps}"
+        )

@@ -1,7 +1,8 @@
 """Write: spec → `.robot` text (LLM writer; the offline one is in offline.py).
 
-A writer opens a session per ticket so the repair round continues the same conversation:
-the model sees its own file and the dryrun diagnostics, not a fresh prompt.
+A writer opens a session per ticket. A repair sends the model its current file, the dryrun and
+robocop diagnostics, the keywords and the imports: not the whole first context again, so a
+repair costs a fraction of the first request. Gaps are sealed and counted in generator/gaps.py.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from generator.budget import TicketBudget
+from generator.gaps import measured, seal_incomplete
+from generator.imports import example_imports, import_lines_for
 from generator.llm import ChatModel, Tool
 from generator.logs import TicketLog
 from generator.matcher import KeywordMatcher
-from generator.models import Diagnostic, GeneratedTest, KeywordInventory, TestSpec, TicketContext
-from generator.prompts import repair_message, writer_messages
+from generator.models import Diagnostic, GeneratedTest, TestSpec, TicketContext
+from generator.prompts import repair_messages, writer_messages
 from generator.text import strip_fences
-
-PLACEHOLDER_MARK = "PLACEHOLDER (jira2robot)"
 
 
 class WriterSession(Protocol):
@@ -31,27 +32,6 @@ class Writer(Protocol):
     def session(
         self, spec: TestSpec, ctx: TicketContext, matcher: KeywordMatcher, budget: TicketBudget, log: TicketLog
     ) -> WriterSession: ...
-
-
-def import_lines(inventory: KeywordInventory, target_path: str) -> list[str]:
-    """The repo's imports written as they must appear in a file at target_path."""
-    folder = posixpath.dirname(target_path) or "."
-    lines = [f"Library    {lib}" for lib in inventory.libraries if not lib.endswith(".py")]
-    lines += [f"Library    {posixpath.relpath(lib, folder)}" for lib in inventory.libraries if lib.endswith(".py")]
-    lines += [f"Resource    {posixpath.relpath(res, folder)}" for res in inventory.resources]
-    lines += [f"Variables    {posixpath.relpath(var, folder)}" for var in inventory.variables]
-    return lines
-
-
-def open_questions(text: str) -> list[str]:
-    """Placeholder steps left in a file, as questions for the MR description and the report."""
-    questions = []
-    for line in text.splitlines():
-        if PLACEHOLDER_MARK in line:
-            step = line.split(PLACEHOLDER_MARK, 1)[1].split("    ")[0]
-            step = step.strip(" :").removeprefix("no existing keyword for:").strip()
-            questions.append(f"No existing keyword for step: {step}")
-    return questions
 
 
 class LLMWriter:
@@ -79,18 +59,29 @@ class LLMWriterSession:
     ):
         self.writer = writer
         self.spec = spec
+        self.conventions = ctx.repo.conventions
         self.budget = budget
         self.log = log
         steps = [step for case in spec.rf.test_cases for step in case.steps]
-        keywords = matcher.relevant(steps, limit=60)
+        self.keywords = matcher.relevant(steps, limit=60)
+        repo = ctx.repo
+        target = spec.rf.target_path
+        needed = import_lines_for(self.keywords, root=repo.root, common=repo.common_resource, target_path=target)
+        common = (
+            [f"Resource    {posixpath.relpath(repo.common_resource, posixpath.dirname(target) or '.')}"]
+            if repo.common_resource
+            else []
+        )
+        self.imports = list(dict.fromkeys([*common, *needed, *example_imports(ctx.examples, target)]))
         self.messages: list[dict] = writer_messages(
             spec,
             ctx.ticket,
-            ctx.repo.convention or "",
-            keywords,
-            import_lines(ctx.repo.inventory, spec.rf.target_path),
+            repo.convention or "",
+            self.keywords,
+            self.imports,
             ctx.examples,
-            ctx.repo.inventory.variable_names,
+            repo.inventory.variable_names,
+            self.conventions,
         )
 
     async def _ask(self, what: str) -> GeneratedTest:
@@ -108,12 +99,14 @@ class LLMWriterSession:
         if result.tool_calls:
             self.log.info(f"writer: used {result.tool_calls} tool call(s)")
         self.messages = result.messages  # already ends with the answer
-        text = strip_fences(result.text).strip() + "\n"
-        return GeneratedTest(target_path=self.spec.rf.target_path, text=text, open_questions=open_questions(text))
+        text = seal_incomplete(strip_fences(result.text).strip() + "\n", self.conventions)
+        return measured(GeneratedTest(target_path=self.spec.rf.target_path, text=text), self.conventions)
 
     async def draft(self) -> GeneratedTest:
         return await self._ask("writing the test")
 
     async def repair(self, previous: GeneratedTest, diagnostics: list[Diagnostic]) -> GeneratedTest:
-        self.messages.append(repair_message(diagnostics))
+        self.messages = repair_messages(
+            self.messages[0]["content"], previous.target_path, previous.text, diagnostics, self.keywords, self.imports
+        )
         return await self._ask(f"repairing {sum(d.severity == 'error' for d in diagnostics)} error(s)")

@@ -10,6 +10,7 @@ real subprocesses of the repo's interpreter.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -91,7 +92,7 @@ def test_suites_in_a_named_folder_get_the_new_test_there(tmp_path: Path, capsys:
     assert entry["status"] == "created", entry["reason"]
     assert entry["test_path"].startswith("login_tests/")
     text = (repo / entry["test_path"]).read_text(encoding="utf-8")
-    assert "Resource    resource.robot" in text
+    assert re.search(r"^Resource +resource\.robot$", text, re.MULTILINE), text
     assert "tests folder 'login_tests' detected from 2 suite(s)" in capsys.readouterr().out
 
 

@@ -48,6 +48,7 @@ class SuiteInfo:
     test_settings: Counter[str] = field(default_factory=Counter)
     steps: int = 0
     bdd_steps: int = 0
+    resources: list[str] = field(default_factory=list, metadata={"doc": "Resource imports, as written."})
 
 
 class _SuiteVisitor(ModelVisitor):
@@ -102,6 +103,9 @@ class _SuiteVisitor(ModelVisitor):
         if self._in_test:
             self.info.steps += 1
             self.info.bdd_steps += bool(_BDD_PREFIX.match(node.keyword or ""))
+
+    def visit_ResourceImport(self, node):
+        self.info.resources.append(node.name)
 
     def visit_Tags(self, node):
         self.info.tags.update(node.values)

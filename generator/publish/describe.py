@@ -133,6 +133,17 @@ def _validation(validation: ValidationResult) -> list[str]:
     return lines
 
 
+def _completeness(result: TicketResult) -> list[str]:
+    """The first thing a reviewer must know: does this test verify everything it claims?"""
+    if result.complete:
+        return [f"✅ **Complete:** all {result.steps_total} steps use existing keywords."]
+    return [
+        f"⚠️ **Incomplete:** {result.tests_incomplete} of {result.tests_total} test(s) end in Skip/Fail, "
+        f"tagged incomplete; {result.steps_mapped}/{result.steps_total} steps use existing keywords. "
+        "Answer the open questions below (add the missing keywords), then remove the Skip line and the tag."
+    ]
+
+
 def render_mr_description(
     ticket: Ticket,
     spec: TestSpec,
@@ -156,6 +167,11 @@ def render_mr_description(
         "",
         f"**Test file:** {code(test.target_path)}",
         "",
+        *_completeness(result),
+        "",
+        "### Open questions",
+        *_bullets(questions, empty="none"),
+        "",
         "### Sources",
         f"- Jira: {_jira_link(ticket, jira_url)}",
         "- Confluence:",
@@ -166,9 +182,6 @@ def render_mr_description(
         "",
         "### Keywords reused",
         *_bullets(result.keywords_used, as_code=True, empty="no existing keyword was reused"),
-        "",
-        "### Open questions and placeholders",
-        *_bullets(questions, empty="none"),
         "",
         "### Validation",
         *_validation(validation),

@@ -1,0 +1,125 @@
+"""The house style of generated tests: names, file slugs, documentation lines, gap markers.
+
+Defaults follow what reviewers of Robot Framework suites expect and what robocop accepts
+(short Title Case names without `.`/`?`, lines under 120 characters). The repo's own
+convention document wins where it states a rule in a form simple enough to read reliably:
+"at most N words" next to "slug" or "test name", a file-name pattern such as
+`<jira-key-lowercase>_<slug>.robot`, a gap marker such as `# MISSING KEYWORD: <step>`, and
+a `wip` tag. Anything subtler stays a default; explicit `.jira2robot.yml` keys win over both.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+from generator.models import Conventions
+from generator.trust import escape_cell
+
+_WORDS_NEAR = r"[^.\n]{0,120}?\bat most (\d+) words"
+_SLUG_WORDS = re.compile(r"\bslug\b" + _WORDS_NEAR, re.IGNORECASE)
+_NAME_WORDS = re.compile(r"\btest(?:case)? names?\b" + _WORDS_NEAR, re.IGNORECASE)
+_FILE_PATTERN = re.compile(r"`<jira-key(?P<case>-lowercase|-uppercase)?>(?P<sep>[-_])<slug>\.robot`", re.IGNORECASE)
+_MARKER = re.compile(r"`(?P<marker>#[^`\n]*?)<step>`")
+_WIP_TAG = re.compile(r"^\|\s*`wip`\s*\|", re.IGNORECASE | re.MULTILINE)
+
+# Articles carry no meaning in a short name; these words never end one ("... Is Shown On").
+_ARTICLES = frozenset({"a", "an", "the"})
+_DANGLING = frozenset({"a", "an", "the", "of", "on", "to", "in", "at", "for", "with", "and", "or", "by", "is", "are",
+                       "be", "as", "from", "that", "when", "then", "but"})  # fmt: skip
+_NAME_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+(?:['’-][^\W_]+)*")
+_BDD = re.compile(r"^(?:given|when|then|and|but)\s+", re.IGNORECASE)
+
+
+def parse_convention(doc: str) -> dict[str, object]:
+    """The rules of `doc` that override a default, as `Conventions` field values."""
+    found: dict[str, object] = {}
+    if m := _SLUG_WORDS.search(doc):
+        found["slug_max_words"] = int(m.group(1))
+    if m := _NAME_WORDS.search(doc):
+        found["name_max_words"] = int(m.group(1))
+    if m := _FILE_PATTERN.search(doc):
+        found["key_case"] = "upper" if (m.group("case") or "").lower() == "-uppercase" else "lower"
+        if not m.group("case"):
+            found["key_case"] = "as-is"
+        found["file_separator"] = m.group("sep")
+    if m := _MARKER.search(doc):
+        found["missing_marker"] = m.group("marker").rstrip() + " "
+    if _WIP_TAG.search(doc):
+        found["incomplete_tags"] = ["wip", "jira2robot:incomplete"]
+    return found
+
+
+def build_conventions(doc: str | None, explicit: dict[str, object]) -> Conventions:
+    """Defaults, overridden by the convention doc, overridden by explicit configuration."""
+    return Conventions.model_validate({**parse_convention(doc or ""), **explicit})
+
+
+def test_name(text: str, max_words: int, taken: set[str]) -> str:
+    """A short Title Case name for a case from its title text, unique within the suite.
+
+    Words are the text's letters and numbers (`.`/`?` and quotes dropped: robocop rejects
+    the first two, the last are noise in a name), articles left out, cut to `max_words`
+    without ending on a dangling word ("... Shown On").
+    """
+    text = re.sub(r"\([^)]*\)", " ", _BDD.sub("", text.strip()))
+    words = [w.replace(".", ",") for w in _NAME_TOKEN.findall(text)]
+    words = [w for i, w in enumerate(words) if i == 0 or w.lower() not in _ARTICLES]
+    if words and words[0].lower() in _ARTICLES and len(words) > 1:
+        words = words[1:]
+    words = words[:max_words]
+    while len(words) > 1 and words[-1].lower() in _DANGLING:
+        words.pop()
+    name = " ".join(w[:1].upper() + w[1:] for w in words) or "Acceptance Criterion"
+    unique, n = name, 2
+    while unique.lower() in taken:
+        unique, n = f"{name} {n}", n + 1
+    taken.add(unique.lower())
+    return unique
+
+
+def file_slug(text: str, max_words: int, separator: str = "_") -> str:
+    """Lower-case words of `text` joined by `separator`: whole words, no articles, at most
+    `max_words`, not ending on a dangling word (`..._in`)."""
+    words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _ARTICLES][:max_words]
+    while len(words) > 1 and words[-1] in _DANGLING:
+        words.pop()
+    return separator.join(words) or "test"
+
+
+def file_name(key: str, summary: str, conventions: Conventions) -> str:
+    """`<key>_<slug>.robot` as the convention spells it."""
+    shown = {"lower": key.lower(), "upper": key.upper()}.get(conventions.key_case, key)
+    sep = conventions.file_separator
+    return f"{shown}{sep}{file_slug(summary, conventions.slug_max_words, sep)}.robot"
+
+
+def wrapped_setting(label: str, text: str, indent: str, width: int) -> list[str]:
+    """`label    text` as lines no longer than `width`, continued with `...`, split between words.
+
+    The text is escaped once as a whole cell first, so wrapping never splits an escape; a
+    single word longer than the line stays whole (a long line beats a broken word).
+    """
+    cell = escape_cell(text)
+    head = f"{indent}{label}    "
+    more = f"{indent}...    "
+    lines = textwrap.wrap(
+        cell,
+        width=width,
+        initial_indent=head,
+        subsequent_indent=more,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    # textwrap joins words with one space; a continuation line must not start with `#` or `...`.
+    return [line if i == 0 or not line[len(more) :].startswith(("#", "...")) else line.replace(
+        more, more + "\\", 1) for i, line in enumerate(lines)] or [head.rstrip()]  # fmt: skip
+
+
+def missing_marker_line(marker: str, step: str) -> str:
+    """The comment that keeps an unmapped step in place, e.g. `# MISSING KEYWORD: <step>`.
+
+    A comment is inert whatever it holds; newlines are the only way out of it, so the step is
+    written on one line.
+    """
+    return (marker + " ".join(step.split())).rstrip()

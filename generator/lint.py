@@ -1,0 +1,190 @@
+"""robocop in the loop: format every generated file, lint it, and hold it to the repo's own standard.
+
+Through robocop's Python API (its `ConfigManager`, `RobocopLinter.run_check` and formatter
+classes — the same calls its own MCP tools make), not a CLI subprocess: a generated file is
+formatted and linted in-process in milliseconds, and the diagnostics come back as objects.
+
+The bar is the repo's own: issues per 100 lines over its existing suites, measured once per
+run. A team whose hand-written suites carry 20 issues per 100 lines does not need generated
+files at 0, and a team at 0 would reject a generated file at 5. The repo's robocop configuration
+(`robocop.toml`, `robot.toml` or `[tool.robocop]` in `pyproject.toml` at its root) is used for
+both formatting and linting, so rules the team disabled stay disabled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from robocop.config.manager import ConfigManager
+from robocop.config.parser import load_toml_file, read_toml_config
+from robocop.config.schema import RawConfig, RawFormatterConfig, RawLinterConfig
+from robocop.formatter import disablers
+from robocop.linter import reports as robocop_reports
+from robocop.linter.runner import RobocopLinter
+from robocop.migrate_config import migrate_deprecated_configs
+from robocop.runtime.resolver import ConfigResolver
+from robocop.source_file import SourceFile, StatementLinesCollector
+from robot.api import get_model
+
+from generator.models import Diagnostic
+
+CONFIG_FILES = ("robocop.toml", "robot.toml", "pyproject.toml")
+#: Suites linted to measure the repo's rate: evenly spread, enough for a stable mean.
+SAMPLE_SUITES = 200
+#: Lint diagnostics sent back to a writer at most (the worst lines first would need ranking; the
+#: first ones are enough to show the model what the repo's linter wants).
+MAX_SENT = 30
+
+
+_REPORTS_DIR = Path(robocop_reports.__file__).resolve().parent
+
+
+@contextmanager
+def _no_stray_modules() -> Iterator[None]:
+    """robocop 9 imports its report modules from their files under top-level names (`gitlab`,
+    `sarif`, ...): `gitlab` would then shadow python-gitlab for the rest of the process (the
+    GitLab publisher fails with "'gitlab' is not a package"). Put back what was there before."""
+    saved = dict(sys.modules)
+    try:
+        yield
+    finally:
+        for name, module in list(sys.modules.items()):
+            where = getattr(module, "__file__", None)
+            if "." not in name and where and Path(where).resolve().parent == _REPORTS_DIR:
+                if name in saved:
+                    sys.modules[name] = saved[name]
+                else:
+                    del sys.modules[name]
+
+
+def find_config(repo: Path, scratch: Path) -> Path | None:
+    """The repo's robocop configuration file, if it has one with a robocop section; else a legacy
+    robotidy configuration (`robotidy.toml`, `[tool.robotidy]` in `pyproject.toml`) converted by
+    robocop's own migration into `scratch` (the repo is never written to)."""
+    for name in CONFIG_FILES:
+        path = repo / name
+        if path.is_file() and read_toml_config(path):
+            return path
+    for name in ("robotidy.toml", "pyproject.toml"):
+        path = repo / name
+        if path.is_file() and "tool" in (legacy := load_toml_file(path)) and "robotidy" in legacy["tool"]:
+            copy = scratch / name
+            shutil.copyfile(path, copy)
+            with contextlib.redirect_stdout(io.StringIO()):
+                migrate_deprecated_configs(copy)
+            migrated = scratch / f"{copy.stem}_migrated.toml"
+            return migrated if migrated.is_file() else None
+    return None
+
+
+@dataclass
+class LintResult:
+    issues: list[Diagnostic]
+    lines: int
+
+    @property
+    def per_100_lines(self) -> float:
+        return 100.0 * len(self.issues) / max(self.lines, 1)
+
+
+def _lines(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.strip())
+
+
+class RepoLint:
+    """Formatter, linter and the repo's own issue rate, for one run over one repo."""
+
+    def __init__(self, repo: Path, tests_dir: str):
+        self.repo = repo
+        self.tests_dir = tests_dir
+        self._scratch = tempfile.TemporaryDirectory(prefix="jira2robot-lint-")
+        self.config_path = find_config(repo, Path(self._scratch.name))
+        # Without a configuration of its own, robocop would lower-case tags (`QA-101` -> `qa-101`),
+        # contradicting the convention docs that spell the Jira key as Jira does.
+        self._defaults = None if self.config_path else ["NormalizeTags.normalize_case=False"]
+        self._rate: float | None = None
+
+    def _manager(self, source: Path, *, formatter: bool) -> ConfigManager:
+        raw = RawConfig(
+            linter=RawLinterConfig(return_result=True),
+            formatter=RawFormatterConfig(overwrite=False, return_result=True, configure=self._defaults)
+            if formatter
+            else None,
+            silent=True,
+        )
+        return ConfigManager(
+            sources=[str(source)], config=self.config_path, root=self.repo, overwrite_config=raw,
+            ignore_git_dir=True,
+        )  # fmt: skip
+
+    def _scratch_file(self, text: str, target_path: str) -> Path:
+        folder = Path(self._scratch.name) / "files"
+        folder.mkdir(exist_ok=True)
+        path = folder / Path(target_path).name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def format(self, text: str, target_path: str) -> str:
+        """`text` as robocop's formatter writes it with the repo's configuration."""
+        path = self._scratch_file(text, target_path)
+        config = self._manager(path, formatter=True).default_config
+        resolved = ConfigResolver(load_formatters=True).resolve_config(config)
+        model = get_model(str(path))
+        finder = disablers.RegisterDisablers(config.formatter.start_line, config.formatter.end_line)
+        finder.visit(model)
+        for name, formatter in resolved.formatters.items():
+            formatter.disablers = finder.disablers
+            if not finder.disablers.is_disabled_in_file(name):
+                formatter.visit(model)
+        return StatementLinesCollector(model).text
+
+    def lint_file(self, path: Path) -> LintResult:
+        manager = self._manager(path, formatter=False)
+        with _no_stray_modules():
+            linter = RobocopLinter(manager)
+        found = linter.run_check(SourceFile(path=path, config=manager.default_config))
+        issues = [
+            Diagnostic(
+                severity="warning",
+                message=f"{d.rule.rule_id} {d.rule.name}: {d.message}",
+                line=d.range.start.line,
+                source="lint",
+            )
+            for d in sorted(found, key=lambda d: (d.range.start.line, d.rule.rule_id))
+        ]
+        return LintResult(issues, _lines(path.read_text(encoding="utf-8", errors="replace")))
+
+    def lint(self, text: str, target_path: str) -> LintResult:
+        return self.lint_file(self._scratch_file(text, target_path))
+
+    def repo_rate(self, suites: Sequence[str]) -> float:
+        """Issues per 100 lines over (a spread sample of) the repo's suites; computed once."""
+        if self._rate is None:
+            step = max(len(suites) // SAMPLE_SUITES, 1)
+            results = [self.lint_file(self.repo / s) for s in list(suites)[::step][:SAMPLE_SUITES]]
+            lines = sum(r.lines for r in results)
+            self._rate = 100.0 * sum(len(r.issues) for r in results) / lines if lines else 0.0
+        return self._rate
+
+    def gate(self, result: LintResult, rate: float) -> list[Diagnostic]:
+        """Errors to send back when the file is worse than the repo; none when it is not."""
+        if result.per_100_lines <= rate + 1e-9:
+            return []
+        head = Diagnostic(
+            severity="error",
+            source="lint",
+            message=f"robocop: {len(result.issues)} issue(s) in {result.lines} lines "
+            f"({result.per_100_lines:.1f} per 100 lines) where the repo's own suites have {rate:.1f}; fix these",
+        )
+        return [head, *(d.model_copy(update={"severity": "error"}) for d in result.issues[:MAX_SENT])]
+
+    def close(self) -> None:
+        self._scratch.cleanup()
