@@ -32,7 +32,15 @@ from generator.models import (
     ValidationResult,
 )
 from generator.publish import PublishOutcome
-from generator.publish.describe import fingerprint, render_mr_description, render_mr_title
+from generator.publish.describe import (
+    BLOCK_END,
+    BLOCK_START,
+    fingerprint,
+    read_marker,
+    render_mr_description,
+    render_mr_title,
+    title_digest,
+)
 from generator.publish.gitlab import AUTHOR_EMAIL, FOREIGN_NOTE_MARKER, GitLabPublisher, PublishError
 from tests.servers.fake_gitlab import FakeGitLab
 
@@ -135,7 +143,10 @@ def test_first_run_creates_branch_commit_and_draft_mr_in_one_go(fake: FakeGitLab
     assert mr.labels == ["jira2robot"]
     assert mr.remove_source_branch
     assert "[QA-1](https://jira.example.com/browse/QA-1)" in mr.description
-    assert f"<!-- jira2robot:key=QA-1 fingerprint={fingerprint(TEXT)} -->" in mr.description
+    assert mr.description.startswith(BLOCK_START) and mr.description.rstrip().endswith(BLOCK_END)
+    fields = read_marker(mr.description)
+    assert (fields["key"], fields["fingerprint"]) == ("QA-1", fingerprint(TEXT))
+    assert fields["title"] == title_digest(mr.title)
     assert_no_token(fake, outcome)
 
 
@@ -402,3 +413,116 @@ def test_title_is_truncated_to_gitlab_limit() -> None:
     assert 250 <= len(title) <= 255
     assert title.endswith("word…")
     assert title.startswith("Draft: [QA-1] word word")
+
+
+# --------------------------------------------------------------------------- humans win
+
+
+def test_reviewer_title_undraft_and_text_outside_the_block_survive_an_update(fake: FakeGitLab) -> None:
+    publish(publisher(fake))
+    mr = fake.mrs[1]
+    note = "Reviewer: please also cover the locked-account case.\n"
+    fake.edit_mr(1, title="[QA-1] Login happy path", description=f"{note}\n{mr.description}\nThanks!\n")
+
+    outcome = publish(publisher(fake), text=TEXT + "# v2\n", summary="User can log in again")
+
+    assert outcome.status == "updated"
+    assert mr.title == "[QA-1] Login happy path"  # not renamed, not re-drafted
+    assert mr.description.startswith(note)
+    assert mr.description.endswith("Thanks!\n")
+    assert mr.description.count(BLOCK_START) == 1 and mr.description.count(BLOCK_END) == 1
+    assert read_marker(mr.description)["fingerprint"] == fingerprint(TEXT + "# v2\n")
+    assert "User can log in again" in mr.description
+
+
+def test_bot_title_follows_a_renamed_summary_while_nobody_touched_it(fake: FakeGitLab) -> None:
+    publish(publisher(fake))
+    publish(publisher(fake), text=TEXT + "# v2\n", summary="User can sign in")
+    assert fake.mrs[1].title == "Draft: [QA-1] User can sign in"
+
+    fake.edit_mr(1, title="[QA-1] User can sign in")  # "Mark as ready"
+    publish(publisher(fake), text=TEXT + "# v3\n", summary="User can sign in with SSO")
+    assert fake.mrs[1].title == "[QA-1] User can sign in"
+
+
+def test_description_without_the_block_gets_it_appended_after_the_human_text(fake: FakeGitLab) -> None:
+    publish(publisher(fake))
+    fake.edit_mr(1, description="Rewritten by hand.")
+
+    publish(publisher(fake), text=TEXT + "# v2\n")
+
+    description = fake.mrs[1].description
+    assert description.startswith("Rewritten by hand.\n\n" + BLOCK_START)
+    assert fake.mrs[1].title == "Draft: [QA-1] User can log in"  # no marker: the title is left alone
+
+
+# --------------------------------------------------------------------------- one file per ticket
+
+
+def test_renamed_summary_keeps_the_file_path_of_the_branch(fake: FakeGitLab) -> None:
+    publish(publisher(fake), path="tests/login/qa-1_user_can_log_in.robot")
+
+    outcome = publish(publisher(fake), text=TEXT + "# v2\n", path="tests/login/qa-1_user_signs_in.robot")
+
+    assert outcome.status == "updated"
+    assert outcome.test_path == "tests/login/qa-1_user_can_log_in.robot"
+    assert fake.file(BRANCH, "tests/login/qa-1_user_can_log_in.robot") == TEXT + "# v2\n"
+    assert fake.file(BRANCH, "tests/login/qa-1_user_signs_in.robot") is None
+    assert "`tests/login/qa-1_user_can_log_in.robot`" in fake.mrs[1].description
+
+
+def test_new_folder_moves_the_file_in_one_commit(fake: FakeGitLab) -> None:
+    publish(publisher(fake), path="tests/login/qa-1_login.robot")
+    commits = fake.count("POST", r"/repository/commits$")
+
+    outcome = publish(publisher(fake), path="tests/auth/qa-1_login.robot")
+
+    assert outcome.status == "updated" and outcome.test_path == "tests/auth/qa-1_login.robot"
+    assert fake.count("POST", r"/repository/commits$") == commits + 1
+    assert fake.file(BRANCH, "tests/auth/qa-1_login.robot") == TEXT
+    assert fake.file(BRANCH, "tests/login/qa-1_login.robot") is None
+
+
+def test_a_second_file_left_by_an_older_run_is_removed(fake: FakeGitLab) -> None:
+    publish(publisher(fake), path="tests/login/qa-1_a.robot")
+    # What the old publisher left behind after a renamed summary: two files of the same ticket.
+    fake.branches[BRANCH] = fake._new_commit(
+        fake.branches[BRANCH],
+        "Add generated Robot Framework test for QA-1",
+        "jira2robot",
+        AUTHOR_EMAIL,
+        {**fake.commits[fake.branches[BRANCH]].files, "tests/login/qa-1_b.robot": TEXT},
+    ).id
+
+    outcome = publish(publisher(fake), path="tests/login/qa-1_a.robot")
+
+    assert outcome.status == "updated"
+    assert fake.file(BRANCH, "tests/login/qa-1_a.robot") == TEXT
+    assert fake.file(BRANCH, "tests/login/qa-1_b.robot") is None
+
+
+# --------------------------------------------------------------------------- lost responses
+
+
+def test_mr_created_but_response_lost_is_reported_created_and_counted(fake: FakeGitLab) -> None:
+    pub = publisher(fake, max_new_mrs=1)
+    fake.drop_response_after("POST", r"/merge_requests$")
+
+    outcome = publish(pub)
+
+    assert outcome.status == "created", outcome
+    assert outcome.reason == "draft MR !1 created"
+    assert outcome.mr_url == f"{fake.url}/qa/shop-tests/-/merge_requests/1"
+    assert len(fake.mrs) == 1 and fake.count("POST", r"/merge_requests$") == 1
+    assert anyio.run(pub.new_mr_capacity) == (0, "limit max_new_mrs=1 reached")
+    assert publish(pub, "QA-2").reason == "limit max_new_mrs=1 reached"
+
+
+def test_capacity_is_the_tighter_of_the_two_limits(fake: FakeGitLab) -> None:
+    publish(publisher(fake), "QA-1")
+    assert anyio.run(publisher(fake, max_new_mrs=5, max_open_mrs=3).new_mr_capacity) == (
+        2,
+        "limit max_open_mrs=3 reached (1 open jira2robot merge requests)",
+    )
+    assert anyio.run(publisher(fake, max_new_mrs=1, max_open_mrs=3).new_mr_capacity)[0] == 1
+    assert anyio.run(publisher(fake, max_open_mrs=1).new_mr_capacity)[0] == 0

@@ -6,6 +6,14 @@ new commit when the generated test changed, does nothing when it did not, and ne
 overwrites a human's commits. Merged MRs mean the ticket is covered; closed MRs are a
 reviewer's "no" and are only replaced when asked (`--recreate`).
 
+Humans win: the bot rewrites only its marked block of the description, sets the title only
+while it is still the one the bot wrote (a reviewer's rename or "Mark as ready" sticks), and
+keeps the test file where the branch already has it, so a renamed Jira summary never leaves
+two files (a change of folder moves the file in the same commit).
+
+Limits: `new_mr_capacity` tells the run how many new MRs it may open, so slots are handed out
+before any generation; the publisher still refuses to exceed them itself.
+
 python-gitlab is synchronous; every call runs in a worker thread under a capacity limiter
 so a run with many tickets keeps a bounded number of requests in flight.
 """
@@ -14,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import posixpath
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,11 +39,15 @@ from generator.config import MergeRequestSettings
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 from generator.publish import PublishError, PublishOutcome
 from generator.publish.describe import (
+    bot_owns_title,
     code,
     fingerprint,
+    merge_block,
     neutralise_quick_actions,
+    read_marker,
     render_mr_description,
     render_mr_title,
+    title_digest,
 )
 from generator.text import redact
 
@@ -132,6 +146,9 @@ class GitLabPublisher:
         self._open_count: int | None = None
         self._new_count = 0
         self._lock = anyio.Lock()
+        # Written into each description this run creates: after a lost response, an MR carrying
+        # it is this run's own creation, not one another pipeline opened meanwhile.
+        self._run_id = uuid.uuid4().hex[:12]
 
     # ------------------------------------------------------------------ plumbing
 
@@ -213,8 +230,8 @@ class GitLabPublisher:
             return None
         return headers.get("X-Gitlab-Content-Sha256")
 
-    async def _foreign_authors(self, branch: str) -> list[str]:
-        """Authors of branch commits (not on the target) that jira2robot did not write."""
+    async def _branch_state(self, branch: str) -> tuple[list[str], list[str]]:
+        """Authors of branch commits jira2robot did not write, and the `.robot` files the branch adds."""
         compare = await self._call(
             f"comparing {branch} with {self._target}", self._project.repository_compare, self._target, branch
         )
@@ -223,7 +240,12 @@ class GitLabPublisher:
             for c in compare.get("commits", [])
             if c.get("author_email") != AUTHOR_EMAIL
         ]
-        return list(dict.fromkeys(authors))
+        added = sorted(
+            d["new_path"]
+            for d in compare.get("diffs", [])
+            if d.get("new_file") and not d.get("deleted_file") and d.get("new_path", "").endswith(".robot")
+        )
+        return list(dict.fromkeys(authors)), added
 
     async def _count_open(self) -> int:
         """Open jira2robot MRs: those with our labels (one request, GitLab's total header), else our branches."""
@@ -256,16 +278,19 @@ class GitLabPublisher:
 
     async def _limit(self) -> str | None:
         """The limit a new MR would hit now; the caller holds the lock."""
-        if self._new_count >= self._max_new:
-            return f"limit max_new_mrs={self._max_new} reached"
+        free, reason = await self._free()
+        return reason if free <= 0 else None
+
+    async def _free(self) -> tuple[int, str]:
+        """New MRs still allowed, and the reason given once they are used up; the caller holds the lock."""
         if self._open_count is None:
             self._open_count = await self._count_open()
-        if self._open_count + self._new_count >= self._max_open:
-            return (
-                f"limit max_open_mrs={self._max_open} reached "
-                f"({self._open_count + self._new_count} open jira2robot merge requests)"
-            )
-        return None
+        by_new = self._max_new - self._new_count
+        by_open = self._max_open - self._open_count - self._new_count
+        if by_new <= by_open:
+            return by_new, f"limit max_new_mrs={self._max_new} reached"
+        open_now = self._open_count + self._new_count
+        return by_open, f"limit max_open_mrs={self._max_open} reached ({open_now} open jira2robot merge requests)"
 
     async def _reserve_new(self) -> str | None:
         """Claim one new-MR slot, or say which limit stops it. Updates never need a slot."""
@@ -281,13 +306,13 @@ class GitLabPublisher:
 
     # ------------------------------------------------------------------ writes
 
-    async def _commit(self, key: str, branch: str, path: str, text: str, *, action: str, start: str | None) -> None:
-        """One commit with the whole file; with `start`, the same call creates the branch atomically."""
+    async def _commit(self, key: str, branch: str, actions: list[dict[str, Any]], *, start: str | None) -> None:
+        """One commit with every file change; with `start`, the same call creates the branch atomically."""
         data: dict[str, Any] = {
             "branch": branch,
             "commit_message": f"Add generated Robot Framework test for {key}\n\n"
             "Generated by jira2robot; review it in the draft merge request.",
-            "actions": [{"action": action, "file_path": path, "content": text}],
+            "actions": actions,
             "author_name": AUTHOR_NAME,
             "author_email": AUTHOR_EMAIL,
         }
@@ -332,9 +357,22 @@ class GitLabPublisher:
                 data,
                 expect=frozenset({409}),
             )
-        except GitlabError as exc:
-            raise _Conflict(f"opening a merge request from {branch}: {_message(exc)}") from None
+        except (GitlabError, PublishError) as exc:
+            # The answer may be lost after GitLab created the MR (or a retried POST met our own
+            # MR): one carrying this run's id is ours, so the ticket is `created`, not `skipped`.
+            if (mine := await self._created_by_this_run(branch)) is not None:
+                return mine, unknown
+            if isinstance(exc, GitlabError):
+                raise _Conflict(f"opening a merge request from {branch}: {_message(exc)}") from None
+            raise
         return mr, unknown
+
+    async def _created_by_this_run(self, branch: str) -> ProjectMergeRequest | None:
+        self._mrs.pop(branch, None)
+        mr = await self._find_mr(branch)
+        if mr is not None and read_marker(mr.description).get("run") == self._run_id:
+            return mr
+        return None
 
     async def _note_once(self, mr: ProjectMergeRequest, body: str) -> None:
         """Leave the foreign-commits note unless an earlier run already did."""
@@ -347,12 +385,10 @@ class GitLabPublisher:
     # ------------------------------------------------------------------ Publisher
 
     async def covered(self, key: str) -> str | None:
-        """Skip reason before any LLM call: merged MR, closed MR not to be recreated, MR limits reached."""
+        """Skip reason before any LLM call: a merged MR, or a closed one not to be recreated."""
         mr = await self._find_mr(self._branch(key))
         if mr is None:
-            # A ticket that would need a new MR past the limits is not worth its LLM calls.
-            async with self._lock:
-                return await self._limit()
+            return None
         if mr.state == "merged":
             return f"already covered by merged MR !{mr.iid}"
         if mr.state == "closed" and not self._recreate:
@@ -363,6 +399,17 @@ class GitLabPublisher:
         """`!iid` of the ticket's open MR: backlog runs leave it alone instead of regenerating it."""
         mr = await self._find_mr(self._branch(key))
         return f"!{mr.iid}" if mr is not None and mr.state in ("opened", "locked") else None
+
+    async def needs_new_mr(self, key: str) -> bool:
+        """Publishing this ticket would open a new MR (none yet, or a closed one to recreate)."""
+        mr = await self._find_mr(self._branch(key))
+        return mr is None or (mr.state == "closed" and self._recreate)
+
+    async def new_mr_capacity(self) -> tuple[int, str]:
+        """How many new MRs this run may still open, and the reason to give a ticket past that."""
+        async with self._lock:
+            free, reason = await self._free()
+        return max(free, 0), reason
 
     async def publish(
         self,
@@ -412,36 +459,59 @@ class GitLabPublisher:
             mr = None
 
         exists = await self._branch_exists(branch)
-        if exists and (authors := await self._foreign_authors(branch)):
+        authors, previous = await self._branch_state(branch) if exists else ([], [])
+        if authors:
             reason = f"branch {branch} has commits by someone else ({', '.join(authors)}); not overwritten"
             if mr is not None:
                 await self._note_once(mr, self._foreign_note(ticket.key, branch, authors))
             return PublishOutcome(status="skipped", reason=reason, mr_url=mr.web_url if mr is not None else None)
 
+        test = test.model_copy(update={"target_path": _kept_path(test.target_path, previous)})
+        stale = [path for path in previous if path != test.target_path]
         current = await self._file_digest(test.target_path, branch) if exists else None
-        up_to_date = exists and current == fingerprint(test.text)
+        up_to_date = exists and not stale and current == fingerprint(test.text)
         title = render_mr_title(ticket)
-        description = render_mr_description(ticket, spec, test, validation, result, jira_url=self._jira_url)
 
         if mr is not None:
             if up_to_date:
                 return PublishOutcome(
-                    status="skipped", reason=f"unchanged: MR !{mr.iid} already up to date", mr_url=mr.web_url
+                    status="skipped",
+                    reason=f"unchanged: MR !{mr.iid} already up to date",
+                    mr_url=mr.web_url,
+                    test_path=test.target_path,
                 )
-            await self._push(ticket.key, branch, exists, current, test)
-            await self._call(
-                f"updating !{mr.iid}",
-                self._project.mergerequests.update,
-                mr.iid,
-                {"title": title, "description": description},
+            await self._push(ticket.key, branch, exists, current, stale, test)
+            owns_title = bot_owns_title(mr.title, mr.description)
+            title_hash = title_digest(title) if owns_title else read_marker(mr.description).get("title")
+            block = render_mr_description(
+                ticket, spec, test, validation, result, jira_url=self._jira_url, title_hash=title_hash
             )
-            return PublishOutcome(status="updated", reason=f"MR !{mr.iid} updated with a new commit", mr_url=mr.web_url)
+            fields = {"description": merge_block(mr.description, block)}
+            if owns_title:
+                fields["title"] = title
+            await self._call(f"updating !{mr.iid}", self._project.mergerequests.update, mr.iid, fields)
+            return PublishOutcome(
+                status="updated",
+                reason=f"MR !{mr.iid} updated with a new commit",
+                mr_url=mr.web_url,
+                test_path=test.target_path,
+            )
 
         if limit := await self._reserve_new():
             return PublishOutcome(status="skipped", reason=limit)
+        description = render_mr_description(
+            ticket,
+            spec,
+            test,
+            validation,
+            result,
+            jira_url=self._jira_url,
+            title_hash=title_digest(title),
+            run_id=self._run_id,
+        )
         try:
             if not up_to_date:
-                await self._push(ticket.key, branch, exists, current, test)
+                await self._push(ticket.key, branch, exists, current, stale, test)
             created, unknown = await self._create_mr(branch, title, description)
         except BaseException:
             await self._release_new()
@@ -450,17 +520,30 @@ class GitLabPublisher:
         reason = f"draft MR !{created.iid} created"
         if unknown:
             reason += f"; unknown GitLab user(s) not assigned: {', '.join(unknown)}"
-        return PublishOutcome(status="created", reason=reason, mr_url=created.web_url)
+        return PublishOutcome(status="created", reason=reason, mr_url=created.web_url, test_path=test.target_path)
 
-    async def _push(self, key: str, branch: str, exists: bool, current: str | None, test: GeneratedTest) -> None:
-        """One commit with the test; a missing branch is created from the target by the same call."""
+    async def _push(
+        self, key: str, branch: str, exists: bool, current: str | None, stale: list[str], test: GeneratedTest
+    ) -> None:
+        """One commit with the test: stale files of this ticket are moved or removed in the same commit.
+
+        A missing branch is created from the target by the same call.
+        """
+        path, text = test.target_path, test.text
         if exists:
-            action = "create" if current is None else "update"
-            await self._commit(key, branch, test.target_path, test.text, action=action, start=None)
+            if current is not None:
+                actions = [{"action": "update", "file_path": path, "content": text}]
+            elif stale:
+                actions = [{"action": "move", "previous_path": stale[0], "file_path": path, "content": text}]
+                stale = stale[1:]
+            else:
+                actions = [{"action": "create", "file_path": path, "content": text}]
+            actions += [{"action": "delete", "file_path": old} for old in stale]
+            await self._commit(key, branch, actions, start=None)
             return
-        on_target = await self._file_digest(test.target_path, self._target)
+        on_target = await self._file_digest(path, self._target)
         action = "create" if on_target is None else "update"
-        await self._commit(key, branch, test.target_path, test.text, action=action, start=self._target)
+        await self._commit(key, branch, [{"action": action, "file_path": path, "content": text}], start=self._target)
 
     @staticmethod
     def _foreign_note(key: str, branch: str, authors: list[str]) -> str:
@@ -472,3 +555,17 @@ class GitLabPublisher:
             "with `--recreate`.\n\n"
             f"{FOREIGN_NOTE_MARKER}\n"
         )
+
+
+def _kept_path(target: str, previous: list[str]) -> str:
+    """Where the ticket's test goes on its branch: a file the branch already has keeps its path.
+
+    The file name comes from the Jira summary, so a renamed summary must not rename the file
+    under review; the validated text only depends on its folder (relative imports), so a file
+    in the same folder keeps its name. A different folder means the test really moved.
+    """
+    if target in previous:
+        return target
+    folder = posixpath.dirname(target)
+    same_folder = [path for path in previous if posixpath.dirname(path) == folder]
+    return same_folder[0] if same_folder else target
