@@ -30,13 +30,22 @@ from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
 from generator.matcher import KeywordMatcher
 from generator.mcp_client import McpConnection, McpError
-from generator.models import ConfluencePage, GeneratedTest, RepoContext, TestSpec, TicketContext, TicketResult
+from generator.models import (
+    ConfluencePage,
+    GeneratedTest,
+    RepoContext,
+    TestSpec,
+    TicketContext,
+    TicketResult,
+    TicketStatus,
+)
 from generator.offline import OfflinePlanner, OfflineWriter
 from generator.plan import LLMPlanner, PlanError, Planner, overwrite_error
 from generator.publish import Publisher, PublishError
 from generator.publish.local import LocalPublisher
 from generator.repo_tools import gitlab_tools, repo_tools
 from generator.report import ReportWriter
+from generator.slots import NewMrSlots
 from generator.validate import UnsafePathError, validate
 from generator.write import LLMWriter, Writer
 
@@ -143,18 +152,82 @@ async def process_ticket(rc: RunContext, key: str) -> TicketResult:
     return result
 
 
-async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudget, result: TicketResult) -> None:
-    settings, cfg = rc.settings, rc.settings.repo_config
+async def _skip_reason(rc: RunContext, key: str) -> str | None:
+    """Why the ticket needs no generation at all (covered by a test or an MR), else None."""
     covering = rc.coverage.get(key.lower())
-    if covering and not settings.recreate:
-        result.status, result.reason = "skipped", f"already covered by {covering[0]} (tagged {key})"
-        return
+    if covering and not rc.settings.recreate:
+        return f"already covered by {covering[0]} (tagged {key})"
     reason = await rc.publisher.covered(key)
     if reason is None and key in rc.backlog_keys and (mr := await rc.publisher.open_mr(key)):
         reason = f"open MR {mr} already exists (backlog runs do not regenerate open MRs)"
-    if reason:
-        result.status, result.reason = "skipped", reason
-        return
+    return reason
+
+
+def _settle(rc: RunContext, key: str, status: TicketStatus, reason: str) -> None:
+    """Record a ticket decided without generation (its log section holds the one-line reason)."""
+    log = TicketLog(rc.console, key, buffered=rc.buffered_logs)
+    log.open("checking the ticket")
+    log.info(f"{status}: {reason}")
+    log.close()
+    shard_index = rc.settings.node_index if rc.settings.node_total > 1 else None
+    rc.report.record(TicketResult(key=key, status=status, reason=reason, shard=shard_index))
+
+
+async def _triage(rc: RunContext, key: str, needs_slot: dict[str, bool]) -> None:
+    """Checks made before any LLM call; a ticket to generate lands in `needs_slot` (new MR or not)."""
+    try:
+        reason = await _skip_reason(rc, key)
+        if reason is None:
+            needs_slot[key] = await rc.publisher.needs_new_mr(key)
+            return
+        _settle(rc, key, "skipped", reason)
+    except EXPECTED_ERRORS as exc:
+        _settle(rc, key, "failed", str(exc))
+
+
+async def _process_all(rc: RunContext, selected: list[str], concurrency: int) -> None:
+    """Triage every ticket, hand out new-MR slots in selection order, then generate.
+
+    No ticket past the MR limits reaches the planner; a slot whose ticket opens no MR goes to
+    the next waiting ticket (see `generator.slots`).
+    """
+    ticket_limiter = anyio.CapacityLimiter(concurrency)
+    needs_slot: dict[str, bool] = {}
+
+    async def triage(key: str) -> None:
+        async with ticket_limiter:
+            await _triage(rc, key, needs_slot)
+
+    async with anyio.create_task_group() as tg:
+        for key in selected:
+            tg.start_soon(triage, key)
+
+    capacity: tuple[int, str] | None = None
+    if any(needs_slot.values()):
+        try:
+            capacity = await rc.publisher.new_mr_capacity()
+        except PublishError as exc:
+            for key in [k for k in selected if needs_slot.get(k)]:
+                _settle(rc, key, "failed", str(exc))
+                del needs_slot[key]
+    slots = NewMrSlots(capacity)
+
+    async def worker(key: str) -> None:
+        async with ticket_limiter:
+            result = await process_ticket(rc, key)
+        if needs_slot[key] and result.status != "created" and (successor := slots.give_back()):
+            pool.start_soon(worker, successor)
+
+    async with anyio.create_task_group() as pool:
+        for key in selected:
+            if key in needs_slot and (not needs_slot[key] or slots.take(key)):
+                pool.start_soon(worker, key)
+    for key in slots.waiting:
+        _settle(rc, key, "skipped", slots.reason)
+
+
+async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudget, result: TicketResult) -> None:
+    settings, cfg = rc.settings, rc.settings.repo_config
     if rc.run_budget.exhausted:
         result.status, result.reason = "skipped", rc.run_budget.reason()
         return
@@ -202,6 +275,7 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
     log.progress(f"publishing ({settings.publish})")
     outcome = await rc.publisher.publish(ticket, spec, test, validation, result)
     result.status, result.reason, result.mr_url = outcome.status, outcome.reason, outcome.mr_url
+    result.test_path = outcome.test_path or result.test_path
     if outcome.mr_url and outcome.status == "created" and cfg.merge_request.comment_on_jira:
         await _comment_on_jira(rc, key, outcome.mr_url, log)
 
@@ -381,16 +455,8 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             buffered_logs=limits.concurrency > 1 and len(selected) > 1,
             backlog_keys=set(backlog) - set(keys),
         )
-        ticket_limiter = anyio.CapacityLimiter(limits.concurrency)
         report.expect(selected)
-
-        async def worker(key: str) -> None:
-            async with ticket_limiter:
-                await process_ticket(rc, key)
-
-        async with anyio.create_task_group() as tg:
-            for key in selected:
-                tg.start_soon(worker, key)
+        await _process_all(rc, selected, limits.concurrency)
 
     results = [report.results[k] for k in selected if k in report.results]
     print_summary(console, results)

@@ -280,3 +280,91 @@ def test_mr_limits_are_checked_before_spending_llm_calls(llm, atlassian, sample_
         assert by_key["QA-104"]["reason"] == "limit max_new_mrs=1 reached"
         assert by_key["QA-104"]["llm"]["calls"] == 0
         assert len(gl.mrs) == 1 and len(llm.requests) == 2
+
+
+def _gitlab_run(gl: FakeGitLab, sample_repo: Path, out: Path, keys: str, *extra: str) -> int:
+    os.environ["CI_SERVER_URL"] = gl.url
+    return main(
+        ["run", "--keys", keys, "--repo", str(sample_repo), "--publish", "gitlab", "--output-dir", str(out), *extra]
+    )
+
+
+def test_slots_are_reserved_in_the_given_order_before_any_generation(llm, atlassian, sample_repo, tmp_path):
+    """3 tickets, 1 new MR, default concurrency: only the first key given reaches the planner."""
+    os.environ.update(OPENAI_BASE_URL=llm.base_url, JIRA_MCP_URL=atlassian.url, GITLAB_TOKEN="glpat-x-123456")
+    os.environ["CI_PROJECT_ID"] = "7"
+    calls: list[tuple[float, str, str]] = []
+    llm.responder = responder(calls)
+    with FakeGitLab(token="glpat-x-123456") as gl:
+        assert _gitlab_run(gl, sample_repo, tmp_path / "out", "QA-104,QA-101,QA-103", "--max-new-mrs", "1") == 0
+
+        by_key = report(tmp_path / "out")
+        assert by_key["QA-104"]["status"] == "created"
+        for key in ("QA-101", "QA-103"):
+            assert by_key[key]["status"] == "skipped"
+            assert by_key[key]["reason"] == "limit max_new_mrs=1 reached"
+            assert by_key[key]["llm"]["calls"] == 0
+        assert {key for _, key, _ in calls} == {"QA-104"}
+        assert len(llm.requests) == 2
+        assert [mr.source_branch for mr in gl.mrs.values()] == ["jira2robot/QA-104"]
+
+
+def test_a_failed_ticket_gives_its_slot_to_the_next_one_in_order(llm, atlassian, sample_repo, tmp_path):
+    os.environ.update(OPENAI_BASE_URL=llm.base_url, JIRA_MCP_URL=atlassian.url, GITLAB_TOKEN="glpat-x-123456")
+    os.environ["CI_PROJECT_ID"] = "7"
+    calls: list[tuple[float, str, str]] = []
+    good = responder(calls)
+
+    def reply(body: dict):
+        answer = good(body)
+        return Text("this is not a test spec") if calls[-1][1:] == ("QA-101", "planner") else answer
+
+    llm.responder = reply
+    with FakeGitLab(token="glpat-x-123456") as gl:
+        code = _gitlab_run(gl, sample_repo, tmp_path / "out", "QA-101,QA-104,QA-103", "--max-new-mrs", "1")
+        assert code == 1
+
+        by_key = report(tmp_path / "out")
+        assert by_key["QA-101"]["status"] == "failed"
+        assert by_key["QA-104"]["status"] == "created"
+        assert by_key["QA-103"]["status"] == "skipped"
+        assert by_key["QA-103"]["reason"] == "limit max_new_mrs=1 reached"
+        assert "QA-103" not in {key for _, key, _ in calls}
+        assert [mr.source_branch for mr in gl.mrs.values()] == ["jira2robot/QA-104"]
+
+
+def test_updates_need_no_slot_and_max_open_mrs_counts_existing_ones(llm, atlassian, sample_repo, tmp_path):
+    os.environ.update(OPENAI_BASE_URL=llm.base_url, JIRA_MCP_URL=atlassian.url, GITLAB_TOKEN="glpat-x-123456")
+    os.environ["CI_PROJECT_ID"] = "7"
+    calls: list[tuple[float, str, str]] = []
+    llm.responder = responder(calls)
+    with FakeGitLab(token="glpat-x-123456") as gl:
+        assert _gitlab_run(gl, sample_repo, tmp_path / "first", "QA-101") == 0
+        calls.clear()
+
+        code = _gitlab_run(gl, sample_repo, tmp_path / "out", "QA-103,QA-101,QA-104", "--max-open-mrs", "2")
+
+        assert code == 0
+        by_key = report(tmp_path / "out")
+        assert by_key["QA-101"]["status"] == "skipped" and by_key["QA-101"]["reason"].startswith("unchanged")
+        assert by_key["QA-103"]["status"] == "created"
+        assert by_key["QA-104"]["reason"] == "limit max_open_mrs=2 reached (1 open jira2robot merge requests)"
+        assert {key for _, key, _ in calls} == {"QA-101", "QA-103"}
+
+
+def test_mr_created_but_response_lost_is_created_in_the_report(llm, atlassian, sample_repo, tmp_path):
+    os.environ.update(OPENAI_BASE_URL=llm.base_url, JIRA_MCP_URL=atlassian.url, GITLAB_TOKEN="glpat-x-123456")
+    os.environ["CI_PROJECT_ID"] = "7"
+    llm.responder = responder()
+    with FakeGitLab(token="glpat-x-123456") as gl:
+        gl.drop_response_after("POST", r"/merge_requests$")
+        code = _gitlab_run(
+            gl, sample_repo, tmp_path / "out", "QA-101,QA-104", "--max-new-mrs", "1", "--concurrency", "1"
+        )
+
+        assert code == 0
+        by_key = report(tmp_path / "out")
+        assert by_key["QA-101"]["status"] == "created"
+        assert by_key["QA-101"]["mr_url"].endswith("/merge_requests/1")
+        assert by_key["QA-104"]["reason"] == "limit max_new_mrs=1 reached"
+        assert len(gl.mrs) == 1
