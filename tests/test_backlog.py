@@ -368,3 +368,29 @@ def test_mr_created_but_response_lost_is_created_in_the_report(llm, atlassian, s
         assert by_key["QA-101"]["mr_url"].endswith("/merge_requests/1")
         assert by_key["QA-104"]["reason"] == "limit max_new_mrs=1 reached"
         assert len(gl.mrs) == 1
+
+
+def test_run_on_the_bots_own_branch_does_nothing(atlassian, sample_repo, tmp_path, capsys):
+    os.environ.update(JIRA_MCP_URL=atlassian.url, CI_COMMIT_REF_NAME="bot/QA-101", GITLAB_TOKEN="glpat-x-123456")
+    os.environ["CI_PROJECT_ID"] = "7"
+    with FakeGitLab(token="glpat-x-123456") as gl:
+        code = _gitlab_run(gl, sample_repo, tmp_path / "out", "QA-101", "--recreate", "--branch-prefix", "bot/")
+
+        assert code == 0
+        assert "bot/QA-101 is one of jira2robot's own branches (bot/*): nothing to do." in capsys.readouterr().out
+        assert not (tmp_path / "out").exists()
+        assert gl.requests == []
+
+        os.environ["CI_COMMIT_REF_NAME"] = "main"
+        args = ("--branch-prefix", "bot/", "--llm", "offline")
+        assert _gitlab_run(gl, sample_repo, tmp_path / "out", "QA-101", *args) == 0
+        assert [mr.source_branch for mr in gl.mrs.values()] == ["bot/QA-101"]
+
+
+def test_version_comes_from_the_package_metadata(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"jira2robot {version('jira2robot')}"
