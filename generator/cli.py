@@ -54,6 +54,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-open-mrs", type=int, help="default 10")
     g.add_argument("--max-new-mrs", type=int, help="new MRs per run, default 5")
     g.add_argument("--recreate", action="store_true", help="regenerate covered tickets, recreate closed MRs")
+    g.add_argument("--dashboard", action="store_true", help="keep the 'jira2robot dashboard' issue current")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -42,6 +42,7 @@ from generator.models import (
 from generator.offline import OfflinePlanner, OfflineWriter
 from generator.plan import LLMPlanner, PlanError, Planner, overwrite_error
 from generator.publish import Publisher, PublishError
+from generator.publish.dashboard import DashboardIssue, Requests
 from generator.publish.local import LocalPublisher
 from generator.repo_tools import gitlab_tools, repo_tools
 from generator.report import ReportWriter
@@ -424,6 +425,8 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             except McpError as exc:
                 return _fail_all(settings, report, console, str(exc))
 
+        publisher = _publisher(settings, anyio.CapacityLimiter(limits.gitlab_concurrency))
+        board, asked = await _read_dashboard(settings, publisher, console)
         keys = list(settings.keys)
         backlog: list[str] = []
         if settings.jql:
@@ -432,7 +435,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             except McpError as exc:
                 return _fail_all(settings, report, console, f"JQL search failed: {exc}")
             console.line(f"jira2robot: JQL selected {len(backlog)} ticket(s)")
-        selected = shard(list(dict.fromkeys(keys + backlog)), settings.node_index, settings.node_total)
+        selected = shard(list(dict.fromkeys(keys + backlog + asked.keys)), settings.node_index, settings.node_total)
         if settings.node_total > 1:
             console.line(f"jira2robot: shard {settings.node_index}/{settings.node_total}: {len(selected)} ticket(s)")
 
@@ -448,7 +451,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             writer=LLMWriter(llm, settings.model_writer, tools=tools, max_tool_rounds=limits.max_tool_rounds)
             if llm
             else OfflineWriter(),
-            publisher=_publisher(settings, anyio.CapacityLimiter(limits.gitlab_concurrency)),
+            publisher=publisher,
             report=report,
             run_budget=RunBudget(limits.max_tokens_per_run),
             dryrun_limiter=anyio.CapacityLimiter(limits.dryrun_workers),
@@ -457,10 +460,47 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
         )
         report.expect(selected)
         await _process_all(rc, selected, limits.concurrency)
+        if board is not None:
+            await _write_dashboard(board, report, selected, asked, console)
 
     results = [report.results[k] for k in selected if k in report.results]
     print_summary(console, results)
     return results
+
+
+async def _read_dashboard(
+    settings: Settings, publisher: Publisher, console: Console
+) -> tuple[DashboardIssue | None, Requests]:
+    """The dashboard issue (opt-in, GitLab only) and the tickets its ticked boxes ask for.
+
+    Ticked tickets join this run's selection after the given and JQL keys; "recreate" ones may
+    replace their closed MR. An unreadable dashboard never stops the run: it is a side view.
+    """
+    from generator.publish.gitlab import GitLabPublisher
+
+    if not settings.repo_config.merge_request.dashboard or not isinstance(publisher, GitLabPublisher):
+        return None, Requests()
+    board = publisher.dashboard()
+    try:
+        asked = await board.read()
+    except PublishError as exc:
+        console.line(f"jira2robot: warning: dashboard issue not read: {exc}")
+        return board, Requests()
+    if asked.keys:
+        console.line(f"jira2robot: dashboard asks to retry or recreate: {', '.join(asked.keys)}")
+    publisher.allow_recreate(asked.recreate)
+    return board, asked
+
+
+async def _write_dashboard(
+    board: DashboardIssue, report: ReportWriter, selected: list[str], asked: Requests, console: Console
+) -> None:
+    try:
+        url = await board.write(report.results.values(), handled=set(selected), asked=asked)
+    except PublishError as exc:
+        console.line(f"jira2robot: warning: dashboard issue not updated: {exc}")
+        return
+    console.line(f"jira2robot: dashboard {url}")
 
 
 def _fail_all(settings: Settings, report: ReportWriter, console: Console, reason: str) -> list[TicketResult]:

@@ -394,3 +394,48 @@ def test_version_comes_from_the_package_metadata(capsys):
         main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == f"jira2robot {version('jira2robot')}"
+
+
+def test_dashboard_issue_lists_tickets_and_its_checkboxes_drive_the_next_run(llm, atlassian, sample_repo, tmp_path):
+    os.environ.update(OPENAI_BASE_URL=llm.base_url, JIRA_MCP_URL=atlassian.url, GITLAB_TOKEN="glpat-x-123456")
+    os.environ["CI_PROJECT_ID"] = "7"
+    calls: list[tuple[float, str, str]] = []
+    good = responder(calls)
+    broken = {"QA-104"}
+
+    def reply(body: dict):
+        answer = good(body)
+        return Text("no spec today") if calls[-1][1] in broken and calls[-1][2] == "planner" else answer
+
+    llm.responder = reply
+    with FakeGitLab(token="glpat-x-123456") as gl:
+        assert _gitlab_run(gl, sample_repo, tmp_path / "one", "QA-101,QA-104", "--dashboard") == 1
+        (issue,) = gl.issues.values()
+        assert issue.title == "jira2robot dashboard" and issue.labels == ["jira2robot"]
+        assert "- [ ] <!-- jira2robot:retry=QA-104 --> `QA-104`: planner spec never valid" in issue.description
+        assert "| `QA-101` | created | [MR 1](" in issue.description
+
+        # A reviewer ticks "retry" for QA-104 and closes QA-101's MR.
+        broken.clear()
+        issue.description = issue.description.replace(
+            "- [ ] <!-- jira2robot:retry=QA-104", "- [x] <!-- jira2robot:retry=QA-104"
+        )
+        gl.set_mr_state(1, "closed")
+        calls.clear()
+        assert _gitlab_run(gl, sample_repo, tmp_path / "two", "QA-101", "--dashboard") == 0
+        two = report(tmp_path / "two")
+        assert two["QA-104"]["status"] == "created"  # asked for by the ticked box, not by --keys
+        assert two["QA-101"]["reason"] == "closed MR !1 not recreated (use --recreate)"
+        assert {key for _, key, _ in calls} == {"QA-104"}
+        assert "retry=QA-104" not in issue.description and "| `QA-104` | created |" in issue.description
+        assert "- [ ] <!-- jira2robot:recreate=QA-101 --> `QA-101`: [MR 1](" in issue.description
+
+        # Ticking "recreate" replaces the closed MR on the next run, and only that one.
+        issue.description = issue.description.replace(
+            "- [ ] <!-- jira2robot:recreate", "- [x] <!-- jira2robot:recreate"
+        )
+        assert _gitlab_run(gl, sample_repo, tmp_path / "three", "QA-104", "--dashboard") == 0
+        three = report(tmp_path / "three")
+        assert three["QA-101"]["status"] == "created" and three["QA-101"]["reason"] == "draft MR !3 created"
+        assert "recreate=QA-101" not in issue.description
+        assert len(gl.issues) == 1

@@ -9,8 +9,10 @@ A new publisher per run mirrors a new pipeline: nothing is remembered but GitLab
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -32,6 +34,7 @@ from generator.models import (
     ValidationResult,
 )
 from generator.publish import PublishOutcome
+from generator.publish.dashboard import Requests, merge_state, read_requests, read_state, render_dashboard
 from generator.publish.describe import (
     BLOCK_END,
     BLOCK_START,
@@ -526,3 +529,64 @@ def test_capacity_is_the_tighter_of_the_two_limits(fake: FakeGitLab) -> None:
     )
     assert anyio.run(publisher(fake, max_new_mrs=1, max_open_mrs=3).new_mr_capacity)[0] == 1
     assert anyio.run(publisher(fake, max_open_mrs=1).new_mr_capacity)[0] == 0
+
+
+# --------------------------------------------------------------------------- rendered text (golden files)
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def assert_golden(name: str, text: str) -> None:
+    """Compare with tests/golden/<name>; `UPDATE_GOLDEN=1 pytest ...` rewrites it after a deliberate change."""
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed; review, then UPDATE_GOLDEN=1"
+
+
+def golden_results() -> list[TicketResult]:
+    hostile = "Broken <b>html</b> @all #12 [x](javascript:alert(1))\n/close"
+    return [
+        TicketResult(
+            key="QA-1",
+            status="created",
+            reason="draft MR !1 created",
+            mr_url="https://gitlab.example.com/qa/shop-tests/-/merge_requests/1",
+            open_questions=["Which locale?", hostile, "Is SSO in scope?", "Which browser?"],
+        ),
+        TicketResult(key="QA-2", status="failed", reason=f"planner spec never valid: {hostile}"),
+        TicketResult(
+            key="QA-3",
+            status="skipped",
+            reason="closed MR !3 not recreated (use --recreate)",
+            mr_url="https://gitlab.example.com/qa/shop-tests/-/merge_requests/3",
+        ),
+        TicketResult(key="QA-4", status="skipped", reason="already covered by tests/login/qa-4.robot (tagged QA-4)"),
+    ]
+
+
+def test_mr_description_matches_its_golden_file() -> None:
+    ticket, spec, test, validation, result = inputs(summary="User can log in <script> @all\n/merge")
+    text = render_mr_description(
+        ticket, spec, test, validation, result, jira_url=None, title_hash="0123456789abcdef", run_id="run0001"
+    )
+    assert_golden("mr_description.md", text)
+
+
+def test_dashboard_matches_its_golden_file() -> None:
+    state = merge_state({}, golden_results())
+    assert_golden("dashboard.md", render_dashboard(state, still_asked=Requests(retry={"QA-2"})))
+
+
+def test_dashboard_round_trips_its_state_and_reads_only_ticked_boxes_inside_its_block() -> None:
+    text = render_dashboard(merge_state({}, golden_results()))
+    assert read_state(text) == merge_state({}, golden_results())
+    assert read_requests(text) == Requests()
+
+    ticked = text.replace("- [ ] <!-- jira2robot:retry=QA-2 -->", "- [x] <!-- jira2robot:retry=QA-2 -->")
+    ticked = ticked.replace("- [ ] <!-- jira2robot:recreate=QA-3 -->", "- [X] <!-- jira2robot:recreate=QA-3 -->")
+    outside = "- [x] <!-- jira2robot:retry=QA-9 -->\n"
+    assert read_requests(outside + ticked) == Requests(retry={"QA-2"}, recreate={"QA-3"})
+    assert read_state("<!-- jira2robot:state=not*base64 -->") == {}
+    assert not [line for line in text.splitlines() if line.lstrip().startswith("/")]
+    assert "@all" not in text and "<b>" not in text and "[x](javascript:" not in text

@@ -104,7 +104,7 @@ def code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _safe_url(url: str) -> str | None:
+def safe_url(url: str) -> str | None:
     """Only plain http(s) URLs become links; anything else could smuggle markdown or script."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -115,9 +115,9 @@ def _safe_url(url: str) -> str | None:
 
 
 def _jira_link(ticket: Ticket, jira_url: str | None) -> str:
-    url = _safe_url(ticket.url) if ticket.url else None
+    url = safe_url(ticket.url) if ticket.url else None
     if url is None and jira_url:
-        url = _safe_url(f"{jira_url.rstrip('/')}/browse/{_KEY_UNSAFE.sub('', ticket.key)}")
+        url = safe_url(f"{jira_url.rstrip('/')}/browse/{_KEY_UNSAFE.sub('', ticket.key)}")
     label = inline(ticket.key)
     return f"[{label}]({url})" if url else label
 

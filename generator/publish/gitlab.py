@@ -38,6 +38,7 @@ from urllib3.util.retry import Retry
 from generator.config import MergeRequestSettings
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 from generator.publish import PublishError, PublishOutcome
+from generator.publish.dashboard import CLOSED_PREFIX, DashboardIssue
 from generator.publish.describe import (
     bot_owns_title,
     code,
@@ -143,6 +144,7 @@ class GitLabPublisher:
         self._mrs: dict[str, ProjectMergeRequest | None] = {}
         self._user_ids: dict[str, int | None] = {}
         self._recreated: set[str] = set()
+        self._recreate_keys: set[str] = set()
         self._open_count: int | None = None
         self._new_count = 0
         self._lock = anyio.Lock()
@@ -382,6 +384,19 @@ class GitLabPublisher:
             return
         await self._call(f"commenting on !{mr.iid}", handle.notes.create, {"body": body})
 
+    # ------------------------------------------------------------------ dashboard
+
+    def dashboard(self) -> DashboardIssue:
+        """The project's dashboard issue, labelled with the first MR label."""
+        return DashboardIssue(self._project, self._call, (self._settings.labels or ["jira2robot"])[0])
+
+    def allow_recreate(self, keys: set[str]) -> None:
+        """Recreate these tickets' closed MRs (a reviewer ticked "recreate" on the dashboard)."""
+        self._recreate_keys |= keys
+
+    def _may_recreate(self, key: str) -> bool:
+        return self._recreate or key in self._recreate_keys
+
     # ------------------------------------------------------------------ Publisher
 
     async def covered(self, key: str) -> str | None:
@@ -391,8 +406,8 @@ class GitLabPublisher:
             return None
         if mr.state == "merged":
             return f"already covered by merged MR !{mr.iid}"
-        if mr.state == "closed" and not self._recreate:
-            return f"closed MR !{mr.iid} not recreated (use --recreate)"
+        if mr.state == "closed" and not self._may_recreate(key):
+            return f"{CLOSED_PREFIX}{mr.iid} not recreated (use --recreate)"
         return None
 
     async def open_mr(self, key: str) -> str | None:
@@ -403,7 +418,7 @@ class GitLabPublisher:
     async def needs_new_mr(self, key: str) -> bool:
         """Publishing this ticket would open a new MR (none yet, or a closed one to recreate)."""
         mr = await self._find_mr(self._branch(key))
-        return mr is None or (mr.state == "closed" and self._recreate)
+        return mr is None or (mr.state == "closed" and self._may_recreate(key))
 
     async def new_mr_capacity(self) -> tuple[int, str]:
         """How many new MRs this run may still open, and the reason to give a ticket past that."""
@@ -445,9 +460,11 @@ class GitLabPublisher:
         if mr is not None and mr.state == "merged":
             return PublishOutcome(status="skipped", reason=f"covered by merged MR !{mr.iid}", mr_url=mr.web_url)
         if mr is not None and mr.state == "closed":
-            if not self._recreate:
+            if not self._may_recreate(ticket.key):
                 return PublishOutcome(
-                    status="skipped", reason=f"closed MR !{mr.iid} not recreated (use --recreate)", mr_url=mr.web_url
+                    status="skipped",
+                    reason=f"{CLOSED_PREFIX}{mr.iid} not recreated (use --recreate)",
+                    mr_url=mr.web_url,
                 )
             if branch not in self._recreated:
                 # A 404 means it is already gone (deleted with the MR, or by someone): same outcome.
