@@ -257,6 +257,50 @@ def test_job_image_is_the_components_own_release() -> None:
     assert not re.fullmatch(_inputs()["image_repository"]["regex"], "registry.example.com/qa/jira2robot:latest")
 
 
+# --------------------------------------------------------------------------- docs
+
+DOCS = ROOT / "docs" / "component.md"
+TABLE = re.compile(r"(<!-- inputs:start -->\n)(.*?)(<!-- inputs:end -->)", re.S)
+
+
+def _inputs_table() -> str:
+    """The inputs reference of docs/component.md, rendered from the template's spec header."""
+
+    def cell(text: str) -> str:
+        return " ".join(str(text).split()).replace("|", "\\|")
+
+    rows = ["| Input | Type | Default | Meaning |", "| --- | --- | --- | --- |"]
+    for name, spec in _inputs().items():
+        default = spec["default"]
+        shown = json.dumps(default) if not isinstance(default, str) else (f"`{cell(default)}`" if default else '`""`')
+        meaning = cell(spec["description"])
+        if "options" in spec:
+            meaning += " One of: " + ", ".join(f"`{option}`" for option in spec["options"]) + "."
+        rows.append(f"| `{name}` | {spec.get('type', 'string')} | {shown} | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+def test_docs_inputs_table_is_generated_from_the_template() -> None:
+    """`UPDATE_DOCS=1 pytest tests/test_component.py -k inputs_table` rewrites the table."""
+    text = DOCS.read_text(encoding="utf-8")
+    found = TABLE.search(text)
+    assert found, "docs/component.md lost its <!-- inputs:start --> / <!-- inputs:end --> markers"
+    if os.environ.get("UPDATE_DOCS") == "1":
+        DOCS.write_text(TABLE.sub(lambda m: m.group(1) + _inputs_table() + m.group(3), text), encoding="utf-8")
+        found = TABLE.search(DOCS.read_text(encoding="utf-8"))
+    assert found.group(2) == _inputs_table(), "the inputs table is stale: run with UPDATE_DOCS=1"
+
+
+def test_configuration_example_is_a_valid_repo_config() -> None:
+    from generator.config import RepoConfig
+
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    config = RepoConfig.model_validate(yaml.safe_load(example))
+    assert set(yaml.safe_load(example)) == set(RepoConfig.model_fields)  # every key documented
+    assert config.merge_request.dashboard is False
+
+
 # --------------------------------------------------------------------------- project pipeline
 
 
