@@ -603,11 +603,16 @@ class FakeGitLab:
     def _get_mr(self, request: Request, body: dict[str, Any], iid: str) -> Response:
         return JSONResponse(self._mr_json(self._mr(iid)))
 
-    def _update_mr(self, request: Request, body: dict[str, Any], iid: str) -> Response:
-        mr = self._mr(iid)
+    @staticmethod
+    def _edit(item: MergeRequest | Issue, body: dict[str, Any]) -> None:
+        """PUT semantics shared by MRs and issues: only the fields sent change."""
         for name in ("title", "description"):
             if name in body:
-                setattr(mr, name, body[name])
+                setattr(item, name, body[name])
+
+    def _update_mr(self, request: Request, body: dict[str, Any], iid: str) -> Response:
+        mr = self._mr(iid)
+        self._edit(mr, body)
         if "labels" in body:
             labels = body["labels"]
             mr.labels = labels if isinstance(labels, list) else [x for x in labels.split(",") if x]
@@ -686,9 +691,7 @@ class FakeGitLab:
 
     def _update_issue(self, request: Request, body: dict[str, Any], iid: str) -> Response:
         issue = self._issue(iid)
-        for name in ("title", "description"):
-            if name in body:
-                setattr(issue, name, body[name])
+        self._edit(issue, body)
         event = body.get("state_event")
         if event == "close":
             issue.state = "closed"
