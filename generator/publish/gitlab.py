@@ -14,26 +14,19 @@ two files (a change of folder moves the file in the same commit).
 Limits: `new_mr_capacity` tells the run how many new MRs it may open, so slots are handed out
 before any generation; the publisher still refuses to exceed them itself.
 
-python-gitlab is synchronous; every call runs in a worker thread under a capacity limiter
-so a run with many tickets keeps a bounded number of requests in flight.
+The HTTP plumbing (threads, limits, retries, error messages) lives in `gitlab_api`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import posixpath
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
-import gitlab
-import requests
 from gitlab.exceptions import GitlabError
 from gitlab.v4.objects import ProjectMergeRequest
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from generator.config import MergeRequestSettings
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
@@ -50,56 +43,17 @@ from generator.publish.describe import (
     render_mr_title,
     title_digest,
 )
+from generator.publish.gitlab_api import GitLabApi, message
 from generator.text import redact
 
 AUTHOR_NAME = "jira2robot"
 AUTHOR_EMAIL = "jira2robot@noreply"
 FOREIGN_NOTE_MARKER = "<!-- jira2robot:foreign-commits -->"
-# Status codes GitLab (or its load balancer) returns for transient failures.
-TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, *range(520, 531)})
-_MESSAGE_MAX = 300
 _UNCOUNTED = 10_000
-
-T = TypeVar("T")
 
 
 class _Conflict(Exception):
     """GitLab says the branch, file or MR already exists: our view of the state is stale."""
-
-
-def _message(exc: GitlabError) -> str:
-    text = exc.error_message if isinstance(exc.error_message, str) else repr(exc.error_message)
-    text = " ".join(text.split())
-    return text[:_MESSAGE_MAX] or "(no message)"
-
-
-def _retrying_session(retries: int, base_delay: float) -> requests.Session:
-    """HTTP session that retries transient failures with exponential backoff.
-
-    python-gitlab's own retry (`retry_transient_errors`) has a fixed 0.1 s·2ⁿ backoff and a
-    per-request `max_retries` defaulting to 10; retrying at the transport instead makes both
-    the count and the delay configurable per run. GitLab's 429 handling stays with
-    python-gitlab, which honours `Retry-After`. POSTs are retried too: a retried commit or
-    MR creation that had in fact succeeded comes back as a conflict, which `publish` resolves
-    by re-reading the state.
-    """
-    retry = Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        other=0,
-        allowed_methods=None,
-        status_forcelist=TRANSIENT_STATUSES,
-        backoff_factor=base_delay,
-        raise_on_status=False,
-        respect_retry_after_header=True,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 class GitLabPublisher:
@@ -122,25 +76,24 @@ class GitLabPublisher:
         jira_url: str | None = None,
         timeout: float = 30.0,
     ) -> None:
-        self._url = url.rstrip("/")
         self._token = token
-        self._project_ref = project
         self._target = target_branch
         self._settings = settings
         self._max_open = max_open_mrs
         self._max_new = max_new_mrs
         self._recreate = recreate
-        self._limiter = limiter or anyio.CapacityLimiter(2)
-        self._retries = retries
         self._jira_url = jira_url
-        self._gl = gitlab.Gitlab(
-            self._url,
-            private_token=token,
+        api = GitLabApi(
+            url=url,
+            token=token,
+            project=project,
+            limiter=limiter or anyio.CapacityLimiter(2),
+            retries=retries,
+            retry_base_delay=retry_base_delay,
             timeout=timeout,
-            retry_transient_errors=False,
-            session=_retrying_session(retries, retry_base_delay),
         )
-        self._project = self._gl.projects.get(project, lazy=True)
+        self._call, self._error = api.call, api.error
+        self._gl, self._project = api.gl, api.project
         self._mrs: dict[str, ProjectMergeRequest | None] = {}
         self._user_ids: dict[str, int | None] = {}
         self._recreated: set[str] = set()
@@ -152,46 +105,8 @@ class GitLabPublisher:
         # it is this run's own creation, not one another pipeline opened meanwhile.
         self._run_id = uuid.uuid4().hex[:12]
 
-    # ------------------------------------------------------------------ plumbing
-
     def _branch(self, key: str) -> str:
         return f"{self._settings.branch_prefix}{key}"
-
-    def _error(self, doing: str, exc: GitlabError) -> PublishError:
-        """Turn a python-gitlab error into the message a QA engineer can act on."""
-        status = exc.response_code
-        detail = _message(exc)
-        if status == 401:
-            text = f"GITLAB_TOKEN rejected (401): check the project access token (while {doing})"
-        elif status == 403:
-            text = f"GitLab refused {doing} (403): token lacks api scope or Developer role on {self._project_ref}"
-        elif status == 404 and "project not found" in detail.lower():
-            text = f"project {self._project_ref} not found or not visible to the token"
-        elif status in TRANSIENT_STATUSES:
-            text = f"GitLab failed {doing}: HTTP {status} after {self._retries} retries ({detail})"
-        else:
-            text = f"GitLab error {doing}: HTTP {status} ({detail})"
-        return PublishError(redact(text, [self._token]))
-
-    async def _call(
-        self, doing: str, fn: Callable[..., T], *args: Any, expect: frozenset[int] = frozenset(), **kwargs: Any
-    ) -> T:
-        """Run one python-gitlab call in a thread; errors become PublishError unless expected.
-
-        `expect` lists status codes the caller handles itself (404 for "absent", 409 for
-        "already exists"); a 404 saying the *project* is missing is never expected.
-        """
-        try:
-            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self._limiter)
-        except GitlabError as exc:
-            project_missing = exc.response_code == 404 and "project not found" in _message(exc).lower()
-            if exc.response_code in expect and not project_missing:
-                raise
-            raise self._error(doing, exc) from None
-        except requests.RequestException as exc:
-            raise PublishError(
-                redact(f"cannot reach GitLab at {self._url} while {doing}: {type(exc).__name__}", [self._token])
-            ) from None
 
     # ------------------------------------------------------------------ state reads
 
@@ -325,8 +240,8 @@ class GitLabPublisher:
                 f"committing to {branch}", self._project.commits.create, data, expect=frozenset({400, 409})
             )
         except GitlabError as exc:
-            if exc.response_code == 409 or "already exists" in _message(exc).lower():
-                raise _Conflict(f"committing to {branch}: {_message(exc)}") from None
+            if exc.response_code == 409 or "already exists" in message(exc).lower():
+                raise _Conflict(f"committing to {branch}: {message(exc)}") from None
             raise self._error(f"committing to {branch}", exc) from None
 
     async def _create_mr(self, branch: str, title: str, description: str) -> tuple[ProjectMergeRequest, list[str]]:
@@ -365,7 +280,7 @@ class GitLabPublisher:
             if (mine := await self._created_by_this_run(branch)) is not None:
                 return mine, unknown
             if isinstance(exc, GitlabError):
-                raise _Conflict(f"opening a merge request from {branch}: {_message(exc)}") from None
+                raise _Conflict(f"opening a merge request from {branch}: {message(exc)}") from None
             raise
         return mr, unknown
 
