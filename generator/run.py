@@ -495,8 +495,10 @@ async def _read_dashboard(
 async def _write_dashboard(
     board: DashboardIssue, report: ReportWriter, selected: list[str], asked: Requests, console: Console
 ) -> None:
+    # A ticket held back by the MR limits was not handled: its ticked box stays for the next run.
+    handled = {key for key in selected if key in report.results and not report.results[key].reason.startswith("limit ")}
     try:
-        url = await board.write(report.results.values(), handled=set(selected), asked=asked)
+        url = await board.write(report.results.values(), handled=handled, asked=asked)
     except PublishError as exc:
         console.line(f"jira2robot: warning: dashboard issue not updated: {exc}")
         return

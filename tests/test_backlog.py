@@ -427,3 +427,13 @@ def test_dashboard_issue_lists_tickets_and_its_checkboxes_drive_the_next_run(llm
     assert three["QA-101"]["status"] == "created" and three["QA-101"]["reason"] == "draft MR !3 created"
     assert "recreate=QA-101" not in issue.description
     assert len(gl.issues) == 1
+
+    # A ticked ticket held back by the MR limits keeps its ticked box for a later run.
+    broken.add("QA-103")
+    assert _gitlab_run(gl, sample_repo, tmp_path / "four", "QA-103", "--dashboard") == 1
+    issue.description = issue.description.replace(
+        "- [ ] <!-- jira2robot:retry=QA-103", "- [x] <!-- jira2robot:retry=QA-103"
+    )
+    assert _gitlab_run(gl, sample_repo, tmp_path / "five", "QA-104", "--dashboard", "--max-new-mrs", "0") == 0
+    assert report(tmp_path / "five")["QA-103"]["reason"] == "limit max_new_mrs=0 reached"
+    assert "- [x] <!-- jira2robot:retry=QA-103 -->" in issue.description

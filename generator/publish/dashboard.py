@@ -212,7 +212,10 @@ class DashboardIssue:
         return read_requests(issue.description) if issue is not None else Requests()
 
     async def write(self, results: Iterable[TicketResult], *, handled: set[str], asked: Requests) -> str:
-        """Merge this run's outcomes into the freshest copy of the issue; returns its URL."""
+        """Merge this run's outcomes into the freshest copy of the issue; returns its URL.
+
+        `handled`: the tickets this run really processed; ticked boxes of the others stay ticked.
+        """
         issue = await self._find()
         current = issue.description if issue is not None else ""
         fresh = read_requests(current)  # boxes ticked while this run was working stay ticked
@@ -220,7 +223,10 @@ class DashboardIssue:
             retry=(asked.retry | fresh.retry) - handled,
             recreate=(asked.recreate | fresh.recreate) - handled,
         )
-        block = render_dashboard(merge_state(read_state(current), results), still_asked=still)
+        state = read_state(current)
+        # A ticket this run did not handle (held back by the limits) keeps its recorded outcome.
+        outcomes = [r for r in results if r.key in handled or r.key not in state]
+        block = render_dashboard(merge_state(state, outcomes), still_asked=still)
         if issue is None:
             created = await self._call(
                 "opening the dashboard issue",
