@@ -590,3 +590,17 @@ def test_dashboard_round_trips_its_state_and_reads_only_ticked_boxes_inside_its_
     assert read_state("<!-- jira2robot:state=not*base64 -->") == {}
     assert not [line for line in text.splitlines() if line.lstrip().startswith("/")]
     assert "@all" not in text and "<b>" not in text and "[x](javascript:" not in text
+
+
+def test_dashboard_issue_is_created_once_labelled_and_never_shows_the_token(fake: FakeGitLab) -> None:
+    board = publisher(fake, settings=MergeRequestSettings(labels=["qa", "jira2robot"])).dashboard()
+    leaky = TicketResult(key="QA-7", status="failed", reason=f"GitLab said {TOKEN} is wrong")
+
+    url = anyio.run(lambda: board.write([leaky], handled={"QA-7"}, asked=Requests()))
+    anyio.run(lambda: board.write(golden_results(), handled={"QA-1"}, asked=Requests()))
+
+    (issue,) = fake.issues.values()
+    assert url == f"{fake.url}/qa/shop-tests/-/issues/1"
+    assert (issue.title, issue.labels) == ("jira2robot dashboard", ["qa"])
+    assert TOKEN not in issue.description and "GitLab said [MASKED] is wrong" in issue.description
+    assert set(read_state(issue.description)) == {"QA-1", "QA-2", "QA-3", "QA-4", "QA-7"}

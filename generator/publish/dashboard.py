@@ -189,10 +189,11 @@ def _encode(state: dict[str, Entry]) -> str:
 class DashboardIssue:
     """The dashboard issue of one project, found by its title and the first MR label."""
 
-    def __init__(self, project: Any, call: Call, label: str) -> None:
+    def __init__(self, project: Any, call: Call, label: str, *, redact: Callable[[str], str]) -> None:
         self._project = project
         self._call = call
         self._label = label
+        self._redact = redact
 
     async def _find(self) -> Any | None:
         issues = await self._call(
@@ -226,7 +227,7 @@ class DashboardIssue:
         state = read_state(current)
         # A ticket this run did not handle (held back by the limits) keeps its recorded outcome.
         outcomes = [r for r in results if r.key in handled or r.key not in state]
-        block = render_dashboard(merge_state(state, outcomes), still_asked=still)
+        block = self._redact(render_dashboard(merge_state(state, outcomes), still_asked=still))
         if issue is None:
             created = await self._call(
                 "opening the dashboard issue",

@@ -20,8 +20,10 @@ The HTTP plumbing (threads, limits, retries, error messages) lives in `gitlab_ap
 from __future__ import annotations
 
 import contextlib
+import functools
 import posixpath
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -77,6 +79,8 @@ class GitLabPublisher:
         timeout: float = 30.0,
     ) -> None:
         self._token = token
+        # Everything sent to GitLab or put in an error passes it.
+        self._redact: Callable[[str], str] = functools.partial(redact, secrets=[token])
         self._target = target_branch
         self._settings = settings
         self._max_open = max_open_mrs
@@ -87,6 +91,7 @@ class GitLabPublisher:
             url=url,
             token=token,
             project=project,
+            redact=self._redact,
             limiter=limiter or anyio.CapacityLimiter(2),
             retries=retries,
             retry_base_delay=retry_base_delay,
@@ -303,7 +308,8 @@ class GitLabPublisher:
 
     def dashboard(self) -> DashboardIssue:
         """The project's dashboard issue, labelled with the first MR label."""
-        return DashboardIssue(self._project, self._call, (self._settings.labels or ["jira2robot"])[0])
+        label = (self._settings.labels or ["jira2robot"])[0]
+        return DashboardIssue(self._project, self._call, label, redact=self._redact)
 
     def allow_recreate(self, keys: set[str]) -> None:
         """Recreate these tickets' closed MRs (a reviewer ticked "recreate" on the dashboard)."""

@@ -20,7 +20,6 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from generator.publish import PublishError
-from generator.text import redact
 
 # Status codes GitLab (or its load balancer) returns for transient failures.
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, *range(520, 531)})
@@ -74,13 +73,14 @@ class GitLabApi:
         url: str,
         token: str,
         project: str,
+        redact: Callable[[str], str],
         limiter: anyio.CapacityLimiter,
         retries: int,
         retry_base_delay: float,
         timeout: float,
     ) -> None:
         self._url = url.rstrip("/")
-        self._token = token
+        self._redact = redact  # every error message passes it: a token never reaches a report
         self._project_ref = project
         self._limiter = limiter
         self._retries = retries
@@ -107,7 +107,7 @@ class GitLabApi:
             text = f"GitLab failed {doing}: HTTP {status} after {self._retries} retries ({detail})"
         else:
             text = f"GitLab error {doing}: HTTP {status} ({detail})"
-        return PublishError(redact(text, [self._token]))
+        return PublishError(self._redact(text))
 
     async def call(
         self, doing: str, fn: Callable[..., T], *args: Any, expect: frozenset[int] = frozenset(), **kwargs: Any
@@ -126,5 +126,5 @@ class GitLabApi:
             raise self.error(doing, exc) from None
         except requests.RequestException as exc:
             raise PublishError(
-                redact(f"cannot reach GitLab at {self._url} while {doing}: {type(exc).__name__}", [self._token])
+                self._redact(f"cannot reach GitLab at {self._url} while {doing}: {type(exc).__name__}")
             ) from None
