@@ -29,6 +29,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from generator.config import KEY_PATTERN
+
 DATA_DIR = Path(__file__).parent / "data"
 DEMO_TICKETS_DIR = DATA_DIR / "tickets"
 DEMO_PAGES_DIR = DATA_DIR / "confluence"
@@ -87,7 +89,7 @@ class _TicketFile(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    key: str = Field(pattern=r"^[A-Z][A-Z0-9_]*-\d+$")
+    key: str = Field(pattern=f"^{KEY_PATTERN}$")  # the one key rule (ASCII digits only)
     summary: str = Field(min_length=1)
     id: _Id | None = None
     description: str | None = ""

@@ -18,7 +18,7 @@ import anyio
 
 from generator import __version__
 from generator.config import ConfigError, RepoConfig, build_settings
-from generator.logs import Console
+from generator.logs import Console, redact_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -122,7 +122,8 @@ def _run(args: argparse.Namespace) -> int:
     settings = build_settings(_cli_values(args), command="run")
     if _on_own_branch(settings.repo_config.merge_request.branch_prefix):
         return EXIT_OK
-    console = Console(secrets=settings.secrets())
+    console = Console(redactor=settings.redactor())
+    redact_logging(console.redact)
     results = anyio.run(run, settings, console)
     return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
 
@@ -150,7 +151,8 @@ def _validate(args: argparse.Namespace) -> int:
     from generator.keywords import build_inventory
     from generator.validate import validate
 
-    repo, cfg = _repo(args.repo)
+    settings = build_settings({"repo": args.repo}, command="validate")
+    repo, cfg = settings.repo, settings.repo_config
     files: list[tuple[str, Path]] = []
     for raw in args.files:
         path = Path(raw)
@@ -176,6 +178,8 @@ def _validate(args: argparse.Namespace) -> int:
                 tests_dir=cfg.tests_dir,
                 robot_options=cfg.robot_options,
                 pythonpath=cfg.pythonpath,
+                secrets=settings.secrets(),
+                dryrun_env=cfg.dryrun_env,
             )
         )
         failed = failed or not result.ok

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from generator.redact import Redactor, url_credentials
+
 REPO_CONFIG_FILE = ".jira2robot.yml"
 
 
@@ -78,6 +80,11 @@ class RepoConfig(_Strict):
     acceptance_field: str = Field("", description="Jira custom field holding the acceptance criteria, if any.")
     robot_options: list[str] = Field(default_factory=list, description="Extra robot options, e.g. ['-v', 'env:x'].")
     pythonpath: list[str] = Field(default_factory=list, description="Repo-relative folders added to PYTHONPATH.")
+    dryrun_env: list[str] = Field(
+        default_factory=list,
+        description="Secret-looking environment variables the repo's code may still see in the dryrun "
+        "(the run's own tokens never): see docs/security.md.",
+    )
     tools: ToolNames = Field(default_factory=ToolNames)
     limits: Limits = Field(default_factory=Limits)
     merge_request: MergeRequestSettings = Field(default_factory=MergeRequestSettings)
@@ -115,16 +122,52 @@ class Settings(BaseModel):
     node_total: int = 1
     repo_config: RepoConfig = Field(default_factory=RepoConfig)
 
-    def secrets(self) -> list[str]:
-        """Values that must never appear in logs, reports or merge requests."""
-        return [
-            s.get_secret_value()
-            for s in (self.openai_api_key, self.gitlab_token, self.jira_mcp_token)
+    def secret_items(self) -> dict[str, str]:
+        """Every credential the run holds, by where it came from: tokens and URL user-info."""
+        items = {
+            name: s.get_secret_value()
+            for name, s in (
+                ("OPENAI_API_KEY", self.openai_api_key),
+                ("GITLAB_TOKEN", self.gitlab_token),
+                ("JIRA_MCP_TOKEN", self.jira_mcp_token),
+            )
             if s is not None and s.get_secret_value()
-        ]
+        }
+        for name, url in (
+            ("JIRA_MCP_URL", self.jira_mcp_url),
+            ("GITLAB_MCP_URL", self.gitlab_mcp_url),
+            ("OPENAI_BASE_URL", self.openai_base_url),
+            ("CI_SERVER_URL", self.gitlab_url),
+        ):
+            items.update({f"{name} {part}": value for part, value in url_credentials(url).items()})
+        return items
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in logs, reports, merge requests or the dryrun's environment."""
+        return list(dict.fromkeys(self.secret_items().values()))
+
+    def redactor(self) -> Redactor:
+        """The run's one redaction function (see generator/redact.py)."""
+        return Redactor(self.secret_items())
 
 
-KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*-\d+$")
+#: A Jira key, ASCII only: `\d` would accept Unicode digits, `$` a trailing newline.
+KEY_PATTERN = r"[A-Z][A-Z0-9_]*-[0-9]+"
+KEY_RE = re.compile(KEY_PATTERN, re.ASCII)
+
+
+def valid_key(key: str) -> bool:
+    """The one key check for every source (flags, env, ticket files, JQL results, payloads).
+
+    Keys become branch names and file paths, so anything else is refused before use.
+    """
+    return isinstance(key, str) and KEY_RE.fullmatch(key) is not None
+
+
+def describe_key(raw: object) -> str:
+    """A rejected key as it may be shown: repr (control characters visible), truncated."""
+    text = repr(raw)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def split_keys(raw: str | None) -> list[str]:
@@ -150,10 +193,18 @@ def _format_pydantic(prefix: str, err: ValidationError) -> list[str]:
 def load_repo_config(repo: Path) -> RepoConfig:
     """Read `.jira2robot.yml` at the repo root; absent file means defaults."""
     path = repo / REPO_CONFIG_FILE
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         return RepoConfig()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8 (or delete it to use the defaults)"]
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            [f"{path}: cannot be read ({exc.strerror or type(exc).__name__}): make it a readable file, or delete it"]
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: not valid YAML: {exc}"]) from exc
     if not isinstance(data, dict):
@@ -164,6 +215,25 @@ def load_repo_config(repo: Path) -> RepoConfig:
         return RepoConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_pydantic(f"{REPO_CONFIG_FILE}: ", exc)) from exc
+
+
+def _escaping_paths(repo: Path, cfg: RepoConfig) -> list[str]:
+    """Repo paths from the config that lead outside the repo (absolute, `..`, or via a symlink).
+
+    The tests folder is walked, the convention document is sent to the model and pythonpath
+    folders are imported by the dryrun: none of them may reach the rest of the file system.
+    `tests_dir: .` (the repo root itself) is inside.
+    """
+    problems = []
+    named = [("tests_dir", cfg.tests_dir), ("convention_doc", cfg.convention_doc)]
+    named += [(f"pythonpath[{i}]", entry) for i, entry in enumerate(cfg.pythonpath)]
+    for name, value in named:
+        if Path(value).is_absolute() or not (repo / value).resolve().is_relative_to(repo.resolve()):
+            problems.append(
+                f"{name}: {value!r} is outside the repo {repo}: use a path relative to the repo root, "
+                "without '..' and not through a symlink that leaves the repo"
+            )
+    return problems
 
 
 def _env(environ: dict[str, str], name: str) -> str | None:
@@ -249,9 +319,11 @@ def build_settings(
         repo_config = RepoConfig.model_validate({**repo_config.model_dump(), **overrides})
     except ValidationError as exc:
         problems.extend(_format_pydantic("", exc))
+    else:
+        problems.extend(_escaping_paths(repo, repo_config))
 
     keys = split_keys(pick("keys", "JIRA_KEYS"))
-    bad = [k for k in keys if not KEY_RE.match(k)]
+    bad = [describe_key(k) for k in keys if not valid_key(k)]
     if bad:
         problems.append(f"--keys / JIRA_KEYS: not Jira keys (expected PROJ-123): {', '.join(bad)}")
     jql = pick("jql", "JIRA_JQL")

@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 
 from generator.config import build_settings
-from generator.logs import Console
+from generator.logs import Console, redact_logging
 
 DATA = Path(__file__).parent / "data"
 MAX_DIFF_LINES = 200
@@ -67,7 +67,8 @@ def run_demo(args: argparse.Namespace) -> int:
     # The demo reads only embedded data: CI variables of the surrounding job must not leak in.
     environ = {k: v for k, v in os.environ.items() if k.startswith(("OPENAI_", "JIRA2ROBOT_LLM"))}
     settings = build_settings(cli, environ, command="demo")
-    console = Console(secrets=settings.secrets())
+    console = Console(redactor=settings.redactor())
+    redact_logging(console.redact)
     console.line(f"jira2robot demo: sample repo copied to {repo}")
     results = anyio.run(run, settings, console)
 

@@ -33,7 +33,7 @@ from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 from pydantic import BaseModel, Field
 
 from generator.models import LLMUsage
-from generator.text import redact
+from generator.redact import Redactor
 
 log = logging.getLogger("jira2robot.llm")
 
@@ -218,7 +218,7 @@ class OpenAIChat:
         endlessly slow server costs a retry instead of hanging the job; ``limiter`` bounds the
         completions in flight across the run, ``backoff`` is the pause shared by every caller.
         """
-        self._secrets = [api_key] if api_key else []
+        self._redact = Redactor([api_key] if api_key else [])
         self._client = AsyncOpenAI(base_url=base_url, api_key=api_key or _NO_KEY, max_retries=0, timeout=timeout)
         self._timeout = timeout
         self._retries = retries
@@ -393,9 +393,6 @@ class OpenAIChat:
         """Exponential backoff (base, 2×base, 4×base…) capped, with up to 10 % jitter so callers desynchronize."""
         delay = min(self._retry_base_delay * 2 ** (attempt - 1), self._max_retry_delay)
         return delay * random.uniform(1.0, 1.1)
-
-    def _redact(self, text: str) -> str:
-        return redact(text, self._secrets)
 
     def _rejects_response_format(self, err: openai.APIStatusError) -> bool:
         if err.status_code not in (400, 422):

@@ -153,7 +153,7 @@ class TestSpec(_Open):
 
 # --------------------------------------------------------------------------- write / validate
 
-DiagnosticSource = Literal["parse", "path", "import", "dryrun", "environment", "lint", "writer"]
+DiagnosticSource = Literal["parse", "path", "import", "trust", "dryrun", "environment", "lint", "writer", "secret"]
 
 
 class Diagnostic(BaseModel):

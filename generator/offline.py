@@ -41,6 +41,7 @@ from generator.models import (
     TicketContext,
 )
 from generator.plan import PlanError
+from generator.trust import escape_cell
 from generator.write import open_questions
 
 SEP = "    "
@@ -250,15 +251,19 @@ def _covers(criteria: list[str], limit: int = 240) -> str:
 
 
 def render_suite(spec: TestSpec, settings: list[str], bodies: list[list[str]]) -> str:
-    out = ["*** Settings ***", f"Documentation{SEP}{spec.rf.suite_doc or spec.meta.title}", *settings]
+    """The suite text. Names, documentation and tags come from the ticket (untrusted), so each
+    passes through `escape_cell`: Robot reads them back as literal text, never as a variable,
+    a comment or a new cell. Steps are escaped by `format_call`; settings come from the repo."""
+    doc = escape_cell(spec.rf.suite_doc or spec.meta.title)
+    out = ["*** Settings ***", f"Documentation{SEP}{doc}", *settings]
     if spec.rf.force_tags:
-        out.append(SEP.join(["Test Tags", *spec.rf.force_tags]))
+        out.append(SEP.join(["Test Tags", *map(escape_cell, spec.rf.force_tags)]))
     out += ["", "", "*** Test Cases ***"]
     for case, body in zip(spec.rf.test_cases, bodies, strict=True):
-        out.append(case.name)
-        out.append(f"{SEP}[Documentation]{SEP}Covers: {_covers(case.covers) or case.name}")
+        out.append(escape_cell(case.name))
+        out.append(f"{SEP}[Documentation]{SEP}Covers: {escape_cell(_covers(case.covers) or case.name)}")
         if case.tags:
-            out.append(SEP.join(["", "[Tags]", *case.tags]))
+            out.append(SEP.join(["", "[Tags]", *map(escape_cell, case.tags)]))
         out += [SEP + line for line in body]
         out.append("")
     return "\n".join(out).rstrip() + "\n"

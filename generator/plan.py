@@ -12,6 +12,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from generator.budget import TicketBudget
+from generator.gather.repo import owned_by
 from generator.llm import ChatModel
 from generator.logs import TicketLog
 from generator.models import TestSpec, TicketContext
@@ -29,16 +30,13 @@ class Planner(Protocol):
 
 
 def overwrite_error(ctx: TicketContext, target_path: str) -> str | None:
-    """A target that is an existing file of someone else's (not carrying this ticket's key).
+    """A target that is an existing file of someone else's (not tagged with this ticket's key).
 
     A ticket's own earlier file may be regenerated; a hand-written suite must never be
     replaced by a generated one just because the planner picked its name.
     """
     existing = Path(ctx.repo.root) / target_path
-    if (
-        existing.is_file()
-        and ctx.ticket.key.lower() not in existing.read_text(encoding="utf-8", errors="replace").lower()
-    ):
+    if existing.is_file() and not owned_by(existing, ctx.ticket.key):
         return f"{target_path} already exists and is not {ctx.ticket.key}'s file: choose a new file name"
     return None
 

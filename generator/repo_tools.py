@@ -3,21 +3,56 @@
 Every path is confined to the repository; nothing here can write, and GitLab MCP tools are
 exposed only if their name is on a read-only allow-list (a model that was talked into
 "merge this" by ticket text finds no tool to do it with).
+
+The model may have been talked into fishing for credentials, and whatever a tool returns is
+sent to the LLM server. So no tool follows a symlink out of the repo (a committed
+`env.txt -> /proc/self/environ` would hand over the job's tokens), none reads `.git/`,
+`.env*`, keys, certificates or credential files (checked on the path asked for *and* on
+the file it resolves to), only regular files are read (a FIFO would hang the run) and every
+read is size-capped.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-from pathlib import Path
+import os
+import stat
+from pathlib import Path, PurePath
 
 from generator.gather.repo import skip_dir, skipped
 from generator.llm import Tool
 from generator.matcher import KeywordMatcher, format_call
 from generator.mcp_client import McpConnection
+from generator.redact import Redactor
 
 MAX_FILE_CHARS = 20_000
 MAX_HITS = 40
+#: search_text skips bigger files: they are data or build output, not the repo's tests.
+MAX_SEARCH_BYTES = 1_000_000
+_SEARCHED_SUFFIXES = frozenset({".robot", ".resource", ".py", ".md", ".txt", ".yaml", ".yml"})
+# Files that hold credentials by name (matched case-insensitively on every path component).
+_SECRET_FILES = (
+    ".env*",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".netrc",
+    "_netrc",
+    ".pypirc",
+    ".npmrc",
+    ".git-credentials",
+    "credentials*",
+    "*.credentials",
+    ".htpasswd",
+)
 
 # Read-only tools of the common GitLab MCP servers (official GitLab MCP, zereight/gitlab-mcp).
 GITLAB_READ_ONLY = frozenset(
@@ -47,11 +82,49 @@ class RepoAccessError(ValueError):
     pass
 
 
+def _forbidden(rel: PurePath) -> bool:
+    """A repo-relative path the model must not read: inside `.git`, or a credentials file."""
+    parts = [part.lower() for part in rel.parts]
+    return ".git" in parts or any(fnmatch.fnmatchcase(part, pattern) for part in parts for pattern in _SECRET_FILES)
+
+
 def _inside(repo: Path, raw: str) -> Path:
-    path = (repo / (raw or ".")).resolve()
-    if not path.is_relative_to(repo) or ".git" in path.relative_to(repo).parts:
+    """The resolved path for a model-supplied one, refused unless it and its target are allowed."""
+    asked = PurePath(raw or ".")
+    path = (repo / asked).resolve()
+    if asked.is_absolute() or not path.is_relative_to(repo):
         raise RepoAccessError(f"path {raw!r} is outside the repository")
+    if _forbidden(asked) or _forbidden(path.relative_to(repo)):
+        raise RepoAccessError(
+            f"path {raw!r} is off limits: version control data and credential files count as outside the repository"
+        )
     return path
+
+
+def _readable_file(repo: Path, path: Path) -> Path | None:
+    """`path` (maybe a symlink) resolved, if it is a regular file inside the repo that may be read."""
+    target = path.resolve()
+    if not target.is_relative_to(repo) or _forbidden(target.relative_to(repo)) or _forbidden(path.relative_to(repo)):
+        return None
+    try:
+        return target if stat.S_ISREG(target.stat().st_mode) else None
+    except OSError:
+        return None
+
+
+def _read_capped(path: Path, limit: int) -> str:
+    """At most `limit` characters of a file, without reading the rest of it."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return handle.read(limit)
+
+
+def _walk(repo: Path):
+    """Repo files in a stable order, without descending into skipped folders or symlinked ones."""
+    for folder, dirs, files in os.walk(repo):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not skip_dir(d, at_root=here == repo))
+        for name in sorted(files):
+            yield here / name
 
 
 def repo_tools(repo: Path, matcher: KeywordMatcher) -> list[Tool]:
@@ -59,9 +132,9 @@ def repo_tools(repo: Path, matcher: KeywordMatcher) -> list[Tool]:
 
     async def read_file(args: dict) -> str:
         path = _inside(repo, str(args.get("path", "")))
-        if not path.is_file():
+        if _readable_file(repo, path) is None:
             return f"ERROR: no file {args.get('path')!r}"
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = _read_capped(path, MAX_FILE_CHARS + 1)
         return text[:MAX_FILE_CHARS] + ("\n[... truncated]" if len(text) > MAX_FILE_CHARS else "")
 
     async def list_dir(args: dict) -> str:
@@ -69,7 +142,11 @@ def repo_tools(repo: Path, matcher: KeywordMatcher) -> list[Tool]:
         if not path.is_dir():
             return f"ERROR: no folder {args.get('path')!r}"
         entries = sorted(
-            p.name + ("/" if p.is_dir() else "") for p in path.iterdir() if not skip_dir(p.name, at_root=path == repo)
+            p.name + ("/" if p.is_dir() else "")
+            for p in path.iterdir()
+            if not skip_dir(p.name, at_root=path == repo)
+            and p.resolve().is_relative_to(repo)
+            and not _forbidden(p.relative_to(repo))
         )
         return "\n".join(entries) or "(empty)"
 
@@ -79,15 +156,16 @@ def repo_tools(repo: Path, matcher: KeywordMatcher) -> list[Tool]:
         if not query:
             return "ERROR: query is empty"
         hits = []
-        for path in sorted(repo.rglob("*")):
+        for path in _walk(repo):
             rel = path.relative_to(repo)
-            if not path.is_file() or skipped(rel):
+            if skipped(rel) or path.suffix not in _SEARCHED_SUFFIXES:
                 continue
             if not fnmatch.fnmatch(rel.as_posix(), pattern) and not fnmatch.fnmatch(path.name, pattern):
                 continue
-            if path.suffix not in {".robot", ".resource", ".py", ".md", ".txt", ".yaml", ".yml"}:
+            target = _readable_file(repo, path)
+            if target is None or target.stat().st_size > MAX_SEARCH_BYTES:
                 continue
-            for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            for number, line in enumerate(_read_capped(target, MAX_SEARCH_BYTES).splitlines(), 1):
                 if query in line.lower():
                     hits.append(f"{rel.as_posix()}:{number}: {line.strip()[:200]}")
                     if len(hits) >= MAX_HITS:
@@ -126,6 +204,19 @@ def repo_tools(repo: Path, matcher: KeywordMatcher) -> list[Tool]:
             find_keywords,
         ),
     ]
+
+
+def redacted(tools: list[Tool], redact: Redactor) -> list[Tool]:
+    """The same tools, their results masked: a token committed to the repo (or shown by the
+    GitLab MCP server) is not sent to the LLM server either."""
+
+    def wrap(tool: Tool) -> Tool:
+        async def handler(args: dict) -> str:
+            return redact(await tool.handler(args))
+
+        return Tool(tool.name, tool.description, tool.parameters, handler)
+
+    return [wrap(tool) for tool in tools]
 
 
 async def gitlab_tools(gitlab: McpConnection) -> list[Tool]:

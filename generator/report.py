@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.models import LLMUsage, TicketResult
-from generator.text import redact
+from generator.redact import Redactor
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -59,9 +59,11 @@ class ReportWriter:
     a rewrite only joins strings: a backlog of 1,000 skipped tickets costs O(n), not O(n²).
     """
 
-    def __init__(self, output_dir: Path, *, secrets: Iterable[str] = (), cost_per_1k_tokens: float | None = None):
+    def __init__(
+        self, output_dir: Path, *, redactor: Redactor | None = None, cost_per_1k_tokens: float | None = None
+    ) -> None:
         self.output_dir = output_dir
-        self.secrets = list(secrets)
+        self.redact = redactor or Redactor()
         self.cost_per_1k_tokens = cost_per_1k_tokens
         self.results: dict[str, TicketResult] = {}
         self.order: dict[str, int] = {}
@@ -80,8 +82,8 @@ class ReportWriter:
         """Render one ticket's entries (without rewriting the files)."""
         self.results[result.key] = result
         entry = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False)
-        self._json[result.key] = redact(textwrap.indent(entry, "    "), self.secrets)
-        self._junit[result.key] = redact(_testcase(result), self.secrets)
+        self._json[result.key] = self.redact(textwrap.indent(entry, "    "))
+        self._junit[result.key] = self.redact(_testcase(result))
 
     def flush(self) -> None:
         results = sorted(self.results.values(), key=lambda r: self.order.get(r.key, len(self.order)))

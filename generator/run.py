@@ -21,10 +21,17 @@ from robot.api.parsing import KeywordCall, ModelVisitor
 
 from generator.atlassian_server import ServedAtlassian, TicketStoreError
 from generator.budget import BudgetExceeded, RunBudget, RunBudgetSpent, TicketBudget
-from generator.config import ConfigError, Settings
+from generator.config import ConfigError, Settings, describe_key, valid_key
 from generator.gather.confluence import fetch_pages
 from generator.gather.jira import TicketError, fetch_ticket, search_keys
-from generator.gather.repo import SuiteInfo, coverage_index, find_examples, index_suites, read_convention
+from generator.gather.repo import (
+    SuiteInfo,
+    coverage_index,
+    find_examples,
+    index_suites,
+    read_convention,
+    tag_key,
+)
 from generator.keywords import build_inventory
 from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
@@ -32,19 +39,23 @@ from generator.matcher import KeywordMatcher
 from generator.mcp_client import McpConnection, McpError
 from generator.models import (
     ConfluencePage,
+    Diagnostic,
     GeneratedTest,
     RepoContext,
     TestSpec,
     TicketContext,
     TicketResult,
     TicketStatus,
+    ValidationResult,
 )
 from generator.offline import OfflinePlanner, OfflineWriter
+from generator.outputs import write_output
 from generator.plan import LLMPlanner, PlanError, Planner, overwrite_error
 from generator.publish import Publisher, PublishError
 from generator.publish.dashboard import DashboardIssue, Requests
 from generator.publish.local import LocalPublisher
-from generator.repo_tools import gitlab_tools, repo_tools
+from generator.redact import Redactor
+from generator.repo_tools import gitlab_tools, redacted, repo_tools
 from generator.report import ReportWriter
 from generator.slots import NewMrSlots
 from generator.validate import UnsafePathError, validate
@@ -81,6 +92,7 @@ class RunContext:
     writer: Writer
     publisher: Publisher
     report: ReportWriter
+    redact: Redactor
     run_budget: RunBudget
     dryrun_limiter: anyio.CapacityLimiter
     buffered_logs: bool
@@ -155,7 +167,7 @@ async def process_ticket(rc: RunContext, key: str) -> TicketResult:
 
 async def _skip_reason(rc: RunContext, key: str) -> str | None:
     """Why the ticket needs no generation at all (covered by a test or an MR), else None."""
-    covering = rc.coverage.get(key.lower())
+    covering = rc.coverage.get(tag_key(key))
     if covering and not rc.settings.recreate:
         return f"already covered by {covering[0]} (tagged {key})"
     reason = await rc.publisher.covered(key)
@@ -254,15 +266,20 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
     spec = await rc.planner.plan(ctx, budget, log)
     if problem := overwrite_error(ctx, spec.rf.target_path):
         raise PlanError(f"refusing to overwrite: {problem}")
-    out = settings.output_dir / key
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "spec.json").write_text(spec.model_dump_json(indent=2), encoding="utf-8")
-    result.spec_path = (out / "spec.json").relative_to(settings.output_dir).as_posix()
+    spec_json = spec.model_dump_json(indent=2)
+    if leaked := rc.redact.found(spec_json):
+        raise PlanError(
+            f"the planner's spec contains a configured secret ({', '.join(leaked)}): "
+            "nothing written or published; check what the ticket asks the model to do"
+        )
+    spec_file = write_output(settings.output_dir, key, "spec.json", spec_json, rc.redact)
+    result.spec_path = spec_file.relative_to(settings.output_dir.resolve()).as_posix()
     result.test_path = spec.rf.target_path
     result.steps_total = sum(len(c.steps) for c in spec.rf.test_cases)
 
     test, validation = await _write_and_validate(rc, spec, ctx, log, budget, result)
-    (out / Path(test.target_path).name).write_text(test.text, encoding="utf-8")
+    if not any(d.source == "secret" for d in validation.diagnostics):  # a leaking candidate is never written
+        write_output(settings.output_dir, key, Path(test.target_path).name, test.text, rc.redact)
     result.open_questions = test.open_questions
     result.keywords_used = keywords_used(test.text, rc.matcher)
     result.steps_mapped = (
@@ -291,16 +308,23 @@ async def _write_and_validate(
         result.attempts += 1
         test.target_path = spec.rf.target_path  # the writer never chooses where the file goes
         log.progress(f"validating {test.target_path} (attempt {result.attempts}/{cfg.limits.max_attempts})")
-        validation = await validate(
-            test.text,
-            test.target_path,
-            rc.repo.inventory,
-            repo=rc.settings.repo,
-            tests_dir=cfg.tests_dir,
-            robot_options=cfg.robot_options,
-            pythonpath=cfg.pythonpath,
-            limiter=rc.dryrun_limiter,
-        )
+        if leaked := rc.redact.found(test.text):
+            # Never written, never published: the writer gets it back to remove, like any error.
+            validation = ValidationResult(ok=False, diagnostics=[_secret_diagnostic(leaked)])
+        else:
+            test.text = rc.redact(test.text)  # what is validated is exactly what is written
+            validation = await validate(
+                test.text,
+                test.target_path,
+                rc.repo.inventory,
+                repo=rc.settings.repo,
+                tests_dir=cfg.tests_dir,
+                robot_options=cfg.robot_options,
+                pythonpath=cfg.pythonpath,
+                limiter=rc.dryrun_limiter,
+                secrets=rc.settings.secrets(),
+                dryrun_env=cfg.dryrun_env,
+            )
         result.diagnostics = validation.diagnostics
         for d in validation.diagnostics:
             log.info(f"  {d.severity} line {d.line if d.line is not None else '-'} [{d.source}]: {d.message}")
@@ -323,18 +347,35 @@ async def _write_and_validate(
         test = repaired
 
 
+def _invalid_key(report: ReportWriter, raw: str) -> str:
+    """A JQL result that is not a key (MCP results are untrusted): a failed entry, nothing else."""
+    shown = describe_key(raw)
+    reason = f"the JQL search returned {shown}, which is not a Jira key (PROJ-123): ignored, nothing written"
+    report.record(TicketResult(key=shown, status="failed", reason=reason))
+    return shown
+
+
+def _secret_diagnostic(leaked: list[str]) -> Diagnostic:
+    return Diagnostic(
+        source="secret",
+        message=f"the file contains a credential of this run ({', '.join(leaked)}), raw or escaped: "
+        "remove it; a test never holds tokens or passwords (use the repo's variables instead)",
+    )
+
+
 async def _comment_on_jira(rc: RunContext, key: str, mr_url: str, log: TicketLog) -> None:
     tool = rc.settings.repo_config.tools.jira_add_comment
     if not await rc.jira.tools(allow={tool}):
         log.info(f"the Jira MCP server has no {tool} tool: no comment left on the ticket")
         return
     try:
-        await rc.jira.call(tool, {"issue_key": key, "comment": f"jira2robot opened a draft merge request: {mr_url}"})
+        comment = rc.redact(f"jira2robot opened a draft merge request: {mr_url}")
+        await rc.jira.call(tool, {"issue_key": key, "comment": comment})
     except McpError as exc:
         log.info(f"could not comment on the ticket: {exc}")
 
 
-def _publisher(settings: Settings, limiter: anyio.CapacityLimiter) -> Publisher:
+def _publisher(settings: Settings, limiter: anyio.CapacityLimiter, redactor: Redactor) -> Publisher:
     cfg = settings.repo_config
     if settings.publish != "gitlab":
         return LocalPublisher(settings.repo, cfg.tests_dir, write_repo=settings.publish == "local")
@@ -351,6 +392,7 @@ def _publisher(settings: Settings, limiter: anyio.CapacityLimiter) -> Publisher:
         max_new_mrs=cfg.limits.max_new_mrs,
         recreate=settings.recreate,
         limiter=limiter,
+        redactor=redactor,
     )
 
 
@@ -384,7 +426,8 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
         except TicketStoreError as exc:
             raise ConfigError([f"--tickets-dir: {exc}"]) from None
     settings.output_dir.mkdir(parents=True, exist_ok=True)
-    report = ReportWriter(settings.output_dir, secrets=settings.secrets(), cost_per_1k_tokens=limits.cost_per_1k_tokens)
+    redactor = settings.redactor()
+    report = ReportWriter(settings.output_dir, redactor=redactor, cost_per_1k_tokens=limits.cost_per_1k_tokens)
     report.flush()
     console.line(f"jira2robot: repo {settings.repo}, publish={settings.publish}, llm={settings.llm}")
 
@@ -425,16 +468,19 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             except McpError as exc:
                 return _fail_all(settings, report, console, str(exc))
 
-        publisher = _publisher(settings, anyio.CapacityLimiter(limits.gitlab_concurrency))
+        publisher = _publisher(settings, anyio.CapacityLimiter(limits.gitlab_concurrency), redactor)
         board, asked = await _read_dashboard(settings, publisher, console)
         keys = list(settings.keys)
         backlog: list[str] = []
+        invalid: list[str] = []
         if settings.jql:
             try:
                 backlog = await search_keys(jira, settings.jql, cfg.tools, limit=settings.max_tickets)
             except McpError as exc:
                 return _fail_all(settings, report, console, f"JQL search failed: {exc}")
             console.line(f"jira2robot: JQL selected {len(backlog)} ticket(s)")
+            invalid = [k for k in backlog if not valid_key(k)]
+            backlog = [k for k in backlog if valid_key(k)]
         selected = shard(list(dict.fromkeys(keys + backlog + asked.keys)), settings.node_index, settings.node_total)
         if settings.node_total > 1:
             console.line(f"jira2robot: shard {settings.node_index}/{settings.node_total}: {len(selected)} ticket(s)")
@@ -448,22 +494,26 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             matcher=matcher,
             jira=jira,
             planner=LLMPlanner(llm, settings.model_planner) if llm else OfflinePlanner(),
-            writer=LLMWriter(llm, settings.model_writer, tools=tools, max_tool_rounds=limits.max_tool_rounds)
+            writer=LLMWriter(
+                llm, settings.model_writer, tools=redacted(tools, redactor), max_tool_rounds=limits.max_tool_rounds
+            )
             if llm
             else OfflineWriter(),
             publisher=publisher,
             report=report,
+            redact=redactor,
             run_budget=RunBudget(limits.max_tokens_per_run),
             dryrun_limiter=anyio.CapacityLimiter(limits.dryrun_workers),
             buffered_logs=limits.concurrency > 1 and len(selected) > 1,
             backlog_keys=set(backlog) - set(keys),
         )
         report.expect(selected)
+        rejected = [_invalid_key(report, raw) for raw in invalid]
         await _process_all(rc, selected, limits.concurrency)
         if board is not None:
             await _write_dashboard(board, report, selected, asked, console)
 
-    results = [report.results[k] for k in selected if k in report.results]
+    results = [report.results[k] for k in [*selected, *rejected] if k in report.results]
     print_summary(console, results)
     return results
 

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from typing import Any
-
-MASK = "[MASKED]"
-_MIN_SECRET_LEN = 4
 
 # (opening, closing) tag patterns of the reasoning formats seen in the wild.
 _REASONING_TAGS: tuple[tuple[str, str], ...] = (
@@ -124,15 +120,3 @@ def extract_json_object(text: str) -> dict[str, Any]:
         f"model output contains no JSON object: {problem}, and no complete {{...}} object was found "
         f"in it; output starts with {cleaned[:200]!r}"
     )
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Mask secret values before text reaches a log, report or merge request.
-
-    Longer secrets are replaced first so a secret containing another one is masked whole;
-    values shorter than 4 characters are ignored because masking them would shred ordinary text.
-    """
-    values = sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True)
-    for value in values:
-        text = text.replace(value, MASK)
-    return text

@@ -35,6 +35,7 @@ from typing import Any
 import anyio
 from robot.api import ExecutionResult, get_model
 from robot.api.parsing import (
+    File,
     KeywordCall,
     LibraryImport,
     ModelVisitor,
@@ -48,6 +49,8 @@ from robot.variables import contains_variable
 
 from generator.dryrun_listener import DryrunLineRecorder
 from generator.models import Diagnostic, KeywordInventory, ValidationResult
+from generator.sandbox import scrubbed_env
+from generator.trust import is_import_keyword, normalise_keyword, untrusted_code
 
 MAX_TARGET_PATH = 200
 _ALLOWED_SHOWN = 10
@@ -56,11 +59,6 @@ _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 _IMPORT_FAILED_RE = re.compile(r"Importing (?:library|variable file) '(?P<name>[^']*)' failed: (?P<reason>.*)")
 _FILE_ERROR_RE = re.compile(r"^Error in file '(?P<source>.+?)'(?: on line (?P<line>\d+))?: (?P<message>.*)$")
 _ALWAYS_ALLOWED_LIBRARIES = frozenset({"BuiltIn"})
-_IMPORT_KEYWORDS = {
-    "importlibrary": "Library",
-    "importresource": "Resource",
-    "importvariables": "Variables",
-}
 _INSTALL_HINT = (
     "Install the repo's requirements in the job (component input `install`, e.g. pip install -r requirements.txt)"
 )
@@ -179,13 +177,13 @@ class _Scan(ModelVisitor):
         if isinstance(node, LibraryImport | ResourceImport | VariablesImport):
             kind = {LibraryImport: "Library", ResourceImport: "Resource"}.get(type(node), "Variables")
             self.imports.append(_Import(kind, node.name or "", node.lineno))
-        elif isinstance(node, KeywordCall) and node.keyword:
+        elif isinstance(node, KeywordCall) and node.keyword and is_import_keyword(node.keyword):
             # `Import Library` and friends are imports too: without this the allow-list
-            # would be one keyword call away from meaningless.
-            normalised = re.sub(r"[\s_]", "", node.keyword).lower().removeprefix("builtin.")
-            if normalised in _IMPORT_KEYWORDS:
-                name = node.args[0] if node.args else ""
-                self.imports.append(_Import(_IMPORT_KEYWORDS[normalised], name, node.lineno))
+            # would be one keyword call away from meaningless. (Import keywords anywhere
+            # else are rejected outright by `trust.untrusted_code`.)
+            name = node.args[0] if node.args else ""
+            kind = normalise_keyword(node.keyword).removeprefix("import").capitalize()
+            self.imports.append(_Import(kind, name, node.lineno))
 
     def _error(self, line: int | None, message: str) -> None:
         diagnostic = Diagnostic(source="parse", line=line, message=message)
@@ -193,11 +191,15 @@ class _Scan(ModelVisitor):
             self.errors.append(diagnostic)
 
 
-def _scan(text: str) -> _Scan:
+def _parse(text: str) -> File:
     # A StringIO, never the string itself: get_model reads a one-line string that names
     # an existing file from disk, and the text comes from an LLM.
+    return get_model(io.StringIO(text))
+
+
+def _scan(model: File) -> _Scan:
     scan = _Scan()
-    scan.visit(get_model(io.StringIO(text)))
+    scan.visit(model)
     return scan
 
 
@@ -303,9 +305,11 @@ def _import_diagnostic(imp: _Import, resolution: _Resolution, inventory: Keyword
 def check_static(
     text: str, target_path: str, inventory: KeywordInventory, *, repo: Path, tests_dir: str
 ) -> list[Diagnostic]:
-    """Checks that need no subprocess: parse errors, at least one test, confinement, import allow-list."""
-    scan = _scan(text)
-    diagnostics = list(scan.errors)
+    """Checks that need no subprocess: parse errors, at least one test, untrusted code
+    (`generator.trust`), confinement, import allow-list."""
+    model = _parse(text)
+    scan = _scan(model)
+    diagnostics = [*scan.errors, *untrusted_code(model)]
     if scan.tests == 0:
         diagnostics.append(
             Diagnostic(source="parse", message="The file has no test case: add a '*** Test Cases ***' section.")
@@ -417,9 +421,11 @@ def _robot_command(
     return command
 
 
-def _robot_env() -> dict[str, str]:
-    """No byte-code in the repo, and this package importable by robot for the listener."""
-    env = dict(os.environ)
+def _robot_env(secrets: Sequence[str] = (), dryrun_env: Sequence[str] = ()) -> dict[str, str]:
+    """Our environment without credentials (`sandbox.scrubbed_env`, keeping the names the repo
+    allows in `dryrun_env`): the repo's libraries run in the dryrun, and a generated file may
+    be hostile. No byte-code in the repo, and this package importable by robot for the listener."""
+    env = scrubbed_env(secrets, allow=dryrun_env)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     package_parent = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), package_parent) if p)
@@ -572,6 +578,8 @@ async def _dryrun(
     limiter: anyio.CapacityLimiter | None,
     timeout: float,
     inventory: KeywordInventory | None,
+    secrets: Sequence[str],
+    dryrun_env: Sequence[str],
 ) -> ValidationResult:
     root = Path(repo).resolve()
     if PurePosixPath(target_path).is_absolute() or "\\" in target_path or ".." in target_path.split("/"):
@@ -580,7 +588,7 @@ async def _dryrun(
         problem = _confinement_problem(root, ".", target_path)
     if problem:
         return ValidationResult(ok=False, diagnostics=[Diagnostic(source="path", message=problem)])
-    scan = _scan(text)
+    scan = _scan(_parse(text))
     target = root / target_path
     async with limiter if limiter is not None else nullcontext():
         with tempfile.TemporaryDirectory(prefix="jira2robot-dryrun-") as tmp:
@@ -599,7 +607,9 @@ async def _dryrun(
                     return ValidationResult(ok=False, diagnostics=[Diagnostic(source="path", message=message)])
                 command = _robot_command(candidate, out_dir, root, robot_options, pythonpath)
                 with anyio.fail_after(timeout):
-                    process = await anyio.run_process(command, cwd=root, env=_robot_env(), check=False)
+                    process = await anyio.run_process(
+                        command, cwd=root, env=_robot_env(secrets, dryrun_env), check=False
+                    )
             except TimeoutError:
                 return ValidationResult(
                     ok=False,
@@ -638,12 +648,15 @@ async def dryrun(
     pythonpath: Sequence[str] = (),
     limiter: anyio.CapacityLimiter | None = None,
     timeout: float = 300.0,
+    secrets: Sequence[str] = (),
+    dryrun_env: Sequence[str] = (),
 ) -> ValidationResult:
     """`robot --dryrun` of `text` as if it were `repo/target_path`, leaving the repo untouched.
 
     Without an inventory it cannot tell whether a failing import of the file itself is one
     the repo uses, so only failing imports in the repo's other files count as environment
-    errors here; `validate` also classifies the file's own allow-listed imports.
+    errors here; `validate` also classifies the file's own allow-listed imports. Robot runs
+    without credentials in its environment: see `_robot_env`.
     """
     return await _dryrun(
         text,
@@ -654,6 +667,8 @@ async def dryrun(
         limiter=limiter,
         timeout=timeout,
         inventory=None,
+        secrets=secrets,
+        dryrun_env=dryrun_env,
     )
 
 
@@ -667,8 +682,13 @@ async def validate(
     robot_options: Sequence[str] = (),
     pythonpath: Sequence[str] = (),
     limiter: anyio.CapacityLimiter | None = None,
+    secrets: Sequence[str] = (),
+    dryrun_env: Sequence[str] = (),
 ) -> ValidationResult:
-    """Static checks, then the dryrun only if they found no error (an unsafe file is never run)."""
+    """Static checks, then the dryrun only if they found no error (an unsafe file is never run).
+
+    `secrets` (the run's own credentials) and every secret-looking variable not named in
+    `dryrun_env` are kept out of the dryrun's environment."""
     static = check_static(text, target_path, inventory, repo=repo, tests_dir=tests_dir)
     if any(d.severity == "error" for d in static):
         return ValidationResult(ok=False, diagnostics=static)
@@ -681,6 +701,8 @@ async def validate(
         limiter=limiter,
         timeout=300.0,
         inventory=inventory,
+        secrets=secrets,
+        dryrun_env=dryrun_env,
     )
     result.diagnostics = static + result.diagnostics
     return result

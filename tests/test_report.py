@@ -6,11 +6,12 @@ import json
 import xml.etree.ElementTree as ET
 
 from generator.models import Diagnostic, LLMUsage, TicketResult
+from generator.redact import Redactor
 from generator.report import ReportWriter
 
 
 def test_every_record_rewrites_both_files_in_selection_order(tmp_path):
-    writer = ReportWriter(tmp_path, secrets=["sk-secret-1"], cost_per_1k_tokens=0.5)
+    writer = ReportWriter(tmp_path, redactor=Redactor(["sk-secret-1"]), cost_per_1k_tokens=0.5)
     writer.expect(["QA-2", "QA-1"])
     writer.record(
         TicketResult(key="QA-1", status="created", llm=LLMUsage(calls=2, prompt_tokens=1500, completion_tokens=500))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from generator.text import MASK, extract_json_object, redact, strip_fences, strip_reasoning
+from generator.redact import MASK, Redactor
+from generator.text import extract_json_object, strip_fences, strip_reasoning
 
 # --------------------------------------------------------------------------- strip_reasoning
 
@@ -133,12 +134,12 @@ def test_extract_failure_quotes_only_the_first_200_chars() -> None:
 
 def test_redact_masks_every_occurrence() -> None:
     text = "token glpat-123456 used, again glpat-123456; key sk-abcd"
-    assert redact(text, ["glpat-123456", "sk-abcd"]) == f"token {MASK} used, again {MASK}; key {MASK}"
+    assert Redactor(["glpat-123456", "sk-abcd"])(text) == f"token {MASK} used, again {MASK}; key {MASK}"
 
 
 def test_redact_ignores_short_and_empty_values() -> None:
-    assert redact("a abc b", ["abc", "", None]) == "a abc b"
+    assert Redactor(["abc", "", None])("a abc b") == "a abc b"
 
 
 def test_redact_masks_longer_secret_whole_when_it_contains_a_shorter_one() -> None:
-    assert redact("secret-long-value", ["secret", "secret-long-value"]) == MASK
+    assert Redactor(["secret", "secret-long-value"])("secret-long-value") == MASK

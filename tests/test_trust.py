@@ -1,6 +1,9 @@
-"""Ticket text written through `escape_cell` reads back from Robot's parser as the same literal text."""
+"""`escape_cell` makes ticket text literal; `untrusted_code` rejects every way a file could run code.
+
+Each case is parsed by Robot Framework's own parser, as the validator sees it."""
 
 import io
+import textwrap
 
 import pytest
 from robot.api import get_model
@@ -8,7 +11,7 @@ from robot.api.parsing import Token
 from robot.utils import unescape
 from robot.variables import contains_variable
 
-from generator.trust import escape_cell
+from generator.trust import escape_cell, untrusted_code
 
 HOSTILE = [
     "Login page ${{__import__('os').system('touch /tmp/x')}}",
@@ -35,3 +38,206 @@ def test_escaped_text_parses_back_as_one_literal_argument(text):
 
 def test_empty_text_is_robots_empty_variable():
     assert escape_cell("  \n ") == "${EMPTY}"
+
+
+# --------------------------------------------------------------------------- the static rule
+
+
+def trust(text: str) -> list[tuple[int, str]]:
+    return [(d.line, d.message) for d in untrusted_code(get_model(io.StringIO(text)))]
+
+
+def in_test(*lines: str) -> str:
+    return "*** Test Cases ***\nCase\n" + "".join(f"    {line}\n" for line in lines)
+
+
+PLAIN = [
+    "${x}",
+    "@{list}",
+    "&{dict}",
+    "${my var}",
+    "${var}[0]",
+    "&{d}[key]",
+    "${L}[${i}]",
+    "${d}[a][1:2]",
+    "${1}",
+    "${-2.5}",
+    "${0x1F}",
+    "${1e3}",
+    "${True}",
+    "${None}",
+    "${SPACE}",
+    "${EMPTY}",
+    "${CURDIR}",
+    "${/}",
+    "${:}",
+    "${\\n}",
+    "\\${{__import__('os')}}",
+    "\\%{GITLAB_TOKEN}",
+    "a ${x} b ${y}[0] c",
+]
+
+
+@pytest.mark.parametrize("cell", PLAIN)
+def test_plain_variables_and_escaped_text_pass(cell):
+    assert trust(in_test(f"Log    {cell}")) == []
+
+
+HOSTILE_CELLS = [
+    ("${{1+1}}", "inline Python"),
+    ("${x.upper()}", "extended variable syntax"),
+    ("${SPACE.join(['a'])}", "extended variable syntax"),
+    ("${x}[${{1}}]", "inline Python"),
+    ("${x}[${y.z}]", "extended variable syntax"),
+    ("${${name}}", "variable inside the variable's name"),
+    ("${a${b}}", "variable inside the variable's name"),
+    ("@{x.y}", "extended variable syntax"),
+    ("&{d.copy()}", "extended variable syntax"),
+    ("${x-1}", "extended variable syntax"),
+    ("%{GITLAB_TOKEN}", "reads an environment variable"),
+    ("%{HOME=/root}", "reads an environment variable"),
+    ("\\\\${{1}}", "inline Python"),  # an escaped backslash, then real syntax
+]
+
+
+@pytest.mark.parametrize(("cell", "what"), HOSTILE_CELLS)
+def test_code_reaching_variables_are_rejected(cell, what):
+    [(line, message)] = trust(in_test(f"Log    {cell}"))
+    assert line == 3
+    assert what.lower() in message.lower()
+    assert "instead" in message or "by its own name" in message  # says how to fix it
+
+
+def test_every_place_of_a_file_is_checked():
+    code = "${{1}}"
+    text = textwrap.dedent(
+        f"""\
+        *** Settings ***
+        Documentation    {code}
+        Metadata    M    {code}
+        Test Timeout    {code}
+        Test Tags    {code}
+        Library    L.py    {code}
+        Resource    {code}.resource
+        Variables    v.py    {code}
+        Suite Setup    Log    {code}
+        Test Template    T {code}
+
+        *** Variables ***
+        ${{A}}    {code}
+
+        *** Test Cases ***
+        Name {code}
+            [Documentation]    {code}
+            [Tags]    {code}
+            [Setup]    Log    {code}
+            [Teardown]    Log    {code}
+            [Timeout]    {code}
+            ${{r}}=    Log    {code}
+            FOR    ${{i}}    IN    {code}
+                Log    ${{i}}
+            END
+            IF    {code}
+                Log    x
+            ELSE IF    {code}
+                Log    x
+            END
+            WHILE    {code}
+                BREAK
+            END
+            TRY
+                Log    x
+            EXCEPT    {code}
+                Log    x
+            END
+            VAR    ${{v}}    {code}
+
+        *** Keywords ***
+        K {code}
+            [Arguments]    ${{a}}={code}
+            [Documentation]    {code}
+            [Tags]    {code}
+            {code}    x
+            RETURN    {code}
+        """
+    )
+    flagged = {line for line, message in trust(text) if message.startswith("Inline Python")}
+    expected = {n for n, line in enumerate(text.splitlines(), 1) if code in line}
+    assert flagged == expected
+
+
+def test_definitions_may_carry_types_and_embedded_patterns_but_comments_are_inert():
+    text = in_test("${n: int}=    Set Variable    1", "VAR    ${m: str}    x", "# ${{1}} is a comment") + (
+        "\n*** Keywords ***\nOrder ${id:\\d+} Exists\n    [Arguments]    ${a: int}=1\n    No Operation\n"
+    )
+    assert trust(text) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Run Keyword    Import Library    evil.py",
+        "Run Keyword If    ${c}    Log    x    ELSE    BuiltIn.Import Resource    x.resource",
+        "Wait Until Keyword Succeeds    1x    1s    import_variables    v.py",
+        "Run Keywords    Log    x    AND    Import Library    evil.py",
+        "Repeat Keyword    2 times    IMPORT LIBRARY    evil.py",
+        "My Repo Keyword    Import Library",
+        "[Setup]    Import Library    evil.py",
+        "[Template]    Import Library",
+        "VAR    ${kw}    Import Library",
+    ],
+)
+def test_import_keywords_in_argument_positions_are_rejected(line):
+    [(_, message)] = trust(in_test(line))
+    assert "import" in message.lower() and "allow-list" in message
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "${a} ${b}    evil.py",
+        "Import ${what}    evil.py",
+        "BuiltIn.${name}    evil.py",
+        "Run Keyword    ${kw}    evil.py",
+        "Run Keyword If    ${c}    Log    x    ELSE    ${kw}    evil.py",
+        "Wait Until Keyword Succeeds    1x    1s    Run Keyword    Import ${x}    evil.py",
+    ],
+)
+def test_keyword_names_built_from_variables_that_could_import_are_rejected(line):
+    messages = [message for _, message in trust(in_test(line))]
+    assert any("built from variables" in m for m in messages), messages
+
+
+def test_keyword_names_with_variables_that_cannot_become_imports_pass():
+    assert trust(in_test('The cart contains "${qty}" of "Coffee Mug"', "Run Keyword If    ${c}    Log    x")) == []
+
+
+def test_import_keyword_as_mere_text_is_allowed_where_it_never_names_a_keyword():
+    text = "*** Settings ***\nDocumentation    Import Library\n" + in_test("[Tags]    Import Library")
+    assert trust(text) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Evaluate    __import__('os').system('id')",
+        "Evaluate    os.system('id')",
+        "Should Be True    open('/etc/passwd')",
+        "Run Keyword If    ().__class__.__bases__    Log    x",
+        "Set Variable If    subprocess.run('id')    a    b",
+        "IF    getattr(x, 'y')",
+        "WHILE    sys.exit()",
+    ],
+)
+def test_code_reaching_python_expressions_are_rejected(line):
+    body = [line, "END"] if line.startswith(("IF", "WHILE")) else [line]
+    body = [body[0], "    Log    x", *body[1:]] if len(body) == 2 else body
+    messages = [message for _, message in trust(in_test(*body))]
+    assert any("Python expression" in m for m in messages), messages
+
+
+def test_plain_expressions_pass():
+    text = in_test(
+        "Should Be True    ${count} > 2", "Evaluate    len($items) + 1", "IF    $x == 'a'", "    Log    x", "END"
+    )
+    assert trust(text) == []

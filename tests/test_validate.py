@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import os
 import textwrap
 from pathlib import Path
 
@@ -444,6 +446,56 @@ async def test_static_errors_skip_the_dryrun(repo: Path, inventory: KeywordInven
     assert not result.ok
     assert {d.source for d in result.diagnostics} == {"parse"}
     assert snapshot(repo) == before
+
+
+@pytest.mark.anyio
+async def test_untrusted_code_is_a_trust_error_and_never_dryrun(
+    repo: Path, inventory: KeywordInventory, tmp_path: Path
+) -> None:
+    """The trust rule runs inside the static check, so the dryrun (which would evaluate it) never starts."""
+    marker = tmp_path / "marker"
+    code = f"${{{{__import__('pathlib').Path('{marker}').touch()}}}}"
+    text = robot_file(
+        COMMON + f"\nDocumentation    {code}", "T\n    Run Keyword    Import Library    x.py\n    Open Shop    main"
+    )
+    result = await validate(text, "tests/new/QA-5.robot", inventory, repo=repo, tests_dir="tests")
+    assert not marker.exists()
+    assert not result.ok
+    assert [(d.source, d.line) for d in result.diagnostics] == [
+        ("trust", line_of(text, "Documentation")),
+        ("trust", line_of(text, "Run Keyword")),
+    ]
+
+
+@pytest.mark.anyio
+async def test_dryrun_environment_has_no_secrets(repo: Path, inventory: KeywordInventory, tmp_path: Path) -> None:
+    """The repo's own library, imported by the dryrun, sees no token: not by a secret-looking name
+    (unless `dryrun_env` names it), and not the run's own secret under any name."""
+    seen = tmp_path / "env.txt"
+    library = repo / "libraries/ShopLibrary.py"
+    library.write_text(
+        library.read_text() + f"\nimport os\nopen({str(seen)!r}, 'w').write(repr(sorted(os.environ.items())))\n"
+    )
+    os.environ.update(MY_API_TOKEN="tok-one", REPO_PASSWORD="pw-two", HARMLESS="run-secret-3x7")
+    try:
+        result = await validate(
+            GOOD,
+            "tests/shop/QA-1.robot",
+            inventory,
+            repo=repo,
+            tests_dir="tests",
+            robot_options=ENV_OPTIONS,
+            pythonpath=["libraries"],
+            secrets=["run-secret-3x7"],
+            dryrun_env=["REPO_PASSWORD"],
+        )
+    finally:
+        for name in ("MY_API_TOKEN", "REPO_PASSWORD", "HARMLESS"):
+            del os.environ[name]
+    env = dict(ast.literal_eval(seen.read_text()))
+    assert result.ok, result.diagnostics
+    assert "MY_API_TOKEN" not in env and "HARMLESS" not in env
+    assert env["REPO_PASSWORD"] == "pw-two"
 
 
 @pytest.mark.anyio

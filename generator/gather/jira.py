@@ -158,7 +158,7 @@ async def fetch_ticket(jira: McpConnection, key: str, tools: ToolNames, *, accep
     except McpError as exc:
         raise TicketError(f"cannot read ticket {key}: {exc}") from None
     ticket = normalize_issue(data, acceptance_field=acceptance_field)
-    if ticket.key.upper() != key.upper():
+    if not ticket.key.isascii() or ticket.key.upper() != key:  # `key` passed valid_key; "ſ".upper() == "S"
         raise TicketError(f"asked for {key}, the MCP server returned {ticket.key}")
     return ticket
 

@@ -13,6 +13,7 @@ from pathlib import Path, PurePath
 
 from robot.api import get_model
 from robot.api.parsing import ModelVisitor
+from robot.utils import normalize
 
 from generator.models import ExampleTest, Ticket
 
@@ -54,6 +55,22 @@ class _SuiteVisitor(ModelVisitor):
         self.info.tags.update(node.values)
 
 
+def tag_key(tag: str) -> str:
+    """A tag as Robot Framework compares it: case, spaces and underscores ignored."""
+    return normalize(tag, ignore="_")
+
+
+def owned_by(path: Path, key: str) -> bool:
+    """Whether the suite at `path` is the ticket's own: its parsed model carries the key as a tag.
+
+    Structure, not text: a file tagged QA-123, or one that merely mentions QA-12 in a
+    comment, is not QA-12's, so it is never replaced by QA-12's generated test.
+    """
+    info = SuiteInfo(path=str(path), text="")
+    _SuiteVisitor(info).visit(get_model(path))
+    return tag_key(key) in {tag_key(t) for t in info.tags}
+
+
 def skip_dir(name: str, *, at_root: bool) -> bool:
     """The one rule every walker of the repo follows (inventory, suite index, writer tools)."""
     return name in SKIP_DIRS or name.startswith(".") or (at_root and name == OUTPUT_DIR_NAME)
@@ -70,7 +87,7 @@ def index_suites(repo: Path, tests_dir: str) -> list[SuiteInfo]:
     suites = []
     for path in sorted((base if base.is_dir() else repo).rglob("*.robot")):
         rel = path.relative_to(repo)
-        if skipped(rel) or not path.is_file():
+        if skipped(rel) or not path.is_file() or not path.resolve().is_relative_to(repo.resolve()):
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
         info = SuiteInfo(path=rel.as_posix(), text=text)
@@ -91,14 +108,14 @@ def _words(text: str) -> set[str]:
 
 
 def coverage_index(suites: list[SuiteInfo]) -> dict[str, list[str]]:
-    """Lower-cased tag → suites carrying it (Robot compares tags case-insensitively).
+    """Normalised tag (`tag_key`) → suites carrying it, compared the way Robot compares tags.
 
     Built once per run, so the backlog skip rule ("a test tagged with the key exists") is a
     dictionary lookup per ticket, not a scan of every suite.
     """
     index: dict[str, list[str]] = {}
     for suite in suites:
-        for tag in {t.lower() for t in suite.tags}:
+        for tag in {tag_key(t) for t in suite.tags}:
             index.setdefault(tag, []).append(suite.path)
     return index
 

@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 
-TITLE_MAX = 255
+#: GitLab accepts 255 characters; a shorter cap leaves room and keeps list views readable.
+TITLE_MAX = 200
 _DIAGNOSTICS_SHOWN = 20
 _LIST_SHOWN = 30
 _ZWSP = "\u200b"
@@ -128,10 +129,19 @@ def neutralise_quick_actions(text: str) -> str:
 
 
 def render_mr_title(ticket: Ticket) -> str:
-    """`Draft: [KEY] summary`; the Draft prefix keeps the MR unmergeable until a human reviews it."""
-    summary = " ".join(ticket.summary.split())
-    title = f"Draft: [{_KEY_UNSAFE.sub('', ticket.key)}] {summary}".rstrip()
-    return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1].rstrip() + "…"
+    """`Draft: [KEY] summary`; the Draft prefix keeps the MR unmergeable until a human reviews it.
+
+    The summary is untrusted like the description (GitLab renders titles as inline markdown
+    with mentions and references), so it passes the same `inline` neutraliser; a long one is
+    cut at a word boundary, before escaping, so no escape sequence is ever cut in half.
+    """
+    prefix = f"Draft: [{_KEY_UNSAFE.sub('', ticket.key)}]"
+    words = ticket.summary.split()
+    title = f"{prefix} {inline(' '.join(words))}".rstrip()
+    while len(title) > TITLE_MAX and words:
+        words.pop()
+        title = f"{prefix} {inline(' '.join(words))}…"
+    return title[:TITLE_MAX]
 
 
 def _bullets(items: list[str], *, as_code: bool = False, empty: str) -> list[str]:

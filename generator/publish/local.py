@@ -1,14 +1,25 @@
-"""`--publish local` (write into the repo working tree) and `--publish none` (output folder only)."""
+"""`--publish local` (write into the repo working tree) and `--publish none` (output folder only).
+
+The working tree is the user's: an existing file is replaced only when git says it has no
+uncommitted changes (edited, staged or never committed), so `--recreate` can never destroy
+work that exists nowhere else. Outside a git work tree nothing tells us, so an existing
+file is never replaced there.
+"""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import anyio
 
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 from generator.publish import PublishOutcome
+from generator.sandbox import scrubbed_env
 from generator.validate import safe_target_path
+
+# Edited, staged and untracked files all count; a repo's fsmonitor hook is not run.
+_GIT_STATUS = ("git", "-c", "core.fsmonitor=false", "status", "--porcelain", "--untracked-files=all", "--")
 
 
 class LocalPublisher:
@@ -48,8 +59,30 @@ class LocalPublisher:
         if await target.is_file():
             if await target.read_text(encoding="utf-8") == test.text:
                 return PublishOutcome(status="skipped", reason=f"unchanged: {relative} is already up to date")
+            if problem := await anyio.to_thread.run_sync(self._uncommitted, path):
+                return PublishOutcome(status="skipped", reason=f"{relative} not overwritten: {problem}")
             await target.write_text(test.text, encoding="utf-8")
             return PublishOutcome(status="updated", reason=f"updated {relative} in the working tree")
         await target.parent.mkdir(parents=True, exist_ok=True)
         await target.write_text(test.text, encoding="utf-8")
         return PublishOutcome(status="created", reason=f"wrote {relative} in the working tree")
+
+    def _uncommitted(self, path: Path) -> str | None:
+        """Why `path` must not be overwritten (git reports changes, or no git at all), else None."""
+        try:
+            status = subprocess.run(
+                [*_GIT_STATUS, str(path)],
+                cwd=self.repo,
+                env=scrubbed_env(),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"cannot ask git whether it has uncommitted changes ({type(exc).__name__})"
+        if status.returncode != 0:
+            return "the repo is not a git work tree, so its changes cannot be told from committed work"
+        if status.stdout.strip():
+            return "it has uncommitted changes (commit or discard them, then re-run)"
+        return None

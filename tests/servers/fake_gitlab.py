@@ -11,7 +11,8 @@ and project issues (the dashboard).
 
 Tests drive it through helpers (`push_human_commit`, `set_mr_state`, `edit_mr`), inject faults
 with `fail_next` (an error instead of the work) and `drop_response_after` (the work is done, the
-answer is lost), and assert on `requests` (the log of calls) and on the stored state.
+answer is lost), and assert on `requests` (the log of calls), on `journal` (every request as
+received: method, raw path with query, body bytes) and on the stored state.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ class FakeGitLab:
         self.project_id = project_id
         self.default_branch = "main"
         self.requests: list[tuple[str, str]] = []
+        self.journal: list[tuple[str, str, bytes]] = []
         self.commits: dict[str, Commit] = {}
         self.branches: dict[str, str] = {}
         self.mrs: dict[int, MergeRequest] = {}
@@ -358,8 +360,11 @@ class FakeGitLab:
             raw = request.scope["raw_path"].decode("ascii")
             decoded = unquote(raw)
             method = request.method
+            query = request.scope.get("query_string", b"").decode("latin-1")
+            received = await request.body()
             with self._lock:
                 self.requests.append((method, decoded))
+                self.journal.append((method, f"{raw}?{query}" if query else raw, received))
             if request.headers.get("private-token") != self.token:
                 return JSONResponse({"message": "401 Unauthorized"}, status_code=401)
             drop = False
