@@ -602,5 +602,5 @@ def test_dashboard_issue_is_created_once_labelled_and_never_shows_the_token(fake
     (issue,) = fake.issues.values()
     assert url == f"{fake.url}/qa/shop-tests/-/issues/1"
     assert (issue.title, issue.labels) == ("jira2robot dashboard", ["qa"])
-    assert TOKEN not in issue.description and "GitLab said [MASKED] is wrong" in issue.description
+    assert TOKEN not in issue.description and r"GitLab said \[MASKED\] is wrong" in issue.description
     assert set(read_state(issue.description)) == {"QA-1", "QA-2", "QA-3", "QA-4", "QA-7"}

@@ -227,7 +227,11 @@ class DashboardIssue:
         state = read_state(current)
         # A ticket this run did not handle (held back by the limits) keeps its recorded outcome.
         outcomes = [r for r in results if r.key in handled or r.key not in state]
-        block = self._redact(render_dashboard(merge_state(state, outcomes), still_asked=still))
+        merged = merge_state(state, outcomes)
+        # Masked before encoding: the hidden state then holds no secret in any form, and the final
+        # pass over the whole block (which also masks base64 forms) leaves it intact.
+        clean = {key: Entry.model_validate_json(self._redact(e.model_dump_json())) for key, e in merged.items()}
+        block = self._redact(render_dashboard(clean, still_asked=still))
         if issue is None:
             created = await self._call(
                 "opening the dashboard issue",
