@@ -78,7 +78,6 @@ class GitLabPublisher:
         jira_url: str | None = None,
         timeout: float = 30.0,
     ) -> None:
-        self._token = token
         # Everything sent to GitLab or put in an error passes it.
         self._redact: Callable[[str], str] = functools.partial(redact, secrets=[token])
         self._target = target_branch
@@ -365,7 +364,7 @@ class GitLabPublisher:
                 return await self._publish(ticket, spec, test, validation, result)
             except _Conflict as second:
                 raise PublishError(
-                    redact(f"GitLab conflict {second} (first: {first}); state changed twice, try again", [self._token])
+                    self._redact(f"GitLab conflict {second} (first: {first}); state changed twice, try again")
                 ) from None
 
     async def _publish(
