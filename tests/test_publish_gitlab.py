@@ -39,6 +39,7 @@ from generator.publish.describe import (
     BLOCK_END,
     BLOCK_START,
     fingerprint,
+    merge_block,
     read_marker,
     render_mr_description,
     render_mr_title,
@@ -571,6 +572,16 @@ def test_mr_description_matches_its_golden_file() -> None:
         ticket, spec, test, validation, result, jira_url=None, title_hash="0123456789abcdef", run_id="run0001"
     )
     assert_golden("mr_description.md", text)
+
+
+def test_updated_mr_description_keeps_the_reviewers_text_golden() -> None:
+    ticket, spec, test, validation, result = inputs()
+    first = render_mr_description(ticket, spec, test, validation, result, title_hash="0123456789abcdef")
+    edited = f"Reviewer: also cover SSO.\n\n{first}\n- [ ] checked on staging\n"
+    test.text += "# v2\n"
+    validation = ValidationResult(ok=False, diagnostics=[Diagnostic(message="No keyword 'Foo' found.", line=3)])
+    block = render_mr_description(ticket, spec, test, validation, result, title_hash="0123456789abcdef")
+    assert_golden("mr_description_update.md", merge_block(edited, block))
 
 
 def test_dashboard_matches_its_golden_file() -> None:

@@ -77,7 +77,6 @@ class GitLabPublisher:
         timeout: float = 30.0,
         redactor: Redactor | None = None,
     ) -> None:
-        self._token = token
         # Everything sent to GitLab or put in an error passes the run's redactor.
         self._redact = redactor or Redactor([token])
         self._target = target_branch
