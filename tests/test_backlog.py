@@ -437,3 +437,30 @@ def test_dashboard_issue_lists_tickets_and_its_checkboxes_drive_the_next_run(llm
     assert _gitlab_run(gl, sample_repo, tmp_path / "five", "QA-104", "--dashboard", "--max-new-mrs", "0") == 0
     assert report(tmp_path / "five")["QA-103"]["reason"] == "limit max_new_mrs=0 reached"
     assert "- [x] <!-- jira2robot:retry=QA-103 -->" in issue.description
+
+
+def test_rerun_keeps_the_branchs_file_and_the_reviewers_edits(llm, gl, sample_repo, tmp_path):
+    """A renamed summary (new planned file name) and a reviewer's edits, then a re-run through the CLI."""
+    version = {"path": "tests/login/qa-101_login_lockout.robot", "extra": ""}
+
+    def reply(body: dict):
+        if "PLANNER" in body["messages"][0]["content"]:
+            return Text(spec_json("QA-101", version["path"]))
+        return Text(GOOD_ROBOT + version["extra"])
+
+    llm.responder = reply
+    assert _gitlab_run(gl, sample_repo, tmp_path / "one", "QA-101") == 0
+    (mr,) = gl.mrs.values()
+    gl.edit_mr(mr.iid, title="[QA-101] Lockout", description=f"Please check the lockout timer.\n\n{mr.description}")
+
+    version.update(path="tests/login/qa-101_account_lockout.robot", extra="\n# reworded after review\n")
+    assert _gitlab_run(gl, sample_repo, tmp_path / "two", "QA-101") == 0
+
+    entry = report(tmp_path / "two")["QA-101"]
+    assert entry["status"] == "updated"
+    assert entry["test_path"] == "tests/login/qa-101_login_lockout.robot"
+    branch_files = {p for p in gl.commits[gl.branches["jira2robot/QA-101"]].files if p.startswith("tests/login/qa-101")}
+    assert branch_files == {"tests/login/qa-101_login_lockout.robot"}
+    assert gl.file("jira2robot/QA-101", "tests/login/qa-101_login_lockout.robot").endswith("# reworded after review\n")
+    assert mr.title == "[QA-101] Lockout"
+    assert mr.description.startswith("Please check the lockout timer.\n\n<!-- jira2robot:start -->")

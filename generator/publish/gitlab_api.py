@@ -42,8 +42,8 @@ def retrying_session(retries: int, base_delay: float) -> requests.Session:
     per-request `max_retries` defaulting to 10; retrying at the transport instead makes both
     the count and the delay configurable per run. GitLab's 429 handling stays with
     python-gitlab, which honours `Retry-After`. POSTs are retried too: a retried commit or
-    MR creation that had in fact succeeded comes back as a conflict, which `publish` resolves
-    by re-reading the state.
+    MR creation that had in fact succeeded comes back as a conflict, which the publisher
+    resolves by re-reading the state (an MR carrying its run id is its own: `created`).
     """
     retry = Retry(
         total=retries,
