@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from generator import __version__
 from generator.config import ConfigError, Settings, build_settings
 from generator.logs import Console, redact_logging
 
@@ -52,6 +54,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-open-mrs", type=int, help="default 10")
     g.add_argument("--max-new-mrs", type=int, help="new MRs per run, default 5")
     g.add_argument("--recreate", action="store_true", help="regenerate covered tickets, recreate closed MRs")
+    g.add_argument("--dashboard", action="store_true", help="keep the 'jira2robot dashboard' issue current")
 
 
 def _repo_flags(g: argparse._ActionsContainer) -> None:
@@ -73,6 +76,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 every ticket created/updated/skipped, 1 a ticket failed, 2 usage or configuration error.",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging of the clients")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     _run_flags(sub.add_parser("run", help="the main job: tickets to dryrun-proven tests and draft MRs"))
     demo = sub.add_parser("demo", help="the whole flow on embedded sample data (no network, no secrets)")
@@ -126,12 +130,30 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from generator.run import run
 
+    # Checked before the configuration too: a bot branch is not the place to report its problems.
+    if _on_own_branch(args.branch_prefix or os.environ.get("JIRA2ROBOT_BRANCH_PREFIX") or "jira2robot/"):
+        return EXIT_OK
     settings = build_settings(_cli_values(args), command="run")
+    if _on_own_branch(settings.repo_config.merge_request.branch_prefix):
+        return EXIT_OK
     console = Console(redactor=settings.redactor())
     redact_logging(console.redact)
     console.line(f"jira2robot: {settings.layout_note}")
     results = anyio.run(run, settings, console)
     return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+
+
+def _on_own_branch(prefix: str) -> bool:
+    """The pipeline runs on one of jira2robot's own branches: say so, and do nothing.
+
+    With `push` among the pipeline sources the job would otherwise run on every branch the bot
+    pushes, and with --recreate nothing else would stop it from feeding on its own pushes.
+    """
+    ref = os.environ.get("CI_COMMIT_REF_NAME", "")
+    if not prefix or not ref.startswith(prefix):
+        return False
+    print(f"jira2robot: {ref} is one of jira2robot's own branches ({prefix}*): nothing to do.")
+    return True
 
 
 def _repo(args: argparse.Namespace) -> Settings:

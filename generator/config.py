@@ -74,6 +74,7 @@ class MergeRequestSettings(_Strict):
     assignee: str | None = None
     reviewers: list[str] = Field(default_factory=list)
     comment_on_jira: bool = False
+    dashboard: bool = False  # keep the "jira2robot dashboard" issue current (generator/publish/dashboard.py)
 
 
 class RepoConfig(_Strict):
@@ -387,6 +388,8 @@ def build_settings(
         mr["labels"] = [x.strip() for x in str(value).split(",") if x.strip()]
     if (value := pick("branch_prefix", "JIRA2ROBOT_BRANCH_PREFIX")) is not None:
         mr["branch_prefix"] = value
+    if cli.get("dashboard"):
+        mr["dashboard"] = True
     overrides["merge_request"] = mr
     if (value := pick("scan_timeout", "JIRA2ROBOT_SCAN_TIMEOUT")) is not None:
         try:

@@ -50,16 +50,19 @@ from generator.models import (
     TestSpec,
     TicketContext,
     TicketResult,
+    TicketStatus,
     ValidationResult,
 )
 from generator.offline import OfflinePlanner, OfflineWriter
 from generator.outputs import write_output
 from generator.plan import LLMPlanner, PlanError, Planner, overwrite_error
 from generator.publish import Publisher, PublishError
+from generator.publish.dashboard import DashboardIssue, Requests
 from generator.publish.local import LocalPublisher
 from generator.redact import Redactor
 from generator.repo_tools import gitlab_tools, redacted, repo_tools
 from generator.report import ReportWriter
+from generator.slots import NewMrSlots
 from generator.validate import UnsafePathError, validate
 from generator.write import LLMWriter, Writer
 
@@ -195,18 +198,82 @@ async def process_ticket(rc: RunContext, key: str) -> TicketResult:
     return result
 
 
-async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudget, result: TicketResult) -> None:
-    settings, cfg = rc.settings, rc.settings.repo_config
+async def _skip_reason(rc: RunContext, key: str) -> str | None:
+    """Why the ticket needs no generation at all (covered by a test or an MR), else None."""
     covering = rc.coverage.get(tag_key(key))
-    if covering and not settings.recreate:
-        result.status, result.reason = "skipped", f"already covered by {covering[0]} (tagged {key})"
-        return
+    if covering and not rc.settings.recreate:
+        return f"already covered by {covering[0]} (tagged {key})"
     reason = await rc.publisher.covered(key)
     if reason is None and key in rc.backlog_keys and (mr := await rc.publisher.open_mr(key)):
         reason = f"open MR {mr} already exists (backlog runs do not regenerate open MRs)"
-    if reason:
-        result.status, result.reason = "skipped", reason
-        return
+    return reason
+
+
+def _settle(rc: RunContext, key: str, status: TicketStatus, reason: str) -> None:
+    """Record a ticket decided without generation (its log section holds the one-line reason)."""
+    log = TicketLog(rc.console, key, buffered=rc.buffered_logs)
+    log.open("checking the ticket")
+    log.info(f"{status}: {reason}")
+    log.close()
+    shard_index = rc.settings.node_index if rc.settings.node_total > 1 else None
+    rc.report.record(TicketResult(key=key, status=status, reason=reason, shard=shard_index))
+
+
+async def _triage(rc: RunContext, key: str, needs_slot: dict[str, bool]) -> None:
+    """Checks made before any LLM call; a ticket to generate lands in `needs_slot` (new MR or not)."""
+    try:
+        reason = await _skip_reason(rc, key)
+        if reason is None:
+            needs_slot[key] = await rc.publisher.needs_new_mr(key)
+            return
+        _settle(rc, key, "skipped", reason)
+    except EXPECTED_ERRORS as exc:
+        _settle(rc, key, "failed", str(exc))
+
+
+async def _process_all(rc: RunContext, selected: list[str], concurrency: int) -> None:
+    """Triage every ticket, hand out new-MR slots in selection order, then generate.
+
+    No ticket past the MR limits reaches the planner; a slot whose ticket opens no MR goes to
+    the next waiting ticket (see `generator.slots`).
+    """
+    ticket_limiter = anyio.CapacityLimiter(concurrency)
+    needs_slot: dict[str, bool] = {}
+
+    async def triage(key: str) -> None:
+        async with ticket_limiter:
+            await _triage(rc, key, needs_slot)
+
+    async with anyio.create_task_group() as tg:
+        for key in selected:
+            tg.start_soon(triage, key)
+
+    capacity: tuple[int, str] | None = None
+    if any(needs_slot.values()):
+        try:
+            capacity = await rc.publisher.new_mr_capacity()
+        except PublishError as exc:
+            for key in [k for k in selected if needs_slot.get(k)]:
+                _settle(rc, key, "failed", str(exc))
+                del needs_slot[key]
+    slots = NewMrSlots(capacity)
+
+    async def worker(key: str) -> None:
+        async with ticket_limiter:
+            result = await process_ticket(rc, key)
+        if needs_slot[key] and result.status != "created" and (successor := slots.give_back()):
+            pool.start_soon(worker, successor)
+
+    async with anyio.create_task_group() as pool:
+        for key in selected:
+            if key in needs_slot and (not needs_slot[key] or slots.take(key)):
+                pool.start_soon(worker, key)
+    for key in slots.waiting:
+        _settle(rc, key, "skipped", slots.reason)
+
+
+async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudget, result: TicketResult) -> None:
+    settings, cfg = rc.settings, rc.settings.repo_config
     if rc.run_budget.exhausted:
         result.status, result.reason = "skipped", rc.run_budget.reason()
         return
@@ -258,6 +325,7 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
     log.progress(f"publishing ({settings.publish})")
     outcome = await rc.publisher.publish(ticket, spec, test, validation, result)
     result.status, result.reason, result.mr_url = outcome.status, outcome.reason, outcome.mr_url
+    result.test_path = outcome.test_path or result.test_path
     if outcome.mr_url and outcome.status == "created" and cfg.merge_request.comment_on_jira:
         await _comment_on_jira(rc, key, outcome.mr_url, log)
 
@@ -455,6 +523,8 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             except McpError as exc:
                 return _fail_all(settings, report, console, str(exc))
 
+        publisher = _publisher(settings, anyio.CapacityLimiter(limits.gitlab_concurrency), redactor)
+        board, asked = await _read_dashboard(settings, publisher, console)
         keys = list(settings.keys)
         backlog: list[str] = []
         invalid: list[str] = []
@@ -466,7 +536,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             console.line(f"jira2robot: JQL selected {len(backlog)} ticket(s)")
             invalid = [k for k in backlog if not valid_key(k)]
             backlog = [k for k in backlog if valid_key(k)]
-        selected = shard(list(dict.fromkeys(keys + backlog)), settings.node_index, settings.node_total)
+        selected = shard(list(dict.fromkeys(keys + backlog + asked.keys)), settings.node_index, settings.node_total)
         if settings.node_total > 1:
             console.line(f"jira2robot: shard {settings.node_index}/{settings.node_total}: {len(selected)} ticket(s)")
 
@@ -484,7 +554,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             )
             if llm
             else OfflineWriter(),
-            publisher=_publisher(settings, anyio.CapacityLimiter(limits.gitlab_concurrency), redactor),
+            publisher=publisher,
             report=report,
             redact=redactor,
             run_budget=RunBudget(limits.max_tokens_per_run),
@@ -494,21 +564,52 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             lint_rate=lint_rate,
             backlog_keys=set(backlog) - set(keys),
         )
-        ticket_limiter = anyio.CapacityLimiter(limits.concurrency)
         report.expect(selected)
         rejected = [_invalid_key(report, raw) for raw in invalid]
-
-        async def worker(key: str) -> None:
-            async with ticket_limiter:
-                await process_ticket(rc, key)
-
-        async with anyio.create_task_group() as tg:
-            for key in selected:
-                tg.start_soon(worker, key)
+        await _process_all(rc, selected, limits.concurrency)
+        if board is not None:
+            await _write_dashboard(board, report, selected, asked, console)
 
     results = [report.results[k] for k in [*selected, *rejected] if k in report.results]
     print_summary(console, results)
     return results
+
+
+async def _read_dashboard(
+    settings: Settings, publisher: Publisher, console: Console
+) -> tuple[DashboardIssue | None, Requests]:
+    """The dashboard issue (opt-in, GitLab only) and the tickets its ticked boxes ask for.
+
+    Ticked tickets join this run's selection after the given and JQL keys; "recreate" ones may
+    replace their closed MR. An unreadable dashboard never stops the run: it is a side view.
+    """
+    from generator.publish.gitlab import GitLabPublisher
+
+    if not settings.repo_config.merge_request.dashboard or not isinstance(publisher, GitLabPublisher):
+        return None, Requests()
+    board = publisher.dashboard()
+    try:
+        asked = await board.read()
+    except PublishError as exc:
+        console.line(f"jira2robot: warning: dashboard issue not read: {exc}")
+        return board, Requests()
+    if asked.keys:
+        console.line(f"jira2robot: dashboard asks to retry or recreate: {', '.join(asked.keys)}")
+    publisher.allow_recreate(asked.recreate)
+    return board, asked
+
+
+async def _write_dashboard(
+    board: DashboardIssue, report: ReportWriter, selected: list[str], asked: Requests, console: Console
+) -> None:
+    # A ticket held back by the MR limits was not handled: its ticked box stays for the next run.
+    handled = {key for key in selected if key in report.results and not report.results[key].reason.startswith("limit ")}
+    try:
+        url = await board.write(report.results.values(), handled=handled, asked=asked)
+    except PublishError as exc:
+        console.line(f"jira2robot: warning: dashboard issue not updated: {exc}")
+        return
+    console.line(f"jira2robot: dashboard {url}")
 
 
 def _fail_all(settings: Settings, report: ReportWriter, console: Console, reason: str) -> list[TicketResult]:

@@ -280,3 +280,187 @@ def test_mr_limits_are_checked_before_spending_llm_calls(llm, atlassian, sample_
         assert by_key["QA-104"]["reason"] == "limit max_new_mrs=1 reached"
         assert by_key["QA-104"]["llm"]["calls"] == 0
         assert len(gl.mrs) == 1 and len(llm.requests) == 2
+
+
+@pytest.fixture
+def gl(llm, atlassian):
+    """The GitLab double, with the environment of a `--publish gitlab` run pointing at it."""
+    os.environ.update(OPENAI_BASE_URL=llm.base_url, JIRA_MCP_URL=atlassian.url, GITLAB_TOKEN="glpat-x-123456")
+    os.environ["CI_PROJECT_ID"] = "7"
+    with FakeGitLab(token="glpat-x-123456") as gl:
+        os.environ["CI_SERVER_URL"] = gl.url
+        yield gl
+
+
+def _gitlab_run(gl: FakeGitLab, sample_repo: Path, out: Path, keys: str, *extra: str) -> int:
+    return main(
+        ["run", "--keys", keys, "--repo", str(sample_repo), "--publish", "gitlab", "--output-dir", str(out), *extra]
+    )
+
+
+def test_slots_are_reserved_in_the_given_order_before_any_generation(llm, gl, sample_repo, tmp_path):
+    """3 tickets, 1 new MR, default concurrency: only the first key given reaches the planner."""
+    calls: list[tuple[float, str, str]] = []
+    llm.responder = responder(calls)
+    assert _gitlab_run(gl, sample_repo, tmp_path / "out", "QA-104,QA-101,QA-103", "--max-new-mrs", "1") == 0
+
+    by_key = report(tmp_path / "out")
+    assert by_key["QA-104"]["status"] == "created"
+    for key in ("QA-101", "QA-103"):
+        assert by_key[key]["status"] == "skipped"
+        assert by_key[key]["reason"] == "limit max_new_mrs=1 reached"
+        assert by_key[key]["llm"]["calls"] == 0
+    assert {key for _, key, _ in calls} == {"QA-104"}
+    assert len(llm.requests) == 2
+    assert [mr.source_branch for mr in gl.mrs.values()] == ["jira2robot/QA-104"]
+
+
+def test_a_failed_ticket_gives_its_slot_to_the_next_one_in_order(llm, gl, sample_repo, tmp_path):
+    calls: list[tuple[float, str, str]] = []
+    good = responder(calls)
+
+    def reply(body: dict):
+        answer = good(body)
+        return Text("this is not a test spec") if calls[-1][1:] == ("QA-101", "planner") else answer
+
+    llm.responder = reply
+    code = _gitlab_run(gl, sample_repo, tmp_path / "out", "QA-101,QA-104,QA-103", "--max-new-mrs", "1")
+    assert code == 1
+
+    by_key = report(tmp_path / "out")
+    assert by_key["QA-101"]["status"] == "failed"
+    assert by_key["QA-104"]["status"] == "created"
+    assert by_key["QA-103"]["status"] == "skipped"
+    assert by_key["QA-103"]["reason"] == "limit max_new_mrs=1 reached"
+    assert "QA-103" not in {key for _, key, _ in calls}
+    assert [mr.source_branch for mr in gl.mrs.values()] == ["jira2robot/QA-104"]
+
+
+def test_updates_need_no_slot_and_max_open_mrs_counts_existing_ones(llm, gl, sample_repo, tmp_path):
+    calls: list[tuple[float, str, str]] = []
+    llm.responder = responder(calls)
+    assert _gitlab_run(gl, sample_repo, tmp_path / "first", "QA-101") == 0
+    calls.clear()
+
+    code = _gitlab_run(gl, sample_repo, tmp_path / "out", "QA-103,QA-101,QA-104", "--max-open-mrs", "2")
+
+    assert code == 0
+    by_key = report(tmp_path / "out")
+    assert by_key["QA-101"]["status"] == "skipped" and by_key["QA-101"]["reason"].startswith("unchanged")
+    assert by_key["QA-103"]["status"] == "created"
+    assert by_key["QA-104"]["reason"] == "limit max_open_mrs=2 reached (1 open jira2robot merge requests)"
+    assert {key for _, key, _ in calls} == {"QA-101", "QA-103"}
+
+
+def test_mr_created_but_response_lost_is_created_in_the_report(llm, gl, sample_repo, tmp_path):
+    llm.responder = responder()
+    gl.drop_response_after("POST", r"/merge_requests$")
+    code = _gitlab_run(gl, sample_repo, tmp_path / "out", "QA-101,QA-104", "--max-new-mrs", "1", "--concurrency", "1")
+
+    assert code == 0
+    by_key = report(tmp_path / "out")
+    assert by_key["QA-101"]["status"] == "created"
+    assert by_key["QA-101"]["mr_url"].endswith("/merge_requests/1")
+    assert by_key["QA-104"]["reason"] == "limit max_new_mrs=1 reached"
+    assert len(gl.mrs) == 1
+
+
+def test_run_on_the_bots_own_branch_does_nothing(gl, sample_repo, tmp_path, capsys):
+    os.environ["CI_COMMIT_REF_NAME"] = "bot/QA-101"
+    code = _gitlab_run(gl, sample_repo, tmp_path / "out", "QA-101", "--recreate", "--branch-prefix", "bot/")
+
+    assert code == 0
+    assert "bot/QA-101 is one of jira2robot's own branches (bot/*): nothing to do." in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
+    assert gl.requests == []
+
+    os.environ["CI_COMMIT_REF_NAME"] = "main"
+    args = ("--branch-prefix", "bot/", "--llm", "offline")
+    assert _gitlab_run(gl, sample_repo, tmp_path / "out", "QA-101", *args) == 0
+    assert [mr.source_branch for mr in gl.mrs.values()] == ["bot/QA-101"]
+
+
+def test_version_comes_from_the_package_metadata(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"jira2robot {version('jira2robot')}"
+
+
+def test_dashboard_issue_lists_tickets_and_its_checkboxes_drive_the_next_run(llm, gl, sample_repo, tmp_path):
+    calls: list[tuple[float, str, str]] = []
+    good = responder(calls)
+    broken = {"QA-104"}
+
+    def reply(body: dict):
+        answer = good(body)
+        return Text("no spec today") if calls[-1][1] in broken and calls[-1][2] == "planner" else answer
+
+    llm.responder = reply
+    assert _gitlab_run(gl, sample_repo, tmp_path / "one", "QA-101,QA-104", "--dashboard") == 1
+    (issue,) = gl.issues.values()
+    assert issue.title == "jira2robot dashboard" and issue.labels == ["jira2robot"]
+    assert "- [ ] <!-- jira2robot:retry=QA-104 --> `QA-104`: planner spec never valid" in issue.description
+    assert "| `QA-101` | created | [MR 1](" in issue.description
+
+    # A reviewer ticks "retry" for QA-104 and closes QA-101's MR.
+    broken.clear()
+    issue.description = issue.description.replace(
+        "- [ ] <!-- jira2robot:retry=QA-104", "- [x] <!-- jira2robot:retry=QA-104"
+    )
+    gl.set_mr_state(1, "closed")
+    calls.clear()
+    assert _gitlab_run(gl, sample_repo, tmp_path / "two", "QA-101", "--dashboard") == 0
+    two = report(tmp_path / "two")
+    assert two["QA-104"]["status"] == "created"  # asked for by the ticked box, not by --keys
+    assert two["QA-101"]["reason"] == "closed MR !1 not recreated (use --recreate)"
+    assert {key for _, key, _ in calls} == {"QA-104"}
+    assert "retry=QA-104" not in issue.description and "| `QA-104` | created |" in issue.description
+    assert "- [ ] <!-- jira2robot:recreate=QA-101 --> `QA-101`: [MR 1](" in issue.description
+
+    # Ticking "recreate" replaces the closed MR on the next run, and only that one.
+    issue.description = issue.description.replace("- [ ] <!-- jira2robot:recreate", "- [x] <!-- jira2robot:recreate")
+    assert _gitlab_run(gl, sample_repo, tmp_path / "three", "QA-104", "--dashboard") == 0
+    three = report(tmp_path / "three")
+    assert three["QA-101"]["status"] == "created" and three["QA-101"]["reason"] == "draft MR !3 created"
+    assert "recreate=QA-101" not in issue.description
+    assert len(gl.issues) == 1
+
+    # A ticked ticket held back by the MR limits keeps its ticked box for a later run.
+    broken.add("QA-103")
+    assert _gitlab_run(gl, sample_repo, tmp_path / "four", "QA-103", "--dashboard") == 1
+    issue.description = issue.description.replace(
+        "- [ ] <!-- jira2robot:retry=QA-103", "- [x] <!-- jira2robot:retry=QA-103"
+    )
+    assert _gitlab_run(gl, sample_repo, tmp_path / "five", "QA-104", "--dashboard", "--max-new-mrs", "0") == 0
+    assert report(tmp_path / "five")["QA-103"]["reason"] == "limit max_new_mrs=0 reached"
+    assert "- [x] <!-- jira2robot:retry=QA-103 -->" in issue.description
+
+
+def test_rerun_keeps_the_branchs_file_and_the_reviewers_edits(llm, gl, sample_repo, tmp_path):
+    """A renamed summary (new planned file name) and a reviewer's edits, then a re-run through the CLI."""
+    version = {"path": "tests/login/qa-101_login_lockout.robot", "extra": ""}
+
+    def reply(body: dict):
+        if "PLANNER" in body["messages"][0]["content"]:
+            return Text(spec_json("QA-101", version["path"]))
+        return Text(GOOD_ROBOT + version["extra"])
+
+    llm.responder = reply
+    assert _gitlab_run(gl, sample_repo, tmp_path / "one", "QA-101") == 0
+    (mr,) = gl.mrs.values()
+    gl.edit_mr(mr.iid, title="[QA-101] Lockout", description=f"Please check the lockout timer.\n\n{mr.description}")
+
+    version.update(path="tests/login/qa-101_account_lockout.robot", extra="\n# reworded after review\n")
+    assert _gitlab_run(gl, sample_repo, tmp_path / "two", "QA-101") == 0
+
+    entry = report(tmp_path / "two")["QA-101"]
+    assert entry["status"] == "updated"
+    assert entry["test_path"] == "tests/login/qa-101_login_lockout.robot"
+    branch_files = {p for p in gl.commits[gl.branches["jira2robot/QA-101"]].files if p.startswith("tests/login/qa-101")}
+    assert branch_files == {"tests/login/qa-101_login_lockout.robot"}
+    assert gl.file("jira2robot/QA-101", "tests/login/qa-101_login_lockout.robot").endswith("# reworded after review\n")
+    assert mr.title == "[QA-101] Lockout"
+    assert mr.description.startswith("Please check the lockout timer.\n\n<!-- jira2robot:start -->")

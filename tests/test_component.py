@@ -32,6 +32,8 @@ TEMPLATE = ROOT / "templates" / "generate.yml"
 PIPELINE = ROOT / ".gitlab-ci.yml"
 SCHEMA = json.loads((Path(__file__).parent / "data" / "gitlab-ci-schema.json").read_text(encoding="utf-8"))
 PLACEHOLDER = re.compile(r"\$\[\[\s*inputs\.(\w+)\s*\]\]")
+COMPONENT = re.compile(r"\$\[\[\s*component\.(\w+)\s*\]\]")
+CONTEXT = {"version": "1.2.3"}  # what GitLab fills in for `include: component: ...@1.2.3`
 GITLAB_CI_LOCAL = "4.72.0"  # newer releases need Node.js 22 (Set.prototype.union)
 
 
@@ -58,7 +60,10 @@ def _sample(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def _interpolate(node: Any, values: dict[str, Any]) -> Any:
-    """GitLab's interpolation: a lone placeholder keeps the input's type, an embedded one is text."""
+    """GitLab's interpolation: a lone placeholder keeps the input's type, an embedded one is text.
+
+    Component context (`$[[ component.version ]]`) is text, as for a release include.
+    """
     if isinstance(node, dict):
         return {_interpolate(k, values): _interpolate(v, values) for k, v in node.items()}
     if isinstance(node, list):
@@ -72,7 +77,7 @@ def _interpolate(node: Any, values: dict[str, Any]) -> Any:
             value = values[match.group(1)]
             return str(value).lower() if isinstance(value, bool) else str(value)
 
-        return PLACEHOLDER.sub(text, node)
+        return COMPONENT.sub(lambda m: CONTEXT[m.group(1)], PLACEHOLDER.sub(text, node))
     return node
 
 
@@ -123,7 +128,12 @@ def test_every_placeholder_is_declared_and_every_input_is_used() -> None:
     body = TEMPLATE.read_text(encoding="utf-8").split("\n---\n", 1)[1]
     used = set(PLACEHOLDER.findall(body))
     assert used == set(_inputs())
-    assert body.count("$[[") == len(PLACEHOLDER.findall(body)), "a malformed $[[ ... ]] placeholder"
+    context = COMPONENT.findall(body)
+    assert body.count("$[[") == len(PLACEHOLDER.findall(body)) + len(context), "a malformed $[[ ... ]] placeholder"
+    # GitLab only fills in the component context fields the header declares.
+    assert set(context) == set(_documents(TEMPLATE)[0]["spec"]["component"]) == {"version"}
+    header = TEMPLATE.read_text(encoding="utf-8").split("\n---\n", 1)[0]
+    assert not COMPONENT.search(header), "GitLab does not interpolate component context in input defaults"
 
 
 def test_input_types_defaults_options_and_regexes_agree() -> None:
@@ -206,13 +216,93 @@ def test_rules_run_only_with_tickets_and_merge_job_only_when_sharded() -> None:
     jobs = _jobs({"parallel": 4})
     generate, merge = jobs["jira2robot-generate"], jobs["jira2robot-merge-reports"]
     assert generate["parallel"] == 4
-    (rule,) = generate["rules"]
+    never, rule = generate["rules"]
+    assert never == {"if": "$CI_COMMIT_BRANCH =~ $JIRA2ROBOT_OWN_BRANCHES", "when": "never"}
+    assert merge["rules"][0] == never
     assert rule["if"].startswith("($JIRA_KEYS || $JIRA_JQL) && $CI_PIPELINE_SOURCE =~ /^(web|api|trigger|schedule")
     assert merge["variables"]["JIRA2ROBOT_SHARDS"] == 4
-    assert merge["rules"][0]["if"].endswith('&& $JIRA2ROBOT_SHARDS != "1"')
+    assert merge["rules"][1]["if"].endswith('&& $JIRA2ROBOT_SHARDS != "1"')
     assert merge["needs"] == [{"job": "jira2robot-generate", "artifacts": True}]
     assert generate["artifacts"]["when"] == "always"
     assert generate["artifacts"]["reports"]["junit"][0] == "generated/junit.xml"
+
+
+def _gitlab_pattern(value: str) -> re.Pattern[str]:
+    """How GitLab reads a regex held in a variable: `/.../flags`, slashes inside allowed (greedy)."""
+    found = re.fullmatch(r"/(?P<regexp>.*)/(?P<flags>[ismU]*)", value)
+    assert found, f"{value!r} is not a /pattern/"
+    return re.compile(found["regexp"])
+
+
+@pytest.mark.parametrize("prefix", ["jira2robot/", "bots/qa.gen/"])
+def test_the_job_never_runs_on_the_bots_own_branches(prefix: str) -> None:
+    jobs = _jobs({"branch_prefix": prefix})
+    for job in jobs.values():
+        pattern = _gitlab_pattern(job["variables"]["JIRA2ROBOT_OWN_BRANCHES"])
+        assert pattern.search(f"{prefix}QA-12")
+        assert not pattern.search("main") and not pattern.search(f"feature/{prefix}QA-12")
+    assert jobs["jira2robot-generate"]["variables"]["JIRA2ROBOT_BRANCH_PREFIX"] == prefix
+
+
+def test_publishing_job_is_never_interrupted_serialised_and_caches_pip() -> None:
+    job = _jobs({})["jira2robot-generate"]
+    assert job["interruptible"] is False
+    assert job["resource_group"] == "jira2robot-generate-${CI_NODE_INDEX}"
+    assert job["variables"]["PIP_CACHE_DIR"] == "$CI_PROJECT_DIR/.cache/pip"
+    assert job["cache"] == {"key": "jira2robot-pip", "paths": [".cache/pip"]}
+    assert "--no-cache-dir" not in _inputs()["install"]["default"]
+    assert "PIP_NO_CACHE_DIR" not in (ROOT / "ci" / "Dockerfile").read_text(encoding="utf-8").split("FROM")[-1]
+
+
+def test_job_image_is_the_components_own_release() -> None:
+    jobs = _jobs({"image_repository": "registry.example.com/qa/jira2robot"})
+    assert {job["image"] for job in jobs.values()} == {"registry.example.com/qa/jira2robot:1.2.3"}
+    assert re.fullmatch(_inputs()["image_repository"]["regex"], "registry.example.com/qa/jira2robot")
+    assert not re.fullmatch(_inputs()["image_repository"]["regex"], "registry.example.com/qa/jira2robot:latest")
+
+
+# --------------------------------------------------------------------------- docs
+
+DOCS = ROOT / "docs" / "component.md"
+TABLE = re.compile(r"(<!-- inputs:start -->\n)(.*?)(<!-- inputs:end -->)", re.S)
+
+
+def _inputs_table() -> str:
+    """The inputs reference of docs/component.md, rendered from the template's spec header."""
+
+    def cell(text: str) -> str:
+        return " ".join(str(text).split()).replace("|", "\\|")
+
+    rows = ["| Input | Type | Default | Meaning |", "| --- | --- | --- | --- |"]
+    for name, spec in _inputs().items():
+        default = spec["default"]
+        shown = json.dumps(default) if not isinstance(default, str) else (f"`{cell(default)}`" if default else '`""`')
+        meaning = cell(spec["description"])
+        if "options" in spec:
+            meaning += " One of: " + ", ".join(f"`{option}`" for option in spec["options"]) + "."
+        rows.append(f"| `{name}` | {spec.get('type', 'string')} | {shown} | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+def test_docs_inputs_table_is_generated_from_the_template() -> None:
+    """`UPDATE_DOCS=1 pytest tests/test_component.py -k inputs_table` rewrites the table."""
+    text = DOCS.read_text(encoding="utf-8")
+    found = TABLE.search(text)
+    assert found, "docs/component.md lost its <!-- inputs:start --> / <!-- inputs:end --> markers"
+    if os.environ.get("UPDATE_DOCS") == "1":
+        DOCS.write_text(TABLE.sub(lambda m: m.group(1) + _inputs_table() + m.group(3), text), encoding="utf-8")
+        found = TABLE.search(DOCS.read_text(encoding="utf-8"))
+    assert found.group(2) == _inputs_table(), "the inputs table is stale: run with UPDATE_DOCS=1"
+
+
+def test_configuration_example_is_a_valid_repo_config() -> None:
+    from generator.config import RepoConfig
+
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    config = RepoConfig.model_validate(yaml.safe_load(example))
+    assert set(yaml.safe_load(example)) == set(RepoConfig.model_fields)  # every key documented
+    assert config.merge_request.dashboard is False
 
 
 # --------------------------------------------------------------------------- project pipeline
@@ -229,6 +319,50 @@ def test_self_test_includes_this_commits_component_with_declared_inputs() -> Non
         assert isinstance(value, {"string": str, "number": int, "boolean": bool}[kind]), name
         assert value in declared[name].get("options", [value]), name
     assert include["inputs"]["publish"] == "none" and include["inputs"]["llm"] == "offline"
+
+
+def test_self_test_runs_this_commits_image() -> None:
+    (pipeline,) = _documents(PIPELINE)
+    for job in ("self-test-generate", "self-test-merge-reports", "self-test-check"):
+        assert pipeline[job]["image"] == "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA", job
+
+
+def test_release_publishes_with_glab_only_after_the_versioned_image_is_pushed() -> None:
+    (pipeline,) = _documents(PIPELINE)
+    release, tag_image = pipeline["release"], pipeline["tag-image"]
+    assert release["image"].startswith("registry.gitlab.com/gitlab-org/cli:")
+    assert release["needs"] == ["tag-image"]
+    assert '"$CI_REGISTRY_IMAGE:$tag"' in tag_image["script"][-1] and '"$CI_COMMIT_TAG"' in tag_image["script"][-1]
+    for job in (release, tag_image):
+        assert job["interruptible"] is False and job["resource_group"] == "release"
+    # The release refuses a template whose default image path is not this project's registry.
+    check = release["script"][0]
+    template = TEMPLATE.read_text(encoding="utf-8")
+    for project, ok in (("qa-tools/jira2robot", True), ("someone/fork", False)):
+        done = subprocess.run(
+            ["sh", "-c", check],
+            env={"PATH": os.environ["PATH"], "CI_PROJECT_PATH": project},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert (done.returncode == 0) is ok, done.stderr
+    assert "      default: $CI_REGISTRY/qa-tools/jira2robot\n" in template
+
+
+def test_release_tag_becomes_the_package_version(tmp_path: Path) -> None:
+    import tomllib
+
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (pipeline,) = _documents(PIPELINE)
+    assert 'sh ci/stamp-version.sh "$CI_COMMIT_TAG"' in pipeline["build-image"]["script"][0]
+    script = ROOT / "ci" / "stamp-version.sh"
+    done = subprocess.run(["sh", str(script), "v2.3.4"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    stamped = tomllib.loads((tmp_path / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    assert stamped == "2.3.4"
+    bad = subprocess.run(["sh", str(script), "main"], cwd=tmp_path, capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a semantic version tag" in bad.stderr
 
 
 def test_release_runs_on_semantic_version_tags_only() -> None:
@@ -298,17 +432,26 @@ def gitlab_ci_local(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 
 def _consumer_repo(path: Path) -> None:
-    """A test repository that includes the component the way a consumer does (local include)."""
+    """A test repository that includes the component the way a consumer does (local include).
+
+    Its own pipeline declares `jira_keys`/`jql` as pipeline inputs (spec:inputs) and passes them
+    on to the component, the recipe of docs/component.md for projects where pipeline variables
+    are not allowed. GitLab fills in `$[[ component.version ]]` for a release include; the copy
+    gets the same text.
+    """
     shutil.copytree(ROOT / "generator" / "data" / "sample_repo", path)
     shutil.copytree(ROOT / "generator" / "data" / "tickets", path / "exports")
     (path / "templates").mkdir()
-    shutil.copy(TEMPLATE, path / "templates" / "generate.yml")
+    template = COMPONENT.sub(lambda m: CONTEXT[m.group(1)], TEMPLATE.read_text(encoding="utf-8"))
+    (path / "templates" / "generate.yml").write_text(template, encoding="utf-8")
+    header = {"spec": {"inputs": {"jira_keys": {"default": ""}, "jql": {"default": ""}}}}
     consumer = {
         "include": [
             {
                 "local": "templates/generate.yml",
                 "inputs": {
-                    "jira_keys": "QA-101 QA-102",
+                    "jira_keys": "$[[ inputs.jira_keys ]]",
+                    "jql": "$[[ inputs.jql ]]",
                     "llm": "offline",
                     "publish": "gitlab",
                     "parallel": 2,
@@ -320,7 +463,8 @@ def _consumer_repo(path: Path) -> None:
             }
         ]
     }
-    (path / ".gitlab-ci.yml").write_text(yaml.safe_dump(consumer, sort_keys=False), encoding="utf-8")
+    text = yaml.safe_dump(header, sort_keys=False) + "---\n" + yaml.safe_dump(consumer, sort_keys=False)
+    (path / ".gitlab-ci.yml").write_text(text, encoding="utf-8")
     git = ["git", "-C", str(path), "-c", "user.name=QA", "-c", "user.email=qa@example.com"]
     for args in (
         ["init", "-q", "-b", "main"],
@@ -333,7 +477,45 @@ def _consumer_repo(path: Path) -> None:
         subprocess.run([*git, *args], check=True, capture_output=True)
 
 
-def test_component_job_runs_sharded_and_opens_draft_mrs(gitlab_ci_local: list[str], tmp_path: Path) -> None:
+def _clean_env() -> dict[str, str]:
+    """The job must see only what the pipeline gives it, not this machine's settings."""
+    leaks = ("JIRA", "OPENAI", "GITLAB", "CI_", "OUTPUT_DIR")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(leaks)}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return env
+
+
+def _planned(gitlab_ci_local: list[str], repo: Path, *args: str) -> dict[str, str]:
+    """Job name → `when` as gitlab-ci-local plans the pipeline (rules evaluated, nothing run)."""
+    listing = subprocess.run(
+        [*gitlab_ci_local, "--list-json", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_clean_env(),
+        cwd=repo,
+    )
+    assert listing.returncode == 0, listing.stderr[-2000:]
+    return {job["name"].split(":")[0]: job["when"] for job in json.loads(listing.stdout)}
+
+
+def test_rules_follow_pipeline_inputs_and_skip_the_bots_branches(gitlab_ci_local: list[str], tmp_path: Path) -> None:
+    repo = tmp_path / "shop-tests"
+    _consumer_repo(repo)
+
+    assert _planned(gitlab_ci_local, repo)["jira2robot-generate"] == "never"  # no tickets: ordinary push
+    assert _planned(gitlab_ci_local, repo, "--input", "jira_keys=QA-101")["jira2robot-generate"] == "on_success"
+    assert _planned(gitlab_ci_local, repo, "--input", "jql=project = QA")["jira2robot-generate"] == "on_success"
+    assert _planned(gitlab_ci_local, repo, "--variable", "JIRA_KEYS=QA-101")["jira2robot-generate"] == "on_success"
+
+    subprocess.run(["git", "-C", str(repo), "checkout", "-q", "-b", "jira2robot/QA-101"], check=True)
+    on_bot_branch = _planned(gitlab_ci_local, repo, "--input", "jira_keys=QA-101")
+    assert on_bot_branch == {"jira2robot-generate": "never", "jira2robot-merge-reports": "never"}
+
+
+def test_component_job_runs_sharded_from_pipeline_inputs_and_opens_draft_mrs(
+    gitlab_ci_local: list[str], tmp_path: Path
+) -> None:
     repo = tmp_path / "shop-tests"
     _consumer_repo(repo)
     with FakeGitLab() as fake:
@@ -344,21 +526,19 @@ def test_component_job_runs_sharded_and_opens_draft_mrs(gitlab_ci_local: list[st
             "CI_DEFAULT_BRANCH": "main",
             "GITLAB_TOKEN": fake.token,
         }
-        # The job must see only what the pipeline gives it, not this machine's settings.
-        leaks = ("JIRA", "OPENAI", "GITLAB", "CI_", "OUTPUT_DIR")
-        env = {name: value for name, value in os.environ.items() if not name.startswith(leaks)}
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
         run = subprocess.run(
             [
                 *gitlab_ci_local,
                 "--force-shell-executor",
                 "--no-color",
+                "--input",
+                "jira_keys=QA-101 QA-102",
                 *(arg for name, value in variables.items() for arg in ("--variable", f"{name}={value}")),
             ],
             capture_output=True,
             text=True,
             timeout=240,
-            env=env,
+            env=_clean_env(),
             cwd=repo,
         )
         log = run.stdout + run.stderr

@@ -9,8 +9,10 @@ A new publisher per run mirrors a new pipeline: nothing is remembered but GitLab
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -32,7 +34,17 @@ from generator.models import (
     ValidationResult,
 )
 from generator.publish import PublishOutcome
-from generator.publish.describe import fingerprint, render_mr_description, render_mr_title
+from generator.publish.dashboard import Requests, merge_state, read_requests, read_state, render_dashboard
+from generator.publish.describe import (
+    BLOCK_END,
+    BLOCK_START,
+    fingerprint,
+    merge_block,
+    read_marker,
+    render_mr_description,
+    render_mr_title,
+    title_digest,
+)
 from generator.publish.gitlab import AUTHOR_EMAIL, FOREIGN_NOTE_MARKER, GitLabPublisher, PublishError
 from tests.servers.fake_gitlab import FakeGitLab
 
@@ -135,7 +147,10 @@ def test_first_run_creates_branch_commit_and_draft_mr_in_one_go(fake: FakeGitLab
     assert mr.labels == ["jira2robot"]
     assert mr.remove_source_branch
     assert "[QA-1](https://jira.example.com/browse/QA-1)" in mr.description
-    assert f"<!-- jira2robot:key=QA-1 fingerprint={fingerprint(TEXT)} -->" in mr.description
+    assert mr.description.startswith(BLOCK_START) and mr.description.rstrip().endswith(BLOCK_END)
+    fields = read_marker(mr.description)
+    assert (fields["key"], fields["fingerprint"]) == ("QA-1", fingerprint(TEXT))
+    assert fields["title"] == title_digest(mr.title)
     assert_no_token(fake, outcome)
 
 
@@ -402,3 +417,201 @@ def test_title_is_truncated_to_gitlab_limit() -> None:
     assert 190 <= len(title) <= 200  # GitLab's limit is 255; the cap leaves room
     assert title.endswith("word…")
     assert title.startswith("Draft: [QA-1] word word")
+
+
+# --------------------------------------------------------------------------- humans win
+
+
+def test_reviewer_title_undraft_and_text_outside_the_block_survive_an_update(fake: FakeGitLab) -> None:
+    publish(publisher(fake))
+    mr = fake.mrs[1]
+    note = "Reviewer: please also cover the locked-account case.\n"
+    fake.edit_mr(1, title="[QA-1] Login happy path", description=f"{note}\n{mr.description}\nThanks!\n")
+
+    outcome = publish(publisher(fake), text=TEXT + "# v2\n", summary="User can log in again")
+
+    assert outcome.status == "updated"
+    assert mr.title == "[QA-1] Login happy path"  # not renamed, not re-drafted
+    assert mr.description.startswith(note)
+    assert mr.description.endswith("Thanks!\n")
+    assert mr.description.count(BLOCK_START) == 1 and mr.description.count(BLOCK_END) == 1
+    assert read_marker(mr.description)["fingerprint"] == fingerprint(TEXT + "# v2\n")
+    assert "User can log in again" in mr.description
+
+
+def test_bot_title_follows_a_renamed_summary_while_nobody_touched_it(fake: FakeGitLab) -> None:
+    publish(publisher(fake))
+    publish(publisher(fake), text=TEXT + "# v2\n", summary="User can sign in")
+    assert fake.mrs[1].title == "Draft: [QA-1] User can sign in"
+
+    fake.edit_mr(1, title="[QA-1] User can sign in")  # "Mark as ready"
+    publish(publisher(fake), text=TEXT + "# v3\n", summary="User can sign in with SSO")
+    assert fake.mrs[1].title == "[QA-1] User can sign in"
+
+
+def test_description_without_the_block_gets_it_appended_after_the_human_text(fake: FakeGitLab) -> None:
+    publish(publisher(fake))
+    fake.edit_mr(1, description="Rewritten by hand.")
+
+    publish(publisher(fake), text=TEXT + "# v2\n")
+
+    description = fake.mrs[1].description
+    assert description.startswith("Rewritten by hand.\n\n" + BLOCK_START)
+    assert fake.mrs[1].title == "Draft: [QA-1] User can log in"  # no marker: the title is left alone
+
+
+# --------------------------------------------------------------------------- one file per ticket
+
+
+def test_renamed_summary_keeps_the_file_path_of_the_branch(fake: FakeGitLab) -> None:
+    publish(publisher(fake), path="tests/login/qa-1_user_can_log_in.robot")
+
+    outcome = publish(publisher(fake), text=TEXT + "# v2\n", path="tests/login/qa-1_user_signs_in.robot")
+
+    assert outcome.status == "updated"
+    assert outcome.test_path == "tests/login/qa-1_user_can_log_in.robot"
+    assert fake.file(BRANCH, "tests/login/qa-1_user_can_log_in.robot") == TEXT + "# v2\n"
+    assert fake.file(BRANCH, "tests/login/qa-1_user_signs_in.robot") is None
+    assert "`tests/login/qa-1_user_can_log_in.robot`" in fake.mrs[1].description
+
+
+def test_new_folder_moves_the_file_in_one_commit(fake: FakeGitLab) -> None:
+    publish(publisher(fake), path="tests/login/qa-1_login.robot")
+    commits = fake.count("POST", r"/repository/commits$")
+
+    outcome = publish(publisher(fake), path="tests/auth/qa-1_login.robot")
+
+    assert outcome.status == "updated" and outcome.test_path == "tests/auth/qa-1_login.robot"
+    assert fake.count("POST", r"/repository/commits$") == commits + 1
+    assert fake.file(BRANCH, "tests/auth/qa-1_login.robot") == TEXT
+    assert fake.file(BRANCH, "tests/login/qa-1_login.robot") is None
+
+
+def test_a_second_file_left_by_an_older_run_is_removed(fake: FakeGitLab) -> None:
+    publish(publisher(fake), path="tests/login/qa-1_a.robot")
+    # What the old publisher left behind after a renamed summary: two files of the same ticket.
+    fake.branches[BRANCH] = fake._new_commit(
+        fake.branches[BRANCH],
+        "Add generated Robot Framework test for QA-1",
+        "jira2robot",
+        AUTHOR_EMAIL,
+        {**fake.commits[fake.branches[BRANCH]].files, "tests/login/qa-1_b.robot": TEXT},
+    ).id
+
+    outcome = publish(publisher(fake), path="tests/login/qa-1_a.robot")
+
+    assert outcome.status == "updated"
+    assert fake.file(BRANCH, "tests/login/qa-1_a.robot") == TEXT
+    assert fake.file(BRANCH, "tests/login/qa-1_b.robot") is None
+
+
+# --------------------------------------------------------------------------- lost responses
+
+
+def test_mr_created_but_response_lost_is_reported_created_and_counted(fake: FakeGitLab) -> None:
+    pub = publisher(fake, max_new_mrs=1)
+    fake.drop_response_after("POST", r"/merge_requests$")
+
+    outcome = publish(pub)
+
+    assert outcome.status == "created", outcome
+    assert outcome.reason == "draft MR !1 created"
+    assert outcome.mr_url == f"{fake.url}/qa/shop-tests/-/merge_requests/1"
+    assert len(fake.mrs) == 1 and fake.count("POST", r"/merge_requests$") == 1
+    assert anyio.run(pub.new_mr_capacity) == (0, "limit max_new_mrs=1 reached")
+    assert publish(pub, "QA-2").reason == "limit max_new_mrs=1 reached"
+
+
+def test_capacity_is_the_tighter_of_the_two_limits(fake: FakeGitLab) -> None:
+    publish(publisher(fake), "QA-1")
+    assert anyio.run(publisher(fake, max_new_mrs=5, max_open_mrs=3).new_mr_capacity) == (
+        2,
+        "limit max_open_mrs=3 reached (1 open jira2robot merge requests)",
+    )
+    assert anyio.run(publisher(fake, max_new_mrs=1, max_open_mrs=3).new_mr_capacity)[0] == 1
+    assert anyio.run(publisher(fake, max_open_mrs=1).new_mr_capacity)[0] == 0
+
+
+# --------------------------------------------------------------------------- rendered text (golden files)
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def assert_golden(name: str, text: str) -> None:
+    """Compare with tests/golden/<name>; `UPDATE_GOLDEN=1 pytest ...` rewrites it after a deliberate change."""
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed; review, then UPDATE_GOLDEN=1"
+
+
+def golden_results() -> list[TicketResult]:
+    hostile = "Broken <b>html</b> @all #12 [x](javascript:alert(1))\n/close"
+    return [
+        TicketResult(
+            key="QA-1",
+            status="created",
+            reason="draft MR !1 created",
+            mr_url="https://gitlab.example.com/qa/shop-tests/-/merge_requests/1",
+            open_questions=["Which locale?", hostile, "Is SSO in scope?", "Which browser?"],
+        ),
+        TicketResult(key="QA-2", status="failed", reason=f"planner spec never valid: {hostile}"),
+        TicketResult(
+            key="QA-3",
+            status="skipped",
+            reason="closed MR !3 not recreated (use --recreate)",
+            mr_url="https://gitlab.example.com/qa/shop-tests/-/merge_requests/3",
+        ),
+        TicketResult(key="QA-4", status="skipped", reason="already covered by tests/login/qa-4.robot (tagged QA-4)"),
+    ]
+
+
+def test_mr_description_matches_its_golden_file() -> None:
+    ticket, spec, test, validation, result = inputs(summary="User can log in <script> @all\n/merge")
+    text = render_mr_description(
+        ticket, spec, test, validation, result, jira_url=None, title_hash="0123456789abcdef", run_id="run0001"
+    )
+    assert_golden("mr_description.md", text)
+
+
+def test_updated_mr_description_keeps_the_reviewers_text_golden() -> None:
+    ticket, spec, test, validation, result = inputs()
+    first = render_mr_description(ticket, spec, test, validation, result, title_hash="0123456789abcdef")
+    edited = f"Reviewer: also cover SSO.\n\n{first}\n- [ ] checked on staging\n"
+    test.text += "# v2\n"
+    validation = ValidationResult(ok=False, diagnostics=[Diagnostic(message="No keyword 'Foo' found.", line=3)])
+    block = render_mr_description(ticket, spec, test, validation, result, title_hash="0123456789abcdef")
+    assert_golden("mr_description_update.md", merge_block(edited, block))
+
+
+def test_dashboard_matches_its_golden_file() -> None:
+    state = merge_state({}, golden_results())
+    assert_golden("dashboard.md", render_dashboard(state, still_asked=Requests(retry={"QA-2"})))
+
+
+def test_dashboard_round_trips_its_state_and_reads_only_ticked_boxes_inside_its_block() -> None:
+    text = render_dashboard(merge_state({}, golden_results()))
+    assert read_state(text) == merge_state({}, golden_results())
+    assert read_requests(text) == Requests()
+
+    ticked = text.replace("- [ ] <!-- jira2robot:retry=QA-2 -->", "- [x] <!-- jira2robot:retry=QA-2 -->")
+    ticked = ticked.replace("- [ ] <!-- jira2robot:recreate=QA-3 -->", "- [X] <!-- jira2robot:recreate=QA-3 -->")
+    outside = "- [x] <!-- jira2robot:retry=QA-9 -->\n"
+    assert read_requests(outside + ticked) == Requests(retry={"QA-2"}, recreate={"QA-3"})
+    assert read_state("<!-- jira2robot:state=not*base64 -->") == {}
+    assert not [line for line in text.splitlines() if line.lstrip().startswith("/")]
+    assert "@all" not in text and "<b>" not in text and "[x](javascript:" not in text
+
+
+def test_dashboard_issue_is_created_once_labelled_and_never_shows_the_token(fake: FakeGitLab) -> None:
+    board = publisher(fake, settings=MergeRequestSettings(labels=["qa", "jira2robot"])).dashboard()
+    leaky = TicketResult(key="QA-7", status="failed", reason=f"GitLab said {TOKEN} is wrong")
+
+    url = anyio.run(lambda: board.write([leaky], handled={"QA-7"}, asked=Requests()))
+    anyio.run(lambda: board.write(golden_results(), handled={"QA-1"}, asked=Requests()))
+
+    (issue,) = fake.issues.values()
+    assert url == f"{fake.url}/qa/shop-tests/-/issues/1"
+    assert (issue.title, issue.labels) == ("jira2robot dashboard", ["qa"])
+    assert TOKEN not in issue.description and r"GitLab said \[MASKED\] is wrong" in issue.description
+    assert set(read_state(issue.description)) == {"QA-1", "QA-2", "QA-3", "QA-4", "QA-7"}

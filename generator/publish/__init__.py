@@ -17,6 +17,7 @@ class PublishOutcome(BaseModel):
     status: Literal["created", "updated", "skipped"]
     reason: str = ""
     mr_url: str | None = None
+    test_path: str | None = None  # where the test was published, when not the planned target (kept path)
 
 
 class Publisher(Protocol):
@@ -26,6 +27,14 @@ class Publisher(Protocol):
 
     async def open_mr(self, key: str) -> str | None:
         """Reference of an open MR for the ticket (backlog runs skip those), or None."""
+        ...
+
+    async def needs_new_mr(self, key: str) -> bool:
+        """Publishing the ticket would open a new MR, so it needs one of the run's slots."""
+        ...
+
+    async def new_mr_capacity(self) -> tuple[int, str] | None:
+        """New MRs this run may open and the skip reason past them; None when unlimited."""
         ...
 
     async def publish(

@@ -8,6 +8,11 @@ issues named after "Closes", and *executes* `/merge`-style quick actions written
 of a line. Untrusted text is therefore only ever placed inline (never at a line start), with
 HTML and markdown syntax escaped and GitLab reference sigils broken by an invisible space, or
 inside code spans where GitLab interprets nothing.
+
+The bot owns only the block between `BLOCK_START` and `BLOCK_END`: re-runs replace that block
+and keep whatever a reviewer wrote around it (`merge_block`). The hidden marker inside the block
+also records a digest of the title the bot last set, so a re-run can tell a reviewer's title
+(or an un-drafted one) from its own and leave it alone (`bot_owns_title`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ _REFERENCE = re.compile(r"([@#!~%$&])(?=\w)")
 _MARKDOWN = re.compile(r"([\\`*_\[\]|])")
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _QUICK_ACTION_LINE = re.compile(r"^(\s*)/", re.MULTILINE)
+BLOCK_START = "<!-- jira2robot:start -->"
+BLOCK_END = "<!-- jira2robot:end -->"
+_MARKER = re.compile(r"<!-- jira2robot:((?:\s*[a-z]+=[A-Za-z0-9_-]*)+) -->")
 
 
 def fingerprint(text: str) -> str:
@@ -37,9 +45,47 @@ def fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def marker(key: str, text: str) -> str:
-    """Hidden line tying an MR to its ticket and to the exact file content it proposes."""
-    return f"<!-- jira2robot:key={_KEY_UNSAFE.sub('', key)} fingerprint={fingerprint(text)} -->"
+def title_digest(title: str) -> str:
+    """Short digest of a title, kept in the marker: enough to recognise the bot's own title."""
+    return hashlib.sha256(title.encode("utf-8")).hexdigest()[:16]
+
+
+def marker(key: str, text: str, *, title_hash: str | None = None, run_id: str | None = None) -> str:
+    """Hidden line tying an MR to its ticket, the exact file content, the bot's title and run."""
+    fields = f"key={_KEY_UNSAFE.sub('', key)} fingerprint={fingerprint(text)}"
+    if title_hash:
+        fields += f" title={_KEY_UNSAFE.sub('', title_hash)}"
+    if run_id:
+        fields += f" run={_KEY_UNSAFE.sub('', run_id)}"
+    return f"<!-- jira2robot:{fields} -->"
+
+
+def read_marker(description: str | None) -> dict[str, str]:
+    """The fields of the marker inside the bot's block ({} when a human removed the block).
+
+    The real marker is the block's last line; the last match wins, so marker-like text quoted
+    from a ticket earlier in the block cannot stand in for it.
+    """
+    text = description or ""
+    start, end = text.find(BLOCK_START), text.rfind(BLOCK_END)
+    if start < 0 or end < start:
+        return {}
+    found = list(_MARKER.finditer(text, start, end))
+    return dict(field.split("=", 1) for field in found[-1].group(1).split()) if found else {}
+
+
+def bot_owns_title(title: str, description: str | None) -> bool:
+    """True when the MR still has the title the bot last set (no reviewer renamed or un-drafted it)."""
+    return read_marker(description).get("title") == title_digest(title)
+
+
+def merge_block(description: str | None, block: str) -> str:
+    """Replace the bot's block in an MR description, keeping everything a human wrote around it."""
+    current = description or ""
+    start, end = current.find(BLOCK_START), current.rfind(BLOCK_END)
+    if start < 0 or end < start:
+        return f"{current.rstrip()}\n\n{block}" if current.strip() else block
+    return current[:start] + block.rstrip("\n") + current[end + len(BLOCK_END) :]
 
 
 def inline(text: str) -> str:
@@ -59,7 +105,7 @@ def code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _safe_url(url: str) -> str | None:
+def safe_url(url: str) -> str | None:
     """Only plain http(s) URLs become links; anything else could smuggle markdown or script."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -70,9 +116,9 @@ def _safe_url(url: str) -> str | None:
 
 
 def _jira_link(ticket: Ticket, jira_url: str | None) -> str:
-    url = _safe_url(ticket.url) if ticket.url else None
+    url = safe_url(ticket.url) if ticket.url else None
     if url is None and jira_url:
-        url = _safe_url(f"{jira_url.rstrip('/')}/browse/{_KEY_UNSAFE.sub('', ticket.key)}")
+        url = safe_url(f"{jira_url.rstrip('/')}/browse/{_KEY_UNSAFE.sub('', ticket.key)}")
     label = inline(ticket.key)
     return f"[{label}]({url})" if url else label
 
@@ -152,8 +198,10 @@ def render_mr_description(
     result: TicketResult,
     *,
     jira_url: str | None = None,
+    title_hash: str | None = None,
+    run_id: str | None = None,
 ) -> str:
-    """Markdown description of the draft MR, safe to post whatever the ticket or model said."""
+    """The bot's block of the MR description, safe to post whatever the ticket or model said."""
     sources = [
         f"- {inline(src.title)} ({code(src.page_id)}{', space ' + code(src.space_key) if src.space_key else ''})"
         for src in spec.confluence.sources
@@ -161,6 +209,7 @@ def render_mr_description(
     questions = list(dict.fromkeys([*result.open_questions, *test.open_questions]))
     usage = result.llm
     lines = [
+        BLOCK_START,
         f"## Generated Robot Framework test for {_jira_link(ticket, jira_url)}",
         "",
         f"**Summary:** {inline(ticket.summary)}",
@@ -195,8 +244,10 @@ def render_mr_description(
         "",
         "---",
         "_Draft opened by jira2robot. Review the test, then mark this merge request as ready. "
-        "Re-running jira2robot for this ticket updates the branch unless someone else has pushed to it._",
+        "Re-running jira2robot for this ticket updates the branch unless someone else has pushed to it. "
+        "Text outside this generated block, the title and the draft state are yours: re-runs keep them._",
         "",
-        marker(ticket.key, test.text),
+        marker(ticket.key, test.text, title_hash=title_hash, run_id=run_id),
+        BLOCK_END,
     ]
     return neutralise_quick_actions("\n".join(lines)) + "\n"

@@ -6,85 +6,54 @@ new commit when the generated test changed, does nothing when it did not, and ne
 overwrites a human's commits. Merged MRs mean the ticket is covered; closed MRs are a
 reviewer's "no" and are only replaced when asked (`--recreate`).
 
-python-gitlab is synchronous; every call runs in a worker thread under a capacity limiter
-so a run with many tickets keeps a bounded number of requests in flight.
+Humans win: the bot rewrites only its marked block of the description, sets the title only
+while it is still the one the bot wrote (a reviewer's rename or "Mark as ready" sticks), and
+keeps the test file where the branch already has it, so a renamed Jira summary never leaves
+two files (a change of folder moves the file in the same commit).
+
+Limits: `new_mr_capacity` tells the run how many new MRs it may open, so slots are handed out
+before any generation; the publisher still refuses to exceed them itself.
+
+The HTTP plumbing (threads, limits, retries, error messages) lives in `gitlab_api`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
+import posixpath
+import uuid
+from typing import Any
 
 import anyio
-import gitlab
-import requests
 from gitlab.exceptions import GitlabError
 from gitlab.v4.objects import ProjectMergeRequest
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from generator.config import MergeRequestSettings
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 from generator.publish import PublishError, PublishOutcome
+from generator.publish.dashboard import CLOSED_PREFIX, DashboardIssue
 from generator.publish.describe import (
+    bot_owns_title,
     code,
     fingerprint,
+    merge_block,
     neutralise_quick_actions,
+    read_marker,
     render_mr_description,
     render_mr_title,
+    title_digest,
 )
+from generator.publish.gitlab_api import GitLabApi, message
 from generator.redact import Redactor
 
 AUTHOR_NAME = "jira2robot"
 AUTHOR_EMAIL = "jira2robot@noreply"
 FOREIGN_NOTE_MARKER = "<!-- jira2robot:foreign-commits -->"
-# Status codes GitLab (or its load balancer) returns for transient failures.
-TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, *range(520, 531)})
-_MESSAGE_MAX = 300
 _UNCOUNTED = 10_000
-
-T = TypeVar("T")
 
 
 class _Conflict(Exception):
     """GitLab says the branch, file or MR already exists: our view of the state is stale."""
-
-
-def _message(exc: GitlabError) -> str:
-    text = exc.error_message if isinstance(exc.error_message, str) else repr(exc.error_message)
-    text = " ".join(text.split())
-    return text[:_MESSAGE_MAX] or "(no message)"
-
-
-def _retrying_session(retries: int, base_delay: float) -> requests.Session:
-    """HTTP session that retries transient failures with exponential backoff.
-
-    python-gitlab's own retry (`retry_transient_errors`) has a fixed 0.1 s·2ⁿ backoff and a
-    per-request `max_retries` defaulting to 10; retrying at the transport instead makes both
-    the count and the delay configurable per run. GitLab's 429 handling stays with
-    python-gitlab, which honours `Retry-After`. POSTs are retried too: a retried commit or
-    MR creation that had in fact succeeded comes back as a conflict, which `publish` resolves
-    by re-reading the state.
-    """
-    retry = Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        other=0,
-        allowed_methods=None,
-        status_forcelist=TRANSIENT_STATUSES,
-        backoff_factor=base_delay,
-        raise_on_status=False,
-        respect_retry_after_header=True,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 class GitLabPublisher:
@@ -108,74 +77,39 @@ class GitLabPublisher:
         timeout: float = 30.0,
         redactor: Redactor | None = None,
     ) -> None:
-        self._url = url.rstrip("/")
-        self._token = token
         # Everything sent to GitLab or put in an error passes the run's redactor.
         self._redact = redactor or Redactor([token])
-        self._project_ref = project
         self._target = target_branch
         self._settings = settings
         self._max_open = max_open_mrs
         self._max_new = max_new_mrs
         self._recreate = recreate
-        self._limiter = limiter or anyio.CapacityLimiter(2)
-        self._retries = retries
         self._jira_url = jira_url
-        self._gl = gitlab.Gitlab(
-            self._url,
-            private_token=token,
+        api = GitLabApi(
+            url=url,
+            token=token,
+            project=project,
+            redact=self._redact,
+            limiter=limiter or anyio.CapacityLimiter(2),
+            retries=retries,
+            retry_base_delay=retry_base_delay,
             timeout=timeout,
-            retry_transient_errors=False,
-            session=_retrying_session(retries, retry_base_delay),
         )
-        self._project = self._gl.projects.get(project, lazy=True)
+        self._call, self._error = api.call, api.error
+        self._gl, self._project = api.gl, api.project
         self._mrs: dict[str, ProjectMergeRequest | None] = {}
         self._user_ids: dict[str, int | None] = {}
         self._recreated: set[str] = set()
+        self._recreate_keys: set[str] = set()
         self._open_count: int | None = None
         self._new_count = 0
         self._lock = anyio.Lock()
-
-    # ------------------------------------------------------------------ plumbing
+        # Written into each description this run creates: after a lost response, an MR carrying
+        # it is this run's own creation, not one another pipeline opened meanwhile.
+        self._run_id = uuid.uuid4().hex[:12]
 
     def _branch(self, key: str) -> str:
         return f"{self._settings.branch_prefix}{key}"
-
-    def _error(self, doing: str, exc: GitlabError) -> PublishError:
-        """Turn a python-gitlab error into the message a QA engineer can act on."""
-        status = exc.response_code
-        detail = _message(exc)
-        if status == 401:
-            text = f"GITLAB_TOKEN rejected (401): check the project access token (while {doing})"
-        elif status == 403:
-            text = f"GitLab refused {doing} (403): token lacks api scope or Developer role on {self._project_ref}"
-        elif status == 404 and "project not found" in detail.lower():
-            text = f"project {self._project_ref} not found or not visible to the token"
-        elif status in TRANSIENT_STATUSES:
-            text = f"GitLab failed {doing}: HTTP {status} after {self._retries} retries ({detail})"
-        else:
-            text = f"GitLab error {doing}: HTTP {status} ({detail})"
-        return PublishError(self._redact(text))
-
-    async def _call(
-        self, doing: str, fn: Callable[..., T], *args: Any, expect: frozenset[int] = frozenset(), **kwargs: Any
-    ) -> T:
-        """Run one python-gitlab call in a thread; errors become PublishError unless expected.
-
-        `expect` lists status codes the caller handles itself (404 for "absent", 409 for
-        "already exists"); a 404 saying the *project* is missing is never expected.
-        """
-        try:
-            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self._limiter)
-        except GitlabError as exc:
-            project_missing = exc.response_code == 404 and "project not found" in _message(exc).lower()
-            if exc.response_code in expect and not project_missing:
-                raise
-            raise self._error(doing, exc) from None
-        except requests.RequestException as exc:
-            raise PublishError(
-                self._redact(f"cannot reach GitLab at {self._url} while {doing}: {type(exc).__name__}")
-            ) from None
 
     # ------------------------------------------------------------------ state reads
 
@@ -216,8 +150,8 @@ class GitLabPublisher:
             return None
         return headers.get("X-Gitlab-Content-Sha256")
 
-    async def _foreign_authors(self, branch: str) -> list[str]:
-        """Authors of branch commits (not on the target) that jira2robot did not write."""
+    async def _branch_state(self, branch: str) -> tuple[list[str], list[str]]:
+        """Authors of branch commits jira2robot did not write, and the `.robot` files the branch adds."""
         compare = await self._call(
             f"comparing {branch} with {self._target}", self._project.repository_compare, self._target, branch
         )
@@ -226,7 +160,12 @@ class GitLabPublisher:
             for c in compare.get("commits", [])
             if c.get("author_email") != AUTHOR_EMAIL
         ]
-        return list(dict.fromkeys(authors))
+        added = sorted(
+            d["new_path"]
+            for d in compare.get("diffs", [])
+            if d.get("new_file") and not d.get("deleted_file") and d.get("new_path", "").endswith(".robot")
+        )
+        return list(dict.fromkeys(authors)), added
 
     async def _count_open(self) -> int:
         """Open jira2robot MRs: those with our labels (one request, GitLab's total header), else our branches."""
@@ -259,16 +198,19 @@ class GitLabPublisher:
 
     async def _limit(self) -> str | None:
         """The limit a new MR would hit now; the caller holds the lock."""
-        if self._new_count >= self._max_new:
-            return f"limit max_new_mrs={self._max_new} reached"
+        free, reason = await self._free()
+        return reason if free <= 0 else None
+
+    async def _free(self) -> tuple[int, str]:
+        """New MRs still allowed, and the reason given once they are used up; the caller holds the lock."""
         if self._open_count is None:
             self._open_count = await self._count_open()
-        if self._open_count + self._new_count >= self._max_open:
-            return (
-                f"limit max_open_mrs={self._max_open} reached "
-                f"({self._open_count + self._new_count} open jira2robot merge requests)"
-            )
-        return None
+        by_new = self._max_new - self._new_count
+        by_open = self._max_open - self._open_count - self._new_count
+        if by_new <= by_open:
+            return by_new, f"limit max_new_mrs={self._max_new} reached"
+        open_now = self._open_count + self._new_count
+        return by_open, f"limit max_open_mrs={self._max_open} reached ({open_now} open jira2robot merge requests)"
 
     async def _reserve_new(self) -> str | None:
         """Claim one new-MR slot, or say which limit stops it. Updates never need a slot."""
@@ -284,15 +226,15 @@ class GitLabPublisher:
 
     # ------------------------------------------------------------------ writes
 
-    async def _commit(self, key: str, branch: str, path: str, text: str, *, action: str, start: str | None) -> None:
-        """One commit with the whole file; with `start`, the same call creates the branch atomically."""
+    async def _commit(self, key: str, branch: str, actions: list[dict[str, Any]], *, start: str | None) -> None:
+        """One commit with every file change; with `start`, the same call creates the branch atomically."""
         data: dict[str, Any] = {
             "branch": branch,
             "commit_message": self._redact(
                 f"Add generated Robot Framework test for {key}\n\n"
                 "Generated by jira2robot; review it in the draft merge request."
             ),
-            "actions": [{"action": action, "file_path": path, "content": self._redact(text)}],
+            "actions": [{**a, "content": self._redact(a["content"])} if "content" in a else a for a in actions],
             "author_name": AUTHOR_NAME,
             "author_email": AUTHOR_EMAIL,
         }
@@ -303,8 +245,8 @@ class GitLabPublisher:
                 f"committing to {branch}", self._project.commits.create, data, expect=frozenset({400, 409})
             )
         except GitlabError as exc:
-            if exc.response_code == 409 or "already exists" in _message(exc).lower():
-                raise _Conflict(f"committing to {branch}: {_message(exc)}") from None
+            if exc.response_code == 409 or "already exists" in message(exc).lower():
+                raise _Conflict(f"committing to {branch}: {message(exc)}") from None
             raise self._error(f"committing to {branch}", exc) from None
 
     async def _create_mr(self, branch: str, title: str, description: str) -> tuple[ProjectMergeRequest, list[str]]:
@@ -337,9 +279,22 @@ class GitLabPublisher:
                 data,
                 expect=frozenset({409}),
             )
-        except GitlabError as exc:
-            raise _Conflict(f"opening a merge request from {branch}: {_message(exc)}") from None
+        except (GitlabError, PublishError) as exc:
+            # The answer may be lost after GitLab created the MR (or a retried POST met our own
+            # MR): one carrying this run's id is ours, so the ticket is `created`, not `skipped`.
+            if (mine := await self._created_by_this_run(branch)) is not None:
+                return mine, unknown
+            if isinstance(exc, GitlabError):
+                raise _Conflict(f"opening a merge request from {branch}: {message(exc)}") from None
+            raise
         return mr, unknown
+
+    async def _created_by_this_run(self, branch: str) -> ProjectMergeRequest | None:
+        self._mrs.pop(branch, None)
+        mr = await self._find_mr(branch)
+        if mr is not None and read_marker(mr.description).get("run") == self._run_id:
+            return mr
+        return None
 
     async def _note_once(self, mr: ProjectMergeRequest, body: str) -> None:
         """Leave the foreign-commits note unless an earlier run already did."""
@@ -349,25 +304,48 @@ class GitLabPublisher:
             return
         await self._call(f"commenting on !{mr.iid}", handle.notes.create, {"body": self._redact(body)})
 
+    # ------------------------------------------------------------------ dashboard
+
+    def dashboard(self) -> DashboardIssue:
+        """The project's dashboard issue, labelled with the first MR label."""
+        label = (self._settings.labels or ["jira2robot"])[0]
+        return DashboardIssue(self._project, self._call, label, redact=self._redact)
+
+    def allow_recreate(self, keys: set[str]) -> None:
+        """Recreate these tickets' closed MRs (a reviewer ticked "recreate" on the dashboard)."""
+        self._recreate_keys |= keys
+
+    def _may_recreate(self, key: str) -> bool:
+        return self._recreate or key in self._recreate_keys
+
     # ------------------------------------------------------------------ Publisher
 
     async def covered(self, key: str) -> str | None:
-        """Skip reason before any LLM call: merged MR, closed MR not to be recreated, MR limits reached."""
+        """Skip reason before any LLM call: a merged MR, or a closed one not to be recreated."""
         mr = await self._find_mr(self._branch(key))
         if mr is None:
-            # A ticket that would need a new MR past the limits is not worth its LLM calls.
-            async with self._lock:
-                return await self._limit()
+            return None
         if mr.state == "merged":
             return f"already covered by merged MR !{mr.iid}"
-        if mr.state == "closed" and not self._recreate:
-            return f"closed MR !{mr.iid} not recreated (use --recreate)"
+        if mr.state == "closed" and not self._may_recreate(key):
+            return f"{CLOSED_PREFIX}{mr.iid} not recreated (use --recreate)"
         return None
 
     async def open_mr(self, key: str) -> str | None:
         """`!iid` of the ticket's open MR: backlog runs leave it alone instead of regenerating it."""
         mr = await self._find_mr(self._branch(key))
         return f"!{mr.iid}" if mr is not None and mr.state in ("opened", "locked") else None
+
+    async def needs_new_mr(self, key: str) -> bool:
+        """Publishing this ticket would open a new MR (none yet, or a closed one to recreate)."""
+        mr = await self._find_mr(self._branch(key))
+        return mr is None or (mr.state == "closed" and self._may_recreate(key))
+
+    async def new_mr_capacity(self) -> tuple[int, str]:
+        """How many new MRs this run may still open, and the reason to give a ticket past that."""
+        async with self._lock:
+            free, reason = await self._free()
+        return max(free, 0), reason
 
     async def publish(
         self,
@@ -403,13 +381,15 @@ class GitLabPublisher:
         if mr is not None and mr.state == "merged":
             return PublishOutcome(status="skipped", reason=f"covered by merged MR !{mr.iid}", mr_url=mr.web_url)
         if mr is not None and mr.state == "closed":
-            if not self._recreate:
+            if not self._may_recreate(ticket.key):
                 return PublishOutcome(
-                    status="skipped", reason=f"closed MR !{mr.iid} not recreated (use --recreate)", mr_url=mr.web_url
+                    status="skipped",
+                    reason=f"{CLOSED_PREFIX}{mr.iid} not recreated (use --recreate)",
+                    mr_url=mr.web_url,
                 )
             if branch not in self._recreated:
                 # A person's commits on the branch are their work: never deleted, even on --recreate.
-                if await self._branch_exists(branch) and (authors := await self._foreign_authors(branch)):
+                if await self._branch_exists(branch) and (authors := (await self._branch_state(branch))[0]):
                     return PublishOutcome(
                         status="skipped",
                         reason=f"closed MR !{mr.iid}: branch {branch} has commits by someone else "
@@ -425,38 +405,63 @@ class GitLabPublisher:
             mr = None
 
         exists = await self._branch_exists(branch)
-        if exists and (authors := await self._foreign_authors(branch)):
+        authors, previous = await self._branch_state(branch) if exists else ([], [])
+        if authors:
             reason = f"branch {branch} has commits by someone else ({', '.join(authors)}); not overwritten"
             if mr is not None:
                 await self._note_once(mr, self._foreign_note(ticket.key, branch, authors))
             return PublishOutcome(status="skipped", reason=reason, mr_url=mr.web_url if mr is not None else None)
 
+        test = test.model_copy(update={"target_path": _kept_path(test.target_path, previous)})
+        stale = [path for path in previous if path != test.target_path]
         current = await self._file_digest(test.target_path, branch) if exists else None
-        up_to_date = exists and current == fingerprint(test.text)
+        up_to_date = exists and not stale and current == fingerprint(test.text)
         title = self._redact(render_mr_title(ticket))
-        description = self._redact(
-            render_mr_description(ticket, spec, test, validation, result, jira_url=self._jira_url)
-        )
 
         if mr is not None:
             if up_to_date:
                 return PublishOutcome(
-                    status="skipped", reason=f"unchanged: MR !{mr.iid} already up to date", mr_url=mr.web_url
+                    status="skipped",
+                    reason=f"unchanged: MR !{mr.iid} already up to date",
+                    mr_url=mr.web_url,
+                    test_path=test.target_path,
                 )
-            await self._push(ticket.key, branch, exists, current, test)
-            await self._call(
-                f"updating !{mr.iid}",
-                self._project.mergerequests.update,
-                mr.iid,
-                {"title": title, "description": description},
+            await self._push(ticket.key, branch, exists, current, stale, test)
+            owns_title = bot_owns_title(mr.title, mr.description)
+            title_hash = title_digest(title) if owns_title else read_marker(mr.description).get("title")
+            block = self._redact(
+                render_mr_description(
+                    ticket, spec, test, validation, result, jira_url=self._jira_url, title_hash=title_hash
+                )
             )
-            return PublishOutcome(status="updated", reason=f"MR !{mr.iid} updated with a new commit", mr_url=mr.web_url)
+            fields = {"description": merge_block(mr.description, block)}
+            if owns_title:
+                fields["title"] = title
+            await self._call(f"updating !{mr.iid}", self._project.mergerequests.update, mr.iid, fields)
+            return PublishOutcome(
+                status="updated",
+                reason=f"MR !{mr.iid} updated with a new commit",
+                mr_url=mr.web_url,
+                test_path=test.target_path,
+            )
 
         if limit := await self._reserve_new():
             return PublishOutcome(status="skipped", reason=limit)
+        description = self._redact(
+            render_mr_description(
+                ticket,
+                spec,
+                test,
+                validation,
+                result,
+                jira_url=self._jira_url,
+                title_hash=title_digest(title),
+                run_id=self._run_id,
+            )
+        )
         try:
             if not up_to_date:
-                await self._push(ticket.key, branch, exists, current, test)
+                await self._push(ticket.key, branch, exists, current, stale, test)
             created, unknown = await self._create_mr(branch, title, description)
         except BaseException:
             await self._release_new()
@@ -465,17 +470,30 @@ class GitLabPublisher:
         reason = f"draft MR !{created.iid} created"
         if unknown:
             reason += f"; unknown GitLab user(s) not assigned: {', '.join(unknown)}"
-        return PublishOutcome(status="created", reason=reason, mr_url=created.web_url)
+        return PublishOutcome(status="created", reason=reason, mr_url=created.web_url, test_path=test.target_path)
 
-    async def _push(self, key: str, branch: str, exists: bool, current: str | None, test: GeneratedTest) -> None:
-        """One commit with the test; a missing branch is created from the target by the same call."""
+    async def _push(
+        self, key: str, branch: str, exists: bool, current: str | None, stale: list[str], test: GeneratedTest
+    ) -> None:
+        """One commit with the test: stale files of this ticket are moved or removed in the same commit.
+
+        A missing branch is created from the target by the same call.
+        """
+        path, text = test.target_path, test.text
         if exists:
-            action = "create" if current is None else "update"
-            await self._commit(key, branch, test.target_path, test.text, action=action, start=None)
+            if current is not None:
+                actions = [{"action": "update", "file_path": path, "content": text}]
+            elif stale:
+                actions = [{"action": "move", "previous_path": stale[0], "file_path": path, "content": text}]
+                stale = stale[1:]
+            else:
+                actions = [{"action": "create", "file_path": path, "content": text}]
+            actions += [{"action": "delete", "file_path": old} for old in stale]
+            await self._commit(key, branch, actions, start=None)
             return
-        on_target = await self._file_digest(test.target_path, self._target)
+        on_target = await self._file_digest(path, self._target)
         action = "create" if on_target is None else "update"
-        await self._commit(key, branch, test.target_path, test.text, action=action, start=self._target)
+        await self._commit(key, branch, [{"action": action, "file_path": path, "content": text}], start=self._target)
 
     @staticmethod
     def _foreign_note(key: str, branch: str, authors: list[str]) -> str:
@@ -487,3 +505,17 @@ class GitLabPublisher:
             "(jira2robot never deletes other people's commits) and run jira2robot with `--recreate`.\n\n"
             f"{FOREIGN_NOTE_MARKER}\n"
         )
+
+
+def _kept_path(target: str, previous: list[str]) -> str:
+    """Where the ticket's test goes on its branch: a file the branch already has keeps its path.
+
+    The file name comes from the Jira summary, so a renamed summary must not rename the file
+    under review; the validated text only depends on its folder (relative imports), so a file
+    in the same folder keeps its name. A different folder means the test really moved.
+    """
+    if target in previous:
+        return target
+    folder = posixpath.dirname(target)
+    same_folder = [path for path in previous if posixpath.dirname(path) == folder]
+    return same_folder[0] if same_folder else target

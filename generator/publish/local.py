@@ -34,6 +34,12 @@ class LocalPublisher:
     async def open_mr(self, key: str) -> str | None:
         return None
 
+    async def needs_new_mr(self, key: str) -> bool:
+        return False
+
+    async def new_mr_capacity(self) -> tuple[int, str] | None:
+        return None
+
     async def publish(
         self,
         ticket: Ticket,

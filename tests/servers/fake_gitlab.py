@@ -5,10 +5,13 @@ observable behaviour where the publisher depends on it: URL-encoded project path
 names and file paths; atomic multi-file commits that may create their branch
 (`start_branch`); merge-base comparisons; one open MR per source branch (409 otherwise);
 `X-Gitlab-Content-Sha256` on file reads; pagination headers (`X-Total`, `Link`); the
-`PRIVATE-TOKEN` header; error bodies shaped like GitLab's (`{"message": "404 Project Not Found"}`).
+`PRIVATE-TOKEN` header; error bodies shaped like GitLab's (`{"message": "404 Project Not Found"}`);
+file diffs in comparisons (`new_file`, `renamed_file`, `deleted_file`), the `move` commit action,
+and project issues (the dashboard).
 
-Tests drive it through helpers (`push_human_commit`, `set_mr_state`), inject faults with
-`fail_next`, and assert on `requests` (the log of calls), on `journal` (every request as
+Tests drive it through helpers (`push_human_commit`, `set_mr_state`, `edit_mr`), inject faults
+with `fail_next` (an error instead of the work) and `drop_response_after` (the work is done, the
+answer is lost), and assert on `requests` (the log of calls), on `journal` (every request as
 received: method, raw path with query, body bytes) and on the stored state.
 """
 
@@ -77,12 +80,34 @@ class MergeRequest:
 
 
 @dataclass
+class Issue:
+    iid: int
+    title: str
+    description: str
+    labels: list[str]
+    state: str = "opened"
+
+
+@dataclass
 class _Fault:
     method: str
     path: re.Pattern[str]
     status: int
     times: int
     message: str
+    drop: bool = False
+
+
+class _DroppedResponse(Response):
+    """Sends the status line and headers, then the connection breaks before the body.
+
+    What a client sees when a proxy or the network loses GitLab's answer: the change
+    happened server-side, the client only gets an incomplete response.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        raise ConnectionAbortedError("fake GitLab dropped the response on purpose")
 
 
 class _HTTPError(Exception):
@@ -112,6 +137,7 @@ class FakeGitLab:
         self.commits: dict[str, Commit] = {}
         self.branches: dict[str, str] = {}
         self.mrs: dict[int, MergeRequest] = {}
+        self.issues: dict[int, Issue] = {}
         self.users = {name: index for index, name in enumerate(users, start=101)}
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
@@ -160,6 +186,18 @@ class FakeGitLab:
             self._faults.append(
                 _Fault(method.upper(), re.compile(path_regex), status, times, message or f"{status} injected fault")
             )
+
+    def drop_response_after(self, method: str, path_regex: str, times: int = 1) -> None:
+        """Do the next `times` matching requests, then break the connection before the answer."""
+        with self._lock:
+            self._faults.append(_Fault(method.upper(), re.compile(path_regex), 0, times, "", drop=True))
+
+    def edit_mr(self, iid: int, *, title: str | None = None, description: str | None = None) -> None:
+        """Simulate a reviewer editing the title (e.g. "Mark as ready") or the description in the UI."""
+        with self._lock:
+            mr = self.mrs[iid]
+            mr.title = mr.title if title is None else title
+            mr.description = mr.description if description is None else description
 
     def push_human_commit(
         self, branch: str, path: str, content: str, *, name: str = "Alice Reviewer", email: str = "alice@example.com"
@@ -217,6 +255,22 @@ class FakeGitLab:
     def _ahead(self, base: str, branch: str) -> list[Commit]:
         reachable = {c.id for c in self._history(self.branches[base])}
         return [c for c in self._history(self.branches[branch]) if c.id not in reachable]
+
+    @staticmethod
+    def _diffs(before: dict[str, str], after: dict[str, str]) -> list[dict[str, Any]]:
+        """GitLab's diff entries between two trees (renames are reported as delete + add)."""
+        changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+        return [
+            {
+                "old_path": path,
+                "new_path": path,
+                "new_file": path not in before,
+                "deleted_file": path not in after,
+                "renamed_file": False,
+                "diff": "",
+            }
+            for path in changed
+        ]
 
     def _resolve(self, ref: str) -> Commit:
         if ref in self.branches:
@@ -292,6 +346,10 @@ class FakeGitLab:
                 ("PUT", r"/projects/(?P<pid>[^/]+)/merge_requests/(?P<iid>\d+)", self._update_mr),
                 ("GET", r"/projects/(?P<pid>[^/]+)/merge_requests/(?P<iid>\d+)/notes", self._list_notes),
                 ("POST", r"/projects/(?P<pid>[^/]+)/merge_requests/(?P<iid>\d+)/notes", self._create_note),
+                ("GET", r"/projects/(?P<pid>[^/]+)/issues", self._list_issues),
+                ("POST", r"/projects/(?P<pid>[^/]+)/issues", self._create_issue),
+                ("GET", r"/projects/(?P<pid>[^/]+)/issues/(?P<iid>\d+)", self._get_issue),
+                ("PUT", r"/projects/(?P<pid>[^/]+)/issues/(?P<iid>\d+)", self._update_issue),
                 ("GET", r"/users", self._list_users),
             )
         ]
@@ -309,11 +367,15 @@ class FakeGitLab:
                 self.journal.append((method, f"{raw}?{query}" if query else raw, received))
             if request.headers.get("private-token") != self.token:
                 return JSONResponse({"message": "401 Unauthorized"}, status_code=401)
+            drop = False
             with self._lock:
                 for fault in self._faults:
                     if fault.times > 0 and fault.method == method and fault.path.search(decoded):
                         fault.times -= 1
-                        return JSONResponse({"message": fault.message}, status_code=fault.status)
+                        if not fault.drop:
+                            return JSONResponse({"message": fault.message}, status_code=fault.status)
+                        drop = True
+                        break
             for route_method, pattern, handler in routes:
                 match = pattern.match(raw)
                 if match and route_method == method:
@@ -325,9 +387,12 @@ class FakeGitLab:
                         with self._lock:
                             if "pid" in params:
                                 self._project(params.pop("pid"))
-                            return handler(request, body, **params)
+                            response = handler(request, body, **params)
                     except _HTTPError as err:
-                        return JSONResponse({"message": err.message}, status_code=err.status)
+                        response = JSONResponse({"message": err.message}, status_code=err.status)
+                    if drop:
+                        return _DroppedResponse(response.body, status_code=response.status_code)
+                    return response
             return JSONResponse({"error": "404 Not Found"}, status_code=404)
 
         methods = ["GET", "HEAD", "POST", "PUT", "DELETE"]
@@ -454,6 +519,14 @@ class FakeGitLab:
                 if path not in files:
                     raise _HTTPError(400, "A file with this name doesn't exist")
                 del files[path]
+            elif kind == "move":
+                previous = action.get("previous_path", "")
+                if previous not in files:
+                    raise _HTTPError(400, "A file with this name doesn't exist")
+                if path in files:
+                    raise _HTTPError(400, "A file with this name already exists")
+                moved = files.pop(previous)
+                files[path] = moved if action.get("content") is None else content
             else:
                 raise _HTTPError(400, f"action {kind!r} does not have a valid value")
         commit = self._new_commit(
@@ -472,11 +545,13 @@ class FakeGitLab:
             if ref not in self.branches:
                 raise _HTTPError(404, "404 Ref Not Found")
         ahead = self._ahead(base, head)
+        before = self.commits[ahead[-1].parent].files if ahead and ahead[-1].parent else {}
+        after = self.commits[self.branches[head]].files if ahead else before
         return JSONResponse(
             {
                 "commit": ahead[0].as_json() if ahead else None,
                 "commits": [c.as_json() for c in reversed(ahead)],
-                "diffs": [],
+                "diffs": self._diffs(before, after),
                 "compare_timeout": False,
                 "compare_same_ref": base == head,
             }
@@ -533,11 +608,16 @@ class FakeGitLab:
     def _get_mr(self, request: Request, body: dict[str, Any], iid: str) -> Response:
         return JSONResponse(self._mr_json(self._mr(iid)))
 
-    def _update_mr(self, request: Request, body: dict[str, Any], iid: str) -> Response:
-        mr = self._mr(iid)
+    @staticmethod
+    def _edit(item: MergeRequest | Issue, body: dict[str, Any]) -> None:
+        """PUT semantics shared by MRs and issues: only the fields sent change."""
         for name in ("title", "description"):
             if name in body:
-                setattr(mr, name, body[name])
+                setattr(item, name, body[name])
+
+    def _update_mr(self, request: Request, body: dict[str, Any], iid: str) -> Response:
+        mr = self._mr(iid)
+        self._edit(mr, body)
         if "labels" in body:
             labels = body["labels"]
             mr.labels = labels if isinstance(labels, list) else [x for x in labels.split(",") if x]
@@ -569,3 +649,57 @@ class FakeGitLab:
         wanted = request.query_params.get("username")
         found = [self._user_json(uid) for name, uid in self.users.items() if wanted in (None, name)]
         return self._paginate(request, found)
+
+    def _issue_json(self, issue: Issue) -> dict[str, Any]:
+        return {
+            "id": 2000 + issue.iid,
+            "iid": issue.iid,
+            "project_id": self.project_id,
+            "title": issue.title,
+            "description": issue.description,
+            "labels": list(issue.labels),
+            "state": issue.state,
+            "web_url": self._web(f"-/issues/{issue.iid}"),
+        }
+
+    def _issue(self, iid: str) -> Issue:
+        if int(iid) not in self.issues:
+            raise _HTTPError(404, "404 Not found")
+        return self.issues[int(iid)]
+
+    def _list_issues(self, request: Request, body: dict[str, Any]) -> Response:
+        query = request.query_params
+        state = query.get("state", "all")
+        labels = {x for x in query.get("labels", "").split(",") if x}
+        search = query.get("search", "")
+        found = [
+            issue
+            for issue in sorted(self.issues.values(), key=lambda i: i.iid, reverse=True)
+            if (state == "all" or issue.state == state)
+            and labels <= set(issue.labels)
+            and search.lower() in (issue.title + " " + issue.description).lower()
+        ]
+        return self._paginate(request, [self._issue_json(issue) for issue in found])
+
+    def _create_issue(self, request: Request, body: dict[str, Any]) -> Response:
+        if not body.get("title"):
+            raise _HTTPError(400, "title is missing")
+        labels = body.get("labels") or []
+        if isinstance(labels, str):
+            labels = [x.strip() for x in labels.split(",") if x.strip()]
+        iid = max(self.issues, default=0) + 1
+        self.issues[iid] = Issue(iid, body["title"], body.get("description") or "", labels)
+        return JSONResponse(self._issue_json(self.issues[iid]), status_code=201)
+
+    def _get_issue(self, request: Request, body: dict[str, Any], iid: str) -> Response:
+        return JSONResponse(self._issue_json(self._issue(iid)))
+
+    def _update_issue(self, request: Request, body: dict[str, Any], iid: str) -> Response:
+        issue = self._issue(iid)
+        self._edit(issue, body)
+        event = body.get("state_event")
+        if event == "close":
+            issue.state = "closed"
+        elif event == "reopen":
+            issue.state = "opened"
+        return JSONResponse(self._issue_json(issue))
