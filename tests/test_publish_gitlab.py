@@ -103,6 +103,8 @@ def inputs(
         keywords_used=["Open Login Page"],
         steps_total=3,
         steps_mapped=2,
+        tests_total=1,
+        tests_incomplete=1,
     )
     return ticket, spec, test, validation, result
 
