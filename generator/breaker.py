@@ -1,0 +1,117 @@
+"""Run-level circuit breakers: a dead endpoint stops new tickets instead of charging each its timeouts.
+
+Without them a hung LLM server costs every ticket its full retry ladder (about 15 minutes), one
+after another: hours for a backlog. A breaker per endpoint (LLM, MCP, GitLab) counts consecutive
+connection failures and timeouts; once it trips, tickets not started yet end `skipped` with the
+endpoint and its last error, calls already in flight give up instead of retrying, and the job ends
+in minutes. Any success closes the breaker again (the endpoint is evidently back).
+
+A job is a batch, not a long-lived service, so there is no timed half-open probe: the next
+pipeline run is the probe. That is also why no library is used here: `purgatory` and `aiobreaker`
+wrap each call and recover on a timer, with message buses and storage backends; what a run needs
+is a counter per endpoint that tickets consult before they start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import anyio
+import httpx2
+from mcp.shared.exceptions import MCPError
+from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
+log = logging.getLogger("jira2robot.breaker")
+
+#: Causes that mean "the endpoint did not answer", as opposed to an answer we did not like.
+_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    OSError,  # ConnectionError, and requests' RequestException (python-gitlab) is an OSError too
+    httpx2.TransportError,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+)
+
+
+class EndpointDown(Exception):
+    """A ticket was not started because an endpoint it needs is down (it ends `skipped`)."""
+
+
+@dataclass
+class Breaker:
+    """Consecutive transport failures of one endpoint, and the last one's message."""
+
+    endpoint: str
+    threshold: int = 3
+    failures: int = 0
+    last_error: str = ""
+
+    @property
+    def open(self) -> bool:
+        return self.failures >= self.threshold
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"{self.endpoint} endpoint unavailable ({self.failures} consecutive connection failures or timeouts; "
+            f"last: {self.last_error})"
+        )
+
+    def failure(self, error: str) -> None:
+        was_open = self.open
+        self.failures += 1
+        self.last_error = error
+        if self.open and not was_open:
+            log.warning("%s: no new ticket will start", self.reason)
+
+    def success(self) -> None:
+        self.failures = 0
+
+    def check(self) -> None:
+        """Before starting work that needs this endpoint."""
+        if self.open:
+            raise EndpointDown(self.reason)
+
+
+@dataclass
+class Breakers:
+    """The run's breakers, one per endpoint kind."""
+
+    threshold: int = 3
+    llm: Breaker = field(init=False)
+    mcp: Breaker = field(init=False)
+    gitlab: Breaker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.llm = Breaker("LLM", self.threshold)
+        self.mcp = Breaker("MCP", self.threshold)
+        self.gitlab = Breaker("GitLab", self.threshold)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what it was raised from or during (even `from None`), and group members."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            todo.extend(current.exceptions)
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+
+
+def is_transport_failure(exc: BaseException) -> bool:
+    """True when the endpoint did not answer (refused, reset, timed out), not when it answered badly."""
+    for cause in _chain(exc):
+        if isinstance(cause, _TRANSPORT_ERRORS):
+            return True
+        # The MCP SDK reports its own request timeout and a lost connection as JSON-RPC errors.
+        if isinstance(cause, MCPError) and cause.code in (REQUEST_TIMEOUT, CONNECTION_CLOSED):
+            return True
+    return False
