@@ -90,6 +90,12 @@ class Breakers:
         self.mcp = Breaker("MCP", self.threshold)
         self.gitlab = Breaker("GitLab", self.threshold)
 
+    def check(self, *, llm: bool, gitlab: bool) -> None:
+        """Before a ticket starts: every endpoint it needs must be up (MCP always is needed)."""
+        for breaker, needed in ((self.mcp, True), (self.llm, llm), (self.gitlab, gitlab)):
+            if needed:
+                breaker.check()
+
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     """The exception, what it was raised from or during (even `from None`), and group members."""

@@ -1,7 +1,8 @@
 """Command line: `jira2robot run | validate | keywords | demo | merge-reports`.
 
 Exit codes (a contract): 0 every ticket created/updated/skipped, 1 at least one ticket
-failed (the others still finished), 2 usage or configuration error (nothing written).
+failed (the others still finished), 2 usage or configuration error (nothing written);
+stopped by a signal: 128 + its number (143 for SIGTERM, 130 for SIGINT), report written.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 import anyio
 
 from generator.config import ConfigError, RepoConfig, build_settings
+from generator.interrupt import Interrupted
 from generator.logs import Console
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_SIGINT = 130
 
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
@@ -65,7 +68,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="jira2robot",
         description="Jira tickets to dryrun-proven Robot Framework tests, delivered as draft merge requests.",
-        epilog="Exit codes: 0 every ticket created/updated/skipped, 1 a ticket failed, 2 usage or configuration error.",
+        epilog="Exit codes: 0 every ticket created/updated/skipped, 1 a ticket failed, 2 usage or configuration "
+        "error, 143/130 stopped by SIGTERM/SIGINT (report written, unfinished tickets 'interrupted').",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging of the clients")
     sub = p.add_subparsers(dest="command", required=True)
@@ -81,7 +85,7 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--repo", default=None)
     k.add_argument("--json", action="store_true")
     m = sub.add_parser("merge-reports", help="join the report.json files of parallel shards")
-    m.add_argument("reports", nargs="+", help="report.json files")
+    m.add_argument("reports", nargs="+", help="report.json files, or report.jsonl journals of crashed runs")
     m.add_argument("-o", "--output-dir", default="generated")
     return p
 
@@ -114,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"jira2robot: configuration error:\n{exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Interrupted as exc:
+        print(f"jira2robot: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:  # before the run installed its own handler: nothing started yet
+        return EXIT_SIGINT
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -211,7 +211,7 @@ class LLMUsage(BaseModel):
         return self.prompt_tokens + self.completion_tokens
 
 
-TicketStatus = Literal["created", "updated", "skipped", "failed"]
+TicketStatus = Literal["created", "updated", "skipped", "failed", "interrupted"]
 
 
 class TicketResult(BaseModel):
@@ -232,3 +232,6 @@ class TicketResult(BaseModel):
     open_questions: list[str] = Field(default_factory=list)
     keywords_used: list[str] = Field(default_factory=list)
     shard: int | None = None
+    truncated: list[str] = Field(
+        default_factory=list, description="Ticket/page fields cut before the prompt, with their sizes."
+    )

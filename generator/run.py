@@ -2,7 +2,11 @@
 
 Tickets run concurrently under separate limits for tickets, LLM calls, MCP calls, GitLab
 calls and dryrun processes. Each ticket is isolated: whatever goes wrong becomes that
-ticket's `failed` entry, the report is rewritten after every ticket, and the others go on.
+ticket's `failed` entry, the report journals every ticket as it ends, and the others go on.
+
+Faults are bounded: each ticket has a deadline, an endpoint that stops answering trips its
+breaker so tickets not started yet are skipped, and SIGTERM/SIGINT cancel the run cleanly
+(unfinished tickets reported `interrupted`, see `generator.interrupt`).
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from robot.api import get_model
 from robot.api.parsing import KeywordCall, ModelVisitor
 
 from generator.atlassian_server import ServedAtlassian, TicketStoreError
-from generator.budget import BudgetExceeded, RunBudget, RunBudgetSpent, TicketBudget
+from generator.breaker import Breakers, EndpointDown, is_transport_failure
+from generator.budget import BudgetExceeded, RunBudget, RunBudgetSpent, TicketBudget, cap_context
 from generator.config import ConfigError, Settings
 from generator.gather.confluence import fetch_pages
 from generator.gather.jira import TicketError, fetch_ticket, search_keys
 from generator.gather.repo import SuiteInfo, coverage_index, find_examples, index_suites, read_convention
+from generator.interrupt import Stop, stop_on_signals
 from generator.keywords import build_inventory
 from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
@@ -37,7 +43,7 @@ from generator.publish import Publisher, PublishError
 from generator.publish.local import LocalPublisher
 from generator.repo_tools import gitlab_tools, repo_tools
 from generator.report import ReportWriter
-from generator.validate import UnsafePathError, validate
+from generator.validate import UnsafePathError, remove_stale_candidates, validate
 from generator.write import LLMWriter, Writer
 
 EXPECTED_ERRORS = (TicketError, PlanError, LLMError, McpError, BudgetExceeded, UnsafePathError, PublishError)
@@ -74,6 +80,7 @@ class RunContext:
     run_budget: RunBudget
     dryrun_limiter: anyio.CapacityLimiter
     buffered_logs: bool
+    breakers: Breakers = field(default_factory=Breakers)
     backlog_keys: set[str] = field(default_factory=set)
     _pages: list[ConfluencePage] | None = None
     _pages_lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -127,11 +134,19 @@ async def process_ticket(rc: RunContext, key: str) -> TicketResult:
     started = time.monotonic()
     log.open("generating a Robot Framework test")
     try:
-        await _generate(rc, key, log, budget, result)
-    except RunBudgetSpent as exc:
+        with anyio.move_on_after(cfg.limits.ticket_timeout) as deadline:
+            await _generate(rc, key, log, budget, result)
+        if deadline.cancelled_caught:
+            result.status = "failed"
+            result.reason = f"ticket deadline of {cfg.limits.ticket_timeout:g} s exceeded (limits.ticket_timeout)"
+    except (RunBudgetSpent, EndpointDown) as exc:
         result.status, result.reason = "skipped", str(exc)
     except EXPECTED_ERRORS as exc:
         result.status, result.reason = "failed", str(exc)
+        _count_endpoint_failure(rc, exc)
+    except anyio.get_cancelled_exc_class():
+        result.status, result.reason = "interrupted", "interrupted before it finished (the job was stopped)"
+        raise
     except Exception as exc:  # one ticket's bug never stops the others
         result.status, result.reason = "failed", f"internal error: {type(exc).__name__}: {exc}"
         log.info(traceback.format_exc())
@@ -143,12 +158,26 @@ async def process_ticket(rc: RunContext, key: str) -> TicketResult:
     return result
 
 
+def _count_endpoint_failure(rc: RunContext, exc: Exception) -> None:
+    """A ticket that failed because MCP or GitLab did not answer counts for that endpoint's breaker.
+
+    LLM failures are counted per attempt inside the client, where they happen.
+    """
+    if not is_transport_failure(exc):
+        return
+    if isinstance(exc, PublishError):
+        rc.breakers.gitlab.failure(str(exc))
+    elif isinstance(exc, McpError | TicketError):
+        rc.breakers.mcp.failure(str(exc))
+
+
 async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudget, result: TicketResult) -> None:
     settings, cfg = rc.settings, rc.settings.repo_config
     covering = rc.coverage.get(key.lower())
     if covering and not settings.recreate:
         result.status, result.reason = "skipped", f"already covered by {covering[0]} (tagged {key})"
         return
+    rc.breakers.check(llm=settings.llm == "openai", gitlab=settings.publish == "gitlab")
     reason = await rc.publisher.covered(key)
     if reason is None and key in rc.backlog_keys and (mr := await rc.publisher.open_mr(key)):
         reason = f"open MR {mr} already exists (backlog runs do not regenerate open MRs)"
@@ -166,9 +195,15 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
             f"convention document {cfg.convention_doc} not found in the repo: add it, point convention_doc "
             "at it in .jira2robot.yml, or set convention_optional: true"
         )
+    ticket, pages, result.truncated = cap_context(
+        ticket, await rc.pages(), ticket_chars=cfg.limits.max_ticket_chars, page_chars=cfg.limits.max_page_chars
+    )
+    rc.breakers.mcp.success()
+    for note in result.truncated:
+        log.info(f"input capped: {note}")
     ctx = TicketContext(
         ticket=ticket,
-        pages=await rc.pages(),
+        pages=pages,
         repo=rc.repo,
         examples=find_examples(rc.suites, ticket, limit=cfg.limits.examples),
     )
@@ -201,6 +236,7 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
 
     log.progress(f"publishing ({settings.publish})")
     outcome = await rc.publisher.publish(ticket, spec, test, validation, result)
+    rc.breakers.gitlab.success()
     result.status, result.reason, result.mr_url = outcome.status, outcome.reason, outcome.mr_url
     if outcome.mr_url and outcome.status == "created" and cfg.merge_request.comment_on_jira:
         await _comment_on_jira(rc, key, outcome.mr_url, log)
@@ -284,22 +320,28 @@ async def _jira_connection(
     settings: Settings, limiter: anyio.CapacityLimiter, served: ServedAtlassian | None
 ) -> AsyncIterator[McpConnection]:
     """The Jira/Confluence MCP server: remote, or the embedded one serving a tickets folder."""
+    timeout = settings.repo_config.limits.mcp_timeout
     if served is None:
         assert settings.jira_mcp_url
         token = settings.jira_mcp_token.get_secret_value() if settings.jira_mcp_token else None
-        async with McpConnection(settings.jira_mcp_url, label="Jira", token=token, limiter=limiter) as jira:
+        async with McpConnection(
+            settings.jira_mcp_url, label="Jira", token=token, limiter=limiter, timeout=timeout
+        ) as jira:
             yield jira
         return
     served.start()
     try:
-        async with McpConnection(served.url, label="embedded Jira", limiter=limiter) as jira:
+        async with McpConnection(served.url, label="embedded Jira", limiter=limiter, timeout=timeout) as jira:
             yield jira
     finally:
         served.stop()
 
 
 async def run(settings: Settings, console: Console) -> list[TicketResult]:
-    """Process every selected ticket; returns the results (also in report.json/junit.xml)."""
+    """Process every selected ticket; returns the results (also in report.json/junit.xml).
+
+    Raises `generator.interrupt.Interrupted` after a SIGTERM/SIGINT, once the report is written.
+    """
     cfg = settings.repo_config
     limits = cfg.limits
     served: ServedAtlassian | None = None
@@ -312,9 +354,36 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
     report = ReportWriter(settings.output_dir, secrets=settings.secrets(), cost_per_1k_tokens=limits.cost_per_1k_tokens)
     report.flush()
     console.line(f"jira2robot: repo {settings.repo}, publish={settings.publish}, llm={settings.llm}")
+    stale = remove_stale_candidates(settings.repo, cfg.tests_dir)
+    if stale:
+        console.line(f"jira2robot: removed {len(stale)} hidden candidate file(s) left by an earlier, killed run")
+    expected = list(settings.keys)  # the selection, once known: what an interruption reports as unfinished
+    async with stop_on_signals() as stop:
+        try:
+            return await _run(settings, console, report, served, expected)
+        finally:
+            _close_report(report, console, expected, stop)
 
+
+def _close_report(report: ReportWriter, console: Console, expected: list[str], stop: Stop) -> None:
+    """Final render; after a signal, every ticket that did not finish is reported `interrupted`."""
+    if stop.signum is not None:
+        reason = f"not finished: the job was stopped ({stop.name})"
+        unfinished = [key for key in expected if key not in report.results]
+        for key in unfinished:
+            report.add(TicketResult(key=key, status="interrupted", reason=reason))
+        console.line(f"jira2robot: {stop.name}: stopped, {len(unfinished)} ticket(s) not started; report written")
+    report.close()
+
+
+async def _run(
+    settings: Settings, console: Console, report: ReportWriter, served: ServedAtlassian | None, expected: list[str]
+) -> list[TicketResult]:
+    cfg = settings.repo_config
+    limits = cfg.limits
     t0 = time.monotonic()
-    repo_ctx, suites = await anyio.to_thread.run_sync(build_repo_context, settings)
+    # Abandoned on cancellation: an interrupt must not wait for a scan importing a slow library.
+    repo_ctx, suites = await anyio.to_thread.run_sync(build_repo_context, settings, abandon_on_cancel=True)
     console.line(
         f"jira2robot: {len(repo_ctx.inventory.keywords)} keywords, {len(suites)} suites indexed "
         f"in {time.monotonic() - t0:.2f}s"
@@ -322,6 +391,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
     for problem in repo_ctx.inventory.errors:
         console.line(f"jira2robot: warning: {problem}")
     matcher = KeywordMatcher(repo_ctx.inventory)
+    breakers = Breakers(limits.breaker_threshold)
 
     async with AsyncExitStack() as stack:
         llm: OpenAIChat | None = None
@@ -330,9 +400,12 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
                 base_url=settings.openai_base_url,
                 api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
                 timeout=limits.llm_timeout,
+                connect_timeout=limits.llm_connect_timeout,
+                stall_timeout=limits.llm_stall_timeout,
                 retries=limits.llm_retries,
                 limiter=anyio.CapacityLimiter(limits.llm_concurrency),
                 backoff=Backoff(),
+                breaker=breakers.llm,
             )
             stack.push_async_callback(llm.aclose)
         mcp_limiter = anyio.CapacityLimiter(limits.mcp_concurrency)
@@ -344,7 +417,9 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
         if settings.gitlab_mcp_url:
             try:
                 gitlab_mcp = await stack.enter_async_context(
-                    McpConnection(settings.gitlab_mcp_url, label="GitLab", limiter=mcp_limiter)
+                    McpConnection(
+                        settings.gitlab_mcp_url, label="GitLab", limiter=mcp_limiter, timeout=limits.mcp_timeout
+                    )
                 )
                 tools += await gitlab_tools(gitlab_mcp)
             except McpError as exc:
@@ -359,6 +434,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
                 return _fail_all(settings, report, console, f"JQL search failed: {exc}")
             console.line(f"jira2robot: JQL selected {len(backlog)} ticket(s)")
         selected = shard(list(dict.fromkeys(keys + backlog)), settings.node_index, settings.node_total)
+        expected[:] = selected
         if settings.node_total > 1:
             console.line(f"jira2robot: shard {settings.node_index}/{settings.node_total}: {len(selected)} ticket(s)")
 
@@ -380,6 +456,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             dryrun_limiter=anyio.CapacityLimiter(limits.dryrun_workers),
             buffered_logs=limits.concurrency > 1 and len(selected) > 1,
             backlog_keys=set(backlog) - set(keys),
+            breakers=breakers,
         )
         ticket_limiter = anyio.CapacityLimiter(limits.concurrency)
         report.expect(selected)

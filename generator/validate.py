@@ -557,9 +557,26 @@ def _read_outcome(
     return outcome.result()
 
 
+_CANDIDATE_RE = re.compile(r"\.[A-Za-z0-9_-]*\.jira2robot-[0-9a-f]{12}\.robot")
+
+
 def _candidate_name(target: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9_-]", "_", PurePosixPath(target).stem)[:60]
     return f".{stem}.jira2robot-{secrets.token_hex(6)}.robot"
+
+
+def remove_stale_candidates(repo: Path, tests_dir: str) -> list[Path]:
+    """Remove hidden candidates (`_candidate_name`) left in the tests folder by a killed run.
+
+    A cancelled dryrun removes its own candidate, but kill -9 runs no cleanup at all, so each
+    run sweeps the debris of its predecessors before it starts. Only names of exactly our
+    pattern are touched; two runs on one working tree at the same time are not supported.
+    """
+    folder = Path(repo) / tests_dir
+    stale = [p for p in folder.rglob(".*.jira2robot-*.robot") if _CANDIDATE_RE.fullmatch(p.name) and p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 async def _dryrun(
@@ -612,9 +629,9 @@ async def _dryrun(
                         )
                     ],
                 )
-            finally:
+            finally:  # also on cancellation (deadline, SIGTERM): anyio has killed robot by then
                 if written:
-                    candidate.unlink()
+                    candidate.unlink(missing_ok=True)
                 _FOLDERS.release(borrowed)
             return await anyio.to_thread.run_sync(
                 _read_outcome,

@@ -8,8 +8,6 @@ from generator.config import ToolNames
 from generator.mcp_client import McpConnection
 from generator.models import ConfluencePage
 
-MAX_BODY_CHARS = 8000
-
 
 def _page_id(hit: dict[str, Any]) -> str:
     return str(hit.get("id") or hit.get("page_id") or (hit.get("content") or {}).get("id") or "")
@@ -43,7 +41,7 @@ async def fetch_pages(confluence: McpConnection, query: str, tools: ToolNames, *
                 title=str(meta.get("title") or hit.get("title") or ""),
                 space_key=_space(meta) or _space(hit),
                 url=str(meta.get("url") or hit.get("url") or ""),
-                body=str(body)[:MAX_BODY_CHARS],
+                body=str(body),  # capped, with a visible note, by budget.cap_context
             )
         )
     return pages
