@@ -17,11 +17,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import httpx2
 from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
+from generator.mcp_client import McpConnection, McpError
 
 log = logging.getLogger("jira2robot.breaker")
 
@@ -42,12 +45,21 @@ class EndpointDown(Exception):
 
 @dataclass
 class Breaker:
-    """Consecutive transport failures of one endpoint, and the last one's message."""
+    """Consecutive transport failures of one endpoint, and the last one's message.
+
+    Streaks are kept per ``part`` of the endpoint (an MCP tool name): one MCP server fronts
+    both Jira and Confluence, and Jira answering must not hide that every Confluence search
+    times out. The endpoint counts as down when any part's streak reaches the threshold.
+    """
 
     endpoint: str
     threshold: int = 3
-    failures: int = 0
     last_error: str = ""
+    streaks: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> int:
+        return max(self.streaks.values(), default=0)
 
     @property
     def open(self) -> bool:
@@ -60,15 +72,15 @@ class Breaker:
             f"last: {self.last_error})"
         )
 
-    def failure(self, error: str) -> None:
+    def failure(self, error: str, part: str = "") -> None:
         was_open = self.open
-        self.failures += 1
+        self.streaks[part] = self.streaks.get(part, 0) + 1
         self.last_error = error
         if self.open and not was_open:
             log.warning("%s: no new ticket will start", self.reason)
 
-    def success(self) -> None:
-        self.failures = 0
+    def success(self, part: str = "") -> None:
+        self.streaks.pop(part, None)
 
     def check(self) -> None:
         """Before starting work that needs this endpoint."""
@@ -121,3 +133,28 @@ def is_transport_failure(exc: BaseException) -> bool:
         if isinstance(cause, MCPError) and cause.code in (REQUEST_TIMEOUT, CONNECTION_CLOSED):
             return True
     return False
+
+
+class GuardedMcp(McpConnection):
+    """An MCP connection whose calls feed the run's MCP breaker, and fail at once while it is open.
+
+    Counting where the call happens (as the LLM client does) sees every timeout once, and a
+    call that queued behind a hung one (the shared Confluence search) gives up instead of
+    waiting out its own timeout.
+    """
+
+    def __init__(self, url: str, *, breaker: Breaker, **options: Any) -> None:
+        super().__init__(url, **options)
+        self.breaker = breaker
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> Any:
+        if self.breaker.open:
+            raise McpError(self.breaker.reason)
+        try:
+            result = await super().call(tool, arguments)
+        except McpError as exc:
+            if is_transport_failure(exc):
+                self.breaker.failure(str(exc), part=tool)
+            raise
+        self.breaker.success(part=tool)
+        return result

@@ -49,7 +49,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("deadlines (seconds; see docs/limits.md)")
     g.add_argument("--llm-timeout", type=float, help="one LLM call, streaming included (default 300)")
     g.add_argument("--llm-connect-timeout", type=float, help="connecting to the LLM server (default 10)")
-    g.add_argument("--llm-stall-timeout", type=float, help="silence between streamed chunks (default 60)")
+    g.add_argument("--llm-stall-timeout", type=float, help="silence between streamed chunks (default 45)")
     g.add_argument("--ticket-timeout", type=float, help="one ticket, gather to publish (default 900)")
     g.add_argument("--mcp-timeout", type=float, help="one MCP tool call (default 60)")
     g.add_argument("--breaker-threshold", type=int, help="consecutive endpoint failures before it counts as down (3)")

@@ -45,7 +45,7 @@ class Limits(_Strict):
     max_tool_rounds: int = Field(6, ge=0, le=50, description="Tool-call rounds per writer attempt.")
     llm_timeout: float = Field(300.0, gt=0, description="Seconds for one LLM call, streaming included.")
     llm_connect_timeout: float = Field(10.0, gt=0, description="Seconds to open a connection to the LLM server.")
-    llm_stall_timeout: float = Field(60.0, gt=0, description="Seconds without a streamed chunk before giving up.")
+    llm_stall_timeout: float = Field(45.0, gt=0, description="Seconds without a streamed chunk before giving up.")
     ticket_timeout: float = Field(900.0, gt=0, description="Seconds for one ticket, gather to publish.")
     mcp_timeout: float = Field(60.0, gt=0, description="Seconds for one MCP tool call.")
     breaker_threshold: int = Field(

@@ -221,7 +221,7 @@ class OpenAIChat:
         api_key: str | None,
         timeout: float = 300.0,
         connect_timeout: float = 10.0,
-        stall_timeout: float = 60.0,
+        stall_timeout: float = 45.0,
         retries: int = 4,
         limiter: anyio.CapacityLimiter | None = None,
         backoff: Backoff | None = None,
@@ -391,8 +391,6 @@ class OpenAIChat:
             attempt += 1
             use_format = json_schema is not None and self.supports_response_format
             await self.backoff.wait()
-            if self._breaker is not None and self._breaker.open:
-                raise LLMError(self._breaker.reason, attempts=attempt - 1)
             try:
                 completion = await self._attempt(
                     messages, model=model, tools=tools, json_schema=json_schema if use_format else None, on_text=on_text
@@ -484,6 +482,9 @@ class OpenAIChat:
             }
         limiter = self._limiter if self._limiter is not None else contextlib.nullcontext()
         async with limiter:
+            # Checked once a slot is ours: the breaker may have tripped while this call queued.
+            if self._breaker is not None and self._breaker.open:
+                raise LLMError(self._breaker.reason)
             try:
                 with anyio.fail_after(self._timeout):
                     completion = await self._stream(kwargs, on_text)

@@ -24,7 +24,7 @@ from robot.api import get_model
 from robot.api.parsing import KeywordCall, ModelVisitor
 
 from generator.atlassian_server import ServedAtlassian, TicketStoreError
-from generator.breaker import Breakers, EndpointDown, is_transport_failure
+from generator.breaker import Breakers, EndpointDown, GuardedMcp, is_transport_failure
 from generator.budget import BudgetExceeded, RunBudget, RunBudgetSpent, TicketBudget, cap_context
 from generator.config import ConfigError, Settings
 from generator.gather.confluence import fetch_pages
@@ -159,16 +159,12 @@ async def process_ticket(rc: RunContext, key: str) -> TicketResult:
 
 
 def _count_endpoint_failure(rc: RunContext, exc: Exception) -> None:
-    """A ticket that failed because MCP or GitLab did not answer counts for that endpoint's breaker.
+    """A ticket that failed because GitLab did not answer counts for GitLab's breaker.
 
-    LLM failures are counted per attempt inside the client, where they happen.
+    LLM and MCP failures are counted per call, where they happen (`OpenAIChat`, `GuardedMcp`).
     """
-    if not is_transport_failure(exc):
-        return
-    if isinstance(exc, PublishError):
+    if isinstance(exc, PublishError) and is_transport_failure(exc):
         rc.breakers.gitlab.failure(str(exc))
-    elif isinstance(exc, McpError | TicketError):
-        rc.breakers.mcp.failure(str(exc))
 
 
 async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudget, result: TicketResult) -> None:
@@ -198,7 +194,6 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
     ticket, pages, result.truncated = cap_context(
         ticket, await rc.pages(), ticket_chars=cfg.limits.max_ticket_chars, page_chars=cfg.limits.max_page_chars
     )
-    rc.breakers.mcp.success()
     for note in result.truncated:
         log.info(f"input capped: {note}")
     ctx = TicketContext(
@@ -317,21 +312,19 @@ def _publisher(settings: Settings, limiter: anyio.CapacityLimiter) -> Publisher:
 
 @asynccontextmanager
 async def _jira_connection(
-    settings: Settings, limiter: anyio.CapacityLimiter, served: ServedAtlassian | None
+    settings: Settings, limiter: anyio.CapacityLimiter, served: ServedAtlassian | None, breakers: Breakers
 ) -> AsyncIterator[McpConnection]:
     """The Jira/Confluence MCP server: remote, or the embedded one serving a tickets folder."""
-    timeout = settings.repo_config.limits.mcp_timeout
+    options = {"limiter": limiter, "timeout": settings.repo_config.limits.mcp_timeout, "breaker": breakers.mcp}
     if served is None:
         assert settings.jira_mcp_url
         token = settings.jira_mcp_token.get_secret_value() if settings.jira_mcp_token else None
-        async with McpConnection(
-            settings.jira_mcp_url, label="Jira", token=token, limiter=limiter, timeout=timeout
-        ) as jira:
+        async with GuardedMcp(settings.jira_mcp_url, label="Jira", token=token, **options) as jira:
             yield jira
         return
     served.start()
     try:
-        async with McpConnection(served.url, label="embedded Jira", limiter=limiter, timeout=timeout) as jira:
+        async with GuardedMcp(served.url, label="embedded Jira", **options) as jira:
             yield jira
     finally:
         served.stop()
@@ -410,7 +403,7 @@ async def _run(
             stack.push_async_callback(llm.aclose)
         mcp_limiter = anyio.CapacityLimiter(limits.mcp_concurrency)
         try:
-            jira = await stack.enter_async_context(_jira_connection(settings, mcp_limiter, served))
+            jira = await stack.enter_async_context(_jira_connection(settings, mcp_limiter, served, breakers))
         except McpError as exc:
             return _fail_all(settings, report, console, str(exc))
         tools = repo_tools(settings.repo, matcher)
