@@ -12,13 +12,18 @@ killed by anyio's process cleanup, unfinished tickets reported as `interrupted`)
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+T = TypeVar("T")
 
 
 class Interrupted(Exception):
@@ -67,3 +72,31 @@ async def stop_on_signals() -> AsyncIterator[Stop]:
             group.cancel_scope.cancel()  # the body is done: stop watching
     if stop.signum is not None:
         raise Interrupted(stop.signum)
+
+
+async def in_daemon_thread(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a thread that cancellation abandons and that never holds up the exit.
+
+    For blocking work that imports the repo's code (the keyword scan): a library that sleeps
+    on import must not keep an interrupted job alive. anyio's worker threads are not daemons,
+    so an abandoned one would still make the interpreter wait for it at exit.
+    """
+    outcome: list[Any] = []
+    done = anyio.Event()
+    token = anyio.lowlevel.current_token()
+
+    def target() -> None:
+        try:
+            outcome.append((True, function(*args)))
+        except BaseException as exc:  # handed to the awaiting task, which raises it
+            outcome.append((False, exc))
+        finally:
+            with suppress(RuntimeError):  # the event loop is gone: nobody waits any more
+                anyio.from_thread.run_sync(done.set, token=token)
+
+    threading.Thread(target=target, name=getattr(function, "__name__", "worker"), daemon=True).start()
+    await done.wait()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value

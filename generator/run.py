@@ -30,7 +30,7 @@ from generator.config import ConfigError, Settings
 from generator.gather.confluence import fetch_pages
 from generator.gather.jira import TicketError, fetch_ticket, search_keys
 from generator.gather.repo import SuiteInfo, coverage_index, find_examples, index_suites, read_convention
-from generator.interrupt import Stop, stop_on_signals
+from generator.interrupt import Stop, in_daemon_thread, stop_on_signals
 from generator.keywords import build_inventory
 from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
@@ -346,13 +346,15 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     report = ReportWriter(settings.output_dir, secrets=settings.secrets(), cost_per_1k_tokens=limits.cost_per_1k_tokens)
     report.flush()
-    console.line(f"jira2robot: repo {settings.repo}, publish={settings.publish}, llm={settings.llm}")
-    stale = remove_stale_candidates(settings.repo, cfg.tests_dir)
-    if stale:
-        console.line(f"jira2robot: removed {len(stale)} hidden candidate file(s) left by an earlier, killed run")
     expected = list(settings.keys)  # the selection, once known: what an interruption reports as unfinished
     async with stop_on_signals() as stop:
         try:
+            console.line(f"jira2robot: repo {settings.repo}, publish={settings.publish}, llm={settings.llm}")
+            stale = remove_stale_candidates(settings.repo, cfg.tests_dir)
+            if stale:
+                console.line(
+                    f"jira2robot: removed {len(stale)} hidden candidate file(s) left by an earlier, killed run"
+                )
             return await _run(settings, console, report, served, expected)
         finally:
             _close_report(report, console, expected, stop)
@@ -376,7 +378,7 @@ async def _run(
     limits = cfg.limits
     t0 = time.monotonic()
     # Abandoned on cancellation: an interrupt must not wait for a scan importing a slow library.
-    repo_ctx, suites = await anyio.to_thread.run_sync(build_repo_context, settings, abandon_on_cancel=True)
+    repo_ctx, suites = await in_daemon_thread(build_repo_context, settings)
     console.line(
         f"jira2robot: {len(repo_ctx.inventory.keywords)} keywords, {len(suites)} suites indexed "
         f"in {time.monotonic() - t0:.2f}s"

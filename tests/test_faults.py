@@ -264,6 +264,32 @@ def test_a_signal_stops_the_job_cleanly(slow_library_repo, tmp_path, hold_second
     assert len((out / "report.jsonl").read_text().splitlines()) == 2  # the two in flight, journaled as they ended
 
 
+def test_sigterm_during_a_keyword_scan_hung_by_a_library_exits_at_once(sample_repo, tmp_path):
+    library = sample_repo / "libraries" / "ShopLibrary.py"
+    marker = library.with_suffix(".importing")
+    hang = f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(600)\n"
+    library.write_text(library.read_text().replace("from __future__ import annotations\n", "", 1))
+    library.write_text(hang + library.read_text())
+    out = tmp_path / "out"
+    job = subprocess.Popen(
+        job_args(sample_repo, out, "--keys", "QA-101", "--llm", "offline"),
+        env=job_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert job.stdout is not None and job.stdout.readline().startswith("jira2robot: repo ")  # handler is in
+        wait_for(marker.is_file, "the scan importing the sleeping library")
+        job.send_signal(signal.SIGTERM)
+        assert job.wait(timeout=BOUND) == 143  # was: until the import's sleep ended
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    assert tickets(out)["QA-101"]["status"] == "interrupted"
+
+
 def test_after_kill_9_the_next_run_removes_the_stale_candidate(slow_library_repo, tmp_path, hold_second_ticket):
     repo = slow_library_repo
     job = subprocess.Popen(

@@ -20,7 +20,6 @@ from starlette.applications import Starlette
 
 from generator.atlassian_server import build_server, load_pages, load_tickets
 
-
 ALL_TOOLS = ("jira_get_issue", "jira_search", "confluence_search", "confluence_get_page")
 
 
