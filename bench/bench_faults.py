@@ -48,7 +48,7 @@ from generator.models import TicketResult
 from generator.report import ReportWriter
 from tests.servers.fake_openai import FakeOpenAI, Hang, Text
 from tests.servers.hanging_mcp import HangingMCP
-from tests.test_faults import SLEEPING_IMPORT, candidates, dryrun_pids
+from tests.test_faults import SLEEPING_IMPORT, candidates, dryrun_pids, on_import
 from tests.test_run_e2e import GOOD_ROBOT, spec_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,17 +79,24 @@ def hung_llm(ns: argparse.Namespace, work: Path) -> None:
         results, wall = run_pipeline(settings)
         llm.release()
         requests = len(llm.requests)
-    counts = Counter(r.status for r in results)
-    print(
+    title = (
         f"1. hung LLM, {ns.tickets} tickets: stall {limits.llm_stall_timeout:g} s, call {limits.llm_timeout:g} s, "
         f"connect {limits.llm_connect_timeout:g} s, {limits.llm_retries} retries, breaker {limits.breaker_threshold}, "
         f"concurrency {limits.concurrency}, llm_concurrency {limits.llm_concurrency}"
     )
-    rows = [["wall (s)", f"{wall:.1f}"], ["LLM requests", requests], ["statuses", dict(counts)]]
-    if ns.stall_timeout:
-        scale = DEFAULTS.llm_stall_timeout / ns.stall_timeout
+    scale = DEFAULTS.llm_stall_timeout / ns.stall_timeout if ns.stall_timeout else None
+    _print_outcome(title, wall, ["LLM requests", requests], results, scale)
+
+
+def _print_outcome(
+    title: str, wall: float, count: list[object], results: list[TicketResult], scale: float | None
+) -> None:
+    """The wall time, what the hung server received, the statuses, and the bound at the default deadline."""
+    print(title)
+    rows = [["wall (s)", f"{wall:.1f}"], count, ["statuses", dict(Counter(r.status for r in results))]]
+    if scale:
         rows.append(
-            ["at the default stall (s), upper bound", f"{wall * scale:.0f} (wall x {scale:g}, fixed costs too)"]
+            ["at the default deadline (s), upper bound", f"{wall * scale:.0f} (wall x {scale:g}, fixed costs too)"]
         )
     print_table(["measure", "value"], rows)
     print(f"   reasons: {sorted({r.reason[:110] for r in results})}\n")
@@ -111,26 +118,14 @@ def hung_confluence(ns: argparse.Namespace, work: Path) -> None:
         results, wall = run_pipeline(settings)
         searches = mcp.calls
         llm.release()
-    counts = Counter(r.status for r in results)
-    print(f"2. hung Confluence, {ns.tickets} tickets: mcp_timeout {timeout:g} s, Jira answering")
-    rows = [
-        ["wall (s)", f"{wall:.1f}"],
-        ["confluence_search calls (timeouts)", searches],
-        ["statuses", dict(counts)],
-    ]
-    if ns.mcp_timeout:
-        scale = DEFAULTS.mcp_timeout / ns.mcp_timeout
-        rows.append(
-            ["at the default mcp_timeout (s), upper bound", f"{wall * scale:.0f} (wall x {scale:g}, fixed costs too)"]
-        )
-    print_table(["measure", "value"], rows)
-    print(f"   reasons: {sorted({r.reason[:110] for r in results})}\n")
+    title = f"2. hung Confluence, {ns.tickets} tickets: mcp_timeout {timeout:g} s, Jira answering"
+    scale = DEFAULTS.mcp_timeout / ns.mcp_timeout if ns.mcp_timeout else None
+    _print_outcome(title, wall, ["confluence_search calls (timeouts)", searches], results, scale)
 
 
 def _interrupt_once(work: Path, signum: int, to_group: bool) -> dict[str, object]:
     repo = copy_sample_repo(work / f"repo-int-{time.monotonic_ns()}")
-    library = repo / "libraries" / "ShopLibrary.py"
-    library.write_text(SLEEPING_IMPORT + library.read_text())
+    on_import(repo, SLEEPING_IMPORT)
     out = work / f"out-int-{time.monotonic_ns()}"
 
     def reply(body: dict):

@@ -242,29 +242,24 @@ def build_settings(
     if (value := pick("robot_options", "JIRA2ROBOT_ROBOT_OPTIONS")) is not None:
         overrides["robot_options"] = repo_config.robot_options + shlex.split(value)
     limits = repo_config.limits.model_dump()
-    for flag, env_name in (
-        ("max_attempts", "JIRA2ROBOT_MAX_ATTEMPTS"),
-        ("concurrency", "JIRA2ROBOT_CONCURRENCY"),
-        ("llm_concurrency", "JIRA2ROBOT_LLM_CONCURRENCY"),
-        ("max_open_mrs", "JIRA2ROBOT_MAX_OPEN_MRS"),
-        ("max_new_mrs", "JIRA2ROBOT_MAX_NEW_MRS"),
-        ("max_tokens_per_ticket", "JIRA2ROBOT_MAX_TOKENS_PER_TICKET"),
-        ("max_tokens_per_run", "JIRA2ROBOT_MAX_TOKENS_PER_RUN"),
-        ("breaker_threshold", "JIRA2ROBOT_BREAKER_THRESHOLD"),
+    for flag, env_name, parse in (
+        ("max_attempts", "JIRA2ROBOT_MAX_ATTEMPTS", _int),
+        ("concurrency", "JIRA2ROBOT_CONCURRENCY", _int),
+        ("llm_concurrency", "JIRA2ROBOT_LLM_CONCURRENCY", _int),
+        ("max_open_mrs", "JIRA2ROBOT_MAX_OPEN_MRS", _int),
+        ("max_new_mrs", "JIRA2ROBOT_MAX_NEW_MRS", _int),
+        ("max_tokens_per_ticket", "JIRA2ROBOT_MAX_TOKENS_PER_TICKET", _int),
+        ("max_tokens_per_run", "JIRA2ROBOT_MAX_TOKENS_PER_RUN", _int),
+        ("breaker_threshold", "JIRA2ROBOT_BREAKER_THRESHOLD", _int),
+        ("llm_timeout", "JIRA2ROBOT_LLM_TIMEOUT", _seconds),
+        ("llm_connect_timeout", "JIRA2ROBOT_LLM_CONNECT_TIMEOUT", _seconds),
+        ("llm_stall_timeout", "JIRA2ROBOT_LLM_STALL_TIMEOUT", _seconds),
+        ("ticket_timeout", "JIRA2ROBOT_TICKET_TIMEOUT", _seconds),
+        ("mcp_timeout", "JIRA2ROBOT_MCP_TIMEOUT", _seconds),
     ):
         raw = pick(flag, env_name)
         if raw is not None:
-            limits[flag] = _int(problems, f"--{flag.replace('_', '-')} / {env_name}", str(raw), limits[flag])
-    for flag, env_name in (
-        ("llm_timeout", "JIRA2ROBOT_LLM_TIMEOUT"),
-        ("llm_connect_timeout", "JIRA2ROBOT_LLM_CONNECT_TIMEOUT"),
-        ("llm_stall_timeout", "JIRA2ROBOT_LLM_STALL_TIMEOUT"),
-        ("ticket_timeout", "JIRA2ROBOT_TICKET_TIMEOUT"),
-        ("mcp_timeout", "JIRA2ROBOT_MCP_TIMEOUT"),
-    ):
-        raw = pick(flag, env_name)
-        if raw is not None:
-            limits[flag] = _seconds(problems, f"--{flag.replace('_', '-')} / {env_name}", str(raw), limits[flag])
+            limits[flag] = parse(problems, f"--{flag.replace('_', '-')} / {env_name}", str(raw), limits[flag])
     overrides["limits"] = limits
     mr = repo_config.merge_request.model_dump()
     if (value := pick("labels", "JIRA2ROBOT_LABELS")) is not None:

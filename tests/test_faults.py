@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from generator.cli import main
-from tests.conftest import PAGES, TICKETS
+from tests.conftest import TICKETS, offline_args
 from tests.servers.fake_openai import Cut, FakeOpenAI, Hang, Text
 from tests.servers.hanging_mcp import HangingMCP
 from tests.test_run_e2e import GOOD_PATH, GOOD_ROBOT, spec_json
@@ -37,21 +37,8 @@ def job_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def job_args(repo: Path, out: Path, *more: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "generator",
-        "run",
-        "--tickets-dir",
-        str(TICKETS),
-        "--pages-dir",
-        str(PAGES),
-        "--repo",
-        str(repo),
-        "--output-dir",
-        str(out),
-        *more,
-    ]
+    """`jira2robot run` over the bundled tickets as a subprocess; the LLM is the test server (last --llm wins)."""
+    return [sys.executable, "-m", "generator", "run", *offline_args(repo, out), "--llm", "openai", *more]
 
 
 def tickets(out: Path) -> dict[str, dict]:
@@ -170,11 +157,19 @@ def test_a_huge_description_is_capped_with_a_note_in_prompt_and_report(llm, samp
 SLEEPING_IMPORT = 'import sys, time\nif "--dryrun" in sys.argv:\n    time.sleep(600)  # hangs robot, not the scan\n'
 
 
+def on_import(repo: Path, code: str) -> None:
+    """Make the sample repo's library run `code` when imported (right after its __future__ import)."""
+    library = repo / "libraries" / "ShopLibrary.py"
+    future = "from __future__ import annotations\n"
+    text = library.read_text()
+    assert future in text
+    library.write_text(text.replace(future, future + code, 1))
+
+
 @pytest.fixture
 def slow_library_repo(sample_repo: Path) -> Path:
     """The sample repo whose library import sleeps under `robot --dryrun`: a dryrun in flight for as long as needed."""
-    library = sample_repo / "libraries" / "ShopLibrary.py"
-    library.write_text(SLEEPING_IMPORT + library.read_text())
+    on_import(sample_repo, SLEEPING_IMPORT)
     return sample_repo
 
 
@@ -265,11 +260,8 @@ def test_a_signal_stops_the_job_cleanly(slow_library_repo, tmp_path, hold_second
 
 
 def test_sigterm_during_a_keyword_scan_hung_by_a_library_exits_at_once(sample_repo, tmp_path):
-    library = sample_repo / "libraries" / "ShopLibrary.py"
-    marker = library.with_suffix(".importing")
-    hang = f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(600)\n"
-    library.write_text(library.read_text().replace("from __future__ import annotations\n", "", 1))
-    library.write_text(hang + library.read_text())
+    marker = sample_repo / "libraries" / "ShopLibrary.importing"
+    on_import(sample_repo, f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(600)\n")
     out = tmp_path / "out"
     job = subprocess.Popen(
         job_args(sample_repo, out, "--keys", "QA-101", "--llm", "offline"),
