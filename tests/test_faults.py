@@ -7,6 +7,7 @@ for a loaded machine: `BOUND` seconds where a healthy one needs a few.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -300,6 +301,11 @@ def test_after_kill_9_the_next_run_removes_the_stale_candidate(slow_library_repo
     assert len(left) == 1  # the debris kill -9 leaves
     own_hidden = repo / "tests" / "login" / ".notes.robot"
     own_hidden.write_text("not ours to remove\n")
+    # A live candidate of a run working in the same tree (parallel shards sharing a checkout).
+    live = repo / "tests" / "cart" / ".qa-7.jira2robot-0123456789ab.robot"
+    live.write_text("*** Test Cases ***\n")
+    held = live.open()
+    fcntl.flock(held, fcntl.LOCK_SH)
     # QA-10 is already covered by a suite of the repo: the run needs neither the LLM nor a dryrun.
     done = subprocess.run(
         job_args(repo, tmp_path / "next", "--keys", "QA-10", "--llm", "offline"),
@@ -308,7 +314,8 @@ def test_after_kill_9_the_next_run_removes_the_stale_candidate(slow_library_repo
         text=True,
         timeout=BOUND,
     )
+    held.close()
     assert done.returncode == 0, done.stderr
     assert "removed 1 hidden candidate file(s)" in done.stdout
-    assert candidates(repo) == []
+    assert candidates(repo) == [live]
     assert own_hidden.is_file()
