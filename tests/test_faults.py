@@ -7,12 +7,15 @@ for a loaded machine: `BOUND` seconds where a healthy one needs a few.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,6 +43,11 @@ def job_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def job_args(repo: Path, out: Path, *more: str) -> list[str]:
     """`jira2robot run` over the bundled tickets as a subprocess; the LLM is the test server (last --llm wins)."""
     return [sys.executable, "-m", "generator", "run", *offline_args(repo, out), "--llm", "openai", *more]
+
+
+def mcp_job_args(repo: Path, out: Path, *more: str) -> list[str]:
+    """`jira2robot run` as a subprocess, tickets from the MCP server in JIRA_MCP_URL."""
+    return [sys.executable, "-m", "generator", "run", "--repo", str(repo), "--output-dir", str(out), *more]
 
 
 def tickets(out: Path) -> dict[str, dict]:
@@ -83,7 +91,7 @@ def test_hung_mcp_server_trips_the_breaker_the_rest_are_skipped(sample_repo, tmp
     with HangingMCP() as mcp:
         args = ["--keys", SIX_KEYS, "--concurrency", "1", "--mcp-timeout", "1", "--llm", "offline"]
         done = subprocess.run(
-            [sys.executable, "-m", "generator", "run", "--repo", str(sample_repo), "--output-dir", str(out), *args],
+            mcp_job_args(sample_repo, out, *args),
             env=job_env(tmp_path, JIRA_MCP_URL=mcp.url),
             capture_output=True,
             text=True,
@@ -96,6 +104,39 @@ def test_hung_mcp_server_trips_the_breaker_the_rest_are_skipped(sample_repo, tmp
     assert all(r.endswith("jira_get_issue timed out after 1s") for _, r in statuses[:3])
     assert all(r.startswith("MCP endpoint unavailable") for _, r in statuses[3:])
     assert calls == 3
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP server on 127.0.0.1 that accepts connections and never sends a byte; yields an MCP URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # the listener closed: the test is over
+            while True:
+                accepted.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/mcp"
+    listener.close()
+    for connection in accepted:
+        connection.close()
+
+
+def test_mcp_server_that_never_answers_fails_every_ticket_within_the_timeout(sample_repo, tmp_path, silent_server):
+    out = tmp_path / "out"
+    done = subprocess.run(
+        mcp_job_args(sample_repo, out, "--keys", "QA-1,QA-2", "--llm", "offline", "--mcp-timeout", "1"),
+        env=job_env(tmp_path, JIRA_MCP_URL=silent_server),
+        capture_output=True,
+        text=True,
+        timeout=BOUND,
+    )
+    assert done.returncode == 1, done.stderr
+    for entry in tickets(out).values():
+        assert entry["status"] == "failed"
+        assert "cannot connect to the Jira MCP server" in entry["reason"] and "timed out" in entry["reason"]
 
 
 def test_ticket_deadline_ends_a_ticket_stuck_on_a_hung_llm(llm, atlassian, sample_repo, tmp_path):
