@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from generator.cli import main
+from generator.config import ConfigError, build_settings
 from tests.conftest import TICKETS, offline_args
 from tests.servers.fake_openai import Cut, FakeOpenAI, Hang, Text
 from tests.servers.hanging_mcp import HangingMCP
@@ -360,3 +361,19 @@ def test_after_kill_9_the_next_run_removes_the_stale_candidate(slow_library_repo
     assert "removed 1 hidden candidate file(s)" in done.stdout
     assert candidates(repo) == [live]
     assert own_hidden.is_file()
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_deadlines_flag_over_env_over_file_and_a_bad_value_is_named(sample_repo):
+    (sample_repo / ".jira2robot.yml").write_text("limits:\n  llm_stall_timeout: 30\n  ticket_timeout: 600\n")
+    env = {"JIRA2ROBOT_TICKET_TIMEOUT": "120", "JIRA2ROBOT_MCP_TIMEOUT": "5"}
+    settings = build_settings({"repo": str(sample_repo), "llm_stall_timeout": 2.5}, env, command="keywords")
+    limits = settings.repo_config.limits
+    assert (limits.llm_stall_timeout, limits.ticket_timeout) == (2.5, 120.0)
+    assert limits.mcp_timeout == 5.0
+    assert limits.llm_connect_timeout == 10.0  # the default
+    with pytest.raises(ConfigError) as info:
+        build_settings({"repo": str(sample_repo)}, {"JIRA2ROBOT_LLM_TIMEOUT": "5min"}, command="keywords")
+    assert info.value.problems == ["--llm-timeout / JIRA2ROBOT_LLM_TIMEOUT: expected a number of seconds, got '5min'"]
