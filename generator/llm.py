@@ -492,9 +492,11 @@ class OpenAIChat:
                 raise _Retry(f"timeout after {self._timeout:g}s", unavailable=True) from None
             except openai.APIStatusError:
                 raise
-            except openai.APIConnectionError as err:
-                what = "connect timeout" if isinstance(err, openai.APITimeoutError) else "connection error"
-                raise _Retry(f"{what} ({self._redact(str(err.__cause__ or err))})", unavailable=True) from None
+            except openai.APIConnectionError as err:  # APITimeoutError too: connect_timeout, mostly
+                what = "timeout" if isinstance(err, openai.APITimeoutError) else "connection error"
+                cause = err.__cause__ or err
+                detail = self._redact(str(cause)) or type(cause).__name__
+                raise _Retry(f"{what} ({detail})", unavailable=True) from None
             except openai.APIError as err:
                 raise _Retry(f"error in stream ({self._redact(err.message)[:200]})") from None
             except (json.JSONDecodeError, UnicodeDecodeError) as err:

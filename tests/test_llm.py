@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
+import socket
 import time
 import traceback
 from collections.abc import Iterator
@@ -439,6 +441,32 @@ async def test_server_that_never_answers_costs_the_stall_timeout_per_attempt(ser
             await llm.chat(USER, model=MODEL_ID)
     server.release()
     assert len(server.requests) == 2
+
+
+@pytest.fixture
+def full_backlog_port() -> Iterator[int]:
+    """A port on 127.0.0.1 whose accept queue is full: a new connection hangs in its handshake."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = listener.getsockname()[1]
+    fillers = [socket.socket() for _ in range(3)]
+    for filler in fillers:
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+    yield port
+    for sock in (*fillers, listener):
+        sock.close()
+
+
+@pytest.mark.anyio
+async def test_connect_timeout_bounds_a_connection_that_never_opens(full_backlog_port: int) -> None:
+    base_url = f"http://127.0.0.1:{full_backlog_port}/v1"
+    breaker = Breaker("LLM")
+    options = {"retries": 0, "connect_timeout": 0.3, "stall_timeout": 600.0, "breaker": breaker}
+    async with OpenAIChat(base_url=base_url, api_key=API_KEY, **options) as llm:  # type: ignore[arg-type]
+        with pytest.raises(LLMError, match=r"after 1 attempt\(s\): timeout \(ConnectTimeout\)"):
+            await llm.chat(USER, model=MODEL_ID)
+    assert breaker.failures == 1
 
 
 @pytest.mark.parametrize(
