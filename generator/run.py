@@ -366,7 +366,7 @@ def _close_report(report: ReportWriter, console: Console, expected: list[str], s
         reason = f"not finished: the job was stopped ({stop.name})"
         unfinished = [key for key in expected if key not in report.results]
         for key in unfinished:
-            report.add(TicketResult(key=key, status="interrupted", reason=reason))
+            report.record(TicketResult(key=key, status="interrupted", reason=reason))
         console.line(f"jira2robot: {stop.name}: stopped, {len(unfinished)} ticket(s) not started; report written")
     report.close()
 
