@@ -140,6 +140,21 @@ def test_mcp_server_that_never_answers_fails_every_ticket_within_the_timeout(sam
         assert "cannot connect to the Jira MCP server" in entry["reason"] and "timed out" in entry["reason"]
 
 
+def test_unreachable_gitlab_trips_its_breaker_the_rest_are_skipped(sample_repo, tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as reserved:
+        closed_port = reserved.getsockname()[1]  # nothing listens there once the block ends
+    os.environ.update(
+        CI_SERVER_URL=f"http://127.0.0.1:{closed_port}", GITLAB_TOKEN="glpat-test-token", CI_PROJECT_PATH="qa/shop"
+    )
+    out = tmp_path / "out"
+    args = ["--keys", SIX_KEYS, "--concurrency", "1", "--publish", "gitlab", *offline_args(sample_repo, out)]
+    assert main(["run", *args]) == 1
+    statuses = [(t["status"], t["reason"]) for t in tickets(out).values()]
+    assert [s for s, _ in statuses] == ["failed"] * 3 + ["skipped"] * 3
+    assert all(r.startswith("cannot reach GitLab") for _, r in statuses[:3])
+    assert all(r.startswith("GitLab endpoint unavailable (3 consecutive") for _, r in statuses[3:])
+
+
 def test_ticket_deadline_ends_a_ticket_stuck_on_a_hung_llm(llm, atlassian, sample_repo, tmp_path):
     llm.responder = lambda body: Hang()
     os.environ.update(OPENAI_BASE_URL=llm.base_url, JIRA_MCP_URL=atlassian.url)
