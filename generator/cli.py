@@ -1,7 +1,8 @@
 """Command line: `jira2robot run | validate | keywords | demo | merge-reports`.
 
 Exit codes (a contract): 0 every ticket created/updated/skipped, 1 at least one ticket
-failed (the others still finished), 2 usage or configuration error (nothing written).
+failed (the others still finished), 2 usage or configuration error (nothing written);
+stopped by a signal: 128 + its number (143 for SIGTERM, 130 for SIGINT), report written.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import anyio
 
 from generator import __version__
 from generator.config import ConfigError, Settings, build_settings
+from generator.interrupt import Interrupted
 from generator.logs import Console, redact_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_SIGINT = 130
 
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
@@ -45,6 +48,13 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--llm-concurrency", type=int, help="LLM calls in flight (default 2)")
     g.add_argument("--max-tokens-per-ticket", type=int)
     g.add_argument("--max-tokens-per-run", type=int)
+    g = p.add_argument_group("deadlines (seconds; see docs/limits.md)")
+    g.add_argument("--llm-timeout", type=float, help="one LLM call, streaming included (default 300)")
+    g.add_argument("--llm-connect-timeout", type=float, help="connecting to the LLM server (default 10)")
+    g.add_argument("--llm-stall-timeout", type=float, help="silence between streamed chunks (default 45)")
+    g.add_argument("--ticket-timeout", type=float, help="one ticket, gather to publish (default 900)")
+    g.add_argument("--mcp-timeout", type=float, help="one MCP tool call (default 60)")
+    g.add_argument("--breaker-threshold", type=int, help="consecutive endpoint failures before it counts as down (3)")
     g = p.add_argument_group("publishing")
     g.add_argument("--publish", choices=["gitlab", "local", "none"], help="default local (env JIRA2ROBOT_PUBLISH)")
     g.add_argument("--output-dir", help="report and generated files (env OUTPUT_DIR, default ./generated)")
@@ -73,7 +83,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="jira2robot",
         description="Jira tickets to dryrun-proven Robot Framework tests, delivered as draft merge requests.",
-        epilog="Exit codes: 0 every ticket created/updated/skipped, 1 a ticket failed, 2 usage or configuration error.",
+        epilog="Exit codes: 0 every ticket created/updated/skipped, 1 a ticket failed, 2 usage or configuration "
+        "error, 143/130 stopped by SIGTERM/SIGINT (report written, unfinished tickets 'interrupted').",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging of the clients")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -92,7 +103,7 @@ def parser() -> argparse.ArgumentParser:
     _repo_flags(k)
     k.add_argument("--json", action="store_true")
     m = sub.add_parser("merge-reports", help="join the report.json files of parallel shards")
-    m.add_argument("reports", nargs="+", help="report.json files")
+    m.add_argument("reports", nargs="+", help="report.json files, or report.jsonl journals of crashed runs")
     m.add_argument("-o", "--output-dir", default="generated")
     return p
 
@@ -125,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"jira2robot: configuration error:\n{exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Interrupted as exc:
+        print(f"jira2robot: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:  # before the run installed its own handler: nothing started yet
+        return EXIT_SIGINT
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -50,7 +50,18 @@ class ToolNames(_Strict):
 class Limits(_Strict):
     max_attempts: int = Field(3, ge=1, le=10, description="Writer attempts per ticket (first + repairs).")
     max_tool_rounds: int = Field(6, ge=0, le=50, description="Tool-call rounds per writer attempt.")
-    llm_timeout: float = Field(180.0, gt=0, description="Seconds for one LLM call.")
+    llm_timeout: float = Field(300.0, gt=0, description="Seconds for one LLM call, streaming included.")
+    llm_connect_timeout: float = Field(10.0, gt=0, description="Seconds to open a connection to the LLM server.")
+    llm_stall_timeout: float = Field(45.0, gt=0, description="Seconds without a streamed chunk before giving up.")
+    ticket_timeout: float = Field(900.0, gt=0, description="Seconds for one ticket, gather to publish.")
+    mcp_timeout: float = Field(60.0, gt=0, description="Seconds for one MCP tool call.")
+    breaker_threshold: int = Field(
+        3, ge=1, le=100, description="Consecutive connection failures/timeouts before an endpoint counts as down."
+    )
+    max_ticket_chars: int = Field(
+        20_000, ge=500, description="Characters of each ticket field (description, criteria, comments) in prompts."
+    )
+    max_page_chars: int = Field(8_000, ge=500, description="Characters of each Confluence page in prompts.")
     llm_retries: int = Field(4, ge=0, le=20, description="Retries on 429/5xx/timeouts per LLM call.")
     concurrency: int = Field(4, ge=1, le=64, description="Tickets processed at the same time.")
     llm_concurrency: int = Field(2, ge=1, le=64, description="LLM calls in flight (safe for a self-hosted model).")
@@ -326,6 +337,14 @@ def _int(problems: list[str], name: str, raw: str | None, default: int) -> int:
         return default
 
 
+def _seconds(problems: list[str], name: str, raw: str, default: float) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        problems.append(f"{name}: expected a number of seconds, got {raw!r}")
+        return default
+
+
 def build_settings(
     cli: dict[str, Any],
     environ: dict[str, str] | None = None,
@@ -370,18 +389,24 @@ def build_settings(
     if (value := pick("robot_options", "JIRA2ROBOT_ROBOT_OPTIONS")) is not None:
         overrides["robot_options"] = repo_config.robot_options + shlex.split(value)
     limits = repo_config.limits.model_dump()
-    for flag, env_name in (
-        ("max_attempts", "JIRA2ROBOT_MAX_ATTEMPTS"),
-        ("concurrency", "JIRA2ROBOT_CONCURRENCY"),
-        ("llm_concurrency", "JIRA2ROBOT_LLM_CONCURRENCY"),
-        ("max_open_mrs", "JIRA2ROBOT_MAX_OPEN_MRS"),
-        ("max_new_mrs", "JIRA2ROBOT_MAX_NEW_MRS"),
-        ("max_tokens_per_ticket", "JIRA2ROBOT_MAX_TOKENS_PER_TICKET"),
-        ("max_tokens_per_run", "JIRA2ROBOT_MAX_TOKENS_PER_RUN"),
+    for flag, env_name, parse in (
+        ("max_attempts", "JIRA2ROBOT_MAX_ATTEMPTS", _int),
+        ("concurrency", "JIRA2ROBOT_CONCURRENCY", _int),
+        ("llm_concurrency", "JIRA2ROBOT_LLM_CONCURRENCY", _int),
+        ("max_open_mrs", "JIRA2ROBOT_MAX_OPEN_MRS", _int),
+        ("max_new_mrs", "JIRA2ROBOT_MAX_NEW_MRS", _int),
+        ("max_tokens_per_ticket", "JIRA2ROBOT_MAX_TOKENS_PER_TICKET", _int),
+        ("max_tokens_per_run", "JIRA2ROBOT_MAX_TOKENS_PER_RUN", _int),
+        ("breaker_threshold", "JIRA2ROBOT_BREAKER_THRESHOLD", _int),
+        ("llm_timeout", "JIRA2ROBOT_LLM_TIMEOUT", _seconds),
+        ("llm_connect_timeout", "JIRA2ROBOT_LLM_CONNECT_TIMEOUT", _seconds),
+        ("llm_stall_timeout", "JIRA2ROBOT_LLM_STALL_TIMEOUT", _seconds),
+        ("ticket_timeout", "JIRA2ROBOT_TICKET_TIMEOUT", _seconds),
+        ("mcp_timeout", "JIRA2ROBOT_MCP_TIMEOUT", _seconds),
     ):
         raw = pick(flag, env_name)
         if raw is not None:
-            limits[flag] = _int(problems, f"--{flag.replace('_', '-')} / {env_name}", str(raw), limits[flag])
+            limits[flag] = parse(problems, f"--{flag.replace('_', '-')} / {env_name}", str(raw), limits[flag])
     overrides["limits"] = limits
     mr = repo_config.merge_request.model_dump()
     if (value := pick("labels", "JIRA2ROBOT_LABELS")) is not None:

@@ -10,6 +10,12 @@ a CI job processing many tickets against a shared, often self-hosted, model need
 - its own retries (the SDK's are disabled) so a 429 slows the whole run through a shared
   `Backoff` rather than each ticket hammering the server independently;
 - graceful fallback when a server does not support ``response_format`` json_schema;
+- deadlines a CI job can live with: connecting, silence between streamed chunks, and the whole
+  call are each bounded, so a hung server costs a retry instead of the job's time limit;
+- truncated answers (a stream that ends without ``finish_reason``, a connection lost mid-answer,
+  ``finish_reason=length``) are retried, never handed back as if complete;
+- a shared `Breaker`: after a few consecutive connection failures or timeouts no new call is
+  started and calls in flight stop retrying, so a dead endpoint ends the job in minutes;
 - error messages that say what failed without ever containing the API key.
 """
 
@@ -32,6 +38,7 @@ from openai import AsyncOpenAI
 from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 from pydantic import BaseModel, Field
 
+from generator.breaker import Breaker
 from generator.models import LLMUsage
 from generator.redact import Redactor
 
@@ -39,6 +46,8 @@ log = logging.getLogger("jira2robot.llm")
 
 DEFAULT_TOOL_RESULT_CHARS = 12_000
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
+#: Statuses a gateway answers when the model behind it is down: they count for the breaker.
+_UNAVAILABLE_STATUS = frozenset({502, 503, 504})
 _MAX_RETRY_AFTER = 120.0
 # Sent to servers that need a bearer token shape even when none is configured (Ollama, vLLM).
 _NO_KEY = "no-key"
@@ -146,17 +155,24 @@ class _Completion:
 
 
 class _BrokenStream(Exception):
-    """The stream ended without delivering anything: treated like a dropped connection."""
+    """The stream ended before the answer did (nothing at all, or no ``finish_reason``)."""
 
 
 class _Retry(Exception):
-    """A failed attempt worth retrying, with the delay the server or the backoff asks for."""
+    """A failed attempt worth retrying, with the delay the server or the backoff asks for.
 
-    def __init__(self, what: str, delay: float | None = None, status: int | None = None) -> None:
+    ``unavailable`` marks failures that say the endpoint is not answering (connection refused
+    or lost, timeouts, a gateway's 502/503/504): only those count for the breaker.
+    """
+
+    def __init__(
+        self, what: str, delay: float | None = None, status: int | None = None, *, unavailable: bool = False
+    ) -> None:
         super().__init__(what)
         self.what = what
         self.delay = delay
         self.status = status
+        self.unavailable = unavailable
 
 
 def _estimate_tokens(chars: int) -> int:
@@ -203,7 +219,9 @@ class OpenAIChat:
         *,
         base_url: str | None,
         api_key: str | None,
-        timeout: float = 180.0,
+        timeout: float = 300.0,
+        connect_timeout: float = 10.0,
+        stall_timeout: float = 45.0,
         retries: int = 4,
         limiter: anyio.CapacityLimiter | None = None,
         backoff: Backoff | None = None,
@@ -211,16 +229,29 @@ class OpenAIChat:
         retry_base_delay: float = 0.5,
         max_retry_delay: float = 30.0,
         max_tool_result_chars: int = DEFAULT_TOOL_RESULT_CHARS,
+        breaker: Breaker | None = None,
     ) -> None:
         """``api_key=None`` means the server needs none (a placeholder is sent for SDK's sake).
 
-        ``timeout`` bounds one whole HTTP completion, streaming included, so a stalled or
-        endlessly slow server costs a retry instead of hanging the job; ``limiter`` bounds the
-        completions in flight across the run, ``backoff`` is the pause shared by every caller.
+        ``timeout`` bounds one whole HTTP completion, streaming included, so an endlessly slow
+        server costs a retry instead of hanging the job; ``connect_timeout`` bounds opening the
+        connection and ``stall_timeout`` the silence before the response and between chunks (a
+        hung server is noticed in a minute, not after the whole call's deadline). ``limiter``
+        bounds the completions in flight across the run, ``backoff`` is the pause shared by
+        every caller, ``breaker`` the run's record of whether the endpoint answers at all.
         """
         self._redact = Redactor([api_key] if api_key else [])
-        self._client = AsyncOpenAI(base_url=base_url, api_key=api_key or _NO_KEY, max_retries=0, timeout=timeout)
+        # The SDK's own read timeout stays at the call's total: the stall is enforced per chunk
+        # below, where SSE keep-alive comments (bytes, but no chunk) cannot reset it.
+        self._client = AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key or _NO_KEY,
+            max_retries=0,
+            timeout=openai.Timeout(timeout, connect=connect_timeout),
+        )
         self._timeout = timeout
+        self._stall_timeout = stall_timeout
+        self._breaker = breaker
         self._retries = retries
         self._limiter = limiter
         self.backoff = backoff or Backoff()
@@ -361,9 +392,12 @@ class OpenAIChat:
             use_format = json_schema is not None and self.supports_response_format
             await self.backoff.wait()
             try:
-                return await self._attempt(
+                completion = await self._attempt(
                     messages, model=model, tools=tools, json_schema=json_schema if use_format else None, on_text=on_text
                 )
+                if self._breaker is not None:
+                    self._breaker.success()
+                return completion
             except openai.APIStatusError as err:
                 if use_format and self._rejects_response_format(err):
                     log.warning(
@@ -377,6 +411,8 @@ class OpenAIChat:
                 failure = self._classify_status(err)
             except _Retry as err:
                 failure = err
+            if failure.unavailable and self._breaker is not None:
+                self._breaker.failure(failure.what)
             if attempt >= attempts:
                 raise LLMError(
                     f"LLM call failed after {attempt} attempt(s): {failure.what}",
@@ -405,7 +441,12 @@ class OpenAIChat:
         status = err.status_code
         message = self._redact(_server_message(err))[:500]
         if status in _RETRYABLE_STATUS or status >= 500:
-            return _Retry(f"{status} ({message})", _retry_after_seconds(err.response.headers), status)
+            return _Retry(
+                f"{status} ({message})",
+                _retry_after_seconds(err.response.headers),
+                status,
+                unavailable=status in _UNAVAILABLE_STATUS,
+            )
         raise LLMError(f"LLM server answered {status}: {message}", status=status) from None
 
     async def _attempt(
@@ -419,8 +460,8 @@ class OpenAIChat:
     ) -> _Completion:
         """One HTTP completion under the limiter and the per-call timeout.
 
-        Transport failures, timeouts and broken streams are raised as `_Retry`; HTTP status
-        errors propagate as the SDK raised them so the caller can inspect them.
+        Transport failures, timeouts, stalls and truncated answers are raised as `_Retry`;
+        HTTP status errors propagate as the SDK raised them so the caller can inspect them.
         """
         kwargs: dict[str, Any] = {
             "model": model,
@@ -438,21 +479,27 @@ class OpenAIChat:
             }
         limiter = self._limiter if self._limiter is not None else contextlib.nullcontext()
         async with limiter:
+            # Checked once a slot is ours: the breaker may have tripped while this call queued.
+            if self._breaker is not None and self._breaker.open:
+                raise LLMError(self._breaker.reason)
             try:
                 with anyio.fail_after(self._timeout):
                     completion = await self._stream(kwargs, on_text)
             except TimeoutError:
-                raise _Retry(f"timeout after {self._timeout:g}s") from None
+                raise _Retry(f"timeout after {self._timeout:g}s", unavailable=True) from None
             except openai.APIStatusError:
                 raise
-            except openai.APIConnectionError as err:
-                raise _Retry(f"connection error ({self._redact(str(err.__cause__ or err))})") from None
+            except openai.APIConnectionError as err:  # APITimeoutError too: connect_timeout, mostly
+                what = "timeout" if isinstance(err, openai.APITimeoutError) else "connection error"
+                cause = err.__cause__ or err
+                detail = self._redact(str(cause)) or type(cause).__name__
+                raise _Retry(f"{what} ({detail})", unavailable=True) from None
             except openai.APIError as err:
                 raise _Retry(f"error in stream ({self._redact(err.message)[:200]})") from None
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
                 raise _Retry(f"malformed stream ({err})") from None
             except _BrokenStream as err:
-                raise _Retry(str(err)) from None
+                raise _Retry(str(err), unavailable=True) from None
         if not completion.usage_reported:
             arguments = "".join(call.name + call.arguments for call in completion.calls)
             completion.usage = LLMUsage(
@@ -461,8 +508,16 @@ class OpenAIChat:
                 completion_tokens=_estimate_tokens(len(completion.text) + len(arguments)),
             )
         if completion.finish_reason == "length":
-            log.warning("LLM answer was cut off by the token limit (finish_reason=length)")
+            raise _Retry("answer cut off by the token limit (finish_reason=length)")
         return completion
+
+    async def _within_stall(self, step: Awaitable[Any], waiting_for: str) -> Any:
+        """Await one step of the stream, giving up after ``stall_timeout`` seconds of silence."""
+        try:
+            with anyio.fail_after(self._stall_timeout):
+                return await step
+        except TimeoutError:
+            raise _Retry(f"stalled: no {waiting_for} for {self._stall_timeout:g}s", unavailable=True) from None
 
     async def _stream(self, kwargs: dict[str, Any], on_text: Callable[[str], None] | None) -> _Completion:
         """Assemble content and index-keyed tool-call deltas from the SSE stream."""
@@ -470,9 +525,14 @@ class OpenAIChat:
         pending: dict[int, _PendingCall] = {}
         completion = _Completion()
         received = False
-        stream = await self._client.chat.completions.create(**kwargs)
+        stream = await self._within_stall(self._client.chat.completions.create(**kwargs), "response")
         async with stream:
-            async for chunk in stream:
+            chunks = aiter(stream)
+            while True:
+                try:
+                    chunk = await self._within_stall(anext(chunks), "streamed chunk")
+                except StopAsyncIteration:
+                    break
                 if chunk.usage is not None:
                     completion.usage = LLMUsage(
                         calls=1,
@@ -495,6 +555,8 @@ class OpenAIChat:
                         _merge_tool_delta(pending, tool_delta)
         if not received:
             raise _BrokenStream("stream ended without any choice")
+        if completion.finish_reason is None:
+            raise _BrokenStream("stream ended without a finish_reason (connection lost mid-answer?)")
         completion.text = "".join(parts)
         completion.calls = [pending[index] for index in sorted(pending)]
         for number, call in enumerate(completion.calls):

@@ -243,7 +243,7 @@ class LLMUsage(BaseModel):
         return self.prompt_tokens + self.completion_tokens
 
 
-TicketStatus = Literal["created", "updated", "skipped", "failed"]
+TicketStatus = Literal["created", "updated", "skipped", "failed", "interrupted"]
 
 
 class TicketResult(BaseModel):
@@ -271,3 +271,6 @@ class TicketResult(BaseModel):
     tests_total: int = 0
     tests_incomplete: int = 0
     lint_issues: int | None = Field(None, description="robocop issues left in the generated file.")
+    truncated: list[str] = Field(
+        default_factory=list, description="Ticket/page fields cut before the prompt, with their sizes."
+    )

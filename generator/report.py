@@ -1,7 +1,13 @@
-"""report.json and junit.xml, rewritten after every ticket so a crash loses nothing done.
+"""report.json and junit.xml, with an append-only journal so a crash loses nothing done.
+
+Every finished ticket is appended at once, as one JSON line, to `report.jsonl` (O(1) per
+ticket, readable after a kill -9); `report.json` and `junit.xml` are rendered from memory at
+the end and in between at a bounded rate, so a 4,000-ticket backlog costs a few renders instead
+of 4,000 rewrites of an ever larger file. Both are replaced atomically: always valid.
 
 Field names of report.json are a public contract (see DESIGN.md): tools outside this
-repo read them. `merge_reports` joins the shards of a `parallel: N` job.
+repo read them. `merge_reports` joins the shards of a `parallel: N` job, and also renders
+the journal a crashed run left behind.
 """
 
 from __future__ import annotations
@@ -10,14 +16,22 @@ import json
 import os
 import tempfile
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from generator.models import LLMUsage, TicketResult
 from generator.redact import Redactor
+
+JOURNAL = "report.jsonl"
+#: Seconds between two renders of report.json/junit.xml while tickets keep finishing.
+RENDER_EVERY = 5.0
+#: A render may take at most this share of the run's time (a huge report renders less often).
+_RENDER_SHARE = 0.1
+_STATUSES = ("created", "updated", "skipped", "failed", "interrupted")
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -40,7 +54,7 @@ def summarize(results: Iterable[TicketResult], *, cost_per_1k_tokens: float | No
     steps_mapped = sum(r.steps_mapped for r in results)
     summary: dict[str, Any] = {
         "tickets": len(results),
-        **{status: counts.get(status, 0) for status in ("created", "updated", "skipped", "failed")},
+        **{status: counts.get(status, 0) for status in _STATUSES},
         "llm": usage.model_dump(),
         "seconds": round(sum(r.seconds for r in results), 3),
         "steps_total": steps_total,
@@ -56,39 +70,68 @@ def summarize(results: Iterable[TicketResult], *, cost_per_1k_tokens: float | No
 
 
 class ReportWriter:
-    """Keeps the run's results in selection order and rewrites both files on every change.
+    """Keeps the run's results in selection order; journals each at once, renders the files at a bounded rate.
 
     Each ticket's JSON entry and JUnit testcase are rendered once, when it is recorded, so
-    a rewrite only joins strings: a backlog of 1,000 skipped tickets costs O(n), not O(n²).
+    a render only joins strings; renders happen at most every `render_every` seconds and take
+    at most a tenth of the run's time, so the total cost stays linear in the number of tickets.
     """
 
     def __init__(
-        self, output_dir: Path, *, redactor: Redactor | None = None, cost_per_1k_tokens: float | None = None
+        self,
+        output_dir: Path,
+        *,
+        redactor: Redactor | None = None,
+        cost_per_1k_tokens: float | None = None,
+        render_every: float = RENDER_EVERY,
     ) -> None:
         self.output_dir = output_dir
         self.redact = redactor or Redactor()
         self.cost_per_1k_tokens = cost_per_1k_tokens
+        self.render_every = render_every
         self.results: dict[str, TicketResult] = {}
         self.order: dict[str, int] = {}
         self._json: dict[str, str] = {}
         self._junit: dict[str, str] = {}
+        self._journal: TextIO | None = None
+        self._rendered_at = time.monotonic()
+        self._render_seconds = 0.0
 
     def expect(self, keys: Iterable[str]) -> None:
         """Report tickets in selection order, whichever finishes first."""
         self.order = {key: i for i, key in enumerate(keys)}
 
     def record(self, result: TicketResult) -> None:
-        self.add(result)
-        self.flush()
+        """Journal the result now (it survives a crash), render the files if one is due."""
+        line = self.add(result)
+        if self._journal is None:  # one journal per run: the first record starts it afresh
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            self._journal = (self.output_dir / JOURNAL).open("w", encoding="utf-8")
+        self._journal.write(line + "\n")
+        self._journal.flush()
+        waited = time.monotonic() - self._rendered_at
+        if waited >= max(self.render_every, self._render_seconds / _RENDER_SHARE):
+            self.flush()
 
-    def add(self, result: TicketResult) -> None:
-        """Render one ticket's entries (without rewriting the files)."""
+    def add(self, result: TicketResult) -> str:
+        """Render one ticket's entries (without rewriting the files); returns its journal line."""
         self.results[result.key] = result
-        entry = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False)
-        self._json[result.key] = self.redact(textwrap.indent(entry, "    "))
+        line = self.redact(json.dumps(result.model_dump(mode="json"), ensure_ascii=False))
+        entry = json.dumps(json.loads(line), indent=2, ensure_ascii=False)
+        self._json[result.key] = textwrap.indent(entry, "    ")
         self._junit[result.key] = self.redact(_testcase(result))
+        return line
+
+    def close(self) -> None:
+        """Render the final files and end the journal (the run is over, or was interrupted)."""
+        self.flush()
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     def flush(self) -> None:
+        """Render report.json and junit.xml now, each replaced atomically."""
+        started = time.monotonic()
         results = sorted(self.results.values(), key=lambda r: self.order.get(r.key, len(self.order)))
         summary = json.dumps(summarize(results, cost_per_1k_tokens=self.cost_per_1k_tokens), indent=2)
         tickets = ",\n".join(self._json[r.key] for r in results)
@@ -97,6 +140,8 @@ class ReportWriter:
         _atomic_write(
             self.output_dir / "junit.xml", _junit_document(results, "".join(self._junit[r.key] for r in results))
         )
+        self._rendered_at = time.monotonic()
+        self._render_seconds = self._rendered_at - started
 
 
 def _testcase(r: TicketResult) -> str:
@@ -104,6 +149,8 @@ def _testcase(r: TicketResult) -> str:
     detail = "\n".join(f"{d.severity} line {d.line if d.line is not None else '-'}: {d.message}" for d in r.diagnostics)
     if r.status == "failed":
         ET.SubElement(case, "failure", message=r.reason or "failed").text = detail or r.reason
+    elif r.status == "interrupted":
+        ET.SubElement(case, "error", message=r.reason or "interrupted")
     elif r.status == "skipped":
         ET.SubElement(case, "skipped", message=r.reason or "skipped")
     else:
@@ -119,6 +166,7 @@ def _junit_document(results: list[TicketResult], cases: str) -> str:
         name="jira2robot",
         tests=str(len(results)),
         failures=str(counts.get("failed", 0)),
+        errors=str(counts.get("interrupted", 0)),
         skipped=str(counts.get("skipped", 0)),
         time=f"{sum(r.seconds for r in results):.3f}",
     )
@@ -126,12 +174,25 @@ def _junit_document(results: list[TicketResult], cases: str) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  {head}>\n{cases}  </testsuite>\n</testsuites>\n'
 
 
+def _entries(path: Path) -> list[dict[str, Any]]:
+    """The ticket entries of a report.json, or of a journal (a torn last line, from a crash, is dropped)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix != ".jsonl":
+        return json.loads(text).get("tickets", [])
+    entries = []
+    for line in text.splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries
+
+
 def merge_reports(paths: Iterable[Path], output_dir: Path) -> list[TicketResult]:
-    """Join shard reports; a key seen twice keeps the last shard's entry (re-runs win)."""
+    """Join shard reports or journals; a key seen twice keeps the last entry (re-runs win)."""
     merged: dict[str, TicketResult] = {}
     for path in paths:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        for entry in data.get("tickets", []):
+        for entry in _entries(path):
             result = TicketResult.model_validate(entry)
             merged[result.key] = result
     results = sorted(merged.values(), key=lambda r: r.key)

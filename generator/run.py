@@ -2,7 +2,11 @@
 
 Tickets run concurrently under separate limits for tickets, LLM calls, MCP calls, GitLab
 calls and dryrun processes. Each ticket is isolated: whatever goes wrong becomes that
-ticket's `failed` entry, the report is rewritten after every ticket, and the others go on.
+ticket's `failed` entry, the report journals every ticket as it ends, and the others go on.
+
+Faults are bounded: each ticket has a deadline, an endpoint that stops answering trips its
+breaker so tickets not started yet are skipped, and SIGTERM/SIGINT cancel the run cleanly
+(unfinished tickets reported `interrupted`, see `generator.interrupt`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from robot.api import get_model
 from robot.api.parsing import KeywordCall, ModelVisitor
 
 from generator.atlassian_server import ServedAtlassian, TicketStoreError
-from generator.budget import BudgetExceeded, RunBudget, RunBudgetSpent, TicketBudget
+from generator.breaker import Breakers, EndpointDown, GuardedMcp, is_transport_failure
+from generator.budget import BudgetExceeded, RunBudget, RunBudgetSpent, TicketBudget, cap_context
 from generator.config import ConfigError, Settings, describe_key, valid_key
 from generator.conventions import build_conventions
 from generator.gather.confluence import fetch_pages
@@ -36,6 +41,7 @@ from generator.gather.repo import (
     tag_key,
 )
 from generator.imports import common_resource
+from generator.interrupt import Stop, in_daemon_thread, stop_on_signals
 from generator.keywords import repo_inventory
 from generator.lint import RepoLint
 from generator.llm import Backoff, LLMError, OpenAIChat
@@ -63,7 +69,7 @@ from generator.redact import Redactor
 from generator.repo_tools import gitlab_tools, redacted, repo_tools
 from generator.report import ReportWriter
 from generator.slots import NewMrSlots
-from generator.validate import UnsafePathError, validate
+from generator.validate import UnsafePathError, remove_stale_candidates, validate
 from generator.write import LLMWriter, Writer
 
 JIRA_AUTH_HINT = (
@@ -109,6 +115,7 @@ class RunContext:
     buffered_logs: bool
     lint: RepoLint
     lint_rate: float
+    breakers: Breakers = field(default_factory=Breakers)
     backlog_keys: set[str] = field(default_factory=set)
     _pages: list[ConfluencePage] | None = None
     _pages_lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -182,11 +189,19 @@ async def process_ticket(rc: RunContext, key: str) -> TicketResult:
     started = time.monotonic()
     log.open("generating a Robot Framework test")
     try:
-        await _generate(rc, key, log, budget, result)
-    except RunBudgetSpent as exc:
+        with anyio.move_on_after(cfg.limits.ticket_timeout) as deadline:
+            await _generate(rc, key, log, budget, result)
+        if deadline.cancelled_caught:
+            result.status = "failed"
+            result.reason = f"ticket deadline of {cfg.limits.ticket_timeout:g} s exceeded (limits.ticket_timeout)"
+    except (RunBudgetSpent, EndpointDown) as exc:
         result.status, result.reason = "skipped", str(exc)
     except EXPECTED_ERRORS as exc:
         result.status, result.reason = "failed", str(exc)
+        _count_endpoint_failure(rc, exc)
+    except anyio.get_cancelled_exc_class():
+        result.status, result.reason = "interrupted", "interrupted before it finished (the job was stopped)"
+        raise
     except Exception as exc:  # one ticket's bug never stops the others
         result.status, result.reason = "failed", f"internal error: {type(exc).__name__}: {exc}"
         log.info(traceback.format_exc())
@@ -198,11 +213,23 @@ async def process_ticket(rc: RunContext, key: str) -> TicketResult:
     return result
 
 
+def _count_endpoint_failure(rc: RunContext, exc: Exception) -> None:
+    """A ticket that failed because GitLab did not answer counts for GitLab's breaker.
+
+    LLM and MCP failures are counted per call, where they happen (`OpenAIChat`, `GuardedMcp`).
+    """
+    if isinstance(exc, PublishError) and is_transport_failure(exc):
+        rc.breakers.gitlab.failure(str(exc))
+
+
 async def _skip_reason(rc: RunContext, key: str) -> str | None:
-    """Why the ticket needs no generation at all (covered by a test or an MR), else None."""
+    """Why the ticket needs no generation at all (covered by a test or an MR), else None.
+
+    Raises EndpointDown when GitLab is known to be unreachable: no ticket waits for it again."""
     covering = rc.coverage.get(tag_key(key))
     if covering and not rc.settings.recreate:
         return f"already covered by {covering[0]} (tagged {key})"
+    rc.breakers.check(llm=False, gitlab=rc.settings.publish == "gitlab")
     reason = await rc.publisher.covered(key)
     if reason is None and key in rc.backlog_keys and (mr := await rc.publisher.open_mr(key)):
         reason = f"open MR {mr} already exists (backlog runs do not regenerate open MRs)"
@@ -227,8 +254,11 @@ async def _triage(rc: RunContext, key: str, needs_slot: dict[str, bool]) -> None
             needs_slot[key] = await rc.publisher.needs_new_mr(key)
             return
         _settle(rc, key, "skipped", reason)
+    except EndpointDown as exc:
+        _settle(rc, key, "skipped", str(exc))
     except EXPECTED_ERRORS as exc:
         _settle(rc, key, "failed", str(exc))
+        _count_endpoint_failure(rc, exc)
 
 
 async def _process_all(rc: RunContext, selected: list[str], concurrency: int) -> None:
@@ -274,6 +304,7 @@ async def _process_all(rc: RunContext, selected: list[str], concurrency: int) ->
 
 async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudget, result: TicketResult) -> None:
     settings, cfg = rc.settings, rc.settings.repo_config
+    rc.breakers.check(llm=settings.llm == "openai", gitlab=settings.publish == "gitlab")
     if rc.run_budget.exhausted:
         result.status, result.reason = "skipped", rc.run_budget.reason()
         return
@@ -281,9 +312,14 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
     log.progress("gathering ticket, Confluence pages, conventions")
     ticket = await fetch_ticket(rc.jira, key, cfg.tools, acceptance_field=cfg.acceptance_field)
     result.conventions = rc.repo.convention_path if rc.repo.convention is not None else ""
+    ticket, pages, result.truncated = cap_context(
+        ticket, await rc.pages(), ticket_chars=cfg.limits.max_ticket_chars, page_chars=cfg.limits.max_page_chars
+    )
+    for note in result.truncated:
+        log.info(f"input capped: {note}")
     ctx = TicketContext(
         ticket=ticket,
-        pages=await rc.pages(),
+        pages=pages,
         repo=rc.repo,
         examples=find_examples(rc.suites, ticket, limit=cfg.limits.examples),
     )
@@ -324,6 +360,7 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
 
     log.progress(f"publishing ({settings.publish})")
     outcome = await rc.publisher.publish(ticket, spec, test, validation, result)
+    rc.breakers.gitlab.success()
     result.status, result.reason, result.mr_url = outcome.status, outcome.reason, outcome.mr_url
     result.test_path = outcome.test_path or result.test_path
     if outcome.mr_url and outcome.status == "created" and cfg.merge_request.comment_on_jira:
@@ -445,30 +482,34 @@ def _publisher(settings: Settings, limiter: anyio.CapacityLimiter, redactor: Red
 
 @asynccontextmanager
 async def _jira_connection(
-    settings: Settings, limiter: anyio.CapacityLimiter, served: ServedAtlassian | None
+    settings: Settings, limiter: anyio.CapacityLimiter, served: ServedAtlassian | None, breakers: Breakers
 ) -> AsyncIterator[McpConnection]:
     """The Jira/Confluence MCP server: remote, or the embedded one serving a tickets folder."""
+    options = {"limiter": limiter, "timeout": settings.repo_config.limits.mcp_timeout, "breaker": breakers.mcp}
     if served is None:
         assert settings.jira_mcp_url
-        async with McpConnection(
+        async with GuardedMcp(
             settings.jira_mcp_url,
             label="Jira",
             headers=settings.jira_mcp_http_headers(),
             auth_hint=JIRA_AUTH_HINT,
-            limiter=limiter,
+            **options,
         ) as jira:
             yield jira
         return
     served.start()
     try:
-        async with McpConnection(served.url, label="embedded Jira", limiter=limiter) as jira:
+        async with GuardedMcp(served.url, label="embedded Jira", **options) as jira:
             yield jira
     finally:
         served.stop()
 
 
 async def run(settings: Settings, console: Console) -> list[TicketResult]:
-    """Process every selected ticket; returns the results (also in report.json/junit.xml)."""
+    """Process every selected ticket; returns the results (also in report.json/junit.xml).
+
+    Raises `generator.interrupt.Interrupted` after a SIGTERM/SIGINT, once the report is written.
+    """
     cfg = settings.repo_config
     limits = cfg.limits
     served: ServedAtlassian | None = None
@@ -478,13 +519,44 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
         except TicketStoreError as exc:
             raise ConfigError([f"--tickets-dir: {exc}"]) from None
     settings.output_dir.mkdir(parents=True, exist_ok=True)
-    redactor = settings.redactor()
-    report = ReportWriter(settings.output_dir, redactor=redactor, cost_per_1k_tokens=limits.cost_per_1k_tokens)
+    report = ReportWriter(
+        settings.output_dir, redactor=settings.redactor(), cost_per_1k_tokens=limits.cost_per_1k_tokens
+    )
     report.flush()
-    console.line(f"jira2robot: repo {settings.repo}, publish={settings.publish}, llm={settings.llm}")
+    expected = list(settings.keys)  # the selection, once known: what an interruption reports as unfinished
+    async with stop_on_signals() as stop:
+        try:
+            console.line(f"jira2robot: repo {settings.repo}, publish={settings.publish}, llm={settings.llm}")
+            stale = remove_stale_candidates(settings.repo, cfg.tests_dir)
+            if stale:
+                console.line(
+                    f"jira2robot: removed {len(stale)} hidden candidate file(s) left by an earlier, killed run"
+                )
+            return await _run(settings, console, report, served, expected)
+        finally:
+            _close_report(report, console, expected, stop)
 
+
+def _close_report(report: ReportWriter, console: Console, expected: list[str], stop: Stop) -> None:
+    """Final render; after a signal, every ticket that did not finish is reported `interrupted`."""
+    if stop.signum is not None:
+        reason = f"not finished: the job was stopped ({stop.name})"
+        unfinished = [key for key in expected if key not in report.results]
+        for key in unfinished:
+            report.record(TicketResult(key=key, status="interrupted", reason=reason))
+        console.line(f"jira2robot: {stop.name}: stopped, {len(unfinished)} ticket(s) not started; report written")
+    report.close()
+
+
+async def _run(
+    settings: Settings, console: Console, report: ReportWriter, served: ServedAtlassian | None, expected: list[str]
+) -> list[TicketResult]:
+    cfg = settings.repo_config
+    limits = cfg.limits
+    redactor = report.redact
     t0 = time.monotonic()
-    repo_ctx, suites = await anyio.to_thread.run_sync(build_repo_context, settings)
+    # Abandoned on cancellation: an interrupt must not wait for a scan importing a slow library.
+    repo_ctx, suites = await in_daemon_thread(build_repo_context, settings)
     console.line(
         f"jira2robot: {len(repo_ctx.inventory.keywords)} keywords, {len(suites)} suites indexed "
         f"in {time.monotonic() - t0:.2f}s"
@@ -494,6 +566,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
     matcher = KeywordMatcher(repo_ctx.inventory)
     lint = RepoLint(settings.repo, cfg.tests_dir)
     lint_rate = await anyio.to_thread.run_sync(lint.repo_rate, [s.path for s in suites])
+    breakers = Breakers(limits.breaker_threshold)
 
     async with AsyncExitStack() as stack:
         stack.callback(lint.close)
@@ -503,21 +576,26 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
                 base_url=settings.openai_base_url,
                 api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
                 timeout=limits.llm_timeout,
+                connect_timeout=limits.llm_connect_timeout,
+                stall_timeout=limits.llm_stall_timeout,
                 retries=limits.llm_retries,
                 limiter=anyio.CapacityLimiter(limits.llm_concurrency),
                 backoff=Backoff(),
+                breaker=breakers.llm,
             )
             stack.push_async_callback(llm.aclose)
         mcp_limiter = anyio.CapacityLimiter(limits.mcp_concurrency)
         try:
-            jira = await stack.enter_async_context(_jira_connection(settings, mcp_limiter, served))
+            jira = await stack.enter_async_context(_jira_connection(settings, mcp_limiter, served, breakers))
         except McpError as exc:
             return _fail_all(settings, report, console, str(exc))
         tools = repo_tools(settings.repo, matcher)
         if settings.gitlab_mcp_url:
             try:
                 gitlab_mcp = await stack.enter_async_context(
-                    McpConnection(settings.gitlab_mcp_url, label="GitLab", limiter=mcp_limiter)
+                    McpConnection(
+                        settings.gitlab_mcp_url, label="GitLab", limiter=mcp_limiter, timeout=limits.mcp_timeout
+                    )
                 )
                 tools += await gitlab_tools(gitlab_mcp)
             except McpError as exc:
@@ -537,6 +615,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             invalid = [k for k in backlog if not valid_key(k)]
             backlog = [k for k in backlog if valid_key(k)]
         selected = shard(list(dict.fromkeys(keys + backlog + asked.keys)), settings.node_index, settings.node_total)
+        expected[:] = selected
         if settings.node_total > 1:
             console.line(f"jira2robot: shard {settings.node_index}/{settings.node_total}: {len(selected)} ticket(s)")
 
@@ -563,6 +642,7 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
             lint=lint,
             lint_rate=lint_rate,
             backlog_keys=set(backlog) - set(keys),
+            breakers=breakers,
         )
         report.expect(selected)
         rejected = [_invalid_key(report, raw) for raw in invalid]

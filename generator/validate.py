@@ -18,6 +18,7 @@ output robot can produce is pointed outside the repo, and byte-code writing is o
 
 from __future__ import annotations
 
+import fcntl
 import inspect
 import io
 import json
@@ -32,7 +33,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 from robot.api import ExecutionResult, get_model
@@ -578,9 +579,34 @@ def _read_outcome(
     return outcome.result()
 
 
+_CANDIDATE_RE = re.compile(r"\.[A-Za-z0-9_-]*\.jira2robot-[0-9a-f]{12}\.robot")
+
+
 def _candidate_name(target: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9_-]", "_", PurePosixPath(target).stem)[:60]
     return f".{stem}.jira2robot-{secrets.token_hex(6)}.robot"
+
+
+def remove_stale_candidates(repo: Path, tests_dir: str) -> list[Path]:
+    """Remove hidden candidates (`_candidate_name`) left in the tests folder by a killed run.
+
+    A cancelled dryrun removes its own candidate, but kill -9 runs no cleanup at all, so each
+    run sweeps the debris of its predecessors before it starts. Only names of exactly our
+    pattern are touched, and only when no process holds them: a live candidate of a run
+    working in the same tree (parallel shards sharing a checkout) is locked by its dryrun.
+    """
+    removed = []
+    for path in (Path(repo) / tests_dir).rglob(".*.jira2robot-*.robot"):
+        if not _CANDIDATE_RE.fullmatch(path.name):
+            continue
+        try:
+            with path.open("rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink()
+        except (BlockingIOError, FileNotFoundError, IsADirectoryError):
+            continue  # live, or already gone, or not a file of ours
+        removed.append(path)
+    return removed
 
 
 async def _dryrun(
@@ -611,13 +637,16 @@ async def _dryrun(
             out_dir = Path(tmp)
             candidate = target.parent / _candidate_name(target_path)
             borrowed: list[Path] = []
-            written = False
+            held: TextIO | None = None
             try:
                 try:
                     borrowed = _FOLDERS.borrow(target.parent, root)
-                    with candidate.open("x", encoding="utf-8") as handle:
-                        written = True
-                        handle.write(text)
+                    held = candidate.open("x", encoding="utf-8")
+                    # Kept open under a shared lock while it exists: a concurrent run's sweep
+                    # (`remove_stale_candidates`) sees it is live; kill -9 releases the lock.
+                    fcntl.flock(held, fcntl.LOCK_SH)
+                    held.write(text)
+                    held.flush()
                 except OSError as exc:  # e.g. a file where the target wants a folder
                     message = f"Cannot write next to {target_path!r}: {exc.strerror or exc}"
                     return ValidationResult(ok=False, diagnostics=[Diagnostic(source="path", message=message)])
@@ -638,9 +667,10 @@ async def _dryrun(
                         )
                     ],
                 )
-            finally:
-                if written:
-                    candidate.unlink()
+            finally:  # also on cancellation (deadline, SIGTERM): anyio has killed robot by then
+                if held is not None:
+                    candidate.unlink(missing_ok=True)
+                    held.close()
                 _FOLDERS.release(borrowed)
             return await anyio.to_thread.run_sync(
                 _read_outcome,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
+import socket
 import time
 import traceback
 from collections.abc import Iterator
@@ -15,12 +17,15 @@ import anyio
 import pytest
 from openai import AsyncOpenAI
 
+from generator.breaker import Breaker
 from generator.llm import Backoff, LLMError, OpenAIChat, Tool
 from generator.text import extract_json_object
 from tests.servers.fake_openai import (
     MODEL_ID,
+    Cut,
     Error,
     FakeOpenAI,
+    Hang,
     Malformed,
     RejectResponseFormat,
     Text,
@@ -420,11 +425,110 @@ async def test_slow_call_times_out_and_is_retried() -> None:
         async with OpenAIChat(
             base_url=fake.base_url, api_key=API_KEY, timeout=0.2, retries=1, retry_base_delay=0.01
         ) as llm:
-            started = time.monotonic()
             with pytest.raises(LLMError, match=r"timeout after 0\.2s"):
                 await llm.chat(USER, model=MODEL_ID)
-            assert time.monotonic() - started < 0.9
         assert len(fake.requests) == 2
+
+
+# --------------------------------------------------------------------------- deadlines and truncated answers
+
+
+@pytest.mark.anyio
+async def test_server_that_never_answers_costs_the_stall_timeout_per_attempt(server: FakeOpenAI) -> None:
+    server.script(Hang(), Hang())
+    async with make_client(server, retries=1, stall_timeout=0.3) as llm:
+        with pytest.raises(LLMError, match=r"after 2 attempt\(s\): stalled: no response for 0\.3s"):
+            await llm.chat(USER, model=MODEL_ID)
+    server.release()
+    assert len(server.requests) == 2
+
+
+@pytest.fixture
+def full_backlog_port() -> Iterator[int]:
+    """A port on 127.0.0.1 whose accept queue is full: a new connection hangs in its handshake."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = listener.getsockname()[1]
+    fillers = [socket.socket() for _ in range(3)]
+    for filler in fillers:
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+    yield port
+    for sock in (*fillers, listener):
+        sock.close()
+
+
+@pytest.mark.anyio
+async def test_connect_timeout_bounds_a_connection_that_never_opens(full_backlog_port: int) -> None:
+    base_url = f"http://127.0.0.1:{full_backlog_port}/v1"
+    breaker = Breaker("LLM")
+    options = {"retries": 0, "connect_timeout": 0.3, "stall_timeout": 600.0, "breaker": breaker}
+    async with OpenAIChat(base_url=base_url, api_key=API_KEY, **options) as llm:  # type: ignore[arg-type]
+        with pytest.raises(LLMError, match=r"after 1 attempt\(s\): timeout \(ConnectTimeout\)"):
+            await llm.chat(USER, model=MODEL_ID)
+    assert breaker.failures == 1
+
+
+@pytest.mark.parametrize(
+    ("how", "what"),
+    [
+        ("stall", "stalled: no streamed chunk for 0.3s"),
+        ("abort", "peer closed connection without sending complete message body"),
+        ("close", "stream ended without a finish_reason"),
+        ("length", "answer cut off by the token limit (finish_reason=length)"),
+    ],
+)
+@pytest.mark.anyio
+async def test_an_answer_cut_part_way_is_retried_never_returned(
+    server: FakeOpenAI, caplog: pytest.LogCaptureFixture, how: str, what: str
+) -> None:
+    server.script(Cut("*** Test Cases ***\nHalf a te", how), Text("the whole answer"))  # type: ignore[arg-type]
+    streamed: list[str] = []
+    with caplog.at_level(logging.WARNING, logger="jira2robot.llm"):
+        async with make_client(server, stall_timeout=0.3) as llm:
+            result = await llm.chat(USER, model=MODEL_ID, on_text=streamed.append)
+    server.release()
+    assert result.text == "the whole answer"
+    assert result.finish_reason == "stop"
+    assert len(server.requests) == 2
+    assert what in caplog.text
+    assert "Half a te" in "".join(streamed)  # it did stream: the cut was noticed after the fact
+
+
+@pytest.mark.anyio
+async def test_an_answer_always_cut_fails_the_call(server: FakeOpenAI) -> None:
+    server.script(Cut("half", "close"), Cut("half", "close"))
+    async with make_client(server, retries=1) as llm:
+        with pytest.raises(LLMError, match="without a finish_reason"):
+            await llm.chat(USER, model=MODEL_ID)
+
+
+@pytest.mark.anyio
+async def test_open_breaker_stops_retries_and_new_calls(server: FakeOpenAI) -> None:
+    breaker = Breaker("LLM", threshold=2)
+    server.script(Hang(), Hang(), Text("never asked"))
+    async with make_client(server, retries=4, stall_timeout=0.2, breaker=breaker) as llm:
+        with pytest.raises(LLMError, match=r"LLM endpoint unavailable \(2 consecutive .*stalled"):
+            await llm.chat(USER, model=MODEL_ID)
+        assert len(server.requests) == 2  # not the 5 attempts the retries allow
+        with pytest.raises(LLMError, match="LLM endpoint unavailable"):
+            await llm.chat(USER, model=MODEL_ID)
+    server.release()
+    assert len(server.requests) == 2
+    assert server.pending == 1
+
+
+@pytest.mark.anyio
+async def test_a_success_closes_the_breaker_and_rate_limits_do_not_count(server: FakeOpenAI) -> None:
+    breaker = Breaker("LLM", threshold=2)
+    server.script(Hang(), Text("back"), Error(429, "slow down", retry_after=0), Error(429, "slow down", retry_after=0))
+    server.script(Text("fine"))
+    async with make_client(server, stall_timeout=0.2, breaker=breaker) as llm:
+        assert (await llm.chat(USER, model=MODEL_ID)).text == "back"
+        assert breaker.failures == 0
+        assert (await llm.chat(USER, model=MODEL_ID)).text == "fine"
+    server.release()
+    assert not breaker.open
 
 
 # --------------------------------------------------------------------------- concurrency

@@ -15,7 +15,6 @@ from generator.config import ToolNames
 from generator.mcp_client import McpConnection, McpError
 from generator.models import ConfluencePage
 
-MAX_BODY_CHARS = 8000
 NO_PAGES = "tickets are planned without Confluence pages"
 
 
@@ -92,7 +91,7 @@ async def fetch_pages(
                 title=str(meta.get("title") or hit.get("title") or ""),
                 space_key=_space(meta) or _space(hit),
                 url=str(meta.get("url") or hit.get("url") or ""),
-                body=_body(page)[:MAX_BODY_CHARS],
+                body=_body(page),  # capped, with a visible note, by budget.cap_context
             )
         )
     return pages

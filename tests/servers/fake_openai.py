@@ -5,7 +5,8 @@ client under test goes through the `openai` SDK, its SSE decoder and its error m
 as it would against vLLM, Ollama or LiteLLM. Each test scripts the replies it needs, including
 the awkward ones real servers produce: tool calls whose id, name and arguments arrive in
 separate chunks, rate limits with Retry-After, broken streams and servers that reject
-``response_format``.
+``response_format``; and the faults a CI job meets: a server that never answers (`Hang`) and
+answers cut off part-way (`Cut`: stalled, dropped, closed early or stopped by the token limit).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from starlette.applications import Starlette
@@ -79,7 +80,31 @@ class RejectResponseFormat:
     """Answers 400 only if the request asks for ``response_format``; otherwise the next reply is used."""
 
 
-Reply = Text | ToolCalls | Error | Malformed | RejectResponseFormat
+@dataclass
+class Hang:
+    """Accepts the request and never answers: no status line, no headers (a wedged server)."""
+
+
+@dataclass
+class Cut:
+    """An answer that stops part-way: ``content`` is streamed, then, depending on ``how``:
+
+    - ``"stall"``: nothing more is sent and the connection stays open;
+    - ``"abort"``: the connection is dropped in the middle of the body;
+    - ``"close"``: the response ends cleanly but without ``finish_reason`` or ``[DONE]``
+      (a proxy giving up);
+    - ``"length"``: the answer ends with ``finish_reason="length"`` (the token limit).
+    """
+
+    content: str
+    how: Literal["stall", "abort", "close", "length"]
+
+
+class _DropConnection(Exception):
+    """Raised inside a streaming body: uvicorn then closes the socket mid-response."""
+
+
+Reply = Text | ToolCalls | Error | Malformed | RejectResponseFormat | Hang | Cut
 
 
 @dataclass
@@ -105,6 +130,7 @@ class FakeOpenAI:
         self._ids = itertools.count(1)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._released: tuple[asyncio.Event, asyncio.AbstractEventLoop] | None = None
 
     # ------------------------------------------------------------------ scripting
 
@@ -177,9 +203,23 @@ class FakeOpenAI:
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
+            self.release()
             self._thread.join(timeout=10)
         self._server = None
         self._thread = None
+
+    def release(self) -> None:
+        """Let every request held by `Hang` or a stalled `Cut` end (the server's loop does it)."""
+        if self._released is not None:
+            event, loop = self._released
+            loop.call_soon_threadsafe(event.set)
+            self._released = None
+
+    async def _hold(self) -> None:
+        """Wait until `release` (or until uvicorn cancels the task at shutdown)."""
+        if self._released is None:
+            self._released = (asyncio.Event(), asyncio.get_running_loop())
+        await self._released[0].wait()
 
     def __enter__(self) -> FakeOpenAI:
         return self.start()
@@ -220,6 +260,9 @@ class FakeOpenAI:
                 return _error_response(reply)
             if isinstance(reply, RejectResponseFormat):
                 return _error_response(Error(400, "response_format json_schema is not supported"))
+            if isinstance(reply, Hang):
+                await self._hold()
+                return _error_response(Error(503, "FakeOpenAI: released while hanging"))
             completion_id = f"chatcmpl-{next(self._ids)}"
             if not body.get("stream"):
                 return self._complete(body, reply, completion_id)
@@ -280,6 +323,16 @@ class FakeOpenAI:
             if isinstance(reply, Malformed):
                 yield chunk({"content": "partial "})
                 yield 'data: {"id": "broken", "choices": [{"delta": {"content": "oops"\n\n'
+                return
+            if isinstance(reply, Cut):
+                yield chunk({"content": reply.content})
+                if reply.how == "length":
+                    yield chunk({}, "length")
+                    yield "data: [DONE]\n\n"
+                elif reply.how == "stall":
+                    await self._hold()
+                elif reply.how == "abort":
+                    raise _DropConnection("FakeOpenAI drops the connection mid-answer (scripted)")
                 return
             if isinstance(reply, Text):
                 generated = reply.reasoning_prefix + reply.content
