@@ -380,6 +380,7 @@ async def _write_and_validate(
         if leaked := rc.redact.found(test.text):
             # Never written, never published: the writer gets it back to remove, like any error.
             validation = ValidationResult(ok=False, diagnostics=[_secret_diagnostic(leaked)])
+            test.text = rc.redact(test.text)  # the repair prompt shows the file, never the secret
         else:
             test.text = rc.redact(test.text)  # what is validated is exactly what is written
             validation = await validate(

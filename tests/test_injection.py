@@ -191,15 +191,15 @@ def hostile_ticket(field: str, code: str, extended: str) -> tuple[dict, list[str
     summary, components, criteria = "Login lockout", ["login"], list(BENIGN_CRITERIA)
     if field == "summary":
         summary = f"Login page {code} %{{GITLAB_TOKEN}} {extended}"
-        expected = [f"QA-951: {summary}"]  # suite Documentation
+        expected = [f"QA-951: {summary}"]  # suite Documentation (wrapped over continuation lines)
     elif field == "components":
         components = ["login", LOWER_CASE_CODE]
         expected = [LOWER_CASE_CODE]  # a tag (the planner lower-cases components)
     else:
         criteria = [f"{BENIGN_CRITERIA[0]} {code}", BENIGN_CRITERIA[1], f"{BENIGN_CRITERIA[2]} {extended}"]
         criteria += [f"# {code}", f"... Import Library    {code}"]
-        # [Documentation] (cut at 240 characters), a test name (cut at 90; not a continuation line)
-        expected = [f"Covers: {criteria[0]} | {criteria[1]} | ", "... Import Library ${{__import__("]
+        # the [Documentation] of the case covering them
+        expected = [f"Covers: {criteria[0]}"]
     description = "h3. Acceptance Criteria\n\n" + "\n".join(criteria) + "\n"
     ticket = {"key": "QA-951", "summary": summary, "issue_type": "Story", "status": "To Do"}
     return {**ticket, "components": components, "description": description}, expected
@@ -223,11 +223,12 @@ def test_offline_run_keeps_hostile_ticket_text_literal(field: str, hostile_repo:
     [entry] = json.loads((out / "report.json").read_text(encoding="utf-8"))["tickets"]
     assert entry["status"] == "created", entry
     text = (out / "QA-951" / Path(entry["test_path"]).name).read_text(encoding="utf-8")
-    cells = [t.value for t in get_tokens(io.StringIO(text)) if t.type in (Token.ARGUMENT, Token.TESTCASE_NAME)]
-    assert not [c for c in cells if contains_variable(c)], cells
-    literal = [unescape(c) for c in cells]
+    cells = [t for t in get_tokens(io.StringIO(text)) if t.type in (Token.ARGUMENT, Token.TESTCASE_NAME)]
+    assert not [c.value for c in cells if contains_variable(c.value)], cells
+    # The cells read back as the literal ticket text (wrapped settings continue on `...` lines).
+    literal = " ".join(unescape(c.value) for c in cells)
     for wanted in expected:
-        assert any(c.startswith(wanted) for c in literal), (wanted, literal)
+        assert wanted in literal, (wanted, literal)
     # The dryrun imported the repo's library, which saw none of the job's tokens.
     seen = (tmp_path / "dryrun-env.json").read_text(encoding="utf-8")
     assert not any(value in seen for value in SECRETS.values())
