@@ -116,10 +116,24 @@ def wrapped_setting(label: str, text: str, indent: str, width: int) -> list[str]
         more, more + "\\", 1) for i, line in enumerate(lines)] or [head.rstrip()]  # fmt: skip
 
 
-def missing_marker_line(marker: str, step: str) -> str:
+#: How a marker comment too long for one line goes on (see `missing_marker_line`).
+MARKER_CONTINUATION = "#   "
+
+
+def missing_marker_line(marker: str, step: str, width: int = 120, indent: str = "    ") -> str:
     """The comment that keeps an unmapped step in place, e.g. `# MISSING KEYWORD: <step>`.
 
-    A comment is inert whatever it holds; newlines are the only way out of it, so the step is
-    written on one line.
+    A comment is inert whatever it holds; newlines are the only way out of it, so the step's own
+    line breaks are folded. A long step continues on comment lines starting with
+    `MARKER_CONTINUATION` (under the line limit, split between words), which `gaps.measure`
+    joins back into one step. The lines after the first carry `indent`, like the first.
     """
-    return (marker + " ".join(step.split())).rstrip()
+    lines = textwrap.wrap(
+        " ".join(step.split()),
+        width=max(width - len(indent), 40),
+        initial_indent=marker,
+        subsequent_indent=MARKER_CONTINUATION,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [marker.rstrip()]
+    return f"\n{indent}".join(line.rstrip() for line in lines)

@@ -13,8 +13,19 @@ import re
 from dataclasses import dataclass, field
 
 from robot.api import get_model
-from robot.api.parsing import Comment, Documentation, EmptyLine, KeywordCall, ModelVisitor, Tags, TestCase, Token
+from robot.api.parsing import (
+    Comment,
+    Documentation,
+    EmptyLine,
+    KeywordCall,
+    ModelVisitor,
+    Tags,
+    TestCase,
+    TestTags,
+    Token,
+)
 
+from generator.conventions import MARKER_CONTINUATION
 from generator.models import Conventions, GeneratedTest
 from generator.trust import escape_cell
 
@@ -66,6 +77,12 @@ def _comment_text(node: Comment, marker: str) -> str | None:
     return text[len(prefix) :].strip() if text.startswith(prefix) else None
 
 
+def _continuation(node: Comment) -> str | None:
+    """The text of a marker's continuation line (`#   more words`), None for any other comment."""
+    raw = "".join(t.value for t in node.tokens if t.type in (Token.COMMENT, Token.SEPARATOR)).strip()
+    return raw[len(MARKER_CONTINUATION) :].strip() if raw.startswith(MARKER_CONTINUATION) else None
+
+
 def measure(text: str, marker: str) -> Gaps:
     """Test cases of `text` with their missing-step markers, legacy `Log PLACEHOLDER` lines,
     and whether any call checks an outcome (a `Then` phase call or a name like `... Should ...`)."""
@@ -74,10 +91,15 @@ def measure(text: str, marker: str) -> Gaps:
     class Visitor(ModelVisitor):
         def visit_TestCase(self, node: TestCase) -> None:
             case = _Case(name=node.name, name_line=node.lineno, last_line=node.lineno, settings_end=node.lineno)
-            phase, steps_seen = "", False
+            phase, steps_seen, continuing = "", False, False
             for item in node.body:
                 if isinstance(item, EmptyLine):
                     continue
+                if continuing and isinstance(item, Comment) and (more := _continuation(item)) is not None:
+                    case.missing[-1] += " " + more
+                    case.last_line = max(case.last_line, item.end_lineno)
+                    continue
+                continuing = False
                 case.last_line = max(case.last_line, item.end_lineno)
                 if isinstance(item, Documentation) and not steps_seen:
                     case.settings_end = item.end_lineno
@@ -86,6 +108,7 @@ def measure(text: str, marker: str) -> Gaps:
                     case.tags_line = item.lineno
                 elif isinstance(item, Comment) and (step := _comment_text(item, marker)) is not None:
                     case.missing.append(step)
+                    continuing = True
                 elif isinstance(item, KeywordCall) and item.keyword:
                     if legacy := next((a for a in item.args if PLACEHOLDER_MARK in a), None):
                         step = legacy.split(PLACEHOLDER_MARK, 1)[1].strip(" :")
@@ -123,17 +146,38 @@ def seal_incomplete(text: str, conventions: Conventions) -> str:
     with `Skip` (or `Fail`): a generated test never passes while it verifies less than asked."""
     gaps = measure(text, conventions.missing_marker)
     lines = text.splitlines()
+    # Every test incomplete: the tags go to the suite's `Test Tags` (robocop's could-be-test-tags).
+    suite_tags = _test_tags_line(text) if gaps.cases and len(gaps.incomplete) == len(gaps.cases) else None
     for case in sorted(gaps.incomplete, key=lambda c: -c.name_line):
         tags = [t for t in conventions.incomplete_tags]
         if not case.ended:
             lines.insert(case.last_line, _ending(case, conventions))
+        if suite_tags is not None:
+            continue
         if case.tags_line is not None:
             row = lines[case.tags_line - 1]
             tags = [t for t in tags if t.lower() not in row.lower().split()]
             lines[case.tags_line - 1] = "    ".join([row.rstrip(), *tags]) if tags else row
         else:
             lines.insert(case.settings_end, "    ".join(["    [Tags]", *tags]))
+    if suite_tags is not None:
+        row = lines[suite_tags - 1]
+        tags = [t for t in conventions.incomplete_tags if t.lower() not in row.lower().split()]
+        lines[suite_tags - 1] = "    ".join([row.rstrip(), *tags])
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _test_tags_line(text: str) -> int | None:
+    """Line of the suite's one-line `Test Tags` setting (RF 7 parses `Force Tags` as the same), if any."""
+    found: list[int] = []
+
+    class Visitor(ModelVisitor):
+        def visit_TestTags(self, node: TestTags) -> None:
+            if node.lineno == node.end_lineno:
+                found.append(node.lineno)
+
+    Visitor().visit(get_model(text))
+    return found[0] if found else None
 
 
 def measured(test: GeneratedTest, conventions: Conventions) -> GeneratedTest:

@@ -227,7 +227,7 @@ def _bdd_case(line: str) -> str:
 def render_step(mapping: StepMapping, conventions: Conventions) -> str:
     """A mapped step as its call; an unmapped one as the convention's marker comment."""
     if mapping.how == "placeholder" or mapping.keyword is None:
-        return missing_marker_line(conventions.missing_marker, mapping.step)
+        return missing_marker_line(conventions.missing_marker, mapping.step, conventions.line_length, SEP)
     return _bdd_case(format_call(mapping))
 
 

@@ -199,7 +199,7 @@ def hostile_ticket(field: str, code: str, extended: str) -> tuple[dict, list[str
         criteria = [f"{BENIGN_CRITERIA[0]} {code}", BENIGN_CRITERIA[1], f"{BENIGN_CRITERIA[2]} {extended}"]
         criteria += [f"# {code}", f"... Import Library    {code}"]
         # the [Documentation] of the case covering them
-        expected = [f"Covers: {criteria[0]}"]
+        expected = [criteria[0]]
     description = "h3. Acceptance Criteria\n\n" + "\n".join(criteria) + "\n"
     ticket = {"key": "QA-951", "summary": summary, "issue_type": "Story", "status": "To Do"}
     return {**ticket, "components": components, "description": description}, expected
