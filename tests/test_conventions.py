@@ -139,14 +139,14 @@ def test_llm_file_with_a_gap_is_reported_incomplete(llm, atlassian, sample_repo:
     assert "login.resource" not in imports and "cart.resource" not in imports
 
 
-def test_convention_doc_and_description_are_capped_with_a_note() -> None:
-    from generator.prompts import MAX_CONVENTION_CHARS, capped
+def test_convention_doc_is_capped_with_a_note_in_the_writer_prompt() -> None:
+    from generator.prompts import MAX_CONVENTION_CHARS, _conventions_block
 
     doc = "rule number one applies here\n" * 1000
-    cut = capped(doc, MAX_CONVENTION_CHARS, "document")
-    assert len(cut) < MAX_CONVENTION_CHARS + 120 and cut.endswith("more characters not shown]")
-    assert "[... document cut here by jira2robot:" in cut
-    assert capped("short", MAX_CONVENTION_CHARS, "document") == "short"
+    block = _conventions_block(doc)
+    assert f"[truncated: {MAX_CONVENTION_CHARS} of {len(doc)} characters]" in block
+    assert len(block) < MAX_CONVENTION_CHARS + 200
+    assert "short rule" in _conventions_block("short rule") and "truncated" not in _conventions_block("short rule")
 
 
 def test_llm_writer_on_a_repo_without_a_common_resource(llm, atlassian, sample_repo: Path, tmp_path: Path) -> None:
