@@ -94,17 +94,38 @@ def file_name(key: str, summary: str, conventions: Conventions) -> str:
     return f"{shown}{sep}{file_slug(summary, conventions.slug_max_words, sep)}.robot"
 
 
+def fit_words(text: str, room: int) -> str:
+    """`text` with every word longer than `room` split into pieces that fit, at positions that
+    never separate an escaping backslash from what it escapes (`\\${` stays whole), so the
+    pieces are as inert as the word was."""
+    pieces: list[str] = []
+    for word in text.split(" "):
+        while len(word) > room:
+            cut = room
+            while cut > 1 and _odd_backslashes(word[:cut]):
+                cut -= 1
+            pieces.append(word[:cut])
+            word = word[cut:]
+        pieces.append(word)
+    return " ".join(pieces)
+
+
+def _odd_backslashes(text: str) -> bool:
+    return (len(text) - len(text.rstrip("\\"))) % 2 == 1
+
+
 def wrapped_setting(label: str, text: str, indent: str, width: int) -> list[str]:
     """`label    text` as lines no longer than `width`, continued with `...`, split between words.
 
-    The text is escaped once as a whole cell first, so wrapping never splits an escape; a
-    single word longer than the line stays whole (a long line beats a broken word).
+    The text is escaped once as a whole cell first, and wrapping never splits an escape. Words
+    are never cut, except one longer than a whole line (a pasted URL or log token), which is
+    split so that robocop's line limit holds.
     """
     cell = escape_cell(text)
     head = f"{indent}{label}    "
     more = f"{indent}...    "
     lines = textwrap.wrap(
-        cell,
+        fit_words(cell, width - len(more)),
         width=width,
         initial_indent=head,
         subsequent_indent=more,
@@ -128,9 +149,10 @@ def missing_marker_line(marker: str, step: str, width: int = 120, indent: str = 
     `MARKER_CONTINUATION` (under the line limit, split between words), which `gaps.measure`
     joins back into one step. The lines after the first carry `indent`, like the first.
     """
+    room = max(width - len(indent), 40)
     lines = textwrap.wrap(
-        " ".join(step.split()),
-        width=max(width - len(indent), 40),
+        fit_words(" ".join(step.split()), room - len(MARKER_CONTINUATION)),
+        width=room,
         initial_indent=marker,
         subsequent_indent=MARKER_CONTINUATION,
         break_long_words=False,
