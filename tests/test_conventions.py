@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from robot.api import get_model
 from robot.utils.escaping import unescape
 
@@ -171,3 +172,17 @@ def test_planner_folder_hints_are_ranked_by_relevance() -> None:
     ticket = Ticket(key="QA-1", summary="Refunds of card payments", components=["zeta"])
     ctx = TicketContext(ticket=ticket, repo=repo, examples=[ExampleTest(path="tests/zeta/x.robot", text="")])
     assert ranked_folders(ctx, 3) == ["zeta", "payments/refunds", "area_000"]
+
+
+@pytest.mark.parametrize("room", [5, 7, 13, 40])
+def test_a_word_longer_than_a_line_is_split_without_breaking_an_escape(room: int) -> None:
+    from robot.variables import contains_variable
+
+    from generator.conventions import fit_words
+    from generator.trust import escape_cell
+
+    word = escape_cell("${{__import__('os').system('id')}}\\%{GITLAB_TOKEN}@{x}&{y}" * 3)
+    pieces = fit_words(f"short {word} end", room).split(" ")
+    assert "".join(pieces) == f"short{word}end"
+    for piece in pieces:
+        assert len(piece) <= max(room, 1) and not contains_variable(piece), piece
