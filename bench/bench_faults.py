@@ -109,7 +109,9 @@ def hung_confluence(ns: argparse.Namespace, work: Path) -> None:
         FakeOpenAI() as llm,
         isolated_cache(work / "cache"),
     ):
-        llm.responder = lambda body: Hang()  # never reached: every ticket needs the pages first
+        # Tickets go on without pages after the one remembered timeout, then meet this hung LLM:
+        # its breaker ends the rest, so the wall time is mcp_timeout + the LLM breaker's stalls.
+        llm.responder = lambda body: Hang()
         settings = make_settings(repo=repo, output_dir=work / "out-confluence", llm=llm, tickets_dir=tickets, keys=keys)
         settings = settings.model_copy(update={"tickets_dir": None, "jira_mcp_url": mcp.url})
         if ns.mcp_timeout:
