@@ -32,9 +32,9 @@ from robot.api import get_model
 from robot.api.parsing import KeywordCall, TestCase
 
 from generator.gather.repo import find_examples
-from generator.matcher import KeywordMatcher
 from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket, TicketContext
 from generator.offline import OfflineWriterSession
+from generator.retrieval import Retriever
 from generator.run import build_repo_context
 from generator.write import LLMWriter, LLMWriterSession
 
@@ -57,7 +57,6 @@ def measure(repo: Path, name: str, tests_dir: str, count: int, work: Path) -> di
         (repo / ".jira2robot.yml").write_text(f"tests_dir: {tests_dir}\nconvention_optional: true\n", "utf-8")
     settings = make_settings(repo=repo, output_dir=work / name / "out", llm=None, tickets_dir=work, keys=["X-1"])
     repo_ctx, suites = build_repo_context(settings)
-    matcher = KeywordMatcher(repo_ctx.inventory)
     rng = random.Random(3)
     rows = []
     for n, (path, test_name, calls) in enumerate(sample_tests(repo, suites, count, seed=5)):
@@ -73,6 +72,7 @@ def measure(repo: Path, name: str, tests_dir: str, count: int, work: Path) -> di
             ),
         )
         others = [s for s in suites if s.path != path]
+        matcher = Retriever(repo_ctx.inventory, others)  # the held-out suite's usage is not known
         ctx = TicketContext(ticket=ticket, repo=repo_ctx, examples=find_examples(others, ticket, limit=2))
         llm = LLMWriterSession(LLMWriter(None, "bench"), spec, ctx, matcher, None, None)
         prompt = "\n".join(m["content"] for m in llm.messages)

@@ -63,7 +63,7 @@ class LLMWriterSession:
         self.budget = budget
         self.log = log
         steps = [step for case in spec.rf.test_cases for step in case.steps]
-        self.keywords = matcher.relevant(steps, limit=60)
+        self.keywords = matcher.relevant(steps, limit=60, area=posixpath.dirname(spec.rf.target_path))
         repo = ctx.repo
         target = spec.rf.target_path
         needed = import_lines_for(self.keywords, root=repo.root, common=repo.common_resource, target_path=target)

@@ -1,0 +1,83 @@
+"""The repo's existing test cases, parsed once per run with Robot Framework's parser.
+
+Keyword ranking reads how tests use keywords (usage counts, which libraries and resources a
+folder's tests call); example selection reads the test cases themselves. Both come from here so
+the suites are parsed once, from the text the suite index already holds.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from robot.api import get_model
+from robot.api.parsing import KeywordCall, ModelVisitor, SettingSection, TestCase
+from robot.parsing.model import Statement
+
+from generator.gather.repo import SuiteInfo
+
+
+@dataclass(frozen=True)
+class CaseDoc:
+    """One existing test case: where it lives, its text and the keywords it calls."""
+
+    suite: str
+    name: str
+    text: str
+    calls: tuple[str, ...]
+
+    @property
+    def folder(self) -> str:
+        return posixpath.dirname(self.suite)
+
+
+@dataclass(frozen=True)
+class SuiteDoc:
+    path: str
+    settings: str
+    cases: tuple[CaseDoc, ...]
+
+
+class _Calls(ModelVisitor):
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def visit_KeywordCall(self, node: KeywordCall) -> None:
+        if node.keyword:
+            self.calls.append(" ".join(node.keyword.split()))
+
+
+def _source(node: object) -> str:
+    """The node's text as written (RF models keep every token)."""
+    return "".join(token.value for statement in _statements(node) for token in statement.tokens)
+
+
+def _statements(node: object) -> Iterator[Statement]:
+    if isinstance(node, Statement):
+        yield node
+        return
+    for attr in ("header", "body", "end"):
+        value = getattr(node, attr, None)
+        if value is None:
+            continue
+        for child in value if isinstance(value, list) else [value]:
+            yield from _statements(child)
+
+
+def parse_suite(suite: SuiteInfo) -> SuiteDoc:
+    model = get_model(suite.text, data_only=False) if suite.text else None
+    settings, cases = "", []
+    for section in model.sections if model else []:
+        if isinstance(section, SettingSection):
+            settings = _source(section).strip()
+        for test in section.body:
+            if isinstance(test, TestCase):
+                visitor = _Calls()
+                visitor.visit(test)
+                cases.append(CaseDoc(suite.path, test.name, _source(test).rstrip(), tuple(visitor.calls)))
+    return SuiteDoc(suite.path, settings, tuple(cases))
+
+
+def parse_suites(suites: list[SuiteInfo]) -> list[SuiteDoc]:
+    return [parse_suite(s) for s in suites if s.test_names]
