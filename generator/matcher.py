@@ -59,7 +59,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from pathlib import PurePosixPath
 
@@ -875,7 +875,12 @@ class KeywordMatcher:
         raw_body = step.strip()[prefix.end() :].strip() if prefix else step.strip()
         _, body = split_bdd_prefix(step)
         words = _words(_without_values(body))
-        text = self._with_variables(_analyse(raw_body))
+        # The words around a value named it for name matching ("status "200""); here the
+        # keyword was chosen for its meaning, so its arguments take the values in order, and
+        # when the step quotes its values, an unquoted `HTTP` is a word, not a value.
+        analysed = _analyse(raw_body)
+        values = [v for v in analysed.values if v.quoted] or list(analysed.values)
+        text = replace(analysed, values=tuple(replace(v, role=None, cues=frozenset()) for v in values))
         for i in self._ids_named(keyword.name):
             if self._entries[i].keyword.owner != keyword.owner:
                 continue

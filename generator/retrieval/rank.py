@@ -39,16 +39,12 @@ _BUILTIN = 0.5
 _PER_STEP = 3
 _CLOSE = 0.5
 #: Share of a step's words a ranked keyword's text must hold for the offline writer to call it.
-_COVERED = 0.6
+_COVERED = 0.3
 
 
 def is_deprecated(keyword: Keyword) -> bool:
     """Libdoc's rule: a keyword is deprecated when its documentation starts with `*DEPRECATED`."""
     return keyword.doc.lstrip().upper().startswith("*DEPRECATED")
-
-
-def ranked_kws(ranked: Sequence[tuple[Keyword, float]]) -> list[Keyword]:
-    return [kw for kw, _ in ranked]
 
 
 def _key(name: str) -> str:
@@ -79,6 +75,7 @@ class Retriever(KeywordMatcher):
         }
         wrapped = {_key(call) for e in self._entries if e.keyword.owner_kind == "resource" for call in e.keyword.calls}
         self._wrapped = {i for i in self._ranked_ids if self._entries[i].norm in wrapped}
+        self._wrapped_names = {self._entries[i].keyword.name for i in self._wrapped}
         self._usage: dict[str, Counter[str]] = {}  # folder -> normalised called name -> calls
         for doc in self.docs:
             folder = posixpath.dirname(doc.path)
@@ -187,12 +184,13 @@ class Retriever(KeywordMatcher):
         return list(chosen.values())[:limit]
 
     def match_case(self, steps: Sequence[str], *, area: str | None = None) -> list[StepMapping]:
-        """The matcher's mapping, unless the ranking's best keyword fits the step better.
+        """The matcher's mapping, unless the ranking knows better what the step means.
 
         Exact and embedded matches stand, and so does a similar match to one of the repo's own
-        keywords or to one ranked among the step's best. Otherwise (a library keyword the repo
-        wraps, a deprecated one, a placeholder) the best ranked keyword whose arguments the
-        step's values fill wins.
+        keywords that the ranking also puts among the step's best. Otherwise the best ranked
+        keyword wins when the step's values fill its arguments and its text covers the step
+        (`covers`); a library keyword only when the repo's tests call it directly, so the
+        repo's wrapper is called, as a human would. A deprecated keyword is never called.
         """
         mappings = super().match_case(steps)
         phase: str | None = None
@@ -200,19 +198,19 @@ class Retriever(KeywordMatcher):
         for step, mapping in zip(steps, mappings, strict=True):
             phase = bdd_phase(step) or phase
             kw = self.keyword_of(mapping)
-            if mapping.how in ("exact", "embedded") and kw is not None and not is_deprecated(kw):
+            ranked = [k for k, _ in self.rank(step, area=area, limit=_PER_STEP)]
+            own = kw is not None and kw.owner_kind == "resource" and not is_deprecated(kw)
+            if (mapping.how in ("exact", "embedded") and kw is not None and not is_deprecated(kw)) or (
+                own and kw in ranked
+            ):
                 out.append(mapping)
                 continue
-            ranked = self.rank(step, area=area, limit=_PER_STEP)
-            if kw is not None and not is_deprecated(kw) and (kw.owner_kind == "resource" or kw in ranked_kws(ranked)):
-                out.append(mapping)
-                continue
-            # A library keyword only when the repo's tests call it directly: the human way.
-            usable = [
-                k
-                for k, _ in ranked
-                if (k.owner_kind == "resource" or self._total[_key(k.name)]) and self.covers(k, step)
-            ]
-            fitted = next((m for k in usable if (m := self.call_for(k, step, phase)) is not None), None)
-            out.append(fitted or (mapping if kw is None or not is_deprecated(kw) else StepMapping(step=mapping.step)))
+            best = ranked[0] if ranked else None
+            usable = best is not None and (best.owner_kind == "resource" or self._total[_key(best.name)] > 0)
+            fitted = self.call_for(best, step, phase) if usable and self.covers(best, step) else None
+            if fitted is None and (
+                own or (kw is not None and not is_deprecated(kw) and kw.name not in self._wrapped_names)
+            ):
+                fitted = mapping
+            out.append(fitted or StepMapping(step=mapping.step))
         return out
