@@ -27,7 +27,7 @@ from robot.utils import normalize
 from generator.gather.repo import SuiteInfo
 from generator.matcher import KeywordMatcher, bdd_phase, content_words
 from generator.models import Keyword, KeywordInventory, StepMapping
-from generator.retrieval.corpus import SuiteDoc, parse_suites
+from generator.retrieval.corpus import CaseDoc, SuiteDoc, parse_suites
 
 #: Weights of the usage signals against the lexical score (normalised to 1 per step).
 _AREA_USAGE = 0.5
@@ -38,6 +38,8 @@ _BUILTIN = 0.5
 #: Per step, keywords offered: the best, and the next ones scoring at least this share of it.
 _PER_STEP = 3
 _CLOSE = 0.5
+#: Keywords added to the writer's list for co-occurring in the area's tests with the chosen ones.
+_COMPANIONS = 3
 #: Share of a step's words a ranked keyword's text must hold for the offline writer to call it.
 _COVERED = 0.3
 
@@ -76,30 +78,27 @@ class Retriever(KeywordMatcher):
         wrapped = {_key(call) for e in self._entries if e.keyword.owner_kind == "resource" for call in e.keyword.calls}
         self._wrapped = {i for i in self._ranked_ids if self._entries[i].norm in wrapped}
         self._wrapped_names = {self._entries[i].keyword.name for i in self._wrapped}
-        self._usage: dict[str, Counter[str]] = {}  # folder -> normalised called name -> calls
-        for doc in self.docs:
-            folder = posixpath.dirname(doc.path)
-            for case in doc.cases:
-                self._usage.setdefault(folder, Counter()).update(_key(c) for c in case.calls)
-        self._total: Counter[str] = Counter()
-        for counts in self._usage.values():
-            self._total.update(counts)
+        self._cases = [case for doc in self.docs for case in doc.cases]
+        self._area_cache: dict[str, list[CaseDoc]] = {}
+        self._total = Counter(_key(call) for case in self._cases for call in case.calls)
         self._owners_by_folder: dict[str, set[str]] = {}
 
     # ---------------------------------------------------------------- signals
 
+    def _area_cases(self, area: str | None) -> list[CaseDoc]:
+        """The tests of `area` (and below), else of its nearest ancestor holding tests."""
+        folder = area or ""
+        if folder not in self._area_cache:
+            probe: str | None = folder
+            found: list[CaseDoc] = []
+            while probe is not None and not found:
+                found = [c for c in self._cases if not probe or c.folder == probe or c.folder.startswith(probe + "/")]
+                probe = posixpath.dirname(probe) if probe else None
+            self._area_cache[folder] = found
+        return self._area_cache[folder]
+
     def _area_usage(self, area: str | None) -> Counter[str]:
-        """Calls made by the tests of `area`, else of its nearest ancestor holding tests."""
-        folder = area
-        while folder is not None:
-            found = Counter()
-            for f, counts in self._usage.items():
-                if f == folder or (folder and f.startswith(folder + "/")):
-                    found.update(counts)
-            if found or not folder:
-                return found
-            folder = posixpath.dirname(folder) if folder else None
-        return Counter()
+        return Counter(_key(call) for case in self._area_cases(area) for call in case.calls)
 
     def _area_owners(self, area: str | None, usage: Counter[str]) -> set[str]:
         key = area or ""
@@ -181,7 +180,25 @@ class Retriever(KeywordMatcher):
             for kw, score in ranked:
                 if score >= _CLOSE * ranked[0][1]:
                     chosen.setdefault((kw.owner, kw.name), kw)
+        for kw in self._companions(list(chosen.values()), area):
+            chosen.setdefault((kw.owner, kw.name), kw)
         return list(chosen.values())[:limit]
+
+    def _companions(self, chosen: list[Keyword], area: str | None) -> list[Keyword]:
+        """Keywords the area's tests call alongside most of the chosen ones.
+
+        Co-occurrence bridges what words cannot: "the user confirms the login form" shares no
+        word with `Submit Credentials`, but every test calling `Input Password` calls it too.
+        """
+        names = {_key(kw.name) for kw in chosen}
+        peers = [case for case in self._area_cases(area) if len(names & {_key(c) for c in case.calls}) >= 2]
+        counts = Counter(k for case in peers for k in {_key(c) for c in case.calls} - names)
+        found = []
+        for name, count in counts.most_common(_COMPANIONS):
+            kw = self.lookup(name) if count * 2 >= len(peers) else None
+            if kw is not None and not is_deprecated(kw) and kw.owner != "BuiltIn":
+                found.append(kw)
+        return found
 
     def match_case(self, steps: Sequence[str], *, area: str | None = None) -> list[StepMapping]:
         """The matcher's mapping, unless the ranking knows better what the step means.
