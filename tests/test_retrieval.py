@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.gather.repo import index_suites
+from generator.gather.repo import find_examples, index_suites
 from generator.keywords import build_inventory
 from generator.matcher import KeywordMatcher
+from generator.models import Ticket
 from generator.retrieval import Retriever
 
 LIB = '''
@@ -103,3 +104,39 @@ def test_the_writer_list_is_short_and_holds_what_the_steps_need(repo: Path) -> N
     names = [k.name for k in _retriever(repo).relevant(steps, area="tests/orders")]
     assert {"Send GET request to", "Response status code should be:"} <= set(names)
     assert len(names) <= 6
+
+
+def _suite(tests: dict[str, list[str]], resource: str = "../../resources/api.resource") -> str:
+    body = "".join(f"{name}\n" + "".join(f"    {step}\n" for step in steps) + "\n" for name, steps in tests.items())
+    return f"*** Settings ***\nResource    {resource}\n\n*** Test Cases ***\n{body}"
+
+
+def _ticket(summary: str, criteria: list[str], components: list[str]) -> Ticket:
+    return Ticket(key="QA-1", summary=summary, acceptance_criteria=criteria, components=components)
+
+
+def test_examples_are_test_cases_not_the_top_of_a_big_suite(tmp_path: Path) -> None:
+    filler = {f"Filler test {n}": [f"Log    unrelated step {n}"] * 8 for n in range(200)}
+    wanted = {"Refund Is Paid Back": ["Send GET request to    /refunds/1", "Response status code should be:    200"]}
+    (tmp_path / "tests" / "billing").mkdir(parents=True)
+    (tmp_path / "tests" / "billing" / "billing.robot").write_text(_suite({**filler, **wanted}), encoding="utf-8")
+    [example] = find_examples(index_suites(tmp_path, "tests"), _ticket("Refund paid back", [], []), limit=1)
+    assert "Refund Is Paid Back" in example.text and "Resource    ../../resources/api.resource" in example.text
+    assert "Filler test 0\n" not in example.text
+    assert len(example.text) < 2000
+
+
+def test_a_mirror_folders_copy_is_not_shown_twice_and_the_components_folder_wins(tmp_path: Path) -> None:
+    tests = {"Order Is Listed": ["Send GET request to    /orders"], "Order Is Removed": ["Log    remove"]}
+    other = {"Invoice Is Listed": ["Send GET request to    /invoices"]}
+    for line in ("product_a", "product_b"):
+        (tmp_path / "tests" / line / "orders").mkdir(parents=True)
+        (tmp_path / "tests" / line / "orders" / "orders.robot").write_text(_suite(tests), encoding="utf-8")
+    (tmp_path / "tests" / "product_b" / "invoices").mkdir()
+    (tmp_path / "tests" / "product_b" / "invoices" / "invoices.robot").write_text(_suite(other), encoding="utf-8")
+    ticket = _ticket("Order listed", ["the order is listed"], ["product_b", "orders"])
+    examples = find_examples(index_suites(tmp_path, "tests"), ticket, limit=2)
+    assert [e.path for e in examples] == [
+        "tests/product_b/orders/orders.robot",
+        "tests/product_b/invoices/invoices.robot",
+    ]

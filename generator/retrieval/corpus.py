@@ -10,12 +10,16 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
+from rank_bm25 import BM25Okapi
 from robot.api import get_model
 from robot.api.parsing import KeywordCall, ModelVisitor, SettingSection, TestCase
 from robot.parsing.model import Statement
 
-from generator.gather.repo import SuiteInfo
+if TYPE_CHECKING:  # the suite index imports retrieval for its examples
+    from generator.gather.repo import SuiteInfo
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,13 @@ def _statements(node: object) -> Iterator[Statement]:
 
 
 def parse_suite(suite: SuiteInfo) -> SuiteDoc:
-    model = get_model(suite.text, data_only=False) if suite.text else None
+    return parse_text(suite.path, suite.text)
+
+
+@lru_cache(maxsize=8192)
+def parse_text(path: str, text: str) -> SuiteDoc:
+    """Cached by content: ranking and example selection of every ticket share one parse."""
+    model = get_model(text, data_only=False) if text else None
     settings, cases = "", []
     for section in model.sections if model else []:
         if isinstance(section, SettingSection):
@@ -75,9 +85,24 @@ def parse_suite(suite: SuiteInfo) -> SuiteDoc:
             if isinstance(test, TestCase):
                 visitor = _Calls()
                 visitor.visit(test)
-                cases.append(CaseDoc(suite.path, test.name, _source(test).rstrip(), tuple(visitor.calls)))
-    return SuiteDoc(suite.path, settings, tuple(cases))
+                cases.append(CaseDoc(path, test.name, _source(test).rstrip(), tuple(visitor.calls)))
+    return SuiteDoc(path, settings, tuple(cases))
 
 
 def parse_suites(suites: list[SuiteInfo]) -> list[SuiteDoc]:
     return [parse_suite(s) for s in suites if s.test_names]
+
+
+#: The least weight a word has: one in most documents still says something.
+_MIN_IDF = 0.05
+
+
+def bm25(corpus: list[list[str]]) -> BM25Okapi:
+    """A BM25 index whose word weights are never negative.
+
+    rank_bm25 floors a negative IDF at a share of the average, which is itself negative in a
+    small corpus (five test cases, four saying "order"): matching words would then lower a score.
+    """
+    index = BM25Okapi(corpus)
+    index.idf = {term: max(weight, _MIN_IDF) for term, weight in index.idf.items()}
+    return index

@@ -20,14 +20,16 @@ import math
 import posixpath
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from rank_bm25 import BM25Okapi
 from robot.utils import normalize
 
-from generator.gather.repo import SuiteInfo
 from generator.matcher import KeywordMatcher, bdd_phase, content_words
 from generator.models import Keyword, KeywordInventory, StepMapping
-from generator.retrieval.corpus import CaseDoc, SuiteDoc, parse_suites
+from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25, parse_suites
+
+if TYPE_CHECKING:  # the suite index imports retrieval for its examples
+    from generator.gather.repo import SuiteInfo
 
 #: Weights of the usage signals against the lexical score (normalised to 1 per step).
 _AREA_USAGE = 0.5
@@ -70,7 +72,7 @@ class Retriever(KeywordMatcher):
             args = " ".join(a.split("=")[0].strip("${}@&") for a in kw.args)
             # The name counts twice: it is what a human reads first.
             corpus.append(content_words(f"{kw.name} {kw.name} {args} {kw.doc}") or ["_"])
-        self._bm25 = BM25Okapi(corpus) if corpus else None
+        self._bm25 = bm25(corpus) if corpus else None
         self._terms = {
             (self._entries[i].keyword.owner, self._entries[i].keyword.name): frozenset(doc)
             for i, doc in zip(self._ranked_ids, corpus, strict=True)
