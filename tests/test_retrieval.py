@@ -10,7 +10,9 @@ import pytest
 from generator.gather.repo import find_examples, index_suites
 from generator.keywords import build_inventory
 from generator.matcher import KeywordMatcher
-from generator.models import Ticket
+from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket
+from generator.prompts import writer_messages
+from generator.repo_tools import must_read
 from generator.retrieval import Retriever
 
 LIB = '''
@@ -140,3 +142,22 @@ def test_a_mirror_folders_copy_is_not_shown_twice_and_the_components_folder_wins
         "tests/product_b/orders/orders.robot",
         "tests/product_b/invoices/invoices.robot",
     ]
+
+
+def test_the_plans_must_read_files_reach_the_writer_confined_and_within_budget(tmp_path: Path) -> None:
+    (tmp_path / "doc").mkdir()
+    (tmp_path / "doc" / "api.md").write_text("Use the wrapper keywords.\n", encoding="utf-8")
+    (tmp_path / "doc" / "big.md").write_text("x" * 5000, encoding="utf-8")
+    (tmp_path / "doc" / "convention.md").write_text("the convention", encoding="utf-8")
+    (tmp_path / ".env").write_text("TOKEN=secret", encoding="utf-8")
+    (tmp_path.parent / "outside.md").write_text("outside", encoding="utf-8")
+    asked = ["doc/api.md", "../outside.md", ".env", "doc/convention.md", "doc/missing.md", "doc/big.md"]
+    files = must_read(tmp_path, asked, skip=["doc/convention.md"], limit=1000)
+    assert [path for path, _ in files] == ["doc/api.md", "doc/big.md"]
+    assert sum(len(text) for _, text in files) < 1100 and "read_file 'doc/big.md'" in files[1][1]
+    spec = TestSpec(
+        meta=SpecMeta(jira_key="QA-1", title="t"),
+        rf=SpecRF(target_path="tests/a.robot", test_cases=[SpecTestCase(name="T", steps=["s"])]),
+    )
+    prompt = writer_messages(spec, _ticket("t", [], []), "", [], [], [], files=files)[1]["content"]
+    assert '<file path="doc/api.md">\nUse the wrapper keywords.\n</file>' in prompt
