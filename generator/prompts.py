@@ -207,8 +207,7 @@ def writer_messages(
             "Imports for these keywords and examples (all allowed; paths relative to the target folder):\n"
             + "\n".join(f"- {i}" for i in allowed_imports),
             *([variables] if variables else []),
-            "Similar existing tests (their suites' settings and most similar test cases):\n"
-            + render_examples(examples),
+            "Similar existing tests:\n" + render_examples(examples),
             *([render_files(files)] if files else []),
         ]
     )

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the suite index imports retrieval for its examples
 #: Characters of one example at most (its settings and its best test cases).
 MAX_EXAMPLE_CHARS = 6000
 #: Test cases shown per example suite at most.
-CASES_PER_EXAMPLE = 3
+CASES_PER_EXAMPLE = 2
 _FOLDER_BONUS = 0.5
 _TAG_BONUS = 0.3
 

@@ -39,7 +39,7 @@ _WRAPPED = 0.6  # factor for a library keyword a repo resource keyword wraps
 _BUILTIN = 0.5
 #: Per step, keywords offered: the best, and the next ones scoring at least this share of it.
 _PER_STEP = 3
-_CLOSE = 0.5
+_CLOSE = 0.6
 #: Keywords added to the writer's list for co-occurring in the area's tests with the chosen ones.
 _COMPANIONS = 3
 #: Share of a step's words a ranked keyword's text must hold for the offline writer to call it.
