@@ -14,6 +14,7 @@ from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket
 from generator.prompts import writer_messages
 from generator.repo_tools import must_read
 from generator.retrieval import Retriever
+from generator.retrieval.corpus import parse_text
 
 LIB = '''
 def status_should_be(expected_status, response=None):
@@ -161,3 +162,23 @@ def test_the_plans_must_read_files_reach_the_writer_confined_and_within_budget(t
     )
     prompt = writer_messages(spec, _ticket("t", [], []), "", [], [], [], files=files)[1]["content"]
     assert '<file path="doc/api.md">\nUse the wrapper keywords.\n</file>' in prompt
+
+
+def test_templated_tests_call_their_template_and_a_suites_own_keywords_count_as_usage() -> None:
+    text = """*** Settings ***
+Test Template    Login With Invalid Credentials Should Fail
+
+*** Test Cases ***
+Invalid Username    invalid    mode
+Own Template
+    [Template]    Other Template
+    a    b
+
+*** Keywords ***
+Browser Is Opened
+    Open Browser To Login Page
+    Input Username    demo
+"""
+    doc = parse_text("tests/x.robot", text)
+    assert [c.calls for c in doc.cases] == [("Login With Invalid Credentials Should Fail",), ("Other Template",)]
+    assert [c.calls for c in doc.local] == [("Open Browser To Login Page", "Input Username")]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from rank_bm25 import BM25Okapi
 from robot.api import get_model
-from robot.api.parsing import KeywordCall, ModelVisitor, SettingSection, TestCase
+from robot.api.parsing import Keyword, KeywordCall, ModelVisitor, SettingSection, Template, TestCase, TestTemplate
 from robot.parsing.model import Statement
 
 if TYPE_CHECKING:  # the suite index imports retrieval for its examples
@@ -41,15 +41,27 @@ class SuiteDoc:
     path: str
     settings: str
     cases: tuple[CaseDoc, ...]
+    #: The suite's own keywords, as call groups: how the suite uses the repo's keywords too.
+    local: tuple[CaseDoc, ...] = ()
 
 
 class _Calls(ModelVisitor):
-    def __init__(self) -> None:
+    """The keywords a test or keyword body calls; a templated test calls its template."""
+
+    def __init__(self, template: str | None = None) -> None:
         self.calls: list[str] = []
+        self.template = template
 
     def visit_KeywordCall(self, node: KeywordCall) -> None:
         if node.keyword:
             self.calls.append(" ".join(node.keyword.split()))
+
+    def visit_Template(self, node: Template) -> None:
+        self.template = node.value
+
+    def called(self) -> tuple[str, ...]:
+        template = self.template if self.template and self.template.upper() != "NONE" else None
+        return tuple(self.calls + ([" ".join(template.split())] if template else []))
 
 
 def _source(node: object) -> str:
@@ -77,16 +89,18 @@ def parse_suite(suite: SuiteInfo) -> SuiteDoc:
 def parse_text(path: str, text: str) -> SuiteDoc:
     """Cached by content: ranking and example selection of every ticket share one parse."""
     model = get_model(text, data_only=False) if text else None
-    settings, cases = "", []
+    settings, template, cases, local = "", None, [], []
     for section in model.sections if model else []:
         if isinstance(section, SettingSection):
             settings = _source(section).strip()
-        for test in section.body:
-            if isinstance(test, TestCase):
-                visitor = _Calls()
-                visitor.visit(test)
-                cases.append(CaseDoc(path, test.name, _source(test).rstrip(), tuple(visitor.calls)))
-    return SuiteDoc(path, settings, tuple(cases))
+            template = next((node.value for node in section.body if isinstance(node, TestTemplate)), None)
+        for block in section.body:
+            if isinstance(block, TestCase | Keyword):
+                visitor = _Calls(template if isinstance(block, TestCase) else None)
+                visitor.visit(block)
+                doc = CaseDoc(path, block.name, _source(block).rstrip(), visitor.called())
+                (cases if isinstance(block, TestCase) else local).append(doc)
+    return SuiteDoc(path, settings, tuple(cases), tuple(local))
 
 
 def parse_suites(suites: list[SuiteInfo]) -> list[SuiteDoc]:

@@ -80,7 +80,7 @@ class Retriever(KeywordMatcher):
         wrapped = {_key(call) for e in self._entries if e.keyword.owner_kind == "resource" for call in e.keyword.calls}
         self._wrapped = {i for i in self._ranked_ids if self._entries[i].norm in wrapped}
         self._wrapped_names = {self._entries[i].keyword.name for i in self._wrapped}
-        self._cases = [case for doc in self.docs for case in doc.cases]
+        self._cases = [case for doc in self.docs for case in (*doc.cases, *doc.local)]
         self._area_cache: dict[str, list[CaseDoc]] = {}
         self._total = Counter(_key(call) for case in self._cases for call in case.calls)
         self._owners_by_folder: dict[str, set[str]] = {}
