@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import isolated_cache, make_settings
+from _common import isolated_cache, make_settings, print_table
 from retrieval_repos import make_api_repo, make_ui_repo, paraphrase
 from robot.api import get_model
 from robot.api.parsing import KeywordCall, TestCase
@@ -106,13 +106,8 @@ def main() -> None:
         repos += [(Path(r.split(":")[0]).name, Path(r.split(":")[0]), [*r.split(":"), "tests"][1]) for r in args.repo]
         rows = [measure(path, name, tests_dir, args.tests, work) for name, path, tests_dir in repos]
     head = ("repo", "tickets", "prompt recall", "list recall", "list precision", "offline same kw", "sibling example", "prompt chars")  # fmt: skip
-    print(" | ".join(head))
-    print(" | ".join("---" for _ in head))
-    for r in rows:
-        print(
-            f"{r['repo']} | {r['tickets']} | {r['prompt_recall']:.0%} | {r['list_recall']:.0%} | "
-            f"{r['precision']:.0%} | {r['offline']:.0%} | {r['sibling']:.0%} | {r['chars']:.0f}"
-        )
+    cols = ("prompt_recall", "list_recall", "precision", "offline", "sibling")
+    print_table(head, [[r["repo"], r["tickets"], *(f"{r[c]:.0%}" for c in cols), int(r["chars"])] for r in rows])
 
 
 if __name__ == "__main__":
