@@ -182,3 +182,34 @@ Browser Is Opened
     doc = parse_text("tests/x.robot", text)
     assert [c.calls for c in doc.cases] == [("Login With Invalid Credentials Should Fail",), ("Other Template",)]
     assert [c.calls for c in doc.local] == [("Open Browser To Login Page", "Input Username")]
+
+
+LOGIN = """*** Keywords ***
+Input Password
+    [Arguments]    ${password}
+    [Documentation]    Types the password into the login form.
+    Log    ${password}
+
+Submit Credentials
+    [Documentation]    Presses the login button.
+    Log    submit
+
+Accept Terms
+    [Documentation]    Ticks the box that accepts the terms of the form.
+    Log    terms
+"""
+
+
+def test_a_step_no_name_fits_takes_the_keyword_the_folders_tests_call_next(tmp_path: Path) -> None:
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "login.resource").write_text(LOGIN, encoding="utf-8")
+    (tmp_path / "tests").mkdir()
+    steps = ["Input Password    mode", "Submit Credentials"]
+    suite = _suite({f"Login {n}": steps for n in range(3)}, resource="../resources/login.resource")
+    (tmp_path / "tests" / "login.robot").write_text(suite, encoding="utf-8")
+    retriever = Retriever(build_inventory(tmp_path, tests_dir="tests"), index_suites(tmp_path, "tests"))
+    case = ['When the user types the password "mode"', "And the user confirms the login form"]
+    assert [m.keyword for m in retriever.match_case(case, area="tests")] == ["Input Password", "Submit Credentials"]
+    # Without the tests showing what comes next, the form's words point elsewhere.
+    alone = Retriever(build_inventory(tmp_path, tests_dir="tests"), [])
+    assert alone.match_case(case, area="tests")[1].keyword != "Submit Credentials"

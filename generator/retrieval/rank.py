@@ -16,6 +16,7 @@ how the repo's tests use them:
 
 from __future__ import annotations
 
+import itertools
 import math
 import posixpath
 from collections import Counter
@@ -205,23 +206,32 @@ class Retriever(KeywordMatcher):
     def match_case(self, steps: Sequence[str], *, area: str | None = None) -> list[StepMapping]:
         """The matcher's mapping, unless the ranking knows better what the step means.
 
-        Exact and embedded matches stand, and so does a similar match to one of the repo's own
-        keywords that the ranking also puts among the step's best. Otherwise the best ranked
-        keyword wins when the step's values fill its arguments and its text covers the step
-        (`covers`); a library keyword only when the repo's tests call it directly, so the
-        repo's wrapper is called, as a human would. A deprecated keyword is never called.
+        Exact and embedded matches stand. Then the keyword the area's tests usually call right
+        after the previous step's (`_successor`), when the step's words point to it too; then
+        a similar match to one of the repo's own keywords that the ranking also puts among the
+        step's best. Otherwise the best ranked keyword wins when the step's values fill its
+        arguments and its text covers the step (`covers`); a library keyword only when the
+        repo's tests call it directly, so the repo's wrapper is called, as a human would. A
+        deprecated keyword is never called.
         """
         mappings = super().match_case(steps)
         phase: str | None = None
-        out = []
+        out: list[StepMapping] = []
         for step, mapping in zip(steps, mappings, strict=True):
             phase = bdd_phase(step) or phase
             kw = self.keyword_of(mapping)
+            if mapping.how in ("exact", "embedded") and kw is not None and not is_deprecated(kw):
+                out.append(mapping)
+                continue
             ranked = [k for k, _ in self.rank(step, area=area, limit=_PER_STEP)]
+            nxt = self._successor(self.keyword_of(out[-1]) if out else None, area)
+            if nxt is not None and nxt != kw and (nxt in ranked or self.covers(nxt, step)):
+                fitted = self.call_for(nxt, step, phase)
+                if fitted is not None:
+                    out.append(fitted)
+                    continue
             own = kw is not None and kw.owner_kind == "resource" and not is_deprecated(kw)
-            if (mapping.how in ("exact", "embedded") and kw is not None and not is_deprecated(kw)) or (
-                own and kw in ranked
-            ):
+            if own and kw in ranked:
                 out.append(mapping)
                 continue
             best = ranked[0] if ranked else None
@@ -233,3 +243,20 @@ class Retriever(KeywordMatcher):
                 fitted = mapping
             out.append(fitted or StepMapping(step=mapping.step))
         return out
+
+    def _successor(self, previous: Keyword | None, area: str | None) -> Keyword | None:
+        """The keyword the area's tests call right after `previous` at least half the time."""
+        if previous is None:
+            return None
+        key = _key(previous.name)
+        following = Counter(
+            after
+            for case in self._area_cases(area)
+            for before, after in itertools.pairwise(_key(c) for c in case.calls)
+            if before == key
+        )
+        if not following:
+            return None
+        name, count = following.most_common(1)[0]
+        found = self.lookup(name) if count * 2 >= following.total() else None
+        return found if found is not None and not is_deprecated(found) else None
