@@ -72,8 +72,9 @@ def similar_tests(suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int) ->
                 continue  # enough suites, or a mirror folder's copy of one already shown
             chosen[suite] = []
             names_shown.add(posixpath.basename(suite))
-        if not chosen[suite] or (len(chosen[suite]) < CASES_PER_EXAMPLE and raw[n] > 0):
-            chosen[suite].append((score, cases[n]))  # more cases only when they share words
+        shown = {case.calls for _, case in chosen[suite]}
+        if not chosen[suite] or (len(chosen[suite]) < CASES_PER_EXAMPLE and raw[n] > 0 and cases[n].calls not in shown):
+            chosen[suite].append((score, cases[n]))  # more cases only when they share words and differ
         if len(chosen) >= limit and all(len(c) >= CASES_PER_EXAMPLE for c in chosen.values()):
             break
     settings = {doc.path: doc.settings for doc in docs}
