@@ -83,6 +83,7 @@ class Retriever(KeywordMatcher):
         self._wrapped_names = {self._entries[i].keyword.name for i in self._wrapped}
         self._cases = [case for doc in self.docs for case in (*doc.cases, *doc.local)]
         self._area_cache: dict[str, list[CaseDoc]] = {}
+        self._usage_cache: dict[str, Counter[str]] = {}
         self._total = Counter(_key(call) for case in self._cases for call in case.calls)
         self._owners_by_folder: dict[str, set[str]] = {}
 
@@ -101,7 +102,11 @@ class Retriever(KeywordMatcher):
         return self._area_cache[folder]
 
     def _area_usage(self, area: str | None) -> Counter[str]:
-        return Counter(_key(call) for case in self._area_cases(area) for call in case.calls)
+        """Calls per keyword in the area's tests, counted once per area (every step asks)."""
+        folder = area or ""
+        if folder not in self._usage_cache:
+            self._usage_cache[folder] = Counter(_key(call) for case in self._area_cases(area) for call in case.calls)
+        return self._usage_cache[folder]
 
     def _area_owners(self, area: str | None, usage: Counter[str]) -> set[str]:
         key = area or ""
