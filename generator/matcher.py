@@ -59,7 +59,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from pathlib import PurePosixPath
 
@@ -262,6 +262,11 @@ def _forms(text: str) -> tuple[frozenset[str], frozenset[str]]:
 def _content(stems: Sequence[str]) -> list[str]:
     kept = [w for w in stems if w not in _STOPWORDS]
     return kept or list(stems)
+
+
+def content_words(text: str) -> list[str]:
+    """`text`'s stemmed content words, values removed: the terms retrieval ranks by."""
+    return _content(_words(_without_values(text)))
 
 
 def _embedded(name: str) -> EmbeddedArguments | None:
@@ -770,8 +775,11 @@ class KeywordMatcher:
         similar = self._similar(step, body, self._with_variables(_analyse(raw_body)), bdd_phase(step) or phase)
         return similar or StepMapping(step=step, how="placeholder")
 
-    def match_case(self, steps: Sequence[str]) -> list[StepMapping]:
+    def match_case(self, steps: Sequence[str], *, area: str | None = None) -> list[StepMapping]:
         """`match` for the steps of one test case, `And`/`But` taking the phase before them.
+
+        `area` (the target file's folder) is for subclasses that know how the repo's tests
+        use keywords (generator/retrieval); names alone do not depend on it.
 
         "And the cart contains 2 "Mug"" after a `Then` is a check, after a `Given` a set-up;
         matched alone the step cannot tell.
@@ -783,7 +791,7 @@ class KeywordMatcher:
             mappings.append(self.match(step, phase=phase))
         return mappings
 
-    def search(self, query: str, limit: int = 10) -> list[tuple[Keyword, float]]:
+    def search(self, query: str, limit: int = 10, *, area: str | None = None) -> list[tuple[Keyword, float]]:
         """Keywords ranked for a free-text query (the writer's lookup tool), best first.
 
         An exact name (with or without BDD prefix) ranks first with score 1.0; embedded and
@@ -803,7 +811,7 @@ class KeywordMatcher:
         ranked = sorted(results.items(), key=lambda item: (-item[1], self._sort_key(item[0])))
         return [(self._entries[i].keyword, round(score, 4)) for i, score in ranked[:limit]]
 
-    def relevant(self, texts: Sequence[str], limit: int = 40) -> list[Keyword]:
+    def relevant(self, texts: Sequence[str], limit: int = 40, *, area: str | None = None) -> list[Keyword]:
         """The slice of the inventory worth showing an LLM for these steps.
 
         Each step's own match comes first (in step order), then every step's best search
@@ -855,6 +863,32 @@ class KeywordMatcher:
                     kw = self._entries[i].keyword
                     if normalize(owner) in (normalize(kw.owner), normalize(PurePosixPath(kw.owner).stem)):
                         return kw
+        return None
+
+    def call_for(self, keyword: Keyword, step: str, phase: str | None = None) -> StepMapping | None:
+        """A call of `keyword` for `step` when the step's values fill its arguments, else None.
+
+        For a keyword chosen by other means than its name's resemblance (retrieval's ranking
+        of docs and usage), so the placement of values in the name is not checked.
+        """
+        prefix = _BDD_PREFIX.match(step.strip())
+        raw_body = step.strip()[prefix.end() :].strip() if prefix else step.strip()
+        _, body = split_bdd_prefix(step)
+        words = _words(_without_values(body))
+        # The words around a value named it for name matching ("status "200""); here the
+        # keyword was chosen for its meaning, so its arguments take the values in order, and
+        # when the step quotes its values, an unquoted `HTTP` is a word, not a value.
+        analysed = _analyse(raw_body)
+        values = [v for v in analysed.values if v.quoted] or list(analysed.values)
+        text = replace(analysed, values=tuple(replace(v, role=None, cues=frozenset()) for v in values))
+        for i in self._ids_named(keyword.name):
+            if self._entries[i].keyword.owner != keyword.owner:
+                continue
+            found = self._call(i, 0.0, words, text, bdd_phase(step) or phase, check_placement=False)
+            if found is not None:
+                return StepMapping(
+                    step=" ".join(step.split()), keyword=keyword.name, args=list(found[1].args), how="similar"
+                )
         return None
 
     def keyword_of(self, mapping: StepMapping) -> Keyword | None:

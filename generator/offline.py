@@ -265,7 +265,9 @@ class OfflineWriterSession:
         self.ctx = ctx
         self.matcher = matcher
         self.log = log
-        self.mappings: list[list[StepMapping]] = [matcher.match_case(c.steps) for c in spec.rf.test_cases]
+        self.mappings: list[list[StepMapping]] = [
+            matcher.match_case(c.steps, area=posixpath.dirname(spec.rf.target_path)) for c in spec.rf.test_cases
+        ]
         example = ctx.examples[0].path if ctx.examples else None
         self.setups = setup_lines(Path(ctx.repo.root), example)
 

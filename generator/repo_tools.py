@@ -18,6 +18,7 @@ import fnmatch
 import json
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path, PurePath
 
 from generator.gather.repo import skip_dir, skipped
@@ -127,6 +128,33 @@ def _walk(repo: Path):
             yield here / name
 
 
+def must_read(repo: Path, paths: Sequence[str], *, skip: Sequence[str] = (), limit: int) -> list[tuple[str, str]]:
+    """(path, text) of the files the planner named for the writer, under the read tool's rules.
+
+    The paths are model output: each is confined like a `read_file` call (inside the repo, no
+    `.git`, no credentials, regular files only); refused or missing ones are left out. Files in
+    `skip` (already in the prompt) are not repeated; together the texts stay within `limit`
+    characters, a longer file cut with a note that the read tool has the rest.
+    """
+    repo = repo.resolve()
+    found: list[tuple[str, str]] = []
+    left = limit
+    for raw in dict.fromkeys(paths):
+        try:
+            path = _inside(repo, raw)
+        except RepoAccessError:
+            continue
+        rel = path.relative_to(repo).as_posix()
+        if left <= 0 or rel in skip or _readable_file(repo, path) is None:
+            continue
+        text = _read_capped(path, left + 1)
+        if len(text) > left:
+            text = text[:left] + f"\n[... cut: read_file {rel!r} for the rest]"
+        found.append((rel, text))
+        left -= len(text)
+    return found
+
+
 def repo_tools(repo: Path, matcher: KeywordMatcher) -> list[Tool]:
     repo = repo.resolve()
 
@@ -174,7 +202,7 @@ def repo_tools(repo: Path, matcher: KeywordMatcher) -> list[Tool]:
 
     async def find_keywords(args: dict) -> str:
         step = str(args.get("step", ""))
-        mapping = matcher.match(step)
+        [mapping] = matcher.match_case([step])  # the offline writer's choice: wrappers, never deprecated
         found = [
             {"name": k.name, "args": k.args, "owner": k.owner, "doc": k.doc, "score": round(score, 2)}
             for k, score in matcher.search(step, limit=8)

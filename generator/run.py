@@ -68,6 +68,7 @@ from generator.publish.local import LocalPublisher
 from generator.redact import Redactor
 from generator.repo_tools import gitlab_tools, redacted, repo_tools
 from generator.report import ReportWriter
+from generator.retrieval import Retriever
 from generator.slots import NewMrSlots
 from generator.validate import UnsafePathError, remove_stale_candidates, validate
 from generator.write import LLMWriter, Writer
@@ -564,7 +565,7 @@ async def _run(
     )
     for problem in repo_ctx.inventory.errors:
         console.line(f"jira2robot: warning: {problem}")
-    matcher = KeywordMatcher(repo_ctx.inventory)
+    matcher = Retriever(repo_ctx.inventory, suites)
     lint = RepoLint(settings.repo, cfg.tests_dir)
     lint_rate = await anyio.to_thread.run_sync(lint.repo_rate, [s.path for s in suites])
     breakers = Breakers(limits.breaker_threshold)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from generator.budget import TicketBudget
@@ -19,7 +20,12 @@ from generator.logs import TicketLog
 from generator.matcher import KeywordMatcher
 from generator.models import Diagnostic, GeneratedTest, TestSpec, TicketContext
 from generator.prompts import repair_messages, writer_messages
+from generator.repo_tools import must_read
 from generator.text import strip_fences
+
+#: Characters of the planner's `must_read_files` put in the writer's first request, all files
+#: together: the rest stays one `read_file` call away.
+MAX_MUST_READ_CHARS = 6000
 
 
 class WriterSession(Protocol):
@@ -63,7 +69,7 @@ class LLMWriterSession:
         self.budget = budget
         self.log = log
         steps = [step for case in spec.rf.test_cases for step in case.steps]
-        self.keywords = matcher.relevant(steps, limit=60)
+        self.keywords = matcher.relevant(steps, limit=60, area=posixpath.dirname(spec.rf.target_path))
         repo = ctx.repo
         target = spec.rf.target_path
         needed = import_lines_for(self.keywords, root=repo.root, common=repo.common_resource, target_path=target)
@@ -82,6 +88,12 @@ class LLMWriterSession:
             ctx.examples,
             repo.inventory.variable_names,
             self.conventions,
+            must_read(
+                Path(repo.root),
+                spec.writer_constraints.must_read_files,
+                skip=[repo.convention_path, *(e.path for e in ctx.examples)],
+                limit=MAX_MUST_READ_CHARS,
+            ),
         )
 
     async def _ask(self, what: str) -> GeneratedTest:

@@ -23,14 +23,13 @@ from robot.api.parsing import ModelVisitor
 from robot.utils import normalize
 
 from generator.models import ExampleTest, Ticket
+from generator.retrieval.examples import similar_tests
 
 #: Folders never walked: tooling, virtualenvs and caches hold third-party files, not the repo's tests.
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__"})
 #: jira2robot's own output folder at the repo root: generated copies must not count as the repo's
 #: files (a `generated/` folder deeper down, e.g. `tests/generated/`, is ordinary test code).
 OUTPUT_DIR_NAME = "generated"
-MAX_EXAMPLE_CHARS = 6000
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 _BDD_PREFIX = re.compile(r"^(given|when|then|and|but)\s", re.IGNORECASE)
@@ -246,10 +245,6 @@ def read_convention(repo: Path, path: str) -> str | None:
     return doc.read_text(encoding="utf-8", errors="replace")
 
 
-def _words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if len(w) > 2}
-
-
 def coverage_index(suites: list[SuiteInfo]) -> dict[str, list[str]]:
     """Normalised tag (`tag_key`) → suites carrying it, compared the way Robot compares tags.
 
@@ -264,23 +259,5 @@ def coverage_index(suites: list[SuiteInfo]) -> dict[str, list[str]]:
 
 
 def find_examples(suites: list[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
-    """Most similar existing suites: shared component/label tags, folder named like a component, words."""
-    if limit <= 0:
-        return []
-    components = {c.lower() for c in ticket.components}
-    labels = {label.lower() for label in ticket.labels}
-    ticket_words = _words(" ".join([ticket.summary, *ticket.acceptance_criteria]))
-    scored = []
-    for suite in suites:
-        tags = {t.lower() for t in suite.tags}
-        folders = {p.lower() for p in Path(suite.path).parts[:-1]}
-        score = 3.0 * len(tags & components) + 1.5 * len(tags & labels) + 2.0 * len(folders & components)
-        suite_words = _words(" ".join([Path(suite.path).stem, *suite.test_names]))
-        if ticket_words:
-            score += len(ticket_words & suite_words) / len(ticket_words) * 2.0
-        scored.append((score, suite.path, suite))
-    scored.sort(key=lambda item: (-item[0], item[1]))
-    return [
-        ExampleTest(path=s.path, text=s.text[:MAX_EXAMPLE_CHARS], score=round(score, 3))
-        for score, _, s in scored[:limit]
-    ]
+    """The existing test cases most like the ticket, with their suites' settings (generator/retrieval)."""
+    return similar_tests(suites, ticket, limit=limit)

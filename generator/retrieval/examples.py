@@ -1,0 +1,95 @@
+"""The existing test cases most like a ticket, shown to the planner and the writer.
+
+Suites are not the unit: a 70k-character suite of 120 tests shares words with any ticket, and its
+first 6,000 characters rarely hold the test that matters. So test cases are ranked (BM25, whose
+length normalisation keeps a long test from winning by size), a case in a folder named like
+the ticket's components counts more, and each example is a suite's settings (its imports,
+setup and tags: how a file in that place starts) followed by its most similar cases. Product
+lines that mirror each other's folders hold near-copies of the same suites: a suite whose file
+name was already shown from another folder is skipped, so the two examples differ.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from generator.matcher import content_words
+from generator.models import ExampleTest, Ticket
+from generator.retrieval.corpus import BM25Okapi, CaseDoc, SuiteDoc, bm25, parse_text
+
+if TYPE_CHECKING:  # the suite index imports retrieval for its examples
+    from generator.gather.repo import SuiteInfo
+
+#: Characters of one example at most (its settings and its best test cases).
+MAX_EXAMPLE_CHARS = 6000
+#: Test cases shown per example suite at most.
+CASES_PER_EXAMPLE = 2
+_FOLDER_BONUS = 0.5
+_TAG_BONUS = 0.3
+
+
+@lru_cache(maxsize=4)
+def _index(suites: tuple[tuple[str, str], ...]) -> tuple[list[SuiteDoc], list[CaseDoc], BM25Okapi | None]:
+    """Parsed suites, their cases and a BM25 index over the cases: built once per run."""
+    docs = [parse_text(path, text) for path, text in suites]
+    cases = [case for doc in docs for case in doc.cases]
+    corpus = [content_words(f"{case.name} {case.text}") or ["_"] for case in cases]
+    return docs, cases, bm25(corpus) if corpus else None
+
+
+def _bonus(case: CaseDoc, components: set[str], tags: dict[str, set[str]]) -> float:
+    """Folders and tags named like the ticket's components, by the share of components named."""
+    if not components:
+        return 0.0
+    folders = {part.lower() for part in case.folder.split("/")}
+    named = len(folders & components) * _FOLDER_BONUS + len(tags.get(case.suite, set()) & components) * _TAG_BONUS
+    return named / len(components)
+
+
+def similar_tests(suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
+    """Up to `limit` examples, each a suite's settings and its test cases most like the ticket."""
+    with_tests = tuple((s.path, s.text) for s in suites if s.test_names)
+    if limit <= 0 or not with_tests:
+        return []
+    docs, cases, bm25 = _index(with_tests)
+    terms = content_words(" ".join([ticket.summary, ticket.description, *ticket.acceptance_criteria]))
+    raw = bm25.get_scores(terms) if bm25 is not None and terms else [0.0] * len(cases)
+    top = max(max(raw), 1e-9)
+    components = {c.lower() for c in [*ticket.components, *ticket.labels]}
+    tags = {s.path: {t.lower() for t in s.tags} for s in suites}
+    scored = sorted(
+        ((raw[n] / top + _bonus(case, components, tags), case.suite, n) for n, case in enumerate(cases)),
+        key=lambda item: (-item[0], item[1], item[2]),
+    )
+    chosen: dict[str, list[tuple[float, CaseDoc]]] = {}
+    names_shown: set[str] = set()
+    for score, suite, n in scored:
+        if suite not in chosen:
+            if len(chosen) >= limit or posixpath.basename(suite) in names_shown:
+                continue  # enough suites, or a mirror folder's copy of one already shown
+            chosen[suite] = []
+            names_shown.add(posixpath.basename(suite))
+        shown = {case.calls for _, case in chosen[suite]}
+        if not chosen[suite] or (len(chosen[suite]) < CASES_PER_EXAMPLE and raw[n] > 0 and cases[n].calls not in shown):
+            chosen[suite].append((score, cases[n]))  # more cases only when they share words and differ
+        if len(chosen) >= limit and all(len(c) >= CASES_PER_EXAMPLE for c in chosen.values()):
+            break
+    settings = {doc.path: doc.settings for doc in docs}
+    return [
+        ExampleTest(path=suite, text=_render(settings[suite], [c for _, c in picked]), score=round(picked[0][0], 3))
+        for suite, picked in chosen.items()
+    ]
+
+
+def _render(settings: str, cases: list[CaseDoc]) -> str:
+    """The suite's settings, then its chosen cases, cut at a case boundary within the budget."""
+    text = (settings + "\n\n" if settings else "") + "*** Test Cases ***\n"
+    for n, case in enumerate(cases):
+        block = case.text.strip("\n") + "\n\n"
+        if n and len(text) + len(block) > MAX_EXAMPLE_CHARS:
+            break
+        text += block
+    return text[:MAX_EXAMPLE_CHARS].rstrip() + "\n"

@@ -1,0 +1,215 @@
+"""Retrieval on a small fixture repo: a wrapper resource over a library, a deprecated keyword,
+a UI library the API folder never uses, and tests that show which keywords a folder calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.gather.repo import find_examples, index_suites
+from generator.keywords import build_inventory
+from generator.matcher import KeywordMatcher
+from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket
+from generator.prompts import writer_messages
+from generator.repo_tools import must_read
+from generator.retrieval import Retriever
+from generator.retrieval.corpus import parse_text
+
+LIB = '''
+def status_should_be(expected_status, response=None):
+    """Fail unless the response has the expected HTTP status."""
+
+
+def get_request(alias, uri):
+    """*DEPRECATED* Use GET On Session instead. Send a GET request and return the reply."""
+
+
+def get_on_session(alias, uri):
+    """Send a GET request on a session and return the reply."""
+'''
+
+UI = '''
+def page_should_contain(text):
+    """Verify that the page shows the text of the reply status."""
+'''
+
+RESOURCE = """*** Settings ***
+Library    ../libraries/ApiLib.py
+Library    ../libraries/UiLib.py
+
+*** Keywords ***
+Response status code should be:
+    [Arguments]    ${code}
+    [Documentation]    Checks the HTTP status code of the last reply.
+    Status Should Be    ${code}
+
+Send GET request to
+    [Arguments]    ${path}
+    [Documentation]    Fetches a resource of the API by its path and keeps the reply.
+    GET On Session    api    ${path}
+"""
+
+SUITE = """*** Settings ***
+Resource    ../../resources/api.resource
+
+*** Test Cases ***
+Orders Are Listed
+    Send GET request to    /orders
+    Response status code should be:    200
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "libraries").mkdir()
+    (tmp_path / "libraries" / "ApiLib.py").write_text(LIB, encoding="utf-8")
+    (tmp_path / "libraries" / "UiLib.py").write_text(UI, encoding="utf-8")
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "api.resource").write_text(RESOURCE, encoding="utf-8")
+    (tmp_path / "tests" / "orders").mkdir(parents=True)
+    (tmp_path / "tests" / "orders" / "orders.robot").write_text(SUITE, encoding="utf-8")
+    return tmp_path
+
+
+def _retriever(repo: Path) -> Retriever:
+    return Retriever(build_inventory(repo, tests_dir="tests"), index_suites(repo, "tests"))
+
+
+STEP = 'Then the HTTP status of the reply is "200"'
+
+
+def test_the_repos_wrapper_is_called_not_the_library_keyword_it_wraps(repo: Path) -> None:
+    retriever = _retriever(repo)
+    assert retriever.rank(STEP, area="tests/orders")[0][0].name == "Response status code should be:"
+    [mapping] = retriever.match_case([STEP], area="tests/orders")
+    assert (mapping.keyword, mapping.args) == ("Response status code should be:", ["200"])
+    # The names alone choose the library keyword: that is what the ranking fixes.
+    plain = KeywordMatcher(build_inventory(repo, tests_dir="tests")).match_case([STEP])[0]
+    assert plain.keyword != "Response status code should be:"
+
+
+def test_a_deprecated_keyword_is_never_offered(repo: Path) -> None:
+    retriever = _retriever(repo)
+    step = "When a GET request is sent for the reply"
+    offered = retriever.relevant([step], area="tests/orders") + [k for k, _ in retriever.search("Get Request")]
+    assert "Get Request" not in {k.name for k in offered}
+    assert "Get On Session" in {k.name for k, _ in retriever.rank(step)}
+
+
+def test_a_library_the_folder_never_uses_ranks_below_one_it_does(repo: Path) -> None:
+    ranked = [k.name for k, _ in _retriever(repo).rank("the reply status is shown", area="tests/orders")]
+    assert ranked.index("Response status code should be:") < ranked.index("Page Should Contain")
+
+
+def test_the_writer_list_is_short_and_holds_what_the_steps_need(repo: Path) -> None:
+    steps = ['When the API resource "/orders" is fetched by path', STEP]
+    names = [k.name for k in _retriever(repo).relevant(steps, area="tests/orders")]
+    assert {"Send GET request to", "Response status code should be:"} <= set(names)
+    assert len(names) <= 6
+
+
+def _suite(tests: dict[str, list[str]], resource: str = "../../resources/api.resource") -> str:
+    body = "".join(f"{name}\n" + "".join(f"    {step}\n" for step in steps) + "\n" for name, steps in tests.items())
+    return f"*** Settings ***\nResource    {resource}\n\n*** Test Cases ***\n{body}"
+
+
+def _ticket(summary: str, criteria: list[str], components: list[str]) -> Ticket:
+    return Ticket(key="QA-1", summary=summary, acceptance_criteria=criteria, components=components)
+
+
+def test_examples_are_test_cases_not_the_top_of_a_big_suite(tmp_path: Path) -> None:
+    filler = {f"Filler test {n}": [f"Log    unrelated step {n}"] * 8 for n in range(200)}
+    wanted = {"Refund Is Paid Back": ["Send GET request to    /refunds/1", "Response status code should be:    200"]}
+    (tmp_path / "tests" / "billing").mkdir(parents=True)
+    (tmp_path / "tests" / "billing" / "billing.robot").write_text(_suite({**filler, **wanted}), encoding="utf-8")
+    [example] = find_examples(index_suites(tmp_path, "tests"), _ticket("Refund paid back", [], []), limit=1)
+    assert "Refund Is Paid Back" in example.text and "Resource    ../../resources/api.resource" in example.text
+    assert "Filler test 0\n" not in example.text
+    assert len(example.text) < 2000
+
+
+def test_a_mirror_folders_copy_is_not_shown_twice_and_the_components_folder_wins(tmp_path: Path) -> None:
+    tests = {"Order Is Listed": ["Send GET request to    /orders"], "Order Is Removed": ["Log    remove"]}
+    other = {"Invoice Is Listed": ["Send GET request to    /invoices"]}
+    for line in ("product_a", "product_b"):
+        (tmp_path / "tests" / line / "orders").mkdir(parents=True)
+        (tmp_path / "tests" / line / "orders" / "orders.robot").write_text(_suite(tests), encoding="utf-8")
+    (tmp_path / "tests" / "product_b" / "invoices").mkdir()
+    (tmp_path / "tests" / "product_b" / "invoices" / "invoices.robot").write_text(_suite(other), encoding="utf-8")
+    ticket = _ticket("Order listed", ["the order is listed"], ["product_b", "orders"])
+    examples = find_examples(index_suites(tmp_path, "tests"), ticket, limit=2)
+    assert [e.path for e in examples] == [
+        "tests/product_b/orders/orders.robot",
+        "tests/product_b/invoices/invoices.robot",
+    ]
+
+
+def test_the_plans_must_read_files_reach_the_writer_confined_and_within_budget(tmp_path: Path) -> None:
+    (tmp_path / "doc").mkdir()
+    (tmp_path / "doc" / "api.md").write_text("Use the wrapper keywords.\n", encoding="utf-8")
+    (tmp_path / "doc" / "big.md").write_text("x" * 5000, encoding="utf-8")
+    (tmp_path / "doc" / "convention.md").write_text("the convention", encoding="utf-8")
+    (tmp_path / ".env").write_text("TOKEN=secret", encoding="utf-8")
+    (tmp_path.parent / "outside.md").write_text("outside", encoding="utf-8")
+    asked = ["doc/api.md", "../outside.md", ".env", "doc/convention.md", "doc/missing.md", "doc/big.md"]
+    files = must_read(tmp_path, asked, skip=["doc/convention.md"], limit=1000)
+    assert [path for path, _ in files] == ["doc/api.md", "doc/big.md"]
+    assert sum(len(text) for _, text in files) < 1100 and "read_file 'doc/big.md'" in files[1][1]
+    spec = TestSpec(
+        meta=SpecMeta(jira_key="QA-1", title="t"),
+        rf=SpecRF(target_path="tests/a.robot", test_cases=[SpecTestCase(name="T", steps=["s"])]),
+    )
+    prompt = writer_messages(spec, _ticket("t", [], []), "", [], [], [], files=files)[1]["content"]
+    assert '<file path="doc/api.md">\nUse the wrapper keywords.\n</file>' in prompt
+
+
+def test_templated_tests_call_their_template_and_a_suites_own_keywords_count_as_usage() -> None:
+    text = """*** Settings ***
+Test Template    Login With Invalid Credentials Should Fail
+
+*** Test Cases ***
+Invalid Username    invalid    mode
+Own Template
+    [Template]    Other Template
+    a    b
+
+*** Keywords ***
+Browser Is Opened
+    Open Browser To Login Page
+    Input Username    demo
+"""
+    doc = parse_text("tests/x.robot", text)
+    assert [c.calls for c in doc.cases] == [("Login With Invalid Credentials Should Fail",), ("Other Template",)]
+    assert [c.calls for c in doc.local] == [("Open Browser To Login Page", "Input Username")]
+
+
+LOGIN = """*** Keywords ***
+Input Password
+    [Arguments]    ${password}
+    [Documentation]    Types the password into the login form.
+    Log    ${password}
+
+Submit Credentials
+    [Documentation]    Presses the login button.
+    Log    submit
+
+Accept Terms
+    [Documentation]    Ticks the box that accepts the terms of the form.
+    Log    terms
+"""
+
+
+def test_a_step_no_name_fits_takes_the_keyword_the_folders_tests_call_next(tmp_path: Path) -> None:
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "login.resource").write_text(LOGIN, encoding="utf-8")
+    (tmp_path / "tests").mkdir()
+    steps = ["Input Password    mode", "Submit Credentials"]
+    suite = _suite({f"Login {n}": steps for n in range(3)}, resource="../resources/login.resource")
+    (tmp_path / "tests" / "login.robot").write_text(suite, encoding="utf-8")
+    retriever = Retriever(build_inventory(tmp_path, tests_dir="tests"), index_suites(tmp_path, "tests"))
+    case = ['When the user types the password "mode"', "And the user confirms the login form"]
+    assert [m.keyword for m in retriever.match_case(case, area="tests")] == ["Input Password", "Submit Credentials"]
+    # Without the tests showing what comes next, the form's words point elsewhere.
+    alone = Retriever(build_inventory(tmp_path, tests_dir="tests"), [])
+    assert alone.match_case(case, area="tests")[1].keyword != "Submit Credentials"
