@@ -19,12 +19,12 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 from robot.api import get_model
 from robot.api.parsing import KeywordCall, ModelVisitor
 
-from generator.atlassian_server import ServedAtlassian, TicketStoreError
 from generator.breaker import Breakers, EndpointDown, GuardedMcp, is_transport_failure
 from generator.budget import BudgetExceeded, RunBudget, RunBudgetSpent, TicketBudget, cap_context
 from generator.config import ConfigError, Settings, describe_key, valid_key
@@ -43,7 +43,6 @@ from generator.gather.repo import (
 from generator.imports import common_resource
 from generator.interrupt import Stop, in_daemon_thread, stop_on_signals
 from generator.keywords import repo_inventory
-from generator.lint import RepoLint
 from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
 from generator.matcher import KeywordMatcher
@@ -71,6 +70,10 @@ from generator.report import ReportWriter
 from generator.slots import NewMrSlots
 from generator.validate import UnsafePathError, remove_stale_candidates, validate
 from generator.write import LLMWriter, Writer
+
+if TYPE_CHECKING:  # loaded only when used (see `run`, `RunContext.linter`, `_run`): start-up stays light
+    from generator.lint import RepoLint
+    from generator.standin.server import ServedAtlassian
 
 JIRA_AUTH_HINT = (
     "Set JIRA_MCP_TOKEN to your Jira token (a personal access token on Server/Data Center; "
@@ -113,12 +116,33 @@ class RunContext:
     run_budget: RunBudget
     dryrun_limiter: anyio.CapacityLimiter
     buffered_logs: bool
-    lint: RepoLint
-    lint_rate: float
     breakers: Breakers = field(default_factory=Breakers)
     backlog_keys: set[str] = field(default_factory=set)
     _pages: list[ConfluencePage] | None = None
     _pages_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    _lint: tuple[RepoLint, float] | None = None
+    _lint_lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    async def linter(self) -> tuple[RepoLint, float]:
+        """robocop with the repo's configuration and the repo's own issue rate, made by the first
+        file that passes its dryrun: a run whose tickets are all covered never loads robocop nor
+        lints a sample of the suites before its first decision."""
+        async with self._lint_lock:
+            if self._lint is None:
+                from generator.lint import RepoLint
+
+                lint = RepoLint(self.settings.repo, self.settings.repo_config.tests_dir)
+                try:
+                    rate = await anyio.to_thread.run_sync(lint.repo_rate, [s.path for s in self.suites])
+                except BaseException:
+                    lint.close()
+                    raise
+                self._lint = (lint, rate)
+            return self._lint
+
+    def close(self) -> None:
+        if self._lint is not None:
+            self._lint[0].close()
 
     async def pages(self) -> list[ConfluencePage]:
         """The Confluence query is the same for every ticket: searched once per run (a failure too)."""
@@ -400,14 +424,15 @@ async def _write_and_validate(
             log.progress("dryrun passed")
             # Formatting keeps the meaning (robocop's formatter works on RF's own model), so the
             # dryrun verdict holds; diagnostics above refer to the writer's own line numbers.
-            test.text = rc.lint.format(test.text, test.target_path)
-            linted = rc.lint.lint(test.text, test.target_path)
+            lint, lint_rate = await rc.linter()
+            test.text = lint.format(test.text, test.target_path)
+            linted = lint.lint(test.text, test.target_path)
             result.lint_issues = len(linted.issues)
             log.progress(
                 f"robocop: {len(linted.issues)} issue(s), {linted.per_100_lines:.1f} per 100 lines "
-                f"(the repo's suites: {rc.lint_rate:.1f})"
+                f"(the repo's suites: {lint_rate:.1f})"
             )
-            if gate := rc.lint.gate(linted, rc.lint_rate):
+            if gate := lint.gate(linted, lint_rate):
                 validation = ValidationResult(ok=False, diagnostics=[*validation.diagnostics, *gate])
         result.diagnostics = validation.diagnostics
         for d in validation.diagnostics:
@@ -515,6 +540,9 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
     limits = cfg.limits
     served: ServedAtlassian | None = None
     if settings.tickets_dir is not None:
+        from generator.standin.files import TicketStoreError
+        from generator.standin.server import ServedAtlassian
+
         try:  # a malformed ticket file is a usage error: nothing is written yet
             served = ServedAtlassian(settings.tickets_dir, settings.pages_dir)
         except TicketStoreError as exc:
@@ -565,12 +593,9 @@ async def _run(
     for problem in repo_ctx.inventory.errors:
         console.line(f"jira2robot: warning: {problem}")
     matcher = KeywordMatcher(repo_ctx.inventory)
-    lint = RepoLint(settings.repo, cfg.tests_dir)
-    lint_rate = await anyio.to_thread.run_sync(lint.repo_rate, [s.path for s in suites])
     breakers = Breakers(limits.breaker_threshold)
 
     async with AsyncExitStack() as stack:
-        stack.callback(lint.close)
         llm: OpenAIChat | None = None
         if settings.llm == "openai":
             llm = OpenAIChat(
@@ -640,11 +665,10 @@ async def _run(
             run_budget=RunBudget(limits.max_tokens_per_run),
             dryrun_limiter=anyio.CapacityLimiter(limits.dryrun_workers),
             buffered_logs=limits.concurrency > 1 and len(selected) > 1,
-            lint=lint,
-            lint_rate=lint_rate,
             backlog_keys=set(backlog) - set(keys),
             breakers=breakers,
         )
+        stack.callback(rc.close)
         report.expect(selected)
         rejected = [_invalid_key(report, raw) for raw in invalid]
         await _process_all(rc, selected, limits.concurrency)
@@ -664,9 +688,11 @@ async def _read_dashboard(
     Ticked tickets join this run's selection after the given and JQL keys; "recreate" ones may
     replace their closed MR. An unreadable dashboard never stops the run: it is a side view.
     """
+    if settings.publish != "gitlab" or not settings.repo_config.merge_request.dashboard:
+        return None, Requests()  # before the import: python-gitlab loads only for --publish gitlab
     from generator.publish.gitlab import GitLabPublisher
 
-    if not settings.repo_config.merge_request.dashboard or not isinstance(publisher, GitLabPublisher):
+    if not isinstance(publisher, GitLabPublisher):
         return None, Requests()
     board = publisher.dashboard()
     try:
