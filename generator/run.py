@@ -159,10 +159,13 @@ class RunContext:
             return self._pages
 
 
-def build_repo_context(settings: Settings) -> tuple[RepoContext, list[SuiteInfo]]:
+def build_repo_context(
+    settings: Settings, suites: list[SuiteInfo] | None = None
+) -> tuple[RepoContext, list[SuiteInfo]]:
+    """The keyword inventory and what the suites tell (`suites`: the index, when already built)."""
     cfg = settings.repo_config
     inventory = repo_inventory(settings)
-    suites = index_suites(settings.repo, cfg.tests_dir)
+    suites = index_suites(settings.repo, cfg.tests_dir) if suites is None else suites
     convention, convention_path = read_convention(settings.repo, cfg.convention_doc), cfg.convention_doc
     if convention is None and (convention := derive_conventions(suites, cfg.tests_dir)) is not None:
         convention_path = f"derived from {sum(bool(s.test_names) for s in suites)} suites (no convention document)"
@@ -250,9 +253,8 @@ async def _skip_reason(rc: RunContext, key: str) -> str | None:
     """Why the ticket needs no generation at all (covered by a test or an MR), else None.
 
     Raises EndpointDown when GitLab is known to be unreachable: no ticket waits for it again."""
-    covering = rc.coverage.get(tag_key(key))
-    if covering and not rc.settings.recreate:
-        return f"already covered by {covering[0]} (tagged {key})"
+    if not rc.settings.recreate and (reason := _covered_by(rc.coverage, key)):
+        return reason
     rc.breakers.check(llm=False, gitlab=rc.settings.publish == "gitlab")
     reason = await rc.publisher.covered(key)
     if reason is None and key in rc.backlog_keys and (mr := await rc.publisher.open_mr(key)):
@@ -262,12 +264,47 @@ async def _skip_reason(rc: RunContext, key: str) -> str | None:
 
 def _settle(rc: RunContext, key: str, status: TicketStatus, reason: str) -> None:
     """Record a ticket decided without generation (its log section holds the one-line reason)."""
-    log = TicketLog(rc.console, key, buffered=rc.buffered_logs)
+    _decided(rc.settings, rc.console, rc.report, key, status, reason, buffered=rc.buffered_logs)
+
+
+def _decided(
+    settings: Settings, console: Console, report: ReportWriter, key: str, status: TicketStatus, reason: str, *,
+    buffered: bool,
+) -> None:  # fmt: skip
+    log = TicketLog(console, key, buffered=buffered)
     log.open("checking the ticket")
     log.info(f"{status}: {reason}")
     log.close()
-    shard_index = rc.settings.node_index if rc.settings.node_total > 1 else None
-    rc.report.record(TicketResult(key=key, status=status, reason=reason, shard=shard_index))
+    shard_index = settings.node_index if settings.node_total > 1 else None
+    report.record(TicketResult(key=key, status=status, reason=reason, shard=shard_index))
+
+
+def _all_covered(
+    settings: Settings, console: Console, report: ReportWriter, coverage: dict[str, list[str]]
+) -> list[str] | None:
+    """This job's tickets, settled `skipped`, when a tagged test covers every one; else None.
+
+    When the selection needs no server (no JQL, no dashboard), the coverage rule needs only the
+    suite index: deciding it before the MCP connection and the matcher keeps such a run (the
+    usual re-run of a pipeline) at start-up cost, with no MCP SDK loaded. Any other ticket
+    takes the ordinary path, where `_skip_reason` applies the same rule.
+    """
+    dashboard = settings.publish == "gitlab" and settings.repo_config.merge_request.dashboard
+    if settings.jql or settings.recreate or dashboard:
+        return None
+    selected = shard(list(dict.fromkeys(settings.keys)), settings.node_index, settings.node_total)
+    reasons = [_covered_by(coverage, key) for key in selected]
+    if not selected or None in reasons:
+        return None
+    buffered = settings.repo_config.limits.concurrency > 1 and len(selected) > 1
+    for key, reason in zip(selected, reasons, strict=True):
+        _decided(settings, console, report, key, "skipped", str(reason), buffered=buffered)
+    return selected
+
+
+def _covered_by(coverage: dict[str, list[str]], key: str) -> str | None:
+    covering = coverage.get(tag_key(key))
+    return f"already covered by {covering[0]} (tagged {key})" if covering else None
 
 
 async def _triage(rc: RunContext, key: str, needs_slot: dict[str, bool]) -> None:
@@ -584,8 +621,20 @@ async def _run(
     limits = cfg.limits
     redactor = report.redact
     t0 = time.monotonic()
+    # The suites alone decide "already covered": a run of covered tickets builds no inventory.
+    suites = await in_daemon_thread(index_suites, settings.repo, cfg.tests_dir)
+    coverage = coverage_index(suites)
+    if (covered := _all_covered(settings, console, report, coverage)) is not None:
+        console.line(
+            f"jira2robot: {len(suites)} suites indexed in {time.monotonic() - t0:.2f}s; every ticket is "
+            "covered by a tagged test: nothing to generate (no inventory built, no server asked)"
+        )
+        expected[:] = covered
+        results = [report.results[k] for k in covered]
+        print_summary(console, results)
+        return results
     # Abandoned on cancellation: an interrupt must not wait for a scan importing a slow library.
-    repo_ctx, suites = await in_daemon_thread(build_repo_context, settings)
+    repo_ctx, suites = await in_daemon_thread(build_repo_context, settings, suites)
     console.line(
         f"jira2robot: {len(repo_ctx.inventory.keywords)} keywords, {len(suites)} suites indexed "
         f"in {time.monotonic() - t0:.2f}s"
@@ -650,7 +699,7 @@ async def _run(
             console=console,
             repo=repo_ctx,
             suites=suites,
-            coverage=coverage_index(suites),
+            coverage=coverage,
             matcher=matcher,
             jira=jira,
             planner=LLMPlanner(llm, settings.model_planner) if llm else OfflinePlanner(),

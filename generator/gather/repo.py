@@ -158,11 +158,11 @@ def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -
     Parsing a thousand suites costs seconds on every run and every shard, so the index is cached
     by the files' paths and bytes (see `generator.cache`): only reading and hashing remain.
     """
-    base = repo / tests_dir
+    base, real_repo = repo / tests_dir, repo.resolve()
     found: list[tuple[str, bytes]] = []
     for path in sorted((base if base.is_dir() else repo).rglob("*.robot")):
         rel = path.relative_to(repo)
-        if skipped(rel) or not path.is_file() or not path.resolve().is_relative_to(repo.resolve()):
+        if skipped(rel) or not path.is_file() or not path.resolve().is_relative_to(real_repo):
             continue
         found.append((rel.as_posix(), path.read_bytes()))
     texts = [_text(content) for _, content in found]
