@@ -26,12 +26,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import anyio
 from make_repo import NOUNS, keyword_names, make_repo
 
 from generator.atlassian_server import DEMO_PAGES_DIR, ServedAtlassian
 from generator.models import TicketResult
 from generator.report import ReportWriter
 from generator.standin.files import DEMO_TICKETS_DIR
+from generator.validate import dryrun, dryrun_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,6 +111,32 @@ def merge_seconds(folder: Path, shards: int, tickets: int, env: dict[str, str]) 
     return timed([sys.executable, "-m", "generator", "merge-reports", *paths, "-o", str(folder / "merged")], ROOT, env)
 
 
+def dryrun_attempts(repo: Path, rel: str, attempts: int) -> tuple[float, float, float]:
+    """Seconds per attempt of `generator.validate.dryrun`: fresh process, warm worker, and the
+    warm worker's overhead beyond Robot Framework's own work (as the worker times `run_cli`)."""
+    text = (repo / rel).read_text(encoding="utf-8")
+    options = {"repo": repo, "pythonpath": ["libraries", "resources", "."]}
+
+    async def measure() -> tuple[float, float, float]:
+        started = time.perf_counter()
+        for _ in range(attempts):
+            await dryrun(text, rel, **options)
+        fresh = (time.perf_counter() - started) / attempts
+        pool = dryrun_pool(None, [], [])
+        try:
+            await dryrun(text, rel, pool=pool, **options)  # the worker's start, paid once per run
+            pool.robot_seconds = 0.0
+            started = time.perf_counter()
+            for _ in range(attempts):
+                await dryrun(text, rel, pool=pool, **options)
+            warm = (time.perf_counter() - started) / attempts
+        finally:
+            await pool.aclose()
+        return fresh, warm, warm - pool.robot_seconds / attempts
+
+    return anyio.run(measure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suites", type=int, default=1000)
@@ -151,6 +179,7 @@ def main() -> None:
         robot += ["--pythonpath", "libraries", "--pythonpath", "resources", "--pythonpath", ".", rel]
         plain = [timed(robot, repo, env) for _ in range(ns.repetitions)]
         merged = merge_seconds(Path(tmp) / "reports", 8, 5000, env)
+        fresh_attempt, warm_attempt, warm_overhead = dryrun_attempts(repo, rel, 5)
 
     med = statistics.median
     print(f"\nmedian of {ns.repetitions} (load average {os.getloadavg()[0]:.2f} at the end)\n")
@@ -167,6 +196,9 @@ def main() -> None:
         ("plain robot --dryrun of the same file", med(plain), ""),
     ]
     rows.append(("merge-reports: 8 shard reports, 5,000 tickets (whole command)", merged, ""))
+    rows.append(("dryrun attempt, fresh robot process (mean of 5)", fresh_attempt, ""))
+    rows.append(("dryrun attempt, warm worker (mean of 5)", warm_attempt, ""))
+    rows.append(("  of which beyond Robot Framework's own work", warm_overhead, "< 0.15 s"))
     for name, seconds, target in rows:
         print(f"{name:<58} {seconds:8.3f}  {target}")
     print(f"{'validate warm / robot --dryrun':<58} {med(validate) / med(plain):7.2f}x  <= 1.2x")

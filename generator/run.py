@@ -68,7 +68,8 @@ from generator.redact import Redactor
 from generator.repo_tools import gitlab_tools, redacted, repo_tools
 from generator.report import ReportWriter
 from generator.slots import NewMrSlots
-from generator.validate import UnsafePathError, remove_stale_candidates, validate
+from generator.validate import UnsafePathError, dryrun_pool, remove_stale_candidates, validate
+from generator.validate_pool import DryrunPool
 from generator.write import LLMWriter, Writer
 
 if TYPE_CHECKING:  # loaded only when used (see `run`, `RunContext.linter`, `_run`): start-up stays light
@@ -117,6 +118,8 @@ class RunContext:
     dryrun_limiter: anyio.CapacityLimiter
     buffered_logs: bool
     breakers: Breakers = field(default_factory=Breakers)
+    #: Warm `robot --dryrun` workers for the run's attempts (None: a fresh process each time).
+    dryrun_pool: DryrunPool | None = None
     backlog_keys: set[str] = field(default_factory=set)
     _pages: list[ConfluencePage] | None = None
     _pages_lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -456,6 +459,7 @@ async def _write_and_validate(
                 secrets=rc.settings.secrets(),
                 dryrun_env=cfg.dryrun_env,
                 python=rc.settings.repo_python,
+                pool=rc.dryrun_pool,
             )
         if validation.ok:
             log.progress("dryrun passed")
@@ -694,6 +698,8 @@ async def _run(
         if settings.node_total > 1:
             console.line(f"jira2robot: shard {settings.node_index}/{settings.node_total}: {len(selected)} ticket(s)")
 
+        pool = dryrun_pool(settings.repo_python, settings.secrets(), cfg.dryrun_env)
+        stack.push_async_callback(pool.aclose)  # an interrupt kills the idle workers too
         rc = RunContext(
             settings=settings,
             console=console,
@@ -716,6 +722,7 @@ async def _run(
             buffered_logs=limits.concurrency > 1 and len(selected) > 1,
             backlog_keys=set(backlog) - set(keys),
             breakers=breakers,
+            dryrun_pool=pool,
         )
         stack.callback(rc.close)
         report.expect(selected)
