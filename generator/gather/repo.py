@@ -13,6 +13,7 @@ are derived from the suites themselves (the same parsed models), for the writer 
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import re
 from collections import Counter
@@ -160,7 +161,7 @@ def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -
     """
     base, real_repo = repo / tests_dir, repo.resolve()
     found: list[tuple[str, bytes]] = []
-    for path in sorted((base if base.is_dir() else repo).rglob("*.robot")):
+    for path in _robot_files(base if base.is_dir() else repo, repo):
         rel = path.relative_to(repo)
         if skipped(rel) or not path.is_file() or not path.resolve().is_relative_to(real_repo):
             continue
@@ -181,6 +182,17 @@ def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -
     ]
     cache.write(entry, json.dumps(fields))
     return suites
+
+
+def _robot_files(top: Path, repo: Path) -> list[Path]:
+    """`*.robot` under `top`, sorted, never descending into skipped folders (`.git`, `.venv`,
+    `node_modules`... can hold more files than the tests) nor symlinked ones, as `rglob` did not."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        here = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if not skip_dir(d, at_root=here == repo)]
+        found += [here / name for name in filenames if name.endswith(".robot")]
+    return sorted(found)
 
 
 def _text(content: bytes) -> str:
