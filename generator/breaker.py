@@ -21,8 +21,6 @@ from typing import Any
 
 import anyio
 import httpx2
-from mcp.shared.exceptions import MCPError
-from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
 from generator.mcp_client import McpConnection, McpError
 
@@ -126,6 +124,10 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 def is_transport_failure(exc: BaseException) -> bool:
     """True when the endpoint did not answer (refused, reset, timed out), not when it answered badly."""
+    # Imported here: the MCP SDK loads with the first connection (`McpConnection`), not with the CLI.
+    from mcp.shared.exceptions import MCPError
+    from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
     for cause in _chain(exc):
         if isinstance(cause, _TRANSPORT_ERRORS):
             return True

@@ -33,15 +33,15 @@ large repo (thousands of resource files) costs seconds to parse and libdoc.
 from __future__ import annotations
 
 import glob
-import hashlib
 import importlib.metadata
 import logging
 import os
 import posixpath
 import re
+import site
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +62,8 @@ from robot.utils import find_file, normalize
 from robot.variables import VariableMatches
 from robot.version import get_version
 
+from generator import cache
+from generator.cache import default_cache_dir as default_cache_dir  # where callers have looked it up
 from generator.config import Settings
 from generator.gather.repo import skip_dir
 from generator.models import Keyword, KeywordInventory
@@ -75,7 +77,6 @@ ALWAYS_LIBRARIES = ("BuiltIn",)
 # `.py`, `.yaml`/`.yml` and `.json` may be variable files: their names are part of the inventory.
 _HASHED_SUFFIXES = (".resource", ".robot", ".py", ".yaml", ".yml", ".json")
 _VARIABLE_FILE_SUFFIXES = (".py", ".yaml", ".yml", ".json")
-_CACHE_FILES_KEPT = 32
 _MAX_ERRORS_PER_FILE = 5
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z])")
 #: Seconds one library or variable file may take to import before it is named and skipped.
@@ -92,13 +93,6 @@ def last_build_from_cache() -> bool:
     return getattr(_state, "from_cache", False)
 
 
-def default_cache_dir() -> Path:
-    """`$XDG_CACHE_HOME/jira2robot` or `~/.cache/jira2robot`: never inside the repo, so a
-    build leaves the working tree clean for `git status` and the merge request."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "jira2robot"
-
-
 # --------------------------------------------------------------------------- public API
 
 
@@ -111,6 +105,7 @@ def build_inventory(
     python: str | Path | None = None,
     scan_timeout: float = DEFAULT_SCAN_TIMEOUT,
     secrets: Iterable[str] = (),
+    exclude: Collection[str] = (),
 ) -> KeywordInventory:
     """Keywords and import allow-list of `repo`, from the cache when nothing changed.
 
@@ -121,27 +116,41 @@ def build_inventory(
     the repo's CI image may lack a library that the new test does not need anyway.
     `python` is the repo's own interpreter (default: this one); libraries and variable files
     are imported there, each within `scan_timeout` seconds, with `secrets` kept out of reach.
+
+    `exclude` are repo-relative files being validated: a new file must not make its check pay a
+    cold build. The entry of the whole repo serves when it exists (the caller then leaves the
+    file out of the allow-list with `without_importer`); else, for one file, the entry of the
+    rest of the repo: what the repo looked like before the file was written. Files validated
+    together vouch for each other's imports, which only the whole repo's entry records, so that
+    is what a miss builds.
     """
     repo = repo.resolve()
     python = str(python or sys.executable)
     files = _walk(repo)
-    key = _cache_key(repo, files, tests_dir, pythonpath, _environment_fingerprint(python, secrets))
-    cache_path = (cache_dir or default_cache_dir()) / f"inventory-{key}.json"
-    cached = _read_cache(cache_path)
-    if cached is not None:
-        _state.from_cache = True
-        log.debug("keyword inventory of %s loaded from cache %s", repo, cache_path)
-        return cached
+    environment = _environment_fingerprint(python, secrets)
+    whole = cache.entry_path("inventory", _cache_key(files, tests_dir, pythonpath, environment), cache_dir)
+    candidates = [whole]
+    if len(set(exclude)) == 1 and len(rest := [f for f in files if f.rel not in exclude]) < len(files):
+        candidates.append(
+            cache.entry_path("inventory", _cache_key(rest, tests_dir, pythonpath, environment), cache_dir)
+        )
+    for path in candidates:
+        cached = _read_cache(path)
+        if cached is not None:
+            _state.from_cache = True
+            log.debug("keyword inventory of %s loaded from cache %s", repo, path)
+            return cached
     _state.from_cache = False
     scanner = _Scanner(python, scan_timeout, tuple(secrets))
     inventory = _Builder(repo, tests_dir, _pythonpath_dirs(repo, pythonpath), scanner).build(files)
-    _write_cache(cache_path, inventory)
+    cache.write(whole, inventory.model_dump_json())
     return inventory
 
 
-def repo_inventory(settings: Settings) -> KeywordInventory:
+def repo_inventory(settings: Settings, *, exclude: Collection[str] = ()) -> KeywordInventory:
     """The inventory of the configured repo, scanned in its own interpreter: one call for every
-    command, so `keywords`, `validate` and `run` see the same thing."""
+    command, so `keywords`, `validate` and `run` see the same thing (`exclude`: files being
+    validated, see `build_inventory`)."""
     cfg = settings.repo_config
     return build_inventory(
         settings.repo,
@@ -150,6 +159,7 @@ def repo_inventory(settings: Settings) -> KeywordInventory:
         python=settings.repo_python,
         scan_timeout=cfg.limits.scan_timeout,
         secrets=settings.secrets(),
+        exclude=exclude,
     )
 
 
@@ -274,50 +284,41 @@ def _environment_fingerprint(python: str, secrets: Iterable[str]) -> list[str]:
     the repo's own is asked in a subprocess.
     """
     if python == sys.executable:
-        dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+        # Installed packages only (site-packages, PYTHONPATH, hashed below): not the working
+        # directory nor the script's folder, whose `*.egg-info` is no library of the repo and
+        # made the key depend on where the command ran.
+        path = [*site.getsitepackages(), site.getusersitepackages()]
+        dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions(path=path))
         return [python, get_version(), sys.version, *dists]
     found = probe(python, secrets)
     return [python, found["robot"], found["python"], *found["distributions"]]
 
 
 def _cache_key(
-    repo: Path, files: Sequence[_SourceFile], tests_dir: str, pythonpath: Sequence[str], environment: Sequence[str]
+    files: Sequence[_SourceFile], tests_dir: str, pythonpath: Sequence[str], environment: Sequence[str]
 ) -> str:
-    digest = hashlib.sha256(Path(__file__).read_bytes())  # a new builder invalidates old entries
-    digest.update(Path(__file__).with_name("scan_worker.py").read_bytes())
-    for part in (
-        get_version(),  # the parser's version
-        os.environ.get("PYTHONPATH", ""),  # decides which module a library name imports
-        tests_dir,
-        *pythonpath,
-        *environment,
-    ):
-        digest.update(part.encode() + b"\0")
-    for f in files:
-        digest.update(f.rel.encode() + b"\0" + str(len(f.content)).encode() + b"\0")
-        digest.update(f.content)
-    return digest.hexdigest()
+    """The repo's content and settings only: not where it sits, not where the command runs."""
+    here = Path(__file__)
+    return cache.content_key(
+        [
+            here.read_bytes(),  # a new builder invalidates old entries
+            here.with_name("scan_worker.py").read_bytes(),
+            get_version(),  # the parser's version
+            os.environ.get("PYTHONPATH", ""),  # decides which module a library name imports
+            tests_dir,
+            *pythonpath,
+            "\0".join(environment),
+            *(part for f in files for part in (f.rel, f.content)),
+        ]
+    )
 
 
 def _read_cache(path: Path) -> KeywordInventory | None:
+    data = cache.read(path)
     try:
-        return KeywordInventory.model_validate_json(path.read_bytes())
-    except (OSError, ValueError, ValidationError):
+        return None if data is None else KeywordInventory.model_validate_json(data)
+    except (ValueError, ValidationError):
         return None
-
-
-def _write_cache(path: Path, inventory: KeywordInventory) -> None:
-    """Atomic write (parallel CI jobs may share a cache), then prune old entries."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(inventory.model_dump_json(), encoding="utf-8")
-        os.replace(tmp, path)
-        entries = sorted(path.parent.glob("inventory-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in entries[_CACHE_FILES_KEPT:]:
-            old.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("keyword inventory cache not written to %s: %s", path.parent, exc)
 
 
 def _pythonpath_dirs(repo: Path, pythonpath: Sequence[str]) -> list[Path]:

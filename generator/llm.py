@@ -30,17 +30,18 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
-import openai
-from openai import AsyncOpenAI
-from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 from pydantic import BaseModel, Field
 
 from generator.breaker import Breaker
 from generator.models import LLMUsage
 from generator.redact import Redactor
+
+if TYPE_CHECKING:  # the SDK costs half a second to import: only `--llm openai` pays it (see __init__)
+    import openai
+    from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
 log = logging.getLogger("jira2robot.llm")
 
@@ -240,10 +241,12 @@ class OpenAIChat:
         bounds the completions in flight across the run, ``backoff`` is the pause shared by
         every caller, ``breaker`` the run's record of whether the endpoint answers at all.
         """
+        import openai  # imported here, not at module level: `--llm offline` never needs it
+
         self._redact = Redactor([api_key] if api_key else [])
         # The SDK's own read timeout stays at the call's total: the stall is enforced per chunk
         # below, where SSE keep-alive comments (bytes, but no chunk) cannot reset it.
-        self._client = AsyncOpenAI(
+        self._client = openai.AsyncOpenAI(
             base_url=base_url,
             api_key=api_key or _NO_KEY,
             max_retries=0,
@@ -385,6 +388,8 @@ class OpenAIChat:
         json_schema: dict[str, Any] | None,
         on_text: Callable[[str], None] | None,
     ) -> _Completion:
+        import openai  # loaded by __init__ already: a dict lookup
+
         attempts = self._retries + 1
         attempt = 0
         while True:
@@ -463,6 +468,8 @@ class OpenAIChat:
         Transport failures, timeouts, stalls and truncated answers are raised as `_Retry`;
         HTTP status errors propagate as the SDK raised them so the caller can inspect them.
         """
+        import openai  # loaded by __init__ already: a dict lookup
+
         kwargs: dict[str, Any] = {
             "model": model,
             "messages": messages,

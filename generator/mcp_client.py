@@ -12,13 +12,13 @@ import re
 from collections.abc import Collection, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+
+if TYPE_CHECKING:
+    from mcp import Client
 
 
 class McpError(Exception):
@@ -86,6 +86,13 @@ class McpConnection:
         self._tools: list[McpTool] | None = None
 
     async def __aenter__(self) -> McpConnection:
+        # The SDK costs about a second to import (its `mcp` package loads the server side and
+        # every protocol version's types): paid on the first connection, never by `--help`,
+        # `validate` or `config`, which import this module for `auth_headers`.
+        from mcp import Client
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import create_mcp_http_client
+
         stack = AsyncExitStack()
         try:
             http = await stack.enter_async_context(create_mcp_http_client(headers=self._headers))

@@ -19,12 +19,12 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 from robot.api import get_model
 from robot.api.parsing import KeywordCall, ModelVisitor
 
-from generator.atlassian_server import ServedAtlassian, TicketStoreError
 from generator.breaker import Breakers, EndpointDown, GuardedMcp, is_transport_failure
 from generator.budget import BudgetExceeded, RunBudget, RunBudgetSpent, TicketBudget, cap_context
 from generator.config import ConfigError, Settings, describe_key, valid_key
@@ -43,7 +43,6 @@ from generator.gather.repo import (
 from generator.imports import common_resource
 from generator.interrupt import Stop, in_daemon_thread, stop_on_signals
 from generator.keywords import repo_inventory
-from generator.lint import RepoLint
 from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
 from generator.matcher import KeywordMatcher
@@ -70,8 +69,13 @@ from generator.repo_tools import gitlab_tools, redacted, repo_tools
 from generator.report import ReportWriter
 from generator.retrieval import Retriever
 from generator.slots import NewMrSlots
-from generator.validate import UnsafePathError, remove_stale_candidates, validate
+from generator.validate import UnsafePathError, dryrun_pool, remove_stale_candidates, validate
+from generator.validate_pool import DryrunPool
 from generator.write import LLMWriter, Writer
+
+if TYPE_CHECKING:  # loaded only when used (see `run`, `RunContext.linter`, `_run`): start-up stays light
+    from generator.lint import RepoLint
+    from generator.standin.server import ServedAtlassian
 
 JIRA_AUTH_HINT = (
     "Set JIRA_MCP_TOKEN to your Jira token (a personal access token on Server/Data Center; "
@@ -114,12 +118,35 @@ class RunContext:
     run_budget: RunBudget
     dryrun_limiter: anyio.CapacityLimiter
     buffered_logs: bool
-    lint: RepoLint
-    lint_rate: float
     breakers: Breakers = field(default_factory=Breakers)
+    #: Warm `robot --dryrun` workers for the run's attempts (None: a fresh process each time).
+    dryrun_pool: DryrunPool | None = None
     backlog_keys: set[str] = field(default_factory=set)
     _pages: list[ConfluencePage] | None = None
     _pages_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    _lint: tuple[RepoLint, float] | None = None
+    _lint_lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    async def linter(self) -> tuple[RepoLint, float]:
+        """robocop with the repo's configuration and the repo's own issue rate, made by the first
+        file that passes its dryrun: a run whose tickets are all covered never loads robocop nor
+        lints a sample of the suites before its first decision."""
+        async with self._lint_lock:
+            if self._lint is None:
+                from generator.lint import RepoLint
+
+                lint = RepoLint(self.settings.repo, self.settings.repo_config.tests_dir)
+                try:
+                    rate = await anyio.to_thread.run_sync(lint.repo_rate, [s.path for s in self.suites])
+                except BaseException:
+                    lint.close()
+                    raise
+                self._lint = (lint, rate)
+            return self._lint
+
+    def close(self) -> None:
+        if self._lint is not None:
+            self._lint[0].close()
 
     async def pages(self) -> list[ConfluencePage]:
         """The Confluence query is the same for every ticket: searched once per run (a failure too)."""
@@ -136,10 +163,13 @@ class RunContext:
             return self._pages
 
 
-def build_repo_context(settings: Settings) -> tuple[RepoContext, list[SuiteInfo]]:
+def build_repo_context(
+    settings: Settings, suites: list[SuiteInfo] | None = None
+) -> tuple[RepoContext, list[SuiteInfo]]:
+    """The keyword inventory and what the suites tell (`suites`: the index, when already built)."""
     cfg = settings.repo_config
     inventory = repo_inventory(settings)
-    suites = index_suites(settings.repo, cfg.tests_dir)
+    suites = index_suites(settings.repo, cfg.tests_dir) if suites is None else suites
     convention, convention_path = read_convention(settings.repo, cfg.convention_doc), cfg.convention_doc
     if convention is None and (convention := derive_conventions(suites, cfg.tests_dir)) is not None:
         convention_path = f"derived from {sum(bool(s.test_names) for s in suites)} suites (no convention document)"
@@ -227,9 +257,8 @@ async def _skip_reason(rc: RunContext, key: str) -> str | None:
     """Why the ticket needs no generation at all (covered by a test or an MR), else None.
 
     Raises EndpointDown when GitLab is known to be unreachable: no ticket waits for it again."""
-    covering = rc.coverage.get(tag_key(key))
-    if covering and not rc.settings.recreate:
-        return f"already covered by {covering[0]} (tagged {key})"
+    if not rc.settings.recreate and (reason := _covered_by(rc.coverage, key)):
+        return reason
     rc.breakers.check(llm=False, gitlab=rc.settings.publish == "gitlab")
     reason = await rc.publisher.covered(key)
     if reason is None and key in rc.backlog_keys and (mr := await rc.publisher.open_mr(key)):
@@ -239,12 +268,47 @@ async def _skip_reason(rc: RunContext, key: str) -> str | None:
 
 def _settle(rc: RunContext, key: str, status: TicketStatus, reason: str) -> None:
     """Record a ticket decided without generation (its log section holds the one-line reason)."""
-    log = TicketLog(rc.console, key, buffered=rc.buffered_logs)
+    _decided(rc.settings, rc.console, rc.report, key, status, reason, buffered=rc.buffered_logs)
+
+
+def _decided(
+    settings: Settings, console: Console, report: ReportWriter, key: str, status: TicketStatus, reason: str, *,
+    buffered: bool,
+) -> None:  # fmt: skip
+    log = TicketLog(console, key, buffered=buffered)
     log.open("checking the ticket")
     log.info(f"{status}: {reason}")
     log.close()
-    shard_index = rc.settings.node_index if rc.settings.node_total > 1 else None
-    rc.report.record(TicketResult(key=key, status=status, reason=reason, shard=shard_index))
+    shard_index = settings.node_index if settings.node_total > 1 else None
+    report.record(TicketResult(key=key, status=status, reason=reason, shard=shard_index))
+
+
+def _all_covered(
+    settings: Settings, console: Console, report: ReportWriter, coverage: dict[str, list[str]]
+) -> list[str] | None:
+    """This job's tickets, settled `skipped`, when a tagged test covers every one; else None.
+
+    When the selection needs no server (no JQL, no dashboard), the coverage rule needs only the
+    suite index: deciding it before the MCP connection and the matcher keeps such a run (the
+    usual re-run of a pipeline) at start-up cost, with no MCP SDK loaded. Any other ticket
+    takes the ordinary path, where `_skip_reason` applies the same rule.
+    """
+    dashboard = settings.publish == "gitlab" and settings.repo_config.merge_request.dashboard
+    if settings.jql or settings.recreate or dashboard:
+        return None
+    selected = shard(list(dict.fromkeys(settings.keys)), settings.node_index, settings.node_total)
+    reasons = [_covered_by(coverage, key) for key in selected]
+    if not selected or None in reasons:
+        return None
+    buffered = settings.repo_config.limits.concurrency > 1 and len(selected) > 1
+    for key, reason in zip(selected, reasons, strict=True):
+        _decided(settings, console, report, key, "skipped", str(reason), buffered=buffered)
+    return selected
+
+
+def _covered_by(coverage: dict[str, list[str]], key: str) -> str | None:
+    covering = coverage.get(tag_key(key))
+    return f"already covered by {covering[0]} (tagged {key})" if covering else None
 
 
 async def _triage(rc: RunContext, key: str, needs_slot: dict[str, bool]) -> None:
@@ -396,19 +460,21 @@ async def _write_and_validate(
                 secrets=rc.settings.secrets(),
                 dryrun_env=cfg.dryrun_env,
                 python=rc.settings.repo_python,
+                pool=rc.dryrun_pool,
             )
         if validation.ok:
             log.progress("dryrun passed")
             # Formatting keeps the meaning (robocop's formatter works on RF's own model), so the
             # dryrun verdict holds; diagnostics above refer to the writer's own line numbers.
-            test.text = rc.lint.format(test.text, test.target_path)
-            linted = rc.lint.lint(test.text, test.target_path)
+            lint, lint_rate = await rc.linter()
+            test.text = lint.format(test.text, test.target_path)
+            linted = lint.lint(test.text, test.target_path)
             result.lint_issues = len(linted.issues)
             log.progress(
                 f"robocop: {len(linted.issues)} issue(s), {linted.per_100_lines:.1f} per 100 lines "
-                f"(the repo's suites: {rc.lint_rate:.1f})"
+                f"(the repo's suites: {lint_rate:.1f})"
             )
-            if gate := rc.lint.gate(linted, rc.lint_rate):
+            if gate := lint.gate(linted, lint_rate):
                 validation = ValidationResult(ok=False, diagnostics=[*validation.diagnostics, *gate])
         result.diagnostics = validation.diagnostics
         for d in validation.diagnostics:
@@ -516,6 +582,9 @@ async def run(settings: Settings, console: Console) -> list[TicketResult]:
     limits = cfg.limits
     served: ServedAtlassian | None = None
     if settings.tickets_dir is not None:
+        from generator.standin.files import TicketStoreError
+        from generator.standin.server import ServedAtlassian
+
         try:  # a malformed ticket file is a usage error: nothing is written yet
             served = ServedAtlassian(settings.tickets_dir, settings.pages_dir)
         except TicketStoreError as exc:
@@ -557,8 +626,20 @@ async def _run(
     limits = cfg.limits
     redactor = report.redact
     t0 = time.monotonic()
+    # The suites alone decide "already covered": a run of covered tickets builds no inventory.
+    suites = await in_daemon_thread(index_suites, settings.repo, cfg.tests_dir)
+    coverage = coverage_index(suites)
+    if (covered := _all_covered(settings, console, report, coverage)) is not None:
+        console.line(
+            f"jira2robot: {len(suites)} suites indexed in {time.monotonic() - t0:.2f}s; every ticket is "
+            "covered by a tagged test: nothing to generate (no inventory built, no server asked)"
+        )
+        expected[:] = covered
+        results = [report.results[k] for k in covered]
+        print_summary(console, results)
+        return results
     # Abandoned on cancellation: an interrupt must not wait for a scan importing a slow library.
-    repo_ctx, suites = await in_daemon_thread(build_repo_context, settings)
+    repo_ctx, suites = await in_daemon_thread(build_repo_context, settings, suites)
     console.line(
         f"jira2robot: {len(repo_ctx.inventory.keywords)} keywords, {len(suites)} suites indexed "
         f"in {time.monotonic() - t0:.2f}s"
@@ -566,12 +647,9 @@ async def _run(
     for problem in repo_ctx.inventory.errors:
         console.line(f"jira2robot: warning: {problem}")
     matcher = Retriever(repo_ctx.inventory, suites)
-    lint = RepoLint(settings.repo, cfg.tests_dir)
-    lint_rate = await anyio.to_thread.run_sync(lint.repo_rate, [s.path for s in suites])
     breakers = Breakers(limits.breaker_threshold)
 
     async with AsyncExitStack() as stack:
-        stack.callback(lint.close)
         llm: OpenAIChat | None = None
         if settings.llm == "openai":
             llm = OpenAIChat(
@@ -621,12 +699,14 @@ async def _run(
         if settings.node_total > 1:
             console.line(f"jira2robot: shard {settings.node_index}/{settings.node_total}: {len(selected)} ticket(s)")
 
+        pool = dryrun_pool(settings.repo_python, settings.secrets(), cfg.dryrun_env)
+        stack.push_async_callback(pool.aclose)  # an interrupt kills the idle workers too
         rc = RunContext(
             settings=settings,
             console=console,
             repo=repo_ctx,
             suites=suites,
-            coverage=coverage_index(suites),
+            coverage=coverage,
             matcher=matcher,
             jira=jira,
             planner=LLMPlanner(llm, settings.model_planner) if llm else OfflinePlanner(),
@@ -641,11 +721,11 @@ async def _run(
             run_budget=RunBudget(limits.max_tokens_per_run),
             dryrun_limiter=anyio.CapacityLimiter(limits.dryrun_workers),
             buffered_logs=limits.concurrency > 1 and len(selected) > 1,
-            lint=lint,
-            lint_rate=lint_rate,
             backlog_keys=set(backlog) - set(keys),
             breakers=breakers,
+            dryrun_pool=pool,
         )
+        stack.callback(rc.close)
         report.expect(selected)
         rejected = [_invalid_key(report, raw) for raw in invalid]
         await _process_all(rc, selected, limits.concurrency)
@@ -665,9 +745,11 @@ async def _read_dashboard(
     Ticked tickets join this run's selection after the given and JQL keys; "recreate" ones may
     replace their closed MR. An unreadable dashboard never stops the run: it is a side view.
     """
+    if settings.publish != "gitlab" or not settings.repo_config.merge_request.dashboard:
+        return None, Requests()  # before the import: python-gitlab loads only for --publish gitlab
     from generator.publish.gitlab import GitLabPublisher
 
-    if not settings.repo_config.merge_request.dashboard or not isinstance(publisher, GitLabPublisher):
+    if not isinstance(publisher, GitLabPublisher):
         return None, Requests()
     board = publisher.dashboard()
     try:

@@ -54,6 +54,7 @@ from generator.dryrun_listener import DryrunLineRecorder
 from generator.models import Diagnostic, KeywordInventory, ValidationResult
 from generator.sandbox import scrubbed_env
 from generator.trust import is_import_keyword, normalise_keyword, untrusted_code
+from generator.validate_pool import DryrunPool
 
 MAX_TARGET_PATH = 200
 _ALLOWED_SHOWN = 10
@@ -439,6 +440,11 @@ def _robot_env(secrets: Sequence[str], dryrun_env: Sequence[str]) -> dict[str, s
     return env
 
 
+def dryrun_pool(python: str | None, secrets: Sequence[str], dryrun_env: Sequence[str]) -> DryrunPool:
+    """Warm workers for a run: the repo's interpreter and the environment `robot` would get."""
+    return DryrunPool(python or sys.executable, _robot_env(secrets, dryrun_env))
+
+
 def _failures(item: Any, lines: dict[str, int]) -> list[tuple[int, str | None, str]]:
     """Innermost failing steps written in the file under test, as (line, keyword, message).
 
@@ -622,6 +628,7 @@ async def _dryrun(
     secrets: Sequence[str],
     dryrun_env: Sequence[str],
     python: str | None = None,
+    pool: DryrunPool | None = None,
 ) -> ValidationResult:
     root = Path(repo).resolve()
     if PurePosixPath(target_path).is_absolute() or "\\" in target_path or ".." in target_path.split("/"):
@@ -652,9 +659,13 @@ async def _dryrun(
                     return ValidationResult(ok=False, diagnostics=[Diagnostic(source="path", message=message)])
                 command = _robot_command(candidate, out_dir, root, robot_options, pythonpath, python)
                 with anyio.fail_after(timeout):
-                    process = await anyio.run_process(
-                        command, cwd=root, env=_robot_env(secrets, dryrun_env), check=False
-                    )
+                    # A warm worker runs the same arguments; after a crash, a fresh process does.
+                    answer = await pool.run(command[3:], root) if pool is not None else None
+                    if answer is None:
+                        process = await anyio.run_process(
+                            command, cwd=root, env=_robot_env(secrets, dryrun_env), check=False
+                        )
+                        answer = (process.returncode, process.stderr.decode("utf-8", "replace"), 0.0)
             except TimeoutError:
                 return ValidationResult(
                     ok=False,
@@ -680,8 +691,8 @@ async def _dryrun(
                 root,
                 scan,
                 inventory,
-                process.returncode,
-                process.stderr.decode("utf-8", "replace"),
+                answer[0],
+                answer[1],
             )
 
 
@@ -697,6 +708,7 @@ async def dryrun(
     secrets: Sequence[str] = (),
     dryrun_env: Sequence[str] = (),
     python: str | None = None,
+    pool: DryrunPool | None = None,
 ) -> ValidationResult:
     """`robot --dryrun` of `text` as if it were `repo/target_path`, leaving the repo untouched.
 
@@ -717,6 +729,7 @@ async def dryrun(
         secrets=secrets,
         dryrun_env=dryrun_env,
         python=python,
+        pool=pool,
     )
 
 
@@ -733,12 +746,13 @@ async def validate(
     secrets: Sequence[str] = (),
     dryrun_env: Sequence[str] = (),
     python: str | None = None,
+    pool: DryrunPool | None = None,
 ) -> ValidationResult:
     """Static checks, then the dryrun only if they found no error (an unsafe file is never run).
 
     `secrets` (the run's own credentials) and every secret-looking variable not named in
     `dryrun_env` are kept out of the dryrun's environment; `python` is the repo's own
-    interpreter for the dryrun (default: this one)."""
+    interpreter for the dryrun (default: this one); `pool`: warm workers (`dryrun_pool`)."""
     static = check_static(text, target_path, inventory, repo=repo, tests_dir=tests_dir)
     if any(d.severity == "error" for d in static):
         return ValidationResult(ok=False, diagnostics=static)
@@ -754,6 +768,7 @@ async def validate(
         secrets=secrets,
         dryrun_env=dryrun_env,
         python=python,
+        pool=pool,
     )
     result.diagnostics = static + result.diagnostics
     return result

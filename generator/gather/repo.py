@@ -12,16 +12,20 @@ are derived from the suites themselves (the same parsed models), for the writer 
 
 from __future__ import annotations
 
+import json
+import os
 import posixpath
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
 
 from robot.api import get_model
 from robot.api.parsing import ModelVisitor
 from robot.utils import normalize
+from robot.version import get_version
 
+from generator import cache
 from generator.models import ExampleTest, Ticket
 from generator.retrieval.examples import similar_tests
 
@@ -148,18 +152,66 @@ def skipped(rel: PurePath) -> bool:
     return name.startswith(".") or any(skip_dir(part, at_root=i == 0) for i, part in enumerate(folders))
 
 
-def index_suites(repo: Path, tests_dir: str) -> list[SuiteInfo]:
-    base = repo / tests_dir
-    suites = []
-    for path in sorted((base if base.is_dir() else repo).rglob("*.robot")):
+def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -> list[SuiteInfo]:
+    """Every `.robot` file under `tests_dir` (the whole repo when it is missing), parsed.
+
+    Parsing a thousand suites costs seconds on every run and every shard, so the index is cached
+    by the files' paths and bytes (see `generator.cache`): only reading and hashing remain.
+    """
+    base, real_repo = repo / tests_dir, repo.resolve()
+    found: list[tuple[str, bytes]] = []
+    for path in _robot_files(base if base.is_dir() else repo, repo):
         rel = path.relative_to(repo)
-        if skipped(rel) or not path.is_file() or not path.resolve().is_relative_to(repo.resolve()):
+        if skipped(rel) or not path.is_file() or not path.resolve().is_relative_to(real_repo):
             continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        info = SuiteInfo(path=rel.as_posix(), text=text)
-        _SuiteVisitor(info).visit(get_model(path))
+        found.append((rel.as_posix(), path.read_bytes()))
+    texts = [_text(content) for _, content in found]
+    key = cache.content_key([Path(__file__).read_bytes(), get_version(), *(p for rel, c in found for p in (rel, c))])
+    entry = cache.entry_path("suites", key, cache_dir)
+    if (cached := _read_index(entry, texts)) is not None:
+        return cached
+    suites = []
+    for (rel, _), text in zip(found, texts, strict=True):
+        info = SuiteInfo(path=rel, text=text)
+        _SuiteVisitor(info).visit(get_model(text))
         suites.append(info)
+    # `asdict` would rebuild the Counter from (key, count) pairs: it is given as a plain dict.
+    fields = [
+        {**asdict(s), "text": None, "tags": sorted(s.tags), "test_settings": dict(s.test_settings)} for s in suites
+    ]
+    cache.write(entry, json.dumps(fields))
     return suites
+
+
+def _robot_files(top: Path, repo: Path) -> list[Path]:
+    """`*.robot` under `top`, sorted, never descending into skipped folders (`.git`, `.venv`,
+    `node_modules`... can hold more files than the tests) nor symlinked ones, as `rglob` did not."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        here = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if not skip_dir(d, at_root=here == repo)]
+        found += [here / name for name in filenames if name.endswith(".robot")]
+    return sorted(found)
+
+
+def _text(content: bytes) -> str:
+    """The file as `Path.read_text(errors="replace")` gives it: universal newlines."""
+    return content.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _read_index(entry: Path, texts: list[str]) -> list[SuiteInfo] | None:
+    """The cached index with each suite's text put back (texts are not stored: the files are read anyway)."""
+    data = cache.read(entry)
+    try:
+        fields = json.loads(data) if data is not None else None
+        if not isinstance(fields, list) or len(fields) != len(texts):
+            return None
+        return [
+            SuiteInfo(**{**f, "text": text, "tags": set(f["tags"]), "test_settings": Counter(f["test_settings"])})
+            for f, text in zip(fields, texts, strict=True)
+        ]
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def detect_tests_dir(repo: Path) -> tuple[str, int] | None:

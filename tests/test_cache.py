@@ -1,0 +1,131 @@
+"""The repo cache (generator/cache.py): keyed by content and settings only, bounded by size.
+
+Real files, real builds: an entry is proven to be used by editing it on disk and seeing the
+edit come back, and a cold or warm inventory build is told by `last_build_from_cache`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator import cache
+from generator.gather.repo import index_suites
+from generator.keywords import build_inventory, last_build_from_cache, without_importer
+
+NEW_SUITE = """*** Settings ***
+Resource    ../resources/common.resource
+
+*** Test Cases ***
+Fresh Test
+    Log    hello
+"""
+
+
+def test_the_suite_index_is_served_from_the_cache(sample_repo: Path, tmp_path: Path):
+    first = index_suites(sample_repo, "tests", cache_dir=tmp_path)
+    [entry] = tmp_path.glob("suites-*.json")
+    stored = json.loads(entry.read_text(encoding="utf-8"))
+    stored[0]["tags"] = ["FROM-THE-CACHE"]
+    entry.write_text(json.dumps(stored), encoding="utf-8")
+
+    again = index_suites(sample_repo, "tests", cache_dir=tmp_path)
+
+    assert again[0].tags == {"FROM-THE-CACHE"}
+    assert [s.text for s in again] == [s.text for s in first]  # texts are the files', not stored
+    assert [s.test_settings for s in again[1:]] == [s.test_settings for s in first[1:]]
+
+
+def test_an_edited_suite_is_parsed_again(sample_repo: Path, tmp_path: Path):
+    index_suites(sample_repo, "tests", cache_dir=tmp_path)
+    suite = sample_repo / "tests" / "cart" / "cart_add_remove.robot"
+    suite.write_text(suite.read_text(encoding="utf-8").replace("QA-4", "QA-444"), encoding="utf-8")
+
+    tags = set().union(*(s.tags for s in index_suites(sample_repo, "tests", cache_dir=tmp_path)))
+
+    assert "QA-444" in tags and "QA-4" not in tags
+
+
+def test_the_key_ignores_where_the_repo_sits(sample_repo: Path, tmp_path: Path):
+    """Shards and pipelines check the repo out at different paths: one entry serves them all."""
+    elsewhere = shutil.copytree(sample_repo, tmp_path / "another" / "checkout")
+    index_suites(sample_repo, "tests", cache_dir=tmp_path / "c")
+    build_inventory(sample_repo, cache_dir=tmp_path / "c")
+    index_suites(elsewhere, "tests", cache_dir=tmp_path / "c")
+    build_inventory(elsewhere, cache_dir=tmp_path / "c")
+    assert last_build_from_cache()
+    assert len(list((tmp_path / "c").glob("*.json"))) == 2  # one index, one inventory
+
+
+def test_validating_a_new_file_hits_the_warm_inventory(sample_repo: Path, tmp_path: Path):
+    warm = build_inventory(sample_repo, cache_dir=tmp_path)
+    new = sample_repo / "tests" / "cart" / "fresh.robot"
+    new.write_text(NEW_SUITE, encoding="utf-8")
+
+    seen = build_inventory(sample_repo, cache_dir=tmp_path, exclude=["tests/cart/fresh.robot"])
+    assert last_build_from_cache()
+    assert seen == warm
+
+    build_inventory(sample_repo, cache_dir=tmp_path)  # the repo with the file is other content
+    assert not last_build_from_cache()
+
+
+def test_validating_a_file_already_in_the_repo_uses_the_whole_repos_entry(sample_repo: Path, tmp_path: Path):
+    whole = build_inventory(sample_repo, cache_dir=tmp_path)
+    rel = "tests/cart/cart_add_remove.robot"
+    seen = build_inventory(sample_repo, cache_dir=tmp_path, exclude=[rel])
+    assert last_build_from_cache() and seen == whole
+    assert without_importer(seen, rel).resources == without_importer(whole, rel).resources
+
+
+def test_the_working_directory_is_not_part_of_the_key(
+    sample_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """An `*.egg-info` folder where the command runs once made a second entry for the same repo."""
+    build_inventory(sample_repo, cache_dir=tmp_path / "c")
+    workdir = tmp_path / "work"
+    (workdir / "something.egg-info").mkdir(parents=True)
+    (workdir / "something.egg-info" / "PKG-INFO").write_text("Name: something\nVersion: 1.0\n", encoding="utf-8")
+    monkeypatch.chdir(workdir)
+    monkeypatch.syspath_prepend(str(workdir))
+
+    build_inventory(sample_repo, cache_dir=tmp_path / "c")
+
+    assert last_build_from_cache()
+
+
+def _entry(folder: Path, kind: str, name: str, size: int, age: int) -> Path:
+    path = cache.entry_path(kind, name, folder)
+    path.write_bytes(b"x" * size)
+    os.utime(path, (1_000_000 - age, 1_000_000 - age))
+    return path
+
+
+def test_entries_are_evicted_by_total_size_least_recently_used_first(tmp_path: Path):
+    old = _entry(tmp_path, "inventory", "old", 400, age=30)
+    used = _entry(tmp_path, "suites", "used", 400, age=20)
+    new = _entry(tmp_path, "inventory", "new", 400, age=10)
+    foreign = tmp_path / "other-tool.json"
+    foreign.write_bytes(b"y" * 5000)
+    assert cache.read(used) is not None  # a hit makes it the most recently used
+
+    removed = cache.prune(tmp_path, limit=900, keep=new)
+
+    assert removed == [old]
+    assert used.exists() and new.exists() and foreign.exists()
+
+
+def test_many_small_entries_stay_when_they_fit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The old bound of 32 files pushed a run's inventory out after 32 validated files."""
+    monkeypatch.delenv(cache.MAX_MB_ENV, raising=False)
+    first = _entry(tmp_path, "inventory", "first", 100, age=100)
+    for i in range(40):
+        cache.write(cache.entry_path("inventory", f"k{i}", tmp_path), "{}")
+    assert first.exists()
+    monkeypatch.setenv(cache.MAX_MB_ENV, "0")
+    cache.write(cache.entry_path("suites", "last", tmp_path), "[]")
+    assert [p.name for p in tmp_path.glob("*.json")] == ["suites-last.json"]
