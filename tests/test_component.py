@@ -249,7 +249,11 @@ def test_publishing_job_is_never_interrupted_serialised_and_caches_pip() -> None
     assert job["interruptible"] is False
     assert job["resource_group"] == "jira2robot-generate-${CI_NODE_INDEX}"
     assert job["variables"]["PIP_CACHE_DIR"] == "$CI_PROJECT_DIR/.cache/pip"
-    assert job["cache"] == {"key": "jira2robot-pip", "paths": [".cache/pip"]}
+    assert job["cache"] == [
+        {"key": "jira2robot-pip", "paths": [".cache/pip"]},
+        {"key": "jira2robot-repo-cache", "paths": [".cache/jira2robot"]},
+    ]
+    assert job["variables"]["XDG_CACHE_HOME"] == "$CI_PROJECT_DIR/.cache"  # where the inventory cache lives
     assert "--no-cache-dir" not in _inputs()["install"]["default"]
     assert "PIP_NO_CACHE_DIR" not in (ROOT / "ci" / "Dockerfile").read_text(encoding="utf-8").split("FROM")[-1]
 
