@@ -2,8 +2,9 @@
 
 A step no keyword implements is a marker comment (the convention's, `# MISSING KEYWORD: <step>`
 by default; the older `Log    PLACEHOLDER (jira2robot): ...` lines count too). A test with such a
-step, or with no call that checks an outcome, is incomplete: `seal_incomplete` tags it and ends
-it with `Skip` (or `Fail`) naming the missing steps, so it never passes, and `measure` counts
+step, or with no call that checks an outcome, is incomplete: `seal_incomplete` tags it and stops
+it with `Skip` (or `Fail`) naming the missing steps, at the first gap (else at its end), so it
+never passes, and `measure` counts
 what report.json, the console and the MR description show.
 """
 
@@ -46,6 +47,7 @@ class _Case:
     missing: list[str] = field(default_factory=list)
     asserts: bool = False
     ended: bool = False  # already ends with our Skip/Fail
+    first_gap_line: int | None = None  # the first missing step: the test stops there
 
 
 @dataclass
@@ -108,11 +110,13 @@ def measure(text: str, marker: str) -> Gaps:
                     case.tags_line = item.lineno
                 elif isinstance(item, Comment) and (step := _comment_text(item, marker)) is not None:
                     case.missing.append(step)
+                    case.first_gap_line = case.first_gap_line or item.lineno
                     continuing = True
                 elif isinstance(item, KeywordCall) and item.keyword:
                     if legacy := next((a for a in item.args if PLACEHOLDER_MARK in a), None):
                         step = legacy.split(PLACEHOLDER_MARK, 1)[1].strip(" :")
                         case.missing.append(step.removeprefix("no existing keyword for:").strip())
+                        case.first_gap_line = case.first_gap_line or item.lineno
                         continue
                     if item.keyword in ("Skip", "Fail") and any(INCOMPLETE_MARK in a for a in item.args):
                         case.ended = True
@@ -151,7 +155,11 @@ def seal_incomplete(text: str, conventions: Conventions) -> str:
     for case in sorted(gaps.incomplete, key=lambda c: -c.name_line):
         tags = [t for t in conventions.incomplete_tags]
         if not case.ended:
-            lines.insert(case.last_line, _ending(case, conventions))
+            # At the first gap: what follows it would run on a state the missing step never
+            # made, and fail where the honest verdict is "not implemented yet". The steps after
+            # it are still proven by the dryrun, which does not run Skip.
+            at = case.first_gap_line - 1 if case.first_gap_line else case.last_line
+            lines.insert(at, _ending(case, conventions))
         if suite_tags is not None:
             continue
         if case.tags_line is not None:

@@ -17,8 +17,8 @@ Account Locked After Three Failures
     When "alice" Enters A Wrong Password "3" Times
     Then Account "alice" Should Be Locked
     And Login Should Fail With Message    alice    ${DEFAULT_PASSWORD}    Account is locked
-    # MISSING KEYWORD: And a security notification email is sent to "alice"
     Skip    Incomplete (jira2robot): 1 step(s) without a keyword: And a security notification email is sent to "alice"
+    # MISSING KEYWORD: And a security notification email is sent to "alice"
 
 Successful Login Resets Counter
     [Documentation]    Scenario: a successful login resets the counter

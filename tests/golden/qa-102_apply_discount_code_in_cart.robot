@@ -50,5 +50,5 @@ Code WELCOME10 Is Rejected With Cart Is Empty
 Discount Is Shown As Separate Line On Order
     [Documentation]    The discount is shown as a separate line on the order confirmation page.
     [Tags]    wip    jira2robot:incomplete
-    # MISSING KEYWORD: The discount is shown as a separate line on the order confirmation page
     Skip    Incomplete (jira2robot): 1 step(s) without a keyword: The discount is shown as a separate line on the ...
+    # MISSING KEYWORD: The discount is shown as a separate line on the order confirmation page

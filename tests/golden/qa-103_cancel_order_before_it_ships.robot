@@ -45,5 +45,5 @@ Shipped Orders Cannot Be Cancelled
 Cancellation Confirmation Email Is Sent To Customer
     [Documentation]    A cancellation confirmation email is sent to the customer.
     [Tags]    wip    jira2robot:incomplete
-    # MISSING KEYWORD: A cancellation confirmation email is sent to the customer
     Skip    Incomplete (jira2robot): 1 step(s) without a keyword: A cancellation confirmation email is sent to the ...
+    # MISSING KEYWORD: A cancellation confirmation email is sent to the customer

@@ -18,5 +18,5 @@ Checking Out With Valid Card Is Refused
     And The cart contains "1" of "Coffee Mug"
     Then Checkout Should Fail With Message    Please log in to checkout
     And Cart Should Contain    Coffee Mug
-    # MISSING KEYWORD: And the guest is redirected to the login page
     Skip    Incomplete (jira2robot): 1 step(s) without a keyword: And the guest is redirected to the login page
+    # MISSING KEYWORD: And the guest is redirected to the login page
