@@ -1,7 +1,7 @@
 """Start-up stays light: heavy packages load only for the commands and options that use them.
 
 Checked on `sys.modules` of a fresh interpreter (behaviour, not timing): the embedded Atlassian
-stand-in (uvicorn, starlette, the MCP server side), python-gitlab, robocop and the OpenAI SDK
+stand-in (uvicorn, starlette, the MCP server side), python-gitlab, robocop, the OpenAI SDK and numpy
 cost seconds to import together, and a `run` against a remote MCP server whose tickets are all
 covered needs none of them. Timings are printed by `bench/bench_startup.py`.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from generator.atlassian_server import ServedAtlassian
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("uvicorn", "starlette", "mcp.server", "gitlab", "robocop", "openai")
+HEAVY = ("uvicorn", "starlette", "mcp.server", "gitlab", "robocop", "openai", "numpy", "rank_bm25")
 
 
 def _loaded_after(code: str, env: dict[str, str] | None = None, names: tuple[str, ...] = HEAVY) -> list[str]:

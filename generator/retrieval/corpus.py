@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from rank_bm25 import BM25Okapi
 from robot.api import get_model
 from robot.api.parsing import Keyword, KeywordCall, ModelVisitor, SettingSection, Template, TestCase, TestTemplate
 from robot.parsing.model import Statement
 
-if TYPE_CHECKING:  # the suite index imports retrieval for its examples
+if TYPE_CHECKING:  # the suite index imports retrieval for its examples; rank_bm25 pulls in
+    # numpy, loaded when an index is first built
+    from rank_bm25 import BM25Okapi
+
     from generator.gather.repo import SuiteInfo
 
 
@@ -117,6 +119,8 @@ def bm25(corpus: list[list[str]]) -> BM25Okapi:
     rank_bm25 floors a negative IDF at a share of the average, which is itself negative in a
     small corpus (five test cases, four saying "order"): matching words would then lower a score.
     """
+    from rank_bm25 import BM25Okapi
+
     index = BM25Okapi(corpus)
     index.idf = {term: max(weight, _MIN_IDF) for term, weight in index.idf.items()}
     return index

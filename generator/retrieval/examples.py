@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING
 
 from generator.matcher import content_words
 from generator.models import ExampleTest, Ticket
-from generator.retrieval.corpus import BM25Okapi, CaseDoc, SuiteDoc, bm25, parse_text
+from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25, parse_text
+
+if TYPE_CHECKING:
+    from rank_bm25 import BM25Okapi
 
 if TYPE_CHECKING:  # the suite index imports retrieval for its examples
     from generator.gather.repo import SuiteInfo
