@@ -48,10 +48,8 @@ Rules:
   the target file's folder (or ${CURDIR}/...).
 - Tag every test with the Jira key and follow the conventions (documentation, setup/teardown,
   naming, tags).
-- Variables are plain names only: `${name}`, `@{list}`, `&{dict}`, optionally with `[item]`.
-  Never inline Python `${{...}}`, never extended syntax such as `${resp.status_code}` or
-  `${resp.json()}` (even where the examples use it: call a keyword instead), never `%{ENV}`,
-  never `Import Library`/`Import Resource`/`Import Variables` as a step. Such a file is rejected.
+- Plain variables only (`${name}`, `${list}[0]`): no `${{...}}`, `${a.b}`, `${a()}`, `%{ENV}` or
+  Import keywords as steps, even where examples have them.
 - You may call the read-only tools to read files, list folders, search text or look up keywords
   when something is unclear; most of the time the context given is enough.
 - Answer with the complete .robot file content only: no markdown fences, no commentary.
