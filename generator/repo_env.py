@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.sandbox import scrubbed_env
+from generator.sandbox import repo_code_env, scrubbed_env
 
 #: Oldest and first unsupported Robot Framework in the repo's interpreter. 6.1 is the first
 #: release with the `robot.api.interfaces` listener base our dryrun listener uses.
@@ -136,8 +136,7 @@ def run_scan(
     """
     outcome = ScanOutcome()
     pending = list(range(len(items)))
-    env = scrubbed_env(secrets)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env = repo_code_env(secrets)
     while pending:
         process = subprocess.Popen(
             [str(python), str(WORKER)],

@@ -67,3 +67,11 @@ def scrubbed_env(
             continue
         env[name] = value
     return env
+
+
+def repo_code_env(secrets: Iterable[str] = (), *, allow: Iterable[str] = ()) -> dict[str, str]:
+    """The environment of a process that imports the repo's code (the dryrun, its warm workers,
+    the keyword scan): `scrubbed_env`, and no byte-code written into the repository."""
+    env = scrubbed_env(secrets, allow=allow)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env

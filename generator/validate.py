@@ -52,7 +52,7 @@ from robot.variables import contains_variable
 
 from generator.dryrun_listener import DryrunLineRecorder
 from generator.models import Diagnostic, KeywordInventory, ValidationResult
-from generator.sandbox import scrubbed_env
+from generator.sandbox import repo_code_env
 from generator.trust import is_import_keyword, normalise_keyword, untrusted_code
 from generator.validate_pool import DryrunPool
 
@@ -431,13 +431,11 @@ def _robot_command(
 
 
 def _robot_env(secrets: Sequence[str], dryrun_env: Sequence[str]) -> dict[str, str]:
-    """Our environment without credentials (`sandbox.scrubbed_env`, keeping the names the repo
+    """Our environment without credentials (`sandbox.repo_code_env`, keeping the names the repo
     allows in `dryrun_env`): the repo's libraries run in the dryrun, and a generated file may
     be hostile. No byte-code in the repo. Nothing of this tool is put on the module path: the
     listener is passed by file, and the repo's own interpreter must see only its own packages."""
-    env = scrubbed_env(secrets, allow=dryrun_env)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
+    return repo_code_env(secrets, allow=dryrun_env)
 
 
 def dryrun_pool(python: str | None, secrets: Sequence[str], dryrun_env: Sequence[str]) -> DryrunPool:
