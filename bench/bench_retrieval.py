@@ -33,10 +33,10 @@ from robot.api.parsing import KeywordCall, TestCase
 
 from generator.gather.repo import find_examples
 from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket, TicketContext
-from generator.offline import OfflineWriterSession
 from generator.retrieval import Retriever
 from generator.run import build_repo_context
-from generator.write import LLMWriter, LLMWriterSession
+from generator.write.llm import LLMWriter, LLMWriterSession
+from generator.write.offline import OfflineWriterSession
 
 
 def sample_tests(repo: Path, suites: list, count: int, seed: int) -> list[tuple[str, str, list[tuple[str, list[str]]]]]:

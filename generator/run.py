@@ -58,9 +58,10 @@ from generator.models import (
     TicketStatus,
     ValidationResult,
 )
-from generator.offline import OfflinePlanner, OfflineWriter
 from generator.outputs import write_output
-from generator.plan import LLMPlanner, PlanError, Planner, overwrite_error
+from generator.plan import PlanError, Planner, overwrite_error
+from generator.plan.llm import LLMPlanner
+from generator.plan.offline import OfflinePlanner
 from generator.publish import Publisher, PublishError
 from generator.publish.dashboard import DashboardIssue, Requests
 from generator.publish.local import LocalPublisher
@@ -71,7 +72,9 @@ from generator.retrieval import Retriever
 from generator.slots import NewMrSlots
 from generator.validate import UnsafePathError, dryrun_pool, remove_stale_candidates, validate
 from generator.validate_pool import DryrunPool
-from generator.write import LLMWriter, Writer
+from generator.write import Writer
+from generator.write.llm import LLMWriter
+from generator.write.offline import OfflineWriter
 
 if TYPE_CHECKING:  # loaded only when used (see `run`, `RunContext.linter`, `_run`): start-up stays light
     from generator.lint import RepoLint

@@ -141,13 +141,13 @@ def test_llm_file_with_a_gap_is_reported_incomplete(llm, atlassian, sample_repo:
 
 
 def test_convention_doc_is_capped_with_a_note_in_the_writer_prompt() -> None:
-    from generator.prompts import MAX_CONVENTION_CHARS, _conventions_block
+    from generator.prompt_blocks import MAX_CONVENTION_CHARS, conventions_block
 
     doc = "rule number one applies here\n" * 1000
-    block = _conventions_block(doc)
+    block = conventions_block(doc)
     assert f"[truncated: {MAX_CONVENTION_CHARS} of {len(doc)} characters]" in block
     assert len(block) < MAX_CONVENTION_CHARS + 200
-    assert "short rule" in _conventions_block("short rule") and "truncated" not in _conventions_block("short rule")
+    assert "short rule" in conventions_block("short rule") and "truncated" not in conventions_block("short rule")
 
 
 def test_llm_writer_on_a_repo_without_a_common_resource(llm, atlassian, sample_repo: Path, tmp_path: Path) -> None:
@@ -165,7 +165,7 @@ def test_llm_writer_on_a_repo_without_a_common_resource(llm, atlassian, sample_r
 
 def test_planner_folder_hints_are_ranked_by_relevance() -> None:
     from generator.models import ExampleTest, KeywordInventory, RepoContext, Ticket, TicketContext
-    from generator.plan import ranked_folders
+    from generator.plan.llm import ranked_folders
 
     folders = [f"area_{i:03d}" for i in range(100)] + ["payments/refunds", "zeta"]
     repo = RepoContext(root=".", tests_dir="tests", convention_path="", inventory=KeywordInventory(), folders=folders)

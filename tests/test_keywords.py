@@ -544,7 +544,7 @@ def test_variable_file_edits_invalidate_the_cache(repo: Path, cache: Path) -> No
 
 def test_variable_names_reach_the_writer_prompt_bounded(repo: Path, cache: Path) -> None:
     from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket
-    from generator.prompts import MAX_VARIABLE_NAMES, writer_messages
+    from generator.write.prompts import MAX_VARIABLE_NAMES, writer_messages
 
     _write_variable_files(repo)
     inv = build_inventory(repo, cache_dir=cache)

@@ -17,7 +17,7 @@ from robot.running import TestSuiteBuilder
 from generator.keywords import build_inventory
 from generator.matcher import PLACEHOLDER_MESSAGE, KeywordMatcher
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
-from generator.offline import cases_from_criteria
+from generator.plan.offline import cases_from_criteria
 from generator.publish.describe import render_mr_description
 
 # --------------------------------------------------------------------------- criteria -> cases

@@ -1,4 +1,4 @@
-"""Plan: ticket context → validated `TestSpec` (LLM planner; the offline one is in offline.py).
+"""The LLM planner: ticket context → validated `TestSpec`, asked of a model.
 
 Structured output is asked for where the server supports it; otherwise the JSON is dug out
 of noisy output. An invalid spec goes back to the planner once with the validation errors.
@@ -8,39 +8,17 @@ from __future__ import annotations
 
 import posixpath
 import re
-from pathlib import Path
-from typing import Protocol
 
 from pydantic import ValidationError
 
 from generator.budget import TicketBudget
-from generator.gather.repo import owned_by
 from generator.llm import ChatModel
 from generator.logs import TicketLog
 from generator.models import TestSpec, TicketContext
-from generator.prompts import planner_messages, planner_retry_message
+from generator.plan import PlanError, overwrite_error
+from generator.plan.prompts import planner_messages, planner_retry_message
 from generator.text import extract_json_object
 from generator.validate import UnsafePathError, safe_target_path
-
-
-class PlanError(Exception):
-    """The planner never produced a valid spec; the message lists the last errors."""
-
-
-class Planner(Protocol):
-    async def plan(self, ctx: TicketContext, budget: TicketBudget, log: TicketLog) -> TestSpec: ...
-
-
-def overwrite_error(ctx: TicketContext, target_path: str) -> str | None:
-    """A target that is an existing file of someone else's (not tagged with this ticket's key).
-
-    A ticket's own earlier file may be regenerated; a hand-written suite must never be
-    replaced by a generated one just because the planner picked its name.
-    """
-    existing = Path(ctx.repo.root) / target_path
-    if existing.is_file() and not owned_by(existing, ctx.ticket.key):
-        return f"{target_path} already exists and is not {ctx.ticket.key}'s file: choose a new file name"
-    return None
 
 
 def check_spec(data: dict, ctx: TicketContext) -> tuple[TestSpec | None, list[str]]:

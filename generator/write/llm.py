@@ -1,8 +1,8 @@
-"""Write: spec → `.robot` text (LLM writer; the offline one is in offline.py).
+"""The LLM writer: spec → `.robot` text, written and repaired by a model.
 
-A writer opens a session per ticket. A repair sends the model its current file, the dryrun and
-robocop diagnostics, the keywords and the imports: not the whole first context again, so a
-repair costs a fraction of the first request. Gaps are sealed and counted in generator/gaps.py.
+A repair sends the model its current file, the dryrun and robocop diagnostics, the keywords
+and the imports: not the whole first context again, so a repair costs a fraction of the first
+request. Gaps are sealed and counted in generator/gaps.py.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 from generator.budget import TicketBudget
 from generator.gaps import measured, seal_incomplete
@@ -19,25 +18,13 @@ from generator.llm import ChatModel, Tool
 from generator.logs import TicketLog
 from generator.matcher import KeywordMatcher
 from generator.models import Diagnostic, GeneratedTest, TestSpec, TicketContext
-from generator.prompts import repair_messages, writer_messages
 from generator.repo_tools import must_read
 from generator.text import strip_fences
+from generator.write.prompts import repair_messages, writer_messages
 
 #: Characters of the planner's `must_read_files` put in the writer's first request, all files
 #: together: the rest stays one `read_file` call away.
 MAX_MUST_READ_CHARS = 6000
-
-
-class WriterSession(Protocol):
-    async def draft(self) -> GeneratedTest: ...
-
-    async def repair(self, previous: GeneratedTest, diagnostics: list[Diagnostic]) -> GeneratedTest: ...
-
-
-class Writer(Protocol):
-    def session(
-        self, spec: TestSpec, ctx: TicketContext, matcher: KeywordMatcher, budget: TicketBudget, log: TicketLog
-    ) -> WriterSession: ...
 
 
 class LLMWriter:

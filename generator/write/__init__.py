@@ -1,0 +1,28 @@
+"""Write: spec → `.robot` text.
+
+Two writers share the `Writer` interface: `llm.py` (a model writes and repairs the file) and
+`offline.py` (steps mapped to the repo's keywords deterministically). A writer opens a
+session per ticket, so a repair can build on what the draft learnt (the model's conversation,
+the offline step mappings).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from generator.budget import TicketBudget
+from generator.logs import TicketLog
+from generator.matcher import KeywordMatcher
+from generator.models import Diagnostic, GeneratedTest, TestSpec, TicketContext
+
+
+class WriterSession(Protocol):
+    async def draft(self) -> GeneratedTest: ...
+
+    async def repair(self, previous: GeneratedTest, diagnostics: list[Diagnostic]) -> GeneratedTest: ...
+
+
+class Writer(Protocol):
+    def session(
+        self, spec: TestSpec, ctx: TicketContext, matcher: KeywordMatcher, budget: TicketBudget, log: TicketLog
+    ) -> WriterSession: ...

@@ -1,0 +1,150 @@
+"""The offline writer: deterministic, no model, no network.
+
+Every step goes through the same `KeywordMatcher` the LLM writer gets as its lookup tool; a
+step nothing matches stays in place as the convention's marker comment
+(`# MISSING KEYWORD: <step>`), and its test is tagged and ends in `Skip` (or `Fail`), so it
+never passes while it verifies less than the ticket asks. Imports are what the mapped keywords
+need (see generator/imports.py); setup and teardown follow the most similar suite; names and
+documentation follow generator/conventions.py.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+
+from robot.api import get_model
+from robot.api.parsing import SuiteSetup, SuiteTeardown, TestSetup, TestTeardown
+
+from generator.budget import TicketBudget
+from generator.conventions import missing_marker_line, wrapped_setting
+from generator.gaps import measured, seal_incomplete
+from generator.imports import import_lines_for
+from generator.logs import TicketLog
+from generator.matcher import KeywordMatcher, format_call, split_bdd_prefix
+from generator.models import Conventions, Diagnostic, GeneratedTest, StepMapping, TestSpec, TicketContext
+from generator.plan.offline import is_scenario
+from generator.trust import escape_cell
+
+SEP = "    "
+
+
+def setup_lines(repo: Path, example_path: str | None) -> list[tuple[str, str, list[str]]]:
+    """(setting, keyword, args) of the most similar suite's setup and teardown: the house habit."""
+    if not example_path:
+        return []
+    labels = {SuiteSetup: "Suite Setup", SuiteTeardown: "Suite Teardown", TestSetup: "Test Setup",
+              TestTeardown: "Test Teardown"}  # fmt: skip
+    return [
+        (labels[type(node)], node.name, list(node.args))
+        for section in get_model(repo / example_path).sections
+        for node in section.body
+        if isinstance(node, SuiteSetup | SuiteTeardown | TestSetup | TestTeardown) and node.name
+    ]
+
+
+def _covers(criteria: list[str]) -> str:
+    """The criteria a case verifies; a scenario is named by its title line alone."""
+    if criteria and is_scenario(criteria[0]):
+        return criteria[0].strip()
+    return " ".join(c.strip().rstrip(".") + "." for c in criteria)
+
+
+def _bdd_case(line: str) -> str:
+    """`Given the user ...` as `Given The user ...`: one prefix case throughout the file, and the
+    keyword's first word capitalised as in the repo's suites (RF matches names case-insensitively)."""
+    first, sep, args = line.partition(SEP)
+    prefix, rest = split_bdd_prefix(first)
+    name = f"{prefix.capitalize()} {rest[:1].upper()}{rest[1:]}" if prefix else first[:1].upper() + first[1:]
+    return name + sep + args
+
+
+def render_step(mapping: StepMapping, conventions: Conventions) -> str:
+    """A mapped step as its call; an unmapped one as the convention's marker comment."""
+    if mapping.how == "placeholder" or mapping.keyword is None:
+        return missing_marker_line(conventions.missing_marker, mapping.step, conventions.line_length, SEP)
+    return _bdd_case(format_call(mapping))
+
+
+def render_suite(spec: TestSpec, settings: list[str], bodies: list[list[str]], conventions: Conventions) -> str:
+    """The suite text; every ticket-derived string goes through `escape_cell` (or is a comment)."""
+    width = conventions.line_length
+    out = ["*** Settings ***", *wrapped_setting("Documentation", spec.rf.suite_doc or spec.meta.title, "", width)]
+    out += settings
+    # Tags every case carries are the suite's `Test Tags` (robocop's could-be-test-tags).
+    shared = [t for t in spec.rf.test_cases[0].tags if all(t in c.tags for c in spec.rf.test_cases)]
+    suite_tags = list(dict.fromkeys([*spec.rf.force_tags, *shared]))
+    if suite_tags:
+        out.append(SEP.join(["Test Tags", *(escape_cell(t) for t in suite_tags)]))
+    out += ["", "", "*** Test Cases ***"]
+    for case, body in zip(spec.rf.test_cases, bodies, strict=True):
+        out.append(escape_cell(case.name))
+        out += wrapped_setting("[Documentation]", _covers(case.covers) or case.name, SEP, width)
+        if tags := [t for t in case.tags if t not in suite_tags]:
+            out.append(SEP.join(["", "[Tags]", *(escape_cell(t) for t in tags)]))
+        out += [SEP + line for line in body]
+        out.append("")
+    return seal_incomplete("\n".join(out).rstrip() + "\n", conventions)
+
+
+class OfflineWriter:
+    def session(
+        self, spec: TestSpec, ctx: TicketContext, matcher: KeywordMatcher, budget: TicketBudget, log: TicketLog
+    ) -> OfflineWriterSession:
+        return OfflineWriterSession(spec, ctx, matcher, log)
+
+
+class OfflineWriterSession:
+    def __init__(self, spec: TestSpec, ctx: TicketContext, matcher: KeywordMatcher, log: TicketLog):
+        self.spec = spec
+        self.ctx = ctx
+        self.matcher = matcher
+        self.log = log
+        self.mappings: list[list[StepMapping]] = [
+            matcher.match_case(c.steps, area=posixpath.dirname(spec.rf.target_path)) for c in spec.rf.test_cases
+        ]
+        example = ctx.examples[0].path if ctx.examples else None
+        self.setups = setup_lines(Path(ctx.repo.root), example)
+
+    def _settings(self) -> list[str]:
+        """Imports of what the calls need (setup/teardown included), then the setup lines."""
+        called = [kw for case in self.mappings for m in case if (kw := self.matcher.keyword_of(m)) is not None]
+        kept = [(label, name, args) for label, name, args in self.setups if self.matcher.lookup(name) is not None]
+        called += [kw for _, name, _ in kept if (kw := self.matcher.lookup(name)) is not None]
+        repo = self.ctx.repo
+        lines = import_lines_for(
+            called, root=repo.root, common=repo.common_resource, target_path=self.spec.rf.target_path
+        )
+        return lines + [SEP.join([label, name, *args]) for label, name, args in kept]
+
+    def _render(self) -> GeneratedTest:
+        conventions = self.ctx.repo.conventions
+        bodies = [[render_step(m, conventions) for m in case] for case in self.mappings]
+        text = render_suite(self.spec, self._settings(), bodies, conventions)
+        flat = [m for case in self.mappings for m in case]
+        return measured(GeneratedTest(target_path=self.spec.rf.target_path, text=text, mappings=flat), conventions)
+
+    async def draft(self) -> GeneratedTest:
+        test = self._render()
+        mapped = sum(m.how != "placeholder" for m in test.mappings)
+        self.log.progress(f"writer (offline): {mapped}/{len(test.mappings)} steps mapped to existing keywords")
+        for m in test.mappings:
+            self.log.info(f"  {m.how:<11} {m.step!r} -> {m.keyword or 'missing'}")
+        return test
+
+    async def repair(self, previous: GeneratedTest, diagnostics: list[Diagnostic]) -> GeneratedTest:
+        """Turn every step a diagnostic points at into a missing-keyword marker; the rest is kept."""
+        lines = previous.text.splitlines()
+        # Lint findings are not the mapping's fault: the offline output is formatted and
+        # house-styled by construction, so only dryrun/parse errors unmap a step.
+        diagnostics = [d for d in diagnostics if d.source != "lint"]
+        bad = {d.line for d in diagnostics if d.line and d.severity == "error"}
+        conventions = self.ctx.repo.conventions
+        for case in self.mappings:
+            for i, m in enumerate(case):
+                rendered = SEP + render_step(m, conventions)
+                hit = any(0 < n <= len(lines) and lines[n - 1] == rendered for n in bad)
+                named = any(d.keyword and m.keyword and d.keyword.lower() == m.keyword.lower() for d in diagnostics)
+                if m.how != "placeholder" and (hit or named):
+                    case[i] = StepMapping(step=m.step)
+        return self._render()
