@@ -127,18 +127,28 @@ class RepoConfig(_Strict):
     @field_validator("tests_dir")
     @classmethod
     def _repo_relative_folder(cls, value: str) -> str:
-        """One spelling per folder (`''`, `./` and `.` are the root; `tests/` is `tests`), so every
-        path check compares like with like; nothing outside the repo."""
-        if "\\" in value or value.strip().startswith("/") or re.match(r"^[A-Za-z]:", value.strip()):
-            raise ValueError(
-                "an absolute path is outside the repo: give a folder relative to the repo root, with '/' separators ('.' is the root)"
-            )
-        folder = posixpath.normpath(value.strip() or ".")
-        if folder == ".." or folder.startswith("../"):
-            raise ValueError(
-                "the tests folder is outside the repo ('..' leaves it): use a folder relative to the repo root"
-            )
-        return folder
+        return tests_folder(value)
+
+
+def tests_folder(value: str, repo: Path | None = None) -> str:
+    """The tests folder in one spelling (`''`, `./` and `.` are the root; `tests/` is `tests`), so
+    every path check compares like with like; ValueError when it is outside the repo.
+
+    The one owner of the rule: the config key's validator checks the text (absolute, `..`);
+    once the repo is known (`repo`), a symlink that leads out of it is outside too.
+    """
+    if "\\" in value or value.strip().startswith("/") or re.match(r"^[A-Za-z]:", value.strip()):
+        raise ValueError(
+            "an absolute path is outside the repo: give a folder relative to the repo root, with '/' separators ('.' is the root)"
+        )
+    folder = posixpath.normpath(value.strip() or ".")
+    if folder == ".." or folder.startswith("../"):
+        raise ValueError(
+            "the tests folder is outside the repo ('..' leaves it): use a folder relative to the repo root"
+        )
+    if repo is not None and not (repo / folder).resolve().is_relative_to(repo.resolve()):
+        raise ValueError(_outside(value, repo))
+    return folder
 
 
 class Settings(BaseModel):
@@ -311,15 +321,23 @@ def _escaping_paths(repo: Path, cfg: RepoConfig) -> list[str]:
     `tests_dir: .` (the repo root itself) is inside.
     """
     problems = []
-    named = [("tests_dir", cfg.tests_dir), ("convention_doc", cfg.convention_doc)]
+    try:
+        tests_folder(cfg.tests_dir, repo)
+    except ValueError as exc:
+        problems.append(f"tests_dir: {exc}")
+    named = [("convention_doc", cfg.convention_doc)]
     named += [(f"pythonpath[{i}]", entry) for i, entry in enumerate(cfg.pythonpath)]
     for name, value in named:
         if Path(value).is_absolute() or not (repo / value).resolve().is_relative_to(repo.resolve()):
-            problems.append(
-                f"{name}: {value!r} is outside the repo {repo}: use a path relative to the repo root, "
-                "without '..' and not through a symlink that leaves the repo"
-            )
+            problems.append(f"{name}: {_outside(value, repo)}")
     return problems
+
+
+def _outside(value: str, repo: Path) -> str:
+    return (
+        f"{value!r} is outside the repo {repo}: use a path relative to the repo root, "
+        "without '..' and not through a symlink that leaves the repo"
+    )
 
 
 def _env(environ: dict[str, str], name: str) -> str | None:

@@ -458,6 +458,7 @@ def test_a_config_that_is_not_utf8_is_a_clear_error(sample_repo, capsys):
     [
         "tests_dir: ../outside",
         "tests_dir: /etc",
+        "tests_dir: doc/linked",
         "convention_doc: doc/linked/secret.md",
         "pythonpath: [libraries, ../outside]",
     ],
