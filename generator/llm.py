@@ -395,7 +395,6 @@ class OpenAIChat:
         while True:
             attempt += 1
             use_format = json_schema is not None and self.supports_response_format
-            await self.backoff.wait()
             try:
                 completion = await self._attempt(
                     messages, model=model, tools=tools, json_schema=json_schema if use_format else None, on_text=on_text
@@ -486,7 +485,9 @@ class OpenAIChat:
             }
         limiter = self._limiter if self._limiter is not None else contextlib.nullcontext()
         async with limiter:
-            # Checked once a slot is ours: the breaker may have tripped while this call queued.
+            # Both checked once a slot is ours: a call queued for a slot while another one got a
+            # 429 must wait for the shared pause too, and the breaker may have tripped meanwhile.
+            await self.backoff.wait()
             if self._breaker is not None and self._breaker.open:
                 raise LLMError(self._breaker.reason)
             try:
