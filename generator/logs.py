@@ -1,8 +1,9 @@
 """Job logs a person can follow: one collapsible section per ticket, the LLM stream line by line.
 
 GitLab renders `section_start`/`section_end` markers as collapsible blocks. With several
-tickets in flight, each ticket's section is buffered and printed whole when the ticket ends
-(only short key-prefixed progress lines go out live), so sections never interleave.
+tickets in flight, each ticket's section is buffered and printed whole when the ticket ends, so
+sections never interleave; only a `[KEY] started` line goes out live meanwhile. Every line is
+printed once: the stage detail lives in the section alone, not also as a live copy.
 
 Only the markers themselves go out raw. Every message line — model tokens, diagnostics,
 reasons quoting ticket or model text — first loses its control characters (`\r`, ANSI/VT
@@ -121,12 +122,6 @@ class TicketLog:
 
     def info(self, message: str) -> None:
         self._emit(f"[{self.key}] {plain(message)}\n")
-
-    def progress(self, message: str) -> None:
-        """A stage transition: goes out live even when the section is buffered."""
-        self.info(message)
-        if self.buffered:
-            self.console.line(f"[{self.key}] {message}")
 
     def stream(self, role: str, delta: str) -> None:
         """LLM tokens, assembled into whole lines prefixed with the key and role."""

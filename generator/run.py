@@ -377,7 +377,7 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
         result.status, result.reason = "skipped", rc.run_budget.reason()
         return
 
-    log.progress("gathering ticket, Confluence pages, conventions")
+    log.info("gathering ticket, Confluence pages, conventions")
     ticket = await fetch_ticket(rc.jira, key, cfg.tools, acceptance_field=cfg.acceptance_field)
     result.conventions = rc.repo.convention_path if rc.repo.convention is not None else ""
     ticket, pages, result.truncated = cap_context(
@@ -419,14 +419,14 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
     result.steps_mapped = max(result.steps_total - test.steps_missing, 0)
     result.tests_total, result.tests_incomplete = test.tests, test.incomplete_tests
     result.complete = test.tests > 0 and test.incomplete_tests == 0
-    log.progress(
+    log.info(
         f"{result.steps_mapped}/{result.steps_total} steps mapped; "
         f"{test.tests - test.incomplete_tests}/{test.tests} test(s) complete"
     )
     if not validation.ok:
         return
 
-    log.progress(f"publishing ({settings.publish})")
+    log.info(f"publishing ({settings.publish})")
     outcome = await rc.publisher.publish(ticket, spec, test, validation, result)
     rc.breakers.gitlab.success()
     result.status, result.reason, result.mr_url = outcome.status, outcome.reason, outcome.mr_url
@@ -444,7 +444,7 @@ async def _write_and_validate(
     test: GeneratedTest = await session.draft()
     while True:
         test.target_path = spec.rf.target_path  # the writer never chooses where the file goes
-        log.progress(f"validating {test.target_path} (attempt {result.attempts}/{cfg.limits.max_attempts})")
+        log.info(f"validating {test.target_path} (attempt {result.attempts}/{cfg.limits.max_attempts})")
         if leaked := rc.redact.found(test.text):
             # Never written, never published: the writer gets it back to remove, like any error.
             validation = ValidationResult(ok=False, diagnostics=[_secret_diagnostic(leaked)])
@@ -466,14 +466,14 @@ async def _write_and_validate(
                 pool=rc.dryrun_pool,
             )
         if validation.ok:
-            log.progress("dryrun passed")
+            log.info("dryrun passed")
             # Formatting keeps the meaning (robocop's formatter works on RF's own model), so the
             # dryrun verdict holds; diagnostics above refer to the writer's own line numbers.
             lint, lint_rate = await rc.linter()
             test.text = lint.format(test.text, test.target_path)
             linted = lint.lint(test.text, test.target_path)
             result.lint_issues = len(linted.issues)
-            log.progress(
+            log.info(
                 f"robocop: {len(linted.issues)} issue(s), {linted.per_100_lines:.1f} per 100 lines "
                 f"(the repo's suites: {lint_rate:.1f})"
             )

@@ -7,6 +7,7 @@ import os
 import random
 import re
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,13 @@ def test_concurrent_tickets_keep_their_log_sections_whole(llm, atlassian, sample
         tagged = [line for line in body.splitlines() if re.match(r"\[QA-\d+", line)]
         assert tagged and all(line.startswith(f"[{key}") for line in tagged)
         assert f"[{key} writer] *** Test Cases ***" in body
+        assert f"[{key}] dryrun passed" in body  # the stage detail is in the section...
+    # ...and only there: each ticket line is printed once, live lines being one `started` each.
+    stage_lines = Counter(line for line in out.splitlines() if re.match(r"\[QA-\d+\] ", line))
+    assert {line: n for line, n in stage_lines.items() if n > 1} == {}
+    outside = re.sub(r"section_start:.*?section_end:\S+", "", out, flags=re.S)
+    live = [line for line in outside.splitlines() if line.startswith("[QA-")]
+    assert sorted(live) == [f"[{k}] started" for k in keys]
     summary = out.split("jira2robot summary:")[1]
     assert all(re.search(rf"{k}\s+created", summary) for k in keys)
 

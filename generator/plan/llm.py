@@ -77,7 +77,7 @@ class LLMPlanner:
         errors: list[str] = []
         for attempt in (1, 2):
             budget.check()
-            log.progress(f"planner: asking {self.model_name} for the test spec (attempt {attempt})")
+            log.info(f"planner: asking {self.model_name} for the test spec (attempt {attempt})")
             result = await self.model.chat(
                 messages,
                 model=self.model_name,

@@ -167,7 +167,7 @@ class OfflinePlanner:
             )
             for title, steps, covers in cases_from_criteria(ticket.acceptance_criteria)
         ]
-        log.progress(f"planner (offline): {len(cases)} test case(s) from {len(ticket.acceptance_criteria)} criteria")
+        log.info(f"planner (offline): {len(cases)} test case(s) from {len(ticket.acceptance_criteria)} criteria")
         return TestSpec(
             meta=SpecMeta(jira_key=ticket.key, title=ticket.summary),
             confluence=SpecConfluence(

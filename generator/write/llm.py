@@ -85,7 +85,7 @@ class LLMWriterSession:
 
     async def _ask(self, what: str) -> GeneratedTest:
         self.budget.check()
-        self.log.progress(f"writer: {what} with {self.writer.model_name}")
+        self.log.info(f"writer: {what} with {self.writer.model_name}")
         result = await self.writer.model.chat(
             self.messages,
             model=self.writer.model_name,

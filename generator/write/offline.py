@@ -127,7 +127,7 @@ class OfflineWriterSession:
     async def draft(self) -> GeneratedTest:
         test = self._render()
         mapped = sum(m.how != "placeholder" for m in test.mappings)
-        self.log.progress(f"writer (offline): {mapped}/{len(test.mappings)} steps mapped to existing keywords")
+        self.log.info(f"writer (offline): {mapped}/{len(test.mappings)} steps mapped to existing keywords")
         for m in test.mappings:
             self.log.info(f"  {m.how:<11} {m.step!r} -> {m.keyword or 'missing'}")
         return test
