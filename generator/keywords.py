@@ -109,6 +109,7 @@ def build_inventory(
     secrets: Iterable[str] = (),
     exclude: Collection[str] = (),
     imports_only: bool = False,
+    dryrun_env: Sequence[str] = (),
 ) -> KeywordInventory:
     """Keywords and import allow-list of `repo`, from the cache when nothing changed.
 
@@ -118,7 +119,8 @@ def build_inventory(
     Libraries that cannot be imported are recorded in `errors` and never abort the build:
     the repo's CI image may lack a library that the new test does not need anyway.
     `python` is the repo's own interpreter (default: this one); libraries and variable files
-    are imported there, each within `scan_timeout` seconds, with `secrets` kept out of reach.
+    are imported there, each within `scan_timeout` seconds, with `secrets` kept out of reach and
+    the variables of `dryrun_env` kept as the dryrun keeps them.
 
     `exclude` are repo-relative files being validated: a new file must not make its check pay a
     cold build. The entry of the whole repo serves when it exists (the caller then leaves the
@@ -130,7 +132,7 @@ def build_inventory(
     repo = repo.resolve()
     python = str(python or sys.executable)
     files = _walk(repo)
-    environment = _environment_fingerprint(python, secrets)
+    environment = [*_environment_fingerprint(python, secrets), *sorted(dryrun_env)]
     keys = [lambda: _cache_key(files, pythonpath, environment, cache_dir)]
     if len(set(exclude)) == 1 and len(rest := [f for f in files if f.rel not in exclude]) < len(files):
         # Tried first: the file being validated is usually new, so the whole repo's key would
@@ -143,7 +145,7 @@ def build_inventory(
     _state.from_cache = inventory is not None
     log.debug("keyword inventory of %s %s", repo, "from the cache" if inventory is not None else "built")
     if inventory is None:
-        scanner = _Scanner(python, scan_timeout, tuple(secrets))
+        scanner = _Scanner(python, scan_timeout, tuple(secrets), tuple(dryrun_env))
         inventory = _Builder(repo, _pythonpath_dirs(repo, pythonpath), scanner).build(files)
         whole = _cache_key(files, pythonpath, environment, cache_dir)
         cache.write(cache.entry_path("inventory", whole, cache_dir), inventory.model_dump_json())
@@ -173,6 +175,7 @@ def repo_inventory(
         secrets=settings.secrets(),
         exclude=exclude,
         imports_only=imports_only,
+        dryrun_env=cfg.dryrun_env,
     )
 
 
@@ -441,6 +444,7 @@ class _Scanner:
     python: str
     timeout: float
     secrets: tuple[str, ...]
+    allow: tuple[str, ...]
 
     def scan(
         self, repo: Path, pythonpath: Sequence[Path], items: Sequence[dict[str, object]]
@@ -450,7 +454,9 @@ class _Scanner:
         if not items:
             return []
         paths = [str(d) for d in pythonpath]
-        outcome = run_scan(self.python, paths, items, timeout=self.timeout, secrets=self.secrets, cwd=repo)
+        outcome = run_scan(
+            self.python, paths, items, timeout=self.timeout, secrets=self.secrets, allow=self.allow, cwd=repo
+        )
         found: list[dict[str, object] | str] = []
         for index in range(len(items)):
             if index in outcome.hung:
