@@ -71,7 +71,10 @@ def memoised_key(
 ) -> str:
     """The content key `compute()` returns for files whose (name, stat) are `stats`, remembered
     under their stat signatures and `parts` (the settings): see the module's docstring."""
-    signature = content_key([*parts, *(p for rel, st in stats for p in (rel, stat_signature(st)))])
+    # One part for all the files (newline-separated: no name holds one): a hash update per file
+    # would cost as much as the stat calls themselves on a large repo.
+    listing = "\n".join(f"{rel}\0{stat_signature(st)}" for rel, st in stats)
+    signature = content_key([*parts, listing])
     memo = entry_path("stat", signature, cache_dir)
     if (known := read(memo)) is not None and len(known) == 64:
         return known.decode("ascii")
