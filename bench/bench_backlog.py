@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing
+import os
 import sys
 import tempfile
 import time
@@ -145,8 +146,12 @@ def throughput(ns: argparse.Namespace, work: Path) -> None:
             "concurrency": concurrency,
             "in_flight": in_flight,
         }
+        load_before = os.getloadavg()[0]
         result = in_fresh_process(throughput_run, params)
         result["in_flight"] = in_flight
+        # The machine's 1-minute load average before and after the run: a shared runner's load
+        # (other jobs) shows in wall/limit, and the reader must see it beside the ratio.
+        result["load"] = f"{load_before:.2f}/{os.getloadavg()[0]:.2f}"
         runs.append((label, latency, rate, concurrency, result))
 
     rate_text = f"{ns.token_rate:g} tokens/s" if ns.token_rate else "no token pacing"
@@ -179,6 +184,7 @@ def throughput(ns: argparse.Namespace, work: Path) -> None:
                 r["ours"] / n,
                 r["peak_mb"],
                 r["children_mb"],
+                r["load"],
             ]
         )
     print_table(
@@ -199,6 +205,7 @@ def throughput(ns: argparse.Namespace, work: Path) -> None:
             "ours s/ticket",
             "peak RSS MB",
             "children MB",
+            "load before/after",
         ],
         rows,
     )

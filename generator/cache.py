@@ -11,6 +11,13 @@ mtime): a fixed number of entries either wastes space on a small repo or pushes 
 inventory out after a few dozen `validate` calls. Writes are atomic (temporary file, then
 rename), so shards sharing a folder never read half an entry. A cache that cannot be written
 only costs time: errors are logged, never raised.
+
+Hashing means reading every file (a tenth of a second on a 2,000-file repo, on every command).
+So a content key is also remembered under the files' stat signatures (size, mtime, ctime, inode),
+as git's index does: the next command in the same checkout only `stat`s the files. A file
+changed within `RACY_SECONDS` of the memo could change again without its timestamps moving, so
+no memo is written then. A new checkout (the next pipeline) has new signatures: its first
+command hashes, and still finds the content-keyed entries a previous pipeline left.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -29,7 +37,9 @@ log = logging.getLogger(__name__)
 MAX_MB_ENV = "JIRA2ROBOT_CACHE_MAX_MB"
 DEFAULT_MAX_MB = 256
 #: File name prefixes of our entries: pruning never touches another tool's files.
-KINDS = ("inventory", "suites")
+KINDS = ("inventory", "imports", "suites", "builtin", "stat")
+#: Seconds within which a file's timestamps do not vouch for its content (see the module's docstring).
+RACY_SECONDS = 2.0
 
 
 def default_cache_dir() -> Path:
@@ -46,6 +56,33 @@ def content_key(parts: Iterable[str | bytes]) -> str:
         data = part.encode() if isinstance(part, str) else part
         digest.update(str(len(data)).encode() + b"\0" + data)
     return digest.hexdigest()
+
+
+def stat_signature(stat: os.stat_result) -> str:
+    """What changes whenever a file's bytes do (ctime even when a tool resets the mtime)."""
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}:{stat.st_dev}"
+
+
+def memoised_key(
+    parts: Sequence[str | bytes],
+    stats: Sequence[tuple[str, os.stat_result]],
+    compute: Callable[[], str],
+    cache_dir: Path | None = None,
+) -> str:
+    """The content key `compute()` returns for files whose (name, stat) are `stats`, remembered
+    under their stat signatures and `parts` (the settings): see the module's docstring."""
+    # One part for all the files (newline-separated: no name holds one): a hash update per file
+    # would cost as much as the stat calls themselves on a large repo.
+    listing = "\n".join(f"{rel}\0{stat_signature(st)}" for rel, st in stats)
+    signature = content_key([*parts, listing])
+    memo = entry_path("stat", signature, cache_dir)
+    if (known := read(memo)) is not None and len(known) == 64:
+        return known.decode("ascii")
+    key = compute()
+    newest = max((max(st.st_mtime, st.st_ctime) for _, st in stats), default=0.0)
+    if newest < time.time() - RACY_SECONDS:
+        write(memo, key)
+    return key
 
 
 def entry_path(kind: str, key: str, cache_dir: Path | None = None) -> Path:

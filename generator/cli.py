@@ -17,13 +17,21 @@ from typing import Any
 
 import anyio
 
-from generator import __version__
+import generator
 from generator.config import ConfigError, Settings, build_settings
 from generator.interrupt import Interrupted
 from generator.logs import Console, redact_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_SIGINT = 130
+
+
+class _Version(argparse.Action):
+    """argparse's own `version` action needs the text when the parser is built; reading the
+    installed metadata costs every command, so it is read only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        parser.exit(message=f"{parser.prog} {generator.__version__}\n")
 
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
@@ -87,7 +95,7 @@ def parser() -> argparse.ArgumentParser:
         "error, 143/130 stopped by SIGTERM/SIGINT (report written, unfinished tickets 'interrupted').",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging of the clients")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     sub = p.add_subparsers(dest="command", required=True)
     _run_flags(sub.add_parser("run", help="the main job: tickets to dryrun-proven tests and draft MRs"))
     demo = sub.add_parser("demo", help="the whole flow on embedded sample data (no network, no secrets)")
@@ -176,15 +184,16 @@ def _repo(args: argparse.Namespace) -> Settings:
     """The repo and its configuration, read and validated once, exactly as `run` sees them;
     the detected layout goes to stderr so `--json` output stays clean."""
     settings = build_settings(
-        {k: getattr(args, k) for k in ("repo", "tests_dir", "repo_python", "scan_timeout")}, command="keywords"
+        {k: getattr(args, k) for k in ("repo", "tests_dir", "repo_python", "scan_timeout")}, command=args.command
     )
-    print(f"jira2robot: {settings.layout_note}", file=sys.stderr)
+    if settings.layout_note:
+        print(f"jira2robot: {settings.layout_note}", file=sys.stderr)
     return settings
 
 
 def _validate(args: argparse.Namespace) -> int:
     from generator.keywords import repo_inventory, without_importer
-    from generator.validate import validate
+    from generator.validate import forked_dryrun, validate
 
     settings = _repo(args)
     repo, cfg = settings.repo, settings.repo_config
@@ -197,7 +206,9 @@ def _validate(args: argparse.Namespace) -> int:
         if not path.is_relative_to(repo):
             raise ConfigError([f"{raw}: not inside the repo {repo}"])
         files.append((path.relative_to(repo).as_posix(), path))
-    inventory = repo_inventory(settings, exclude=[rel for rel, _ in files])  # a new file keeps the cache warm
+    # A new file keeps the cache warm; the checks need the import allow-list only.
+    inventory = repo_inventory(settings, exclude=[rel for rel, _ in files], imports_only=True)
+    runner = forked_dryrun(settings.repo_python, settings.secrets(), cfg.dryrun_env)
     failed = False
     out: list[dict[str, Any]] = []
     for rel, path in files:
@@ -215,6 +226,7 @@ def _validate(args: argparse.Namespace) -> int:
                 secrets=settings.secrets(),
                 dryrun_env=cfg.dryrun_env,
                 python=settings.repo_python,
+                pool=runner,
             )
         )
         failed = failed or not result.ok

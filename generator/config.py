@@ -16,8 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from generator.gather.repo import detect_tests_dir, read_convention
-from generator.mcp_client import AUTH_SCHEMES, auth_headers
+from generator.mcp_auth import AUTH_SCHEMES, auth_headers
 from generator.redact import Redactor, url_credentials
 from generator.repo_env import RepoPythonError, check_supported, resolve_python
 
@@ -33,7 +32,7 @@ class ConfigError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True, defer_build=True)
 
 
 class ToolNames(_Strict):
@@ -154,7 +153,7 @@ def tests_folder(value: str, repo: Path | None = None) -> str:
 class Settings(BaseModel):
     """Everything one `jira2robot run` needs, already validated."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     keys: list[str] = Field(default_factory=list)
     jql: str | None = None
@@ -451,7 +450,7 @@ def build_settings(
         usable = usable and not escaping
     configured |= set(overrides)
     layout_note = ""
-    if usable:
+    if usable and command != "validate":  # validate checks a file where it is: no tests folder to find
         layout_note = _settle_tests_dir(repo, repo_config, explicit="tests_dir" in configured)
         if command in ("run", "demo"):
             problems += _convention_problems(repo, repo_config, explicit="convention_doc" in configured)
@@ -581,6 +580,8 @@ def _settle_tests_dir(repo: Path, cfg: RepoConfig, *, explicit: bool) -> str:
     Real repos keep suites at the root or in `login_tests/`: a fixed `tests` default would put
     every generated file into a new folder no suite of the repo is in.
     """
+    from generator.gather.repo import detect_tests_dir  # the Robot Framework parser: only when asked
+
     if explicit:
         return f"tests folder '{cfg.tests_dir}' (configured)"
     detected = detect_tests_dir(repo)
@@ -594,6 +595,8 @@ def _settle_tests_dir(repo: Path, cfg: RepoConfig, *, explicit: bool) -> str:
 def _convention_problems(repo: Path, cfg: RepoConfig, *, explicit: bool) -> list[str]:
     """A convention document that was asked for but is missing: one error at start, not one per
     ticket. Without a configured one, conventions are derived from the suites."""
+    from generator.gather.repo import read_convention
+
     if read_convention(repo, cfg.convention_doc) is not None or (cfg.convention_optional and not explicit):
         return []
     why = "is configured" if explicit else "is required (convention_optional: false)"

@@ -25,42 +25,54 @@ import tempfile
 import time
 
 
+def run_request(args: list[str], cwd: str, robot_main: str) -> dict[str, object]:
+    """One dryrun as `python -m robot ARGS` in `cwd` would run it: its return code, its stderr
+    and Robot Framework's own seconds. Shared by this worker and the forked dryrun of
+    `jira2robot validate` (`generator/validate_fork.py`), so both answer alike."""
+    from robot import run_cli
+
+    os.chdir(cwd)
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    # What `python -m robot ARGS` shows the repo's libraries (some look for "--dryrun" there).
+    sys.argv = [robot_main, *args]
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as captured:
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            rc = run_cli(args, exit=False)
+        except SystemExit as stop:
+            rc = stop.code if isinstance(stop.code, int) else 1
+        finally:
+            sys.stderr.flush()
+            sys.stdout.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        stderr = captured.read().decode("utf-8", "replace")
+    return {"rc": rc, "stderr": stderr, "seconds": time.perf_counter() - started}
+
+
+def robot_main_path() -> str:
+    """`robot/__main__.py`, for `sys.argv[0]` (importing it would run it)."""
+    import robot
+
+    return os.path.join(os.path.dirname(robot.__file__), "__main__.py")
+
+
 def main() -> None:
     del sys.path[0]  # this file's folder: `python -m robot` puts the working directory there instead
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     quiet = os.open(os.devnull, os.O_WRONLY)
     os.dup2(quiet, 1)
-    import robot
-    from robot import run_cli
-
-    robot_main = os.path.join(os.path.dirname(robot.__file__), "__main__.py")  # importing it would run it
+    robot_main = robot_main_path()
 
     answers.write(json.dumps({"ready": True}) + "\n")
     answers.flush()
     for line in sys.stdin:
         request = json.loads(line)
-        os.chdir(request["cwd"])
-        if request["cwd"] not in sys.path:
-            sys.path.insert(0, request["cwd"])
-        # What `python -m robot ARGS` shows the repo's libraries (some look for "--dryrun" there).
-        sys.argv = [robot_main, *request["args"]]
-        started = time.perf_counter()
-        with tempfile.TemporaryFile() as captured:
-            saved = os.dup(2)
-            os.dup2(captured.fileno(), 2)
-            try:
-                rc = run_cli(request["args"], exit=False)
-            except SystemExit as stop:
-                rc = stop.code if isinstance(stop.code, int) else 1
-            finally:
-                sys.stderr.flush()
-                sys.stdout.flush()
-                os.dup2(saved, 2)
-                os.close(saved)
-            captured.seek(0)
-            stderr = captured.read().decode("utf-8", "replace")
-        seconds = time.perf_counter() - started
-        answers.write(json.dumps({"rc": rc, "stderr": stderr, "seconds": seconds}) + "\n")
+        answers.write(json.dumps(run_request(request["args"], request["cwd"], robot_main)) + "\n")
         answers.flush()
 
 

@@ -33,7 +33,6 @@ large repo (thousands of resource files) costs seconds to parse and libdoc.
 from __future__ import annotations
 
 import glob
-import importlib.metadata
 import logging
 import os
 import posixpath
@@ -43,6 +42,7 @@ import sys
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -78,6 +78,8 @@ ALWAYS_LIBRARIES = ("BuiltIn",)
 _HASHED_SUFFIXES = (".resource", ".robot", ".py", ".yaml", ".yml", ".json")
 _VARIABLE_FILE_SUFFIXES = (".py", ".yaml", ".yml", ".json")
 _MAX_ERRORS_PER_FILE = 5
+#: The inventory's fields `validate` reads: the import allow-list, its importers and the errors.
+_IMPORTS = {"libraries", "resources", "variables", "importers", "errors"}
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z])")
 #: Seconds one library or variable file may take to import before it is named and skipped.
 DEFAULT_SCAN_TIMEOUT = 60.0
@@ -106,6 +108,8 @@ def build_inventory(
     scan_timeout: float = DEFAULT_SCAN_TIMEOUT,
     secrets: Iterable[str] = (),
     exclude: Collection[str] = (),
+    imports_only: bool = False,
+    dryrun_env: Sequence[str] = (),
 ) -> KeywordInventory:
     """Keywords and import allow-list of `repo`, from the cache when nothing changed.
 
@@ -115,42 +119,52 @@ def build_inventory(
     Libraries that cannot be imported are recorded in `errors` and never abort the build:
     the repo's CI image may lack a library that the new test does not need anyway.
     `python` is the repo's own interpreter (default: this one); libraries and variable files
-    are imported there, each within `scan_timeout` seconds, with `secrets` kept out of reach.
+    are imported there, each within `scan_timeout` seconds, with `secrets` kept out of reach and
+    the variables of `dryrun_env` kept as the dryrun keeps them.
 
     `exclude` are repo-relative files being validated: a new file must not make its check pay a
     cold build. The entry of the whole repo serves when it exists (the caller then leaves the
     file out of the allow-list with `without_importer`); else, for one file, the entry of the
     rest of the repo: what the repo looked like before the file was written. Files validated
     together vouch for each other's imports, which only the whole repo's entry records, so that
-    is what a miss builds.
+    is what a miss builds. `imports_only`: the allow-list is enough (a cached one has no keywords).
     """
     repo = repo.resolve()
     python = str(python or sys.executable)
     files = _walk(repo)
-    environment = _environment_fingerprint(python, secrets)
-    whole = cache.entry_path("inventory", _cache_key(files, tests_dir, pythonpath, environment), cache_dir)
-    candidates = [whole]
+    environment = [*_environment_fingerprint(python, secrets), *sorted(dryrun_env)]
+    keys = [lambda: _cache_key(files, pythonpath, environment, cache_dir)]
     if len(set(exclude)) == 1 and len(rest := [f for f in files if f.rel not in exclude]) < len(files):
-        candidates.append(
-            cache.entry_path("inventory", _cache_key(rest, tests_dir, pythonpath, environment), cache_dir)
+        # Tried first: the file being validated is usually new, so the whole repo's key would
+        # have to read every file (its stat vouches for nothing yet) only to miss.
+        keys.insert(0, lambda: _cache_key(rest, pythonpath, environment, cache_dir))
+    inventory = None
+    for key in keys:
+        if (inventory := _read_cache(key(), cache_dir, imports_only=imports_only)) is not None:
+            break
+    _state.from_cache = inventory is not None
+    log.debug("keyword inventory of %s %s", repo, "from the cache" if inventory is not None else "built")
+    if inventory is None:
+        scanner = _Scanner(python, scan_timeout, tuple(secrets), tuple(dryrun_env))
+        inventory = _Builder(repo, _pythonpath_dirs(repo, pythonpath), scanner).build(files)
+        whole = _cache_key(files, pythonpath, environment, cache_dir)
+        cache.write(cache.entry_path("inventory", whole, cache_dir), inventory.model_dump_json())
+        cache.write(cache.entry_path("imports", whole, cache_dir), inventory.model_dump_json(include=_IMPORTS))
+    if not (repo / tests_dir).is_dir():  # the tests folder is a setting, not content: not in the key
+        problem = (
+            f"tests folder '{tests_dir}' not found in the repo: suites' imports are missing "
+            "from the allow-list (set tests_dir in .jira2robot.yml)"
         )
-    for path in candidates:
-        cached = _read_cache(path)
-        if cached is not None:
-            _state.from_cache = True
-            log.debug("keyword inventory of %s loaded from cache %s", repo, path)
-            return cached
-    _state.from_cache = False
-    scanner = _Scanner(python, scan_timeout, tuple(secrets))
-    inventory = _Builder(repo, tests_dir, _pythonpath_dirs(repo, pythonpath), scanner).build(files)
-    cache.write(whole, inventory.model_dump_json())
+        inventory.errors.insert(0, problem)
     return inventory
 
 
-def repo_inventory(settings: Settings, *, exclude: Collection[str] = ()) -> KeywordInventory:
+def repo_inventory(
+    settings: Settings, *, exclude: Collection[str] = (), imports_only: bool = False
+) -> KeywordInventory:
     """The inventory of the configured repo, scanned in its own interpreter: one call for every
-    command, so `keywords`, `validate` and `run` see the same thing (`exclude`: files being
-    validated, see `build_inventory`)."""
+    command, so `keywords`, `validate` and `run` see the same thing (`exclude`, `imports_only`:
+    for files being validated, see `build_inventory`)."""
     cfg = settings.repo_config
     return build_inventory(
         settings.repo,
@@ -160,6 +174,8 @@ def repo_inventory(settings: Settings, *, exclude: Collection[str] = ()) -> Keyw
         scan_timeout=cfg.limits.scan_timeout,
         secrets=settings.secrets(),
         exclude=exclude,
+        imports_only=imports_only,
+        dryrun_env=cfg.dryrun_env,
     )
 
 
@@ -255,24 +271,32 @@ def _format_arg_triples(args: Iterable[tuple[str, str, str | None]]) -> list[str
 class _SourceFile:
     path: Path
     rel: str
-    content: bytes
+    stat: os.stat_result
+
+    @cached_property
+    def content(self) -> bytes:
+        """Read when hashed or parsed, once: a warm command only needs the stat (`cache.memoised_key`)."""
+        try:
+            return self.path.read_bytes()
+        except OSError:  # gone since the walk: hashed and parsed as empty, the next walk drops it
+            return b""
 
 
 def _walk(repo: Path) -> list[_SourceFile]:
     """Every file of the repo that can shape the inventory (resources, suites, libraries,
-    variable files), read once: hash and parse share it."""
+    variable files), with its stat; contents are read only when needed."""
     found: list[_SourceFile] = []
-    for dirpath, dirnames, filenames in os.walk(repo):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not skip_dir(d, at_root=here == repo))
+    top = str(repo)
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if not skip_dir(d, at_root=dirpath == top))
+        prefix = "" if dirpath == top else dirpath[len(top) + 1 :].replace(os.sep, "/") + "/"
         for name in sorted(filenames):
             if name.lower().endswith(_HASHED_SUFFIXES):
-                path = here / name
                 try:
-                    content = path.read_bytes()
+                    stat = os.stat(os.path.join(dirpath, name))
                 except OSError:
                     continue
-                found.append(_SourceFile(path, path.relative_to(repo).as_posix(), content))
+                found.append(_SourceFile(repo / (prefix + name), prefix + name, stat))
     return found
 
 
@@ -287,34 +311,52 @@ def _environment_fingerprint(python: str, secrets: Iterable[str]) -> list[str]:
         # Installed packages only (site-packages, PYTHONPATH, hashed below): not the working
         # directory nor the script's folder, whose `*.egg-info` is no library of the repo and
         # made the key depend on where the command ran.
-        path = [*site.getsitepackages(), site.getusersitepackages()]
-        dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions(path=path))
-        return [python, get_version(), sys.version, *dists]
+        return [python, get_version(), sys.version, *_installed([*site.getsitepackages(), site.getusersitepackages()])]
     found = probe(python, secrets)
     return [python, found["robot"], found["python"], *found["distributions"]]
 
 
+def _installed(folders: Sequence[str]) -> list[str]:
+    """The distributions installed in `folders`, as their metadata folders' names (`name-1.2.dist-info`).
+
+    The names carry name and version, as `importlib.metadata` would report them, at the cost of
+    one directory listing instead of reading every distribution's METADATA (0.1 s per command).
+    """
+    found: list[str] = []
+    for folder in folders:
+        try:
+            found += [e for e in os.listdir(folder) if e.endswith((".dist-info", ".egg-info"))]
+        except OSError:
+            continue
+    return sorted(found)
+
+
 def _cache_key(
-    files: Sequence[_SourceFile], tests_dir: str, pythonpath: Sequence[str], environment: Sequence[str]
+    files: Sequence[_SourceFile], pythonpath: Sequence[str], environment: Sequence[str], cache_dir: Path | None
 ) -> str:
-    """The repo's content and settings only: not where it sits, not where the command runs."""
+    """The repo's content and settings only: not where it sits, not where the command runs.
+    Remembered under the files' stats, so a warm command does not read them (`cache.memoised_key`)."""
     here = Path(__file__)
-    return cache.content_key(
-        [
-            here.read_bytes(),  # a new builder invalidates old entries
-            here.with_name("scan_worker.py").read_bytes(),
-            get_version(),  # the parser's version
-            os.environ.get("PYTHONPATH", ""),  # decides which module a library name imports
-            tests_dir,
-            *pythonpath,
-            "\0".join(environment),
-            *(part for f in files for part in (f.rel, f.content)),
-        ]
+    settings = [
+        here.read_bytes(),  # a new builder invalidates old entries
+        here.with_name("scan_worker.py").read_bytes(),
+        get_version(),  # the parser's version
+        os.environ.get("PYTHONPATH", ""),  # decides which module a library name imports
+        *pythonpath,
+        "\0".join(environment),
+    ]
+    return cache.memoised_key(
+        settings,
+        [(f.rel, f.stat) for f in files],
+        lambda: cache.content_key([*settings, *(part for f in files for part in (f.rel, f.content))]),
+        cache_dir,
     )
 
 
-def _read_cache(path: Path) -> KeywordInventory | None:
-    data = cache.read(path)
+def _read_cache(key: str, cache_dir: Path | None, *, imports_only: bool) -> KeywordInventory | None:
+    """The cached inventory, or only its import allow-list (`_IMPORTS`: what `validate` needs,
+    a few kilobytes instead of every keyword)."""
+    data = cache.read(cache.entry_path("imports" if imports_only else "inventory", key, cache_dir))
     try:
         return None if data is None else KeywordInventory.model_validate_json(data)
     except (ValueError, ValidationError):
@@ -402,6 +444,7 @@ class _Scanner:
     python: str
     timeout: float
     secrets: tuple[str, ...]
+    allow: tuple[str, ...]
 
     def scan(
         self, repo: Path, pythonpath: Sequence[Path], items: Sequence[dict[str, object]]
@@ -411,7 +454,9 @@ class _Scanner:
         if not items:
             return []
         paths = [str(d) for d in pythonpath]
-        outcome = run_scan(self.python, paths, items, timeout=self.timeout, secrets=self.secrets, cwd=repo)
+        outcome = run_scan(
+            self.python, paths, items, timeout=self.timeout, secrets=self.secrets, allow=self.allow, cwd=repo
+        )
         found: list[dict[str, object] | str] = []
         for index in range(len(items)):
             if index in outcome.hung:
@@ -428,7 +473,6 @@ class _Scanner:
 @dataclass
 class _Builder:
     repo: Path
-    tests_dir: str
     pythonpath: list[Path]
     scanner: _Scanner
     keywords: list[Keyword] = field(default_factory=list)
@@ -442,11 +486,6 @@ class _Builder:
     variable_sources: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
 
     def build(self, files: Sequence[_SourceFile]) -> KeywordInventory:
-        if not (self.repo / self.tests_dir).is_dir():
-            self.errors.append(
-                f"tests folder '{self.tests_dir}' not found in the repo: suites' imports are missing "
-                "from the allow-list (set tests_dir in .jira2robot.yml)"
-            )
         present_resources: list[str] = []
         with LOGGER.cache_only:
             for f in files:

@@ -6,9 +6,7 @@ the writer gets a read-only subset of a server's tools through `tools()`.
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 from collections.abc import Collection, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -16,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
+
+from generator.mcp_auth import REFUSED
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -27,27 +27,6 @@ class McpError(Exception):
 
 class McpAuthError(McpError):
     """The server refused our credentials (HTTP 401/403): no ticket can be read until they are fixed."""
-
-
-AUTH_SCHEMES = ("bearer", "token", "basic")
-#: How mcp-atlassian words a refusal by Jira/Confluence itself (the token reached them and was refused).
-_REFUSED = re.compile(r"\((?:401|403)\)|Unauthorized|Authentication failed|Invalid user \w+ token", re.IGNORECASE)
-
-
-def auth_headers(scheme: str, token: str | None, user: str | None = None) -> dict[str, str]:
-    """The Authorization header mcp-atlassian accepts for each deployment type.
-
-    `bearer` (default): a Server/DC personal access token or an OAuth access token;
-    `token`: `Token <PAT>` (Server/DC PAT, never taken for OAuth); `basic`: Jira Cloud,
-    `Basic base64(email:api_token)`. No token means no header (the server may still accept
-    the request when its operator set ALLOW_GLOBAL_CRED_FALLBACK=true).
-    """
-    if not token:
-        return {}
-    if scheme == "basic":
-        pair = f"{user or ''}:{token}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
-    return {"Authorization": f"{'Token' if scheme == 'token' else 'Bearer'} {token}"}
 
 
 @dataclass(frozen=True)
@@ -155,7 +134,7 @@ class McpConnection:
             raise McpError(f"{self.label} MCP tool {tool} failed: {_describe(exc)}") from None
         text = "\n".join(getattr(block, "text", "") for block in result.content if getattr(block, "text", None))
         if result.is_error:
-            if _REFUSED.search(text):
+            if REFUSED.search(text):
                 raise McpAuthError(f"{self.label} MCP tool {tool}: {text}. {self._auth_hint}".strip())
             raise McpError(f"{self.label} MCP tool {tool} returned an error: {text or 'no message'}")
         if result.structured_content is not None and not text:

@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field
 # --------------------------------------------------------------------------- gather
 
 
-class Ticket(BaseModel):
+class _Model(BaseModel):
+    """Every model here: the schema is built on first use, not at import, so a command pays only
+    for the models it touches (`validate` needs two of the twenty)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Ticket(_Model):
     """A Jira issue reduced to what test generation needs (tolerant of several MCP server shapes)."""
 
     key: str
@@ -30,7 +37,7 @@ class Ticket(BaseModel):
     url: str = ""
 
 
-class ConfluencePage(BaseModel):
+class ConfluencePage(_Model):
     page_id: str
     title: str
     space_key: str = ""
@@ -38,7 +45,7 @@ class ConfluencePage(BaseModel):
     body: str = ""
 
 
-class Keyword(BaseModel):
+class Keyword(_Model):
     """One user keyword or library keyword the writer may call."""
 
     name: str
@@ -54,7 +61,7 @@ class Keyword(BaseModel):
     )
 
 
-class KeywordInventory(BaseModel):
+class KeywordInventory(_Model):
     """The repo's keywords plus the imports its suites already use (the import allow-list)."""
 
     keywords: list[Keyword] = Field(default_factory=list)
@@ -81,13 +88,13 @@ class KeywordInventory(BaseModel):
     )
 
 
-class ExampleTest(BaseModel):
+class ExampleTest(_Model):
     path: str
     text: str
     score: float = 0.0
 
 
-class Conventions(BaseModel):
+class Conventions(_Model):
     """How generated tests are written (see generator/conventions.py: defaults < convention doc < config)."""
 
     incomplete: Literal["skip", "fail"] = Field(
@@ -102,7 +109,7 @@ class Conventions(BaseModel):
     line_length: int = Field(120, ge=60, le=400)
 
 
-class RepoContext(BaseModel):
+class RepoContext(_Model):
     """What is known about the test repository, built once per run and shared by every ticket."""
 
     root: str
@@ -117,7 +124,7 @@ class RepoContext(BaseModel):
     )
 
 
-class TicketContext(BaseModel):
+class TicketContext(_Model):
     """Everything gathered for one ticket before any LLM call."""
 
     ticket: Ticket
@@ -129,7 +136,7 @@ class TicketContext(BaseModel):
 # --------------------------------------------------------------------------- plan (the spec JSON)
 
 
-class _Open(BaseModel):
+class _Open(_Model):
     """Spec objects tolerate extra fields from the planner but validate the ones we use."""
 
     model_config = ConfigDict(extra="allow")
@@ -185,7 +192,7 @@ class TestSpec(_Open):
 DiagnosticSource = Literal["parse", "path", "import", "trust", "dryrun", "environment", "lint", "writer", "secret"]
 
 
-class Diagnostic(BaseModel):
+class Diagnostic(_Model):
     severity: Literal["error", "warning", "info"] = "error"
     message: str
     line: int | None = None
@@ -193,7 +200,7 @@ class Diagnostic(BaseModel):
     source: DiagnosticSource = "dryrun"
 
 
-class ValidationResult(BaseModel):
+class ValidationResult(_Model):
     ok: bool
     diagnostics: list[Diagnostic] = Field(default_factory=list)
     environment_error: bool = Field(
@@ -201,7 +208,7 @@ class ValidationResult(BaseModel):
     )
 
 
-class StepMapping(BaseModel):
+class StepMapping(_Model):
     """How one spec step became a line of Robot code (offline writer and keyword lookup tool)."""
 
     step: str
@@ -211,7 +218,7 @@ class StepMapping(BaseModel):
     how: Literal["exact", "embedded", "similar", "placeholder"] = "placeholder"
 
 
-class GeneratedTest(BaseModel):
+class GeneratedTest(_Model):
     """The writer's output for one ticket."""
 
     __test__ = False
@@ -228,7 +235,7 @@ class GeneratedTest(BaseModel):
 # --------------------------------------------------------------------------- report
 
 
-class LLMUsage(BaseModel):
+class LLMUsage(_Model):
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -246,7 +253,7 @@ class LLMUsage(BaseModel):
 TicketStatus = Literal["created", "updated", "skipped", "failed", "interrupted"]
 
 
-class TicketResult(BaseModel):
+class TicketResult(_Model):
     """One entry of report.json (field names are part of the public contract)."""
 
     key: str

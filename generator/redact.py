@@ -16,7 +16,6 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import quote, quote_plus, unquote, urlsplit
-from xml.sax.saxutils import escape as xml_escape
 
 MASK = "[MASKED]"
 #: Shorter values are ignored: masking them would shred ordinary text.
@@ -53,8 +52,8 @@ _ESCAPES: tuple[Callable[[str], str], ...] = (
     html.escape,  # &quot; &#x27; &lt; &gt; &amp;
     lambda s: html.escape(s, quote=False),
     lambda s: html.escape(s).replace("&#x27;", "&#39;"),
-    lambda s: xml_escape(s, {'"': "&quot;", "'": "&apos;"}),
-    lambda s: xml_escape(s, {'"': "&quot;", "\n": "&#10;"}),  # ElementTree attributes
+    lambda s: html.escape(s, quote=False).replace('"', "&quot;").replace("'", "&apos;"),
+    lambda s: html.escape(s, quote=False).replace('"', "&quot;").replace("\n", "&#10;"),  # ElementTree attributes
     lambda s: quote(s, safe=""),
     quote,
     quote_plus,

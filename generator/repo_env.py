@@ -127,16 +127,19 @@ def run_scan(
     *,
     timeout: float,
     secrets: Iterable[str] = (),
+    allow: Iterable[str] = (),
     cwd: Path | None = None,
 ) -> ScanOutcome:
-    """Run `items` in worker processes of `python`; each item gets `timeout` seconds.
+    """Run `items` in worker processes of `python`; each item gets `timeout` seconds, with the
+    environment the dryrun gets (`allow`: the repo's `dryrun_env`, which its libraries may need
+    at import as much as at run time).
 
     An item that overruns is recorded in `hung`, its worker killed, and a fresh worker takes
     the remaining items: one hanging import costs one deadline, the others are still scanned.
     """
     outcome = ScanOutcome()
     pending = list(range(len(items)))
-    env = repo_code_env(secrets)
+    env = repo_code_env(secrets, allow=allow)
     while pending:
         process = subprocess.Popen(
             [str(python), str(WORKER)],

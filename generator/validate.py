@@ -54,7 +54,7 @@ from generator.dryrun_listener import DryrunLineRecorder
 from generator.models import Diagnostic, KeywordInventory, ValidationResult
 from generator.sandbox import repo_code_env
 from generator.trust import is_import_keyword, normalise_keyword, untrusted_code
-from generator.validate_pool import DryrunPool
+from generator.validate_pool import DryrunPool, DryrunRunner
 
 MAX_TARGET_PATH = 200
 _ALLOWED_SHOWN = 10
@@ -443,6 +443,15 @@ def dryrun_pool(python: str | None, secrets: Sequence[str], dryrun_env: Sequence
     return DryrunPool(python or sys.executable, _robot_env(secrets, dryrun_env))
 
 
+def forked_dryrun(python: str | None, secrets: Sequence[str], dryrun_env: Sequence[str]) -> DryrunRunner | None:
+    """`validate`'s dryrun in a fork of this process, when nothing in it needs hiding from the
+    repo's code (`generator.validate_fork`); None: a fresh `robot` process, as `run` does."""
+    from generator.validate_fork import ForkedDryrun, can_fork
+
+    env = _robot_env(secrets, dryrun_env)
+    return ForkedDryrun(env) if can_fork(env, secrets, python) else None
+
+
 def _failures(item: Any, lines: dict[str, int]) -> list[tuple[int, str | None, str]]:
     """Innermost failing steps written in the file under test, as (line, keyword, message).
 
@@ -626,7 +635,7 @@ async def _dryrun(
     secrets: Sequence[str],
     dryrun_env: Sequence[str],
     python: str | None = None,
-    pool: DryrunPool | None = None,
+    pool: DryrunRunner | None = None,
 ) -> ValidationResult:
     root = Path(repo).resolve()
     if PurePosixPath(target_path).is_absolute() or "\\" in target_path or ".." in target_path.split("/"):
@@ -706,7 +715,7 @@ async def dryrun(
     secrets: Sequence[str] = (),
     dryrun_env: Sequence[str] = (),
     python: str | None = None,
-    pool: DryrunPool | None = None,
+    pool: DryrunRunner | None = None,
 ) -> ValidationResult:
     """`robot --dryrun` of `text` as if it were `repo/target_path`, leaving the repo untouched.
 
@@ -744,7 +753,7 @@ async def validate(
     secrets: Sequence[str] = (),
     dryrun_env: Sequence[str] = (),
     python: str | None = None,
-    pool: DryrunPool | None = None,
+    pool: DryrunRunner | None = None,
 ) -> ValidationResult:
     """Static checks, then the dryrun only if they found no error (an unsafe file is never run).
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from anyio.abc import Process
@@ -73,6 +73,12 @@ class _Worker:
         with anyio.CancelScope(shield=True):
             await self.process.wait()
             await self.process.aclose()
+
+
+class DryrunRunner(Protocol):
+    """Runs `robot ARGS` in `cwd` somewhere warm: the pool's workers, or a fork of `validate`."""
+
+    async def run(self, args: Sequence[str], cwd: Path) -> tuple[int, str, float] | None: ...
 
 
 class DryrunPool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,8 @@ def test_the_key_ignores_where_the_repo_sits(sample_repo: Path, tmp_path: Path):
     index_suites(elsewhere, "tests", cache_dir=tmp_path / "c")
     build_inventory(elsewhere, cache_dir=tmp_path / "c")
     assert last_build_from_cache()
-    assert len(list((tmp_path / "c").glob("*.json"))) == 2  # one index, one inventory
+    kinds = sorted(p.name.split("-")[0] for p in (tmp_path / "c").glob("*.json") if not p.name.startswith("stat-"))
+    assert kinds == ["imports", "inventory", "suites"]  # one entry of each for both checkouts
 
 
 def test_validating_a_new_file_hits_the_warm_inventory(sample_repo: Path, tmp_path: Path):
@@ -129,3 +131,54 @@ def test_many_small_entries_stay_when_they_fit(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv(cache.MAX_MB_ENV, "0")
     cache.write(cache.entry_path("suites", "last", tmp_path), "[]")
     assert [p.name for p in tmp_path.glob("*.json")] == ["suites-last.json"]
+
+
+def test_a_content_key_is_remembered_under_the_files_stats(tmp_path: Path):
+    """A warm command only stats the files; a rewrite (new ctime, even with the old size and
+    mtime) and a file changed within RACY_SECONDS are hashed again."""
+    files = []
+    for name in ("a.robot", "b.resource"):
+        (tmp_path / name).write_text(name, encoding="utf-8")
+        os.utime(tmp_path / name, (1_000_000, 1_000_000))
+        files.append(tmp_path / name)
+    hashed: list[int] = []
+
+    def key() -> str:
+        hashed.append(1)
+        return cache.content_key([p.read_bytes() for p in files])
+
+    def stats() -> list[tuple[str, os.stat_result]]:
+        return [(p.name, p.stat()) for p in files]
+
+    folder = tmp_path / "cache"
+    first = cache.memoised_key(["settings"], stats(), key, folder)
+    assert not list(folder.glob("stat-*.json"))  # just written: no memo vouches for them yet
+    time.sleep(cache.RACY_SECONDS + 0.1)  # not a timing assertion: the files must grow old
+    assert cache.memoised_key(["settings"], stats(), key, folder) == first
+    assert len(list(folder.glob("stat-*.json"))) == 1
+    hashed.clear()
+    assert cache.memoised_key(["settings"], stats(), key, folder) == first
+    assert hashed == []  # served by the stats
+    assert cache.memoised_key(["other settings"], stats(), key, folder) == first and hashed == [1]
+
+    hashed.clear()
+    files[0].write_text("A.robot", encoding="utf-8")  # same size...
+    os.utime(files[0], (1_000_000, 1_000_000))  # ...and the same mtime: only the ctime moved
+    changed = cache.memoised_key(["settings"], stats(), key, folder)
+    assert hashed == [1] and changed != first
+
+
+def test_the_tests_folder_is_a_setting_not_part_of_the_inventory_key(sample_repo: Path, tmp_path: Path):
+    build_inventory(sample_repo, tests_dir="tests", cache_dir=tmp_path)
+    moved = build_inventory(sample_repo, tests_dir="nowhere", cache_dir=tmp_path)
+    assert last_build_from_cache()
+    assert moved.errors[0].startswith("tests folder 'nowhere' not found in the repo")
+    assert not any("tests folder" in e for e in build_inventory(sample_repo, cache_dir=tmp_path).errors)
+
+
+def test_validate_reads_only_the_import_allow_list(sample_repo: Path, tmp_path: Path):
+    whole = build_inventory(sample_repo, cache_dir=tmp_path)
+    imports = build_inventory(sample_repo, cache_dir=tmp_path, imports_only=True)
+    assert last_build_from_cache() and whole.keywords and not imports.keywords
+    fields = ("libraries", "resources", "variables", "importers", "errors")
+    assert [getattr(imports, f) for f in fields] == [getattr(whole, f) for f in fields]

@@ -125,6 +125,16 @@ def test_a_crashing_worker_is_replaced_and_the_file_gets_a_fresh_dryrun(sample_r
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def _our_worker(pid: str) -> bool:
+    """A dryrun worker this test process started (other test runs on the machine start theirs)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+    except OSError:
+        return False  # ended meanwhile
+    return "dryrun_worker" in cmdline and parent == str(os.getpid())
+
+
 def test_a_timed_out_worker_is_killed(sample_repo: Path):
     (sample_repo / "libraries" / "Sleepy.py").write_text("import time\ntime.sleep(600)\n", encoding="utf-8")
     sleepy = GOOD.replace("Suite Setup", "Library             ../../libraries/Sleepy.py\nSuite Setup")
@@ -145,9 +155,5 @@ def test_a_timed_out_worker_is_killed(sample_repo: Path):
 
     before = {p for p in os.listdir("/proc") if p.isdigit()}
     assert anyio.run(go) == 1
-    workers = [
-        p
-        for p in set(os.listdir("/proc")) - before
-        if p.isdigit() and "dryrun_worker" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")
-    ]
+    workers = [p for p in set(os.listdir("/proc")) - before if p.isdigit() and _our_worker(p)]
     assert workers == []

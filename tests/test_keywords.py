@@ -563,3 +563,23 @@ def test_variable_names_reach_the_writer_prompt_bounded(repo: Path, cache: Path)
     assert "Variables the repository" not in prompt([])
     many = [f"${{V{i}}}" for i in range(MAX_VARIABLE_NAMES + 5)]
     assert f"${{V{MAX_VARIABLE_NAMES - 1}}}, " not in prompt(many) and "(and 5 more)" in prompt(many)
+
+
+def test_the_scan_keeps_the_variables_the_repo_allows_its_dryrun(tmp_path: Path, monkeypatch):
+    """A library that reads a secret-named variable of the repo's own at import (`dryrun_env`):
+    the scan sees it as the dryrun does; without the allow-list it is scrubbed from both."""
+    repo = tmp_path / "repo"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "libraries").mkdir()
+    (repo / "libraries" / "Needy.py").write_text(
+        "import os\nos.environ['SHOP_API_TOKEN']\n\n\ndef needy_step():\n    pass\n", encoding="utf-8"
+    )
+    (repo / "tests" / "t.robot").write_text(
+        "*** Settings ***\nLibrary    Needy\n\n*** Test Cases ***\nT\n    Needy Step\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("SHOP_API_TOKEN", "the-repo's-own-test-token")
+    scrubbed = build_inventory(repo, cache_dir=tmp_path / "c")
+    assert "Needy Step" not in {k.name for k in scrubbed.keywords}
+    assert any("Needy" in e and "SHOP_API_TOKEN" in e for e in scrubbed.errors)
+    allowed = build_inventory(repo, cache_dir=tmp_path / "c", dryrun_env=["SHOP_API_TOKEN"])
+    assert "Needy Step" in {k.name for k in allowed.keywords}

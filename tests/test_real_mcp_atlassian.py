@@ -20,7 +20,8 @@ from generator.cli import main
 from generator.config import ToolNames
 from generator.gather.confluence import fetch_pages
 from generator.gather.jira import TicketError, fetch_ticket, normalize_issue, search_keys
-from generator.mcp_client import McpAuthError, McpConnection, auth_headers
+from generator.mcp_auth import auth_headers
+from generator.mcp_client import McpAuthError, McpConnection
 from generator.models import ConfluencePage, Ticket
 from tests.servers.fake_atlassian_rest import CLOUD_TOKEN, CLOUD_USER, PAT, FakeAtlassianRest
 from tests.servers.mcp_atlassian_process import MISSING, VERSION, McpAtlassianProcess, executable

@@ -252,3 +252,21 @@ def test_plain_expressions_pass():
         "Should Be True    ${count} > 2", "Evaluate    len($items) + 1", "IF    $x == 'a'", "    Log    x", "END"
     )
     assert trust(text) == []
+
+
+def test_the_names_of_keyword_runners_come_from_builtin_and_survive_the_cache(tmp_path, monkeypatch):
+    """BuiltIn is loaded only for a file calling one of its runners: the cached list must be
+    BuiltIn's own, and a file using one is still checked inside it with a cold or warm cache."""
+    from generator import trust
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    hidden = "*** Test Cases ***\nT\n    Wait Until Keyword Succeeds    2x    1s    Import Library    Evil\n"
+    trust._runner_names.cache_clear()
+    cold = trust._runner_names()
+    assert {"runkeyword", "runkeywordif", "waituntilkeywordsucceeds", "repeatkeyword"} <= cold
+    assert "log" not in cold and "shouldbeequal" not in cold
+    assert untrusted_code(get_model(io.StringIO(hidden)))
+    trust._runner_names.cache_clear()
+    assert trust._runner_names() == cold  # read back from the cache folder
+    assert list(tmp_path.glob("jira2robot/builtin-*.json"))
+    assert untrusted_code(get_model(io.StringIO(hidden)))

@@ -27,7 +27,6 @@ from robot.version import get_version
 
 from generator import cache
 from generator.models import ExampleTest, Ticket
-from generator.retrieval.examples import similar_tests
 
 #: Folders never walked: tooling, virtualenvs and caches hold third-party files, not the repo's tests.
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__"})
@@ -312,4 +311,6 @@ def coverage_index(suites: list[SuiteInfo]) -> dict[str, list[str]]:
 
 def find_examples(suites: list[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
     """The existing test cases most like the ticket, with their suites' settings (generator/retrieval)."""
+    from generator.retrieval.examples import similar_tests  # ranking loads with the first ticket, not at start
+
     return similar_tests(suites, ticket, limit=limit)
