@@ -31,7 +31,8 @@ class _Version(argparse.Action):
     installed metadata costs every command, so it is read only when asked for."""
 
     def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
-        parser.exit(message=f"{parser.prog} {generator.__version__}\n")
+        print(f"{parser.prog} {generator.__version__}")  # to stdout, as argparse's own action does
+        parser.exit()
 
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
