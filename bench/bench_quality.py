@@ -39,8 +39,8 @@ from robot.api.parsing import Documentation, KeywordCall, TestCase
 from generator.atlassian_server import SAMPLE_REPO_DIR
 from generator.gather.repo import index_suites
 from generator.keywords import build_inventory
-from generator.lint import RepoLint
 from generator.matcher import KeywordMatcher
+from generator.validate.lint import RepoLint
 from tests.servers.fake_openai import FakeOpenAI, Text
 
 _BDD = re.compile(r"^(given|when|then|and|but)\s+", re.IGNORECASE)

@@ -14,7 +14,7 @@ import re
 import textwrap
 
 from generator.models import Conventions
-from generator.trust import escape_cell
+from generator.validate.trust import escape_cell
 
 _WORDS_NEAR = r"[^.\n]{0,120}?\bat most (\d+) words"
 _SLUG_WORDS = re.compile(r"\bslug\b" + _WORDS_NEAR, re.IGNORECASE)

@@ -28,7 +28,7 @@ from robot.api.parsing import (
 
 from generator.conventions import MARKER_CONTINUATION
 from generator.models import Conventions, GeneratedTest
-from generator.trust import escape_cell
+from generator.validate.trust import escape_cell
 
 PLACEHOLDER_MARK = "PLACEHOLDER (jira2robot)"
 INCOMPLETE_MARK = "Incomplete (jira2robot)"

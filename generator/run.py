@@ -71,14 +71,14 @@ from generator.report import ReportWriter
 from generator.retrieval import Retriever
 from generator.slots import NewMrSlots
 from generator.validate import UnsafePathError, dryrun_pool, remove_stale_candidates, validate
-from generator.validate_pool import DryrunPool
+from generator.validate.pool import DryrunPool
 from generator.write import Writer
 from generator.write.llm import LLMWriter
 from generator.write.offline import OfflineWriter
 
 if TYPE_CHECKING:  # loaded only when used (see `run`, `RunContext.linter`, `_run`): start-up stays light
-    from generator.lint import RepoLint
     from generator.standin.server import ServedAtlassian
+    from generator.validate.lint import RepoLint
 
 JIRA_AUTH_HINT = (
     "Set JIRA_MCP_TOKEN to your Jira token (a personal access token on Server/Data Center; "
@@ -136,7 +136,7 @@ class RunContext:
         lints a sample of the suites before its first decision."""
         async with self._lint_lock:
             if self._lint is None:
-                from generator.lint import RepoLint
+                from generator.validate.lint import RepoLint
 
                 lint = RepoLint(self.settings.repo, self.settings.repo_config.tests_dir)
                 try:

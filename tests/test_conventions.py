@@ -179,7 +179,7 @@ def test_a_word_longer_than_a_line_is_split_without_breaking_an_escape(room: int
     from robot.variables import contains_variable
 
     from generator.conventions import fit_words
-    from generator.trust import escape_cell
+    from generator.validate.trust import escape_cell
 
     word = escape_cell("${{__import__('os').system('id')}}\\%{GITLAB_TOKEN}@{x}&{y}" * 3)
     pieces = fit_words(f"short {word} end", room).split(" ")

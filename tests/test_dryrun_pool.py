@@ -1,4 +1,4 @@
-"""Warm dryrun workers (generator/validate_pool.py) say exactly what a fresh `robot --dryrun` says.
+"""Warm dryrun workers (generator/validate/pool.py) say exactly what a fresh `robot --dryrun` says.
 
 Real workers in real processes over the sample repo: a corpus of good and broken files is
 checked both ways and the diagnostics compared whole; a worker is replaced after `max_jobs`
@@ -142,12 +142,9 @@ def test_a_timed_out_worker_is_killed(sample_repo: Path):
     async def go() -> int:
         pool = dryrun_pool(None, [], [])
         try:
-            from generator import validate as v
-
-            outcome = await v._dryrun(
-                sleepy, TARGET, repo=sample_repo, robot_options=OPTIONS, pythonpath=PYTHONPATH, limiter=None, timeout=3,
-                inventory=None, secrets=(), dryrun_env=(), pool=pool,
-            )  # fmt: skip
+            outcome = await dryrun(
+                sleepy, TARGET, repo=sample_repo, robot_options=OPTIONS, pythonpath=PYTHONPATH, timeout=3, pool=pool
+            )
             assert outcome.environment_error and "did not finish within 3 s" in outcome.diagnostics[0].message
             return pool.started
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from generator.lint import RepoLint
+from generator.validate.lint import RepoLint
 from tests.servers.fake_openai import Text
 from tests.test_run_e2e import GOOD_PATH, GOOD_ROBOT, llm_args, report, run_cli, spec_json
 

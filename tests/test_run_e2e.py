@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from generator.cli import main
-from generator.lint import RepoLint
+from generator.validate.lint import RepoLint
 from tests.conftest import TICKETS, offline_args
 from tests.servers.fake_openai import Error, Malformed, Text, ToolCalls
 

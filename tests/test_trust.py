@@ -11,7 +11,7 @@ from robot.api.parsing import Token
 from robot.utils import unescape
 from robot.variables import contains_variable
 
-from generator.trust import escape_cell, untrusted_code
+from generator.validate.trust import escape_cell, untrusted_code
 
 HOSTILE = [
     "Login page ${{__import__('os').system('touch /tmp/x')}}",
@@ -257,7 +257,7 @@ def test_plain_expressions_pass():
 def test_the_names_of_keyword_runners_come_from_builtin_and_survive_the_cache(tmp_path, monkeypatch):
     """BuiltIn is loaded only for a file calling one of its runners: the cached list must be
     BuiltIn's own, and a file using one is still checked inside it with a cold or warm cache."""
-    from generator import trust
+    from generator.validate import trust
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     hidden = "*** Test Cases ***\nT\n    Wait Until Keyword Succeeds    2x    1s    Import Library    Evil\n"

@@ -1,4 +1,4 @@
-"""`jira2robot validate`'s forked dryrun (generator/validate_fork.py): the same diagnostics as a
+"""`jira2robot validate`'s forked dryrun (generator/validate/fork.py): the same diagnostics as a
 fresh `robot --dryrun`, bounded by the deadline, and used only when the process holds no secret.
 
 Real forks and real `robot` processes over the sample repo; the CLI cases run `jira2robot
@@ -17,7 +17,7 @@ import anyio
 import pytest
 
 from generator.validate import dryrun
-from generator.validate_fork import ForkedDryrun, can_fork
+from generator.validate.fork import ForkedDryrun, can_fork
 from tests.test_dryrun_pool import CORPUS, GOOD, OPTIONS, PYTHONPATH, TARGET
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork and /proc")
@@ -54,7 +54,7 @@ def test_a_hanging_library_costs_the_deadline_and_leaves_no_process(sample_repo:
 
 def test_a_fork_that_dies_gives_way_to_a_fresh_dryrun(sample_repo: Path):
     (sample_repo / "libraries" / "Exiting.py").write_text(
-        "import os, sys\nif 'generator.validate_fork' in sys.modules:\n    os._exit(3)\n", encoding="utf-8"
+        "import os, sys\nif 'generator.validate.fork' in sys.modules:\n    os._exit(3)\n", encoding="utf-8"
     )
     exiting = GOOD.replace("Suite Setup", "Library             ../../libraries/Exiting.py\nSuite Setup")
     runner = ForkedDryrun(dict(os.environ))

@@ -24,7 +24,7 @@ from generator.logs import TicketLog
 from generator.matcher import KeywordMatcher, format_call, split_bdd_prefix
 from generator.models import Conventions, Diagnostic, GeneratedTest, StepMapping, TestSpec, TicketContext
 from generator.plan.offline import is_scenario
-from generator.trust import escape_cell
+from generator.validate.trust import escape_cell
 
 SEP = "    "
 

@@ -28,7 +28,7 @@ import time
 def run_request(args: list[str], cwd: str, robot_main: str) -> dict[str, object]:
     """One dryrun as `python -m robot ARGS` in `cwd` would run it: its return code, its stderr
     and Robot Framework's own seconds. Shared by this worker and the forked dryrun of
-    `jira2robot validate` (`generator/validate_fork.py`), so both answer alike."""
+    `jira2robot validate` (`generator/validate/fork.py`), so both answer alike."""
     from robot import run_cli
 
     os.chdir(cwd)

@@ -3,7 +3,7 @@
 `validate` has already imported Robot Framework to parse the file; a fresh `python -m robot`
 would start Python and import it again, which is most of what a one-file dryrun costs
 (0.15-0.9 s). A fork starts with everything imported and runs the same `run_cli` call as the
-warm workers (`dryrun_worker.run_request`), so its diagnostics are the same.
+warm workers (`validate.dryrun_worker.run_request`), so its diagnostics are the same.
 
 A fork copies the whole process: its memory and its original environment block (which
 `/proc/self/environ` shows whatever `os.environ` says later). So it is used only when there is
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import anyio
 
-from generator.dryrun_worker import robot_main_path, run_request
+from generator.validate.dryrun_worker import robot_main_path, run_request
 
 
 def can_fork(env: Mapping[str, str], secrets: Sequence[str], python: str | None) -> bool:

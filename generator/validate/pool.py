@@ -1,4 +1,4 @@
-"""A small pool of warm dryrun workers (`generator/dryrun_worker.py`), one per run.
+"""A small pool of warm dryrun workers (`generator/validate/dryrun_worker.py`), one per run.
 
 Each dryrun attempt used to start a new Python and import Robot Framework: 0.3-0.9 s before any
 work, paid again for every repair attempt, and more on a shared CI runner. The pool keeps up to
