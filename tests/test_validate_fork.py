@@ -40,6 +40,21 @@ def test_a_fork_gives_the_diagnostics_of_a_fresh_dryrun(sample_repo: Path):
     assert runner.robot_seconds > 0  # the forks answered: no file fell back to a fresh process
 
 
+def test_what_this_process_parsed_before_does_not_leak_into_the_forks_output(sample_repo: Path, tmp_path: Path):
+    """`validate` may build the inventory in-process first (Robot's parser logs a broken file's
+    errors into its process-wide logger): the fork must still answer as a fresh process does."""
+    from generator.keywords import build_inventory
+
+    (sample_repo / "resources" / "odd.resource").write_text(
+        "*** Settings ***\nUnknown Setting    x\n*** Keywords ***\nBad ${x:[} Pattern\n    No Operation\n",
+        encoding="utf-8",
+    )
+    fresh = {name: _check(sample_repo, text) for name, text in CORPUS.items()}
+    assert build_inventory(sample_repo, cache_dir=tmp_path / "cache").errors  # parsed here, with errors
+    forked = {name: _check(sample_repo, text, ForkedDryrun(dict(os.environ))) for name, text in CORPUS.items()}
+    assert forked == fresh
+
+
 def test_a_hanging_library_costs_the_deadline_and_leaves_no_process(sample_repo: Path):
     (sample_repo / "libraries" / "Sleepy.py").write_text(
         "import os, time\nopen('sleepy.pid', 'w').write(str(os.getpid()))\ntime.sleep(600)\n", encoding="utf-8"

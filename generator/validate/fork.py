@@ -27,6 +27,7 @@ from contextlib import suppress
 from pathlib import Path
 
 import anyio
+from robot.output import LOGGER
 
 from generator.validate.dryrun_worker import robot_main_path, run_request
 
@@ -99,6 +100,10 @@ class ForkedDryrun:
         os.environ.clear()
         os.environ.update(self.env)
         sys.dont_write_bytecode = True  # PYTHONDONTWRITEBYTECODE, as a fresh dryrun gets it
+        # Robot's logger is a process-wide object: parsing in this process (the inventory's
+        # build, the trust rule) left messages in its cache, which the run would write into its
+        # output as its own errors. Closing it resets it, as Robot does at the end of every run.
+        LOGGER.close()
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
         answer = run_request(args, cwd, self.robot_main)
