@@ -12,7 +12,7 @@ import pytest
 from robot.api import get_model
 from robot.parsing.model.blocks import TestCase as RobotTestCase
 from robot.parsing.model.statements import KeywordCall
-from robot.running import TestSuiteBuilder
+from robot.running import TestSuiteBuilder as SuiteBuilder  # not a test class for pytest
 
 from generator.keywords import build_inventory
 from generator.matcher import PLACEHOLDER_MESSAGE, KeywordMatcher
@@ -223,7 +223,7 @@ def test_incomplete_tests_are_tagged_and_reported(demo: Path) -> None:
         assert ticket["complete"] is False
         # Tagged (on the test, or on the suite's Test Tags when every test is incomplete: RF's own
         # model tells which tests carry the tags), and ending in Skip naming the missing steps.
-        suite = TestSuiteBuilder().build(demo / "shop-tests" / ticket["test_path"])
+        suite = SuiteBuilder().build(demo / "shop-tests" / ticket["test_path"])
         tagged = {t.name for t in suite.tests if "jira2robot:incomplete" in t.tags and "wip" in t.tags}
         assert len(tagged) == len(incomplete), (tagged, text)
         for case in incomplete:
