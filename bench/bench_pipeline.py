@@ -35,7 +35,7 @@ from _common import (
 )
 
 from generator.atlassian_server import DEMO_TICKETS_DIR
-from generator.keywords import last_build_from_cache
+from generator.retrieval.inventory import last_build_from_cache
 from generator.run import build_repo_context
 
 KEYS = ("QA-101", "QA-102", "QA-103", "QA-104")

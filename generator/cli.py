@@ -193,7 +193,7 @@ def _repo(args: argparse.Namespace) -> Settings:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from generator.keywords import repo_inventory, without_importer
+    from generator.retrieval.inventory import repo_inventory, without_importer
     from generator.validate import forked_dryrun, validate
 
     settings = _repo(args)
@@ -243,7 +243,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _keywords(args: argparse.Namespace) -> int:
-    from generator.keywords import render_keywords, render_suite_local, repo_inventory
+    from generator.retrieval.inventory import repo_inventory
+    from generator.retrieval.listing import render_keywords, render_suite_local
 
     inventory = repo_inventory(_repo(args))
     if args.json:

@@ -3,7 +3,7 @@
 Libdoc of the repo's libraries and loading its variable files execute the repo's modules:
 they must see the repo's own Robot Framework and libraries (a repo pinning RF 6.1 next to a
 tool on RF 7), and a module that hangs or crashes while importing must cost one named
-warning, not the run. So `generator.keywords` starts this file *by path* with the repo's
+warning, not the run. So `generator.retrieval.inventory` starts this file *by path* with the repo's
 interpreter (`python scan_worker.py`), which is why it imports only the standard library and
 Robot Framework's public API (nothing of this package, no pydantic).
 

@@ -16,7 +16,7 @@ import pytest
 
 from generator import cache
 from generator.gather.repo import index_suites
-from generator.keywords import build_inventory, last_build_from_cache, without_importer
+from generator.retrieval.inventory import build_inventory, last_build_from_cache, without_importer
 
 NEW_SUITE = """*** Settings ***
 Resource    ../resources/common.resource

@@ -8,13 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.keywords import (
-    build_inventory,
-    default_cache_dir,
-    last_build_from_cache,
-    render_keywords,
-)
+from generator.cache import default_cache_dir
 from generator.models import Keyword, KeywordInventory
+from generator.retrieval.inventory import build_inventory, last_build_from_cache
+from generator.retrieval.listing import render_keywords
 
 COMMON_RESOURCE = """\
 *** Settings ***

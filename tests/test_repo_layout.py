@@ -21,7 +21,6 @@ import pytest
 from generator.cli import main
 from generator.config import ConfigError, RepoConfig, build_settings
 from generator.gather.repo import derive_conventions, detect_tests_dir, index_suites
-from generator.keywords import build_inventory, last_build_from_cache
 from generator.models import (
     GeneratedTest,
     SpecMeta,
@@ -33,6 +32,7 @@ from generator.models import (
     ValidationResult,
 )
 from generator.publish.describe import render_mr_description
+from generator.retrieval.inventory import build_inventory, last_build_from_cache
 from generator.validate import safe_target_path
 
 REPOS = Path(__file__).resolve().parent / "data" / "repos"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from generator.gather.repo import find_examples, index_suites
-from generator.keywords import build_inventory
 from generator.matcher import KeywordMatcher
 from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket
 from generator.repo_tools import must_read
 from generator.retrieval import Retriever
 from generator.retrieval.corpus import parse_text
+from generator.retrieval.inventory import build_inventory
 from generator.write.prompts import writer_messages
 
 LIB = '''

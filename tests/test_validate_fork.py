@@ -43,7 +43,7 @@ def test_a_fork_gives_the_diagnostics_of_a_fresh_dryrun(sample_repo: Path):
 def test_what_this_process_parsed_before_does_not_leak_into_the_forks_output(sample_repo: Path, tmp_path: Path):
     """`validate` may build the inventory in-process first (Robot's parser logs a broken file's
     errors into its process-wide logger): the fork must still answer as a fresh process does."""
-    from generator.keywords import build_inventory
+    from generator.retrieval.inventory import build_inventory
 
     (sample_repo / "resources" / "odd.resource").write_text(
         "*** Settings ***\nUnknown Setting    x\n*** Keywords ***\nBad ${x:[} Pattern\n    No Operation\n",

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from generator.keywords import render_keywords
 from generator.models import Conventions, Diagnostic, ExampleTest, Keyword, TestSpec, Ticket
 from generator.prompt_blocks import conventions_block, fenced, house_style
+from generator.retrieval.listing import render_keywords
 
 WRITER_SYSTEM = """\
 You are the WRITER of a QA team's test automation. You write one Robot Framework .robot file from a

@@ -1,34 +1,7 @@
-"""The keyword inventory: every keyword the writer may call, and the imports it may use.
-
-Built only with Robot Framework's own APIs (the parser for `.resource`/`.robot` files, libdoc
-for libraries) so the inventory sees a repo exactly as `robot` will: `${CURDIR}` replaced,
-imports resolved against the importing file then the pythonpath, argument specs as RF reads
-them. A home-made parser would drift from RF on every syntax corner (continuation lines,
-`[Arguments]` with types, embedded arguments with patterns) and the writer would then call
-keywords that do not exist.
-
-The imports found in the repo are the allow-list the validator enforces on generated files:
-the writer may only use what the repo already uses.
-
-Two more things are recorded for the matcher and the writer: which keywords each user keyword
-calls (so a resource keyword wrapping a library keyword can be preferred to it), and the *names*
-of the variables the repo's variable files and resource files define (`${DEFAULT_PASSWORD}`),
-so a step saying "with the correct password" can pass the repo's own variable. Values are never
-kept: variable files often hold credentials, and the inventory is cached and printed.
-
-Keywords of a suite file (a `*** Keywords ***` section beside its tests) are kept apart in
-`suite_keywords`: RF refuses to import a file with tests, so they are examples to copy into
-the new file's own `*** Keywords ***`, never something to import. The same holds for a
-suite's `*** Variables ***` (`suite_variables`).
-
-Files are parsed here with the tool's RF (the parser runs no repo code). Libraries and variable
-files are imported in the repo's own interpreter, in a subprocess with a deadline per item
-(`generator.repo_env.run_scan`): a library whose import hangs is named in `errors` and the
-scan goes on without it.
-
-Building is cached by content hash because the inventory is needed by every command and a
-large repo (thousands of resource files) costs seconds to parse and libdoc.
-"""
+"""Building the keyword inventory from a repo's files (see `retrieval.inventory`, which caches
+it): Robot Framework's parser for `.resource`/`.robot` files, libdoc in the repo's own
+interpreter for libraries and variable files (`Scanner`, one deadline per item), and the import
+allow-list with who imports each entry."""
 
 from __future__ import annotations
 
@@ -37,15 +10,11 @@ import logging
 import os
 import posixpath
 import re
-import site
-import sys
-import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import ValidationError
 from robot.api import get_init_model, get_model, get_resource_model
 from robot.errors import DataError
 from robot.libraries import STDLIBS
@@ -60,215 +29,20 @@ from robot.running import ResourceFile, TestSuite, UserKeyword
 from robot.running.arguments.argumentspec import ArgInfo, ArgumentSpec
 from robot.utils import find_file, normalize
 from robot.variables import VariableMatches
-from robot.version import get_version
 
-from generator import cache
-from generator.cache import default_cache_dir as default_cache_dir  # where callers have looked it up
-from generator.config import Settings
-from generator.gather.repo import skip_dir
 from generator.models import Keyword, KeywordInventory
-from generator.repo_env import probe, run_scan
+from generator.repo_env import run_scan
 
 log = logging.getLogger(__name__)
 
-#: Conventional folders RF users put on `--pythonpath`; added when they exist.
-CONVENTIONAL_PYTHONPATH = ("libraries", "resources", "lib")
 ALWAYS_LIBRARIES = ("BuiltIn",)
-# `.py`, `.yaml`/`.yml` and `.json` may be variable files: their names are part of the inventory.
-_HASHED_SUFFIXES = (".resource", ".robot", ".py", ".yaml", ".yml", ".json")
 _VARIABLE_FILE_SUFFIXES = (".py", ".yaml", ".yml", ".json")
 _MAX_ERRORS_PER_FILE = 5
-#: The inventory's fields `validate` reads: the import allow-list, its importers and the errors.
-_IMPORTS = {"libraries", "resources", "variables", "importers", "errors"}
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z])")
-#: Seconds one library or variable file may take to import before it is named and skipped.
-DEFAULT_SCAN_TIMEOUT = 60.0
-
-_state = threading.local()
-
-
-def last_build_from_cache() -> bool:
-    """Whether this thread's last `build_inventory` call was served from the cache.
-
-    Exposed so callers (and tests) can report cold vs warm builds without timing guesses.
-    """
-    return getattr(_state, "from_cache", False)
-
-
-# --------------------------------------------------------------------------- public API
-
-
-def build_inventory(
-    repo: Path,
-    *,
-    tests_dir: str = "tests",
-    pythonpath: Sequence[str] = (),
-    cache_dir: Path | None = None,
-    python: str | Path | None = None,
-    scan_timeout: float = DEFAULT_SCAN_TIMEOUT,
-    secrets: Iterable[str] = (),
-    exclude: Collection[str] = (),
-    imports_only: bool = False,
-    dryrun_env: Sequence[str] = (),
-) -> KeywordInventory:
-    """Keywords and import allow-list of `repo`, from the cache when nothing changed.
-
-    `tests_dir` is where the suites live; a missing one is reported in `errors` because an
-    inventory built without the suites lacks their imports and the allow-list is too short.
-    `pythonpath` are extra repo-relative folders RF should search (as `robot --pythonpath`).
-    Libraries that cannot be imported are recorded in `errors` and never abort the build:
-    the repo's CI image may lack a library that the new test does not need anyway.
-    `python` is the repo's own interpreter (default: this one); libraries and variable files
-    are imported there, each within `scan_timeout` seconds, with `secrets` kept out of reach and
-    the variables of `dryrun_env` kept as the dryrun keeps them.
-
-    `exclude` are repo-relative files being validated: a new file must not make its check pay a
-    cold build. The entry of the whole repo serves when it exists (the caller then leaves the
-    file out of the allow-list with `without_importer`); else, for one file, the entry of the
-    rest of the repo: what the repo looked like before the file was written. Files validated
-    together vouch for each other's imports, which only the whole repo's entry records, so that
-    is what a miss builds. `imports_only`: the allow-list is enough (a cached one has no keywords).
-    """
-    repo = repo.resolve()
-    python = str(python or sys.executable)
-    files = _walk(repo)
-    environment = [*_environment_fingerprint(python, secrets), *sorted(dryrun_env)]
-    keys = [lambda: _cache_key(files, pythonpath, environment, cache_dir)]
-    if len(set(exclude)) == 1 and len(rest := [f for f in files if f.rel not in exclude]) < len(files):
-        # Tried first: the file being validated is usually new, so the whole repo's key would
-        # have to read every file (its stat vouches for nothing yet) only to miss.
-        keys.insert(0, lambda: _cache_key(rest, pythonpath, environment, cache_dir))
-    inventory = None
-    for key in keys:
-        if (inventory := _read_cache(key(), cache_dir, imports_only=imports_only)) is not None:
-            break
-    _state.from_cache = inventory is not None
-    log.debug("keyword inventory of %s %s", repo, "from the cache" if inventory is not None else "built")
-    if inventory is None:
-        scanner = _Scanner(python, scan_timeout, tuple(secrets), tuple(dryrun_env))
-        inventory = _Builder(repo, _pythonpath_dirs(repo, pythonpath), scanner).build(files)
-        whole = _cache_key(files, pythonpath, environment, cache_dir)
-        cache.write(cache.entry_path("inventory", whole, cache_dir), inventory.model_dump_json())
-        cache.write(cache.entry_path("imports", whole, cache_dir), inventory.model_dump_json(include=_IMPORTS))
-    if not (repo / tests_dir).is_dir():  # the tests folder is a setting, not content: not in the key
-        problem = (
-            f"tests folder '{tests_dir}' not found in the repo: suites' imports are missing "
-            "from the allow-list (set tests_dir in .jira2robot.yml)"
-        )
-        inventory.errors.insert(0, problem)
-    return inventory
-
-
-def repo_inventory(
-    settings: Settings, *, exclude: Collection[str] = (), imports_only: bool = False
-) -> KeywordInventory:
-    """The inventory of the configured repo, scanned in its own interpreter: one call for every
-    command, so `keywords`, `validate` and `run` see the same thing (`exclude`, `imports_only`:
-    for files being validated, see `build_inventory`)."""
-    cfg = settings.repo_config
-    return build_inventory(
-        settings.repo,
-        tests_dir=cfg.tests_dir,
-        pythonpath=cfg.pythonpath,
-        python=settings.repo_python,
-        scan_timeout=cfg.limits.scan_timeout,
-        secrets=settings.secrets(),
-        exclude=exclude,
-        imports_only=imports_only,
-        dryrun_env=cfg.dryrun_env,
-    )
-
-
-def without_importer(inventory: KeywordInventory, rel: str) -> KeywordInventory:
-    """The allow-list as the rest of the repo vouches for it: imports only `rel` makes are dropped.
-
-    `jira2robot validate` checks files already in the repo; a file must not allow its own
-    imports, yet validating several files at once must not remove them from each other's
-    allow-list either, so each file is left out only at its own lookup.
-    """
-
-    def kept(kind: str, names: list[str]) -> list[str]:
-        return [n for n in names if set(inventory.importers.get(f"{kind}:{n}", [])) != {rel}]
-
-    return inventory.model_copy(
-        update={
-            "libraries": kept("LIBRARY", inventory.libraries),
-            "resources": [r for r in kept("RESOURCE", inventory.resources) if r != rel],
-            "variables": kept("VARIABLES", inventory.variables),
-        }
-    )
-
-
-def render_suite_local(inventory: KeywordInventory) -> str:
-    """Suite-local keywords and variables, said to be copied, never imported (RF refuses to
-    import a file with tests)."""
-    lines: list[str] = []
-    groups: dict[str, list[Keyword]] = {}
-    for kw in inventory.suite_keywords:
-        groups.setdefault(kw.owner, []).append(kw)
-    for owner in sorted(set(groups) | set(inventory.suite_variables)):
-        lines.append(f"[Suite] {owner} (local: copy what you need into the new file's own sections)")
-        lines += ["    ".join(["  " + kw.name, *kw.args]) for kw in groups.get(owner, [])]
-        if names := inventory.suite_variables.get(owner):
-            lines.append("  variables: " + " ".join(names))
-    return "\n".join(lines) + ("\n" if lines else "")
-
-
-def render_keywords(keywords: Sequence[Keyword], *, with_docs: bool = True) -> str:
-    """Compact text of keywords grouped by owner, for prompts and `jira2robot keywords`.
-
-    Arguments are shown in RF's own `[Arguments]` syntax and separated by four spaces so the
-    LLM can copy a call verbatim; grouping by owner tells it which import a keyword needs
-    without repeating the owner on every line (prompt tokens are the budget).
-    """
-    groups: dict[tuple[str, str], list[Keyword]] = {}
-    for kw in keywords:
-        groups.setdefault((kw.owner_kind, kw.owner), []).append(kw)
-    lines: list[str] = []
-    for (kind, owner), members in groups.items():
-        lines.append(f"[{'Resource' if kind == 'resource' else 'Library'}] {owner}")
-        for kw in members:
-            lines.append("    ".join(["  " + kw.name, *kw.args]))
-            if with_docs and kw.doc:
-                lines.append("      " + " ".join(kw.doc.split()))
-    return "\n".join(lines) + ("\n" if lines else "")
-
-
-def format_args(spec: ArgumentSpec) -> list[str]:
-    """An argument spec in RF `[Arguments]` syntax: `${a}`, `${b}=x`, `@{c}`, `@{}`, `&{d}`.
-
-    One syntax for user and library keywords, so the matcher and the LLM do not need to know
-    which kind they look at. Types are left out: libdoc's Python types (`Literal[...] | None`)
-    cost many tokens and RF converts the strings anyway.
-    """
-    return _format_arg_triples((arg.kind, arg.name, arg.default_repr) for arg in spec)
-
-
-def _format_arg_triples(args: Iterable[tuple[str, str, str | None]]) -> list[str]:
-    """(kind, name, default repr) as RF `[Arguments]` cells; libdoc's JSON gives the same
-    triples for a library scanned in another interpreter."""
-    out: list[str] = []
-    for kind, name, default in args:
-        if kind == ArgInfo.POSITIONAL_ONLY_MARKER:
-            continue
-        if kind == ArgInfo.NAMED_ONLY_MARKER:
-            out.append("@{}")
-        elif kind == ArgInfo.VAR_POSITIONAL:
-            out.append(f"@{{{name}}}")
-        elif kind == ArgInfo.VAR_NAMED:
-            out.append(f"&{{{name}}}")
-        elif default is None:
-            out.append(f"${{{name}}}")
-        else:
-            out.append(f"${{{name}}}={default}")
-    return out
-
-
-# --------------------------------------------------------------------------- walking and hashing
 
 
 @dataclass(frozen=True)
-class _SourceFile:
+class SourceFile:
     path: Path
     rel: str
     stat: os.stat_result
@@ -280,97 +54,6 @@ class _SourceFile:
             return self.path.read_bytes()
         except OSError:  # gone since the walk: hashed and parsed as empty, the next walk drops it
             return b""
-
-
-def _walk(repo: Path) -> list[_SourceFile]:
-    """Every file of the repo that can shape the inventory (resources, suites, libraries,
-    variable files), with its stat; contents are read only when needed."""
-    found: list[_SourceFile] = []
-    top = str(repo)
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = sorted(d for d in dirnames if not skip_dir(d, at_root=dirpath == top))
-        prefix = "" if dirpath == top else dirpath[len(top) + 1 :].replace(os.sep, "/") + "/"
-        for name in sorted(filenames):
-            if name.lower().endswith(_HASHED_SUFFIXES):
-                try:
-                    stat = os.stat(os.path.join(dirpath, name))
-                except OSError:
-                    continue
-                found.append(_SourceFile(repo / (prefix + name), prefix + name, stat))
-    return found
-
-
-def _environment_fingerprint(python: str, secrets: Iterable[str]) -> list[str]:
-    """The scanning interpreter, its RF and its installed distributions.
-
-    Library keywords come from installed packages too: installing RequestsLibrary after a build
-    that recorded it as missing must invalidate that build. This interpreter is read in-process;
-    the repo's own is asked in a subprocess.
-    """
-    if python == sys.executable:
-        # Installed packages only (site-packages, PYTHONPATH, hashed below): not the working
-        # directory nor the script's folder, whose `*.egg-info` is no library of the repo and
-        # made the key depend on where the command ran.
-        return [python, get_version(), sys.version, *_installed([*site.getsitepackages(), site.getusersitepackages()])]
-    found = probe(python, secrets)
-    return [python, found["robot"], found["python"], *found["distributions"]]
-
-
-def _installed(folders: Sequence[str]) -> list[str]:
-    """The distributions installed in `folders`, as their metadata folders' names (`name-1.2.dist-info`).
-
-    The names carry name and version, as `importlib.metadata` would report them, at the cost of
-    one directory listing instead of reading every distribution's METADATA (0.1 s per command).
-    """
-    found: list[str] = []
-    for folder in folders:
-        try:
-            found += [e for e in os.listdir(folder) if e.endswith((".dist-info", ".egg-info"))]
-        except OSError:
-            continue
-    return sorted(found)
-
-
-def _cache_key(
-    files: Sequence[_SourceFile], pythonpath: Sequence[str], environment: Sequence[str], cache_dir: Path | None
-) -> str:
-    """The repo's content and settings only: not where it sits, not where the command runs.
-    Remembered under the files' stats, so a warm command does not read them (`cache.memoised_key`)."""
-    here = Path(__file__)
-    settings = [
-        here.read_bytes(),  # a new builder invalidates old entries
-        here.with_name("scan_worker.py").read_bytes(),
-        get_version(),  # the parser's version
-        os.environ.get("PYTHONPATH", ""),  # decides which module a library name imports
-        *pythonpath,
-        "\0".join(environment),
-    ]
-    return cache.memoised_key(
-        settings,
-        [(f.rel, f.stat) for f in files],
-        lambda: cache.content_key([*settings, *(part for f in files for part in (f.rel, f.content))]),
-        cache_dir,
-    )
-
-
-def _read_cache(key: str, cache_dir: Path | None, *, imports_only: bool) -> KeywordInventory | None:
-    """The cached inventory, or only its import allow-list (`_IMPORTS`: what `validate` needs,
-    a few kilobytes instead of every keyword)."""
-    data = cache.read(cache.entry_path("imports" if imports_only else "inventory", key, cache_dir))
-    try:
-        return None if data is None else KeywordInventory.model_validate_json(data)
-    except (ValueError, ValidationError):
-        return None
-
-
-def _pythonpath_dirs(repo: Path, pythonpath: Sequence[str]) -> list[Path]:
-    """Configured entries first (as `robot --pythonpath` prepends them), then the conventions."""
-    dirs: list[Path] = []
-    for entry in [*pythonpath, ".", *CONVENTIONAL_PYTHONPATH]:
-        path = (repo / entry).resolve()
-        if path.is_dir() and path not in dirs:
-            dirs.append(path)
-    return dirs
 
 
 # --------------------------------------------------------------------------- building
@@ -438,7 +121,7 @@ class _Import:
 
 
 @dataclass(frozen=True)
-class _Scanner:
+class Scanner:
     """Runs the importing half of the scan in the repo's interpreter, item by item."""
 
     python: str
@@ -471,10 +154,10 @@ class _Scanner:
 
 
 @dataclass
-class _Builder:
+class Builder:
     repo: Path
     pythonpath: list[Path]
-    scanner: _Scanner
+    scanner: Scanner
     keywords: list[Keyword] = field(default_factory=list)
     suite_keywords: list[Keyword] = field(default_factory=list)
     suite_variables: dict[str, list[str]] = field(default_factory=dict)
@@ -485,7 +168,7 @@ class _Builder:
     # What `_resolve_imports` found to load for variable names: (path or module name, args, where).
     variable_sources: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
 
-    def build(self, files: Sequence[_SourceFile]) -> KeywordInventory:
+    def build(self, files: Sequence[SourceFile]) -> KeywordInventory:
         present_resources: list[str] = []
         with LOGGER.cache_only:
             for f in files:
@@ -512,7 +195,7 @@ class _Builder:
 
     # ------------------------------------------------------------------ files
 
-    def _parse(self, f: _SourceFile) -> bool:
+    def _parse(self, f: SourceFile) -> bool:
         """Record the file's keywords, variables and imports; True when it can be imported as a
         resource (a `.resource`, or a `.robot` without tests)."""
         try:
@@ -771,3 +454,33 @@ def _first_lines(message: str, limit: int = 400) -> str:
         lines.append(line.strip())
     text = " ".join(x for x in lines if x)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def format_args(spec: ArgumentSpec) -> list[str]:
+    """An argument spec in RF `[Arguments]` syntax: `${a}`, `${b}=x`, `@{c}`, `@{}`, `&{d}`.
+
+    One syntax for user and library keywords, so the matcher and the LLM do not need to know
+    which kind they look at. Types are left out: libdoc's Python types (`Literal[...] | None`)
+    cost many tokens and RF converts the strings anyway.
+    """
+    return _format_arg_triples((arg.kind, arg.name, arg.default_repr) for arg in spec)
+
+
+def _format_arg_triples(args: Iterable[tuple[str, str, str | None]]) -> list[str]:
+    """(kind, name, default repr) as RF `[Arguments]` cells; libdoc's JSON gives the same
+    triples for a library scanned in another interpreter."""
+    out: list[str] = []
+    for kind, name, default in args:
+        if kind == ArgInfo.POSITIONAL_ONLY_MARKER:
+            continue
+        if kind == ArgInfo.NAMED_ONLY_MARKER:
+            out.append("@{}")
+        elif kind == ArgInfo.VAR_POSITIONAL:
+            out.append(f"@{{{name}}}")
+        elif kind == ArgInfo.VAR_NAMED:
+            out.append(f"&{{{name}}}")
+        elif default is None:
+            out.append(f"${{{name}}}")
+        else:
+            out.append(f"${{{name}}}={default}")
+    return out
