@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from make_repo import AREAS, NOUNS, STATES, VERBS, make_repo
 
 from generator.keywords import build_inventory, last_build_from_cache
-from generator.matcher import KeywordMatcher
+from generator.retrieval.matcher import KeywordMatcher
 
 
 def bench_steps(count: int = 100) -> list[str]:

@@ -40,7 +40,7 @@ from generator.atlassian_server import SAMPLE_REPO_DIR
 from generator.gather.repo import index_suites
 from generator.keywords import build_inventory
 from generator.lint import RepoLint
-from generator.matcher import KeywordMatcher
+from generator.retrieval.matcher import KeywordMatcher
 from tests.servers.fake_openai import FakeOpenAI, Text
 
 _BDD = re.compile(r"^(given|when|then|and|but)\s+", re.IGNORECASE)

@@ -23,7 +23,6 @@ from generator.conventions import file_name, missing_marker_line, test_name, wra
 from generator.gaps import measured, seal_incomplete
 from generator.imports import import_lines_for
 from generator.logs import TicketLog
-from generator.matcher import KeywordMatcher, format_call, split_bdd_prefix
 from generator.models import (
     Conventions,
     Diagnostic,
@@ -39,6 +38,9 @@ from generator.models import (
     TicketContext,
 )
 from generator.plan import PlanError
+from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.render import format_call
+from generator.retrieval.words import split_bdd_prefix
 from generator.trust import escape_cell
 
 SEP = "    "

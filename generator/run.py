@@ -45,7 +45,6 @@ from generator.interrupt import Stop, in_daemon_thread, stop_on_signals
 from generator.keywords import repo_inventory
 from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
-from generator.matcher import KeywordMatcher
 from generator.mcp_client import McpConnection, McpError
 from generator.models import (
     ConfluencePage,
@@ -68,6 +67,7 @@ from generator.redact import Redactor
 from generator.repo_tools import gitlab_tools, redacted, repo_tools
 from generator.report import ReportWriter
 from generator.retrieval import Retriever
+from generator.retrieval.matcher import KeywordMatcher
 from generator.slots import NewMrSlots
 from generator.validate import UnsafePathError, dryrun_pool, remove_stale_candidates, validate
 from generator.validate_pool import DryrunPool

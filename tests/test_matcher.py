@@ -14,8 +14,10 @@ from robot.parsing.model.statements import KeywordCall
 
 from generator.atlassian_server import SAMPLE_REPO_DIR
 from generator.keywords import build_inventory
-from generator.matcher import KeywordMatcher, escape_cell, format_call, split_bdd_prefix
 from generator.models import Keyword, KeywordInventory, StepMapping
+from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.render import escape_cell, format_call
+from generator.retrieval.words import split_bdd_prefix
 from tests.test_keywords import write_fixture_repo
 
 EXTRA_RESOURCE = """\

@@ -15,10 +15,11 @@ from robot.parsing.model.statements import KeywordCall
 from robot.running import TestSuiteBuilder
 
 from generator.keywords import build_inventory
-from generator.matcher import PLACEHOLDER_MESSAGE, KeywordMatcher
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 from generator.offline import cases_from_criteria
 from generator.publish.describe import render_mr_description
+from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.render import PLACEHOLDER_MESSAGE
 
 # --------------------------------------------------------------------------- criteria -> cases
 

@@ -14,9 +14,9 @@ import uvicorn
 from mcp.server.mcpserver import MCPServer
 
 from generator.keywords import build_inventory
-from generator.matcher import KeywordMatcher
 from generator.mcp_client import McpConnection
 from generator.repo_tools import RepoAccessError, gitlab_tools, repo_tools
+from generator.retrieval.matcher import KeywordMatcher
 
 
 @pytest.fixture

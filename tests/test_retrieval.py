@@ -9,12 +9,12 @@ import pytest
 
 from generator.gather.repo import find_examples, index_suites
 from generator.keywords import build_inventory
-from generator.matcher import KeywordMatcher
 from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket
 from generator.prompts import writer_messages
 from generator.repo_tools import must_read
 from generator.retrieval import Retriever
 from generator.retrieval.corpus import parse_text
+from generator.retrieval.matcher import KeywordMatcher
 
 LIB = '''
 def status_should_be(expected_status, response=None):

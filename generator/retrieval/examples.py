@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from generator.matcher import content_words
 from generator.models import ExampleTest, Ticket
 from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25, parse_text
+from generator.retrieval.words import content_words
 
 if TYPE_CHECKING:
     from rank_bm25 import BM25Okapi

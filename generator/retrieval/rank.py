@@ -1,6 +1,6 @@
 """Ranking the repo's keywords for a spec's steps.
 
-The matcher (generator/matcher.py) decides whether a step *is* a keyword: names, values,
+The matcher (generator/retrieval/matcher.py) decides whether a step *is* a keyword: names, values,
 arguments. Ranking decides which keywords are worth *offering* for a step, which a paraphrase
 ("the HTTP status of the reply is "200"") defeats when only names are compared. So keywords
 are ranked by BM25 (rank_bm25, measured against the matcher's own name index on
@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 
 from robot.utils import normalize
 
-from generator.matcher import KeywordMatcher, bdd_phase, content_words
 from generator.models import Keyword, KeywordInventory, StepMapping
 from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25, parse_suites
+from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.words import bdd_phase, content_words
 
 if TYPE_CHECKING:  # the suite index imports retrieval for its examples
     from generator.gather.repo import SuiteInfo
