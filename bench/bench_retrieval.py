@@ -10,7 +10,10 @@ are built (no model is called) and compared with the original calls:
 - prompt recall: share of the original's keywords named anywhere in the LLM writer's prompt;
 - list recall / precision: the same against the "Keywords available" list only;
 - offline: share of steps the offline writer maps to the keyword the original called;
-- prompt chars: median size of the writer's first request.
+- prompt chars: median size of the writer's first request;
+- sibling example: share of tickets shown a suite of the original test's own folder.
+
+`--misses` prints, per ticket, the original's keywords the prompt does not name.
 
 Numbers only: nothing is asserted.
 """
@@ -52,7 +55,9 @@ def sample_tests(repo: Path, suites: list, count: int, seed: int) -> list[tuple[
     return random.Random(seed).sample(found, min(count, len(found)))
 
 
-def measure(repo: Path, name: str, tests_dir: str, count: int, work: Path) -> dict[str, float | str]:
+def measure(
+    repo: Path, name: str, tests_dir: str, count: int, work: Path, show_misses: bool = False
+) -> dict[str, float | str]:
     if not (repo / ".jira2robot.yml").is_file():  # a foreign repo: its tests folder, no convention doc needed
         (repo / ".jira2robot.yml").write_text(f"tests_dir: {tests_dir}\nconvention_optional: true\n", "utf-8")
     settings = make_settings(repo=repo, output_dir=work / name / "out", llm=None, tickets_dir=work, keys=["X-1"])
@@ -81,6 +86,9 @@ def measure(repo: Path, name: str, tests_dir: str, count: int, work: Path) -> di
         listed = {kw.name for kw in llm.keywords}
         offline = OfflineWriterSession(spec, ctx, matcher, None)
         mapped = [m.keyword for m in offline.mappings[0]]
+        missed = sorted(x for x in names if x not in prompt)
+        if missed and show_misses:
+            print(f"{name} {key} {test_name!r}: not in the prompt: {missed}; steps: {steps}")
         rows.append(
             {
                 "prompt_recall": sum(x in prompt for x in names) / len(names),
@@ -99,12 +107,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", action="append", default=[], help="another RF repo as PATH or PATH:TESTS_DIR")
     parser.add_argument("--tests", type=int, default=24, help="tickets per repo at most")
+    parser.add_argument("--misses", action="store_true", help="print, per ticket, the keywords the prompt misses")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp, isolated_cache(Path(tmp) / "cache"):
         work = Path(tmp)
         repos = [("api", make_api_repo(work / "api"), "tests"), ("ui", make_ui_repo(work / "ui"), "tests")]
         repos += [(Path(r.split(":")[0]).name, Path(r.split(":")[0]), [*r.split(":"), "tests"][1]) for r in args.repo]
-        rows = [measure(path, name, tests_dir, args.tests, work) for name, path, tests_dir in repos]
+        rows = [measure(path, name, tests_dir, args.tests, work, args.misses) for name, path, tests_dir in repos]
     head = ("repo", "tickets", "prompt recall", "list recall", "list precision", "offline same kw", "sibling example", "prompt chars")  # fmt: skip
     cols = ("prompt_recall", "list_recall", "precision", "offline", "sibling")
     print_table(head, [[r["repo"], r["tickets"], *(f"{r[c]:.0%}" for c in cols), int(r["chars"])] for r in rows])

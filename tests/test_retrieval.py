@@ -213,3 +213,35 @@ def test_a_step_no_name_fits_takes_the_keyword_the_folders_tests_call_next(tmp_p
     # Without the tests showing what comes next, the form's words point elsewhere.
     alone = Retriever(build_inventory(tmp_path, tests_dir="tests"), [])
     assert alone.match_case(case, area="tests")[1].keyword != "Submit Credentials"
+
+
+SCREENS = """*** Keywords ***
+Open Browser To Login Page
+    [Documentation]    Starts a browser on the login screen.
+    Log    open
+
+Login Should Have Failed
+    [Documentation]    Checks the error screen is shown after a refused login.
+    Log    failed
+
+Welcome Page Should Be Open
+    [Documentation]    Checks the welcome screen is shown after a successful login.
+    Log    welcome
+"""
+
+
+def test_a_step_whose_best_keyword_another_step_took_also_offers_one_no_test_calls_yet(tmp_path: Path) -> None:
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "login.resource").write_text(SCREENS, encoding="utf-8")
+    (tmp_path / "tests").mkdir()
+    failed = _suite(
+        {"Refused": ["Open Browser To Login Page", "Login Should Have Failed"]}, "../resources/login.resource"
+    )
+    (tmp_path / "tests" / "invalid.robot").write_text(failed, encoding="utf-8")
+    retriever = Retriever(build_inventory(tmp_path, tests_dir="tests"), index_suites(tmp_path, "tests"))
+    # "start" and "screen" point to the login page, which the first step already claims; only
+    # "screen" links the second step to either check, and only the failed one is ever called.
+    steps = ["The web browser starts on the sign-in screen", "The home screen starts"]
+    assert retriever.rank(steps[1], area="tests")[0][0].name == "Open Browser To Login Page"
+    assert "Welcome Page Should Be Open" in {k.name for k in retriever.relevant(steps, area="tests")}
+    assert "Welcome Page Should Be Open" not in {k.name for k in retriever.relevant(steps[1:], area="tests")}
