@@ -78,7 +78,9 @@ def measure(
         )
         others = [s for s in suites if s.path != path]
         matcher = Retriever(repo_ctx.inventory, others)  # the held-out suite's usage is not known
-        ctx = TicketContext(ticket=ticket, repo=repo_ctx, examples=find_examples(others, ticket, limit=2))
+        ctx = TicketContext(
+            ticket=ticket, repo=repo_ctx, examples=find_examples(others, ticket, limit=2, target=spec.rf.target_path)
+        )
         llm = LLMWriterSession(LLMWriter(None, "bench"), spec, ctx, matcher, None, None)
         prompt = "\n".join(m["content"] for m in llm.messages)
         wanted = [kw for call, _ in calls if (kw := matcher.lookup(call)) is not None and kw.owner != "BuiltIn"]

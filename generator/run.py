@@ -394,6 +394,9 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
     )
 
     spec = await rc.planner.plan(ctx, budget, log)
+    # The plan chose the file's folder: the writer's first example is a suite of that folder.
+    examples = find_examples(rc.suites, ticket, limit=cfg.limits.examples, target=spec.rf.target_path)
+    ctx = ctx.model_copy(update={"examples": examples})
     if problem := overwrite_error(ctx, spec.rf.target_path):
         raise PlanError(f"refusing to overwrite: {problem}")
     spec_json = spec.model_dump_json(indent=2)

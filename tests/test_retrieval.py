@@ -245,3 +245,25 @@ def test_a_step_whose_best_keyword_another_step_took_also_offers_one_no_test_cal
     assert retriever.rank(steps[1], area="tests")[0][0].name == "Open Browser To Login Page"
     assert "Welcome Page Should Be Open" in {k.name for k in retriever.relevant(steps, area="tests")}
     assert "Welcome Page Should Be Open" not in {k.name for k in retriever.relevant(steps[1:], area="tests")}
+
+
+def test_once_the_target_folder_is_known_a_sibling_comes_before_a_mirror_folders_copy(tmp_path: Path) -> None:
+    tests = {"Order Is Listed": ["Send GET request to    /orders"], "Order Is Removed": ["Log    remove"]}
+    for line in ("product_a", "product_b"):  # product_a sorts first: it wins a tie
+        (tmp_path / "tests" / line / "orders").mkdir(parents=True)
+        (tmp_path / "tests" / line / "orders" / "orders.robot").write_text(_suite(tests), encoding="utf-8")
+    audit = {"Audit Log Is Kept": ["Log    audit"]}
+    (tmp_path / "tests" / "product_b" / "orders" / "audit.robot").write_text(_suite(audit), encoding="utf-8")
+    listing = {"Every Order Invoice Is Listed": ["Send GET request to    /invoices"]}
+    (tmp_path / "tests" / "product_a" / "invoices").mkdir()
+    (tmp_path / "tests" / "product_a" / "invoices" / "listing.robot").write_text(_suite(listing), encoding="utf-8")
+    suites = index_suites(tmp_path, "tests")
+    ticket = _ticket("Order listed", ["every order is listed"], ["orders"])  # names the domain only
+    blind = [e.path for e in find_examples(suites, ticket, limit=2)]
+    assert blind == ["tests/product_a/invoices/listing.robot", "tests/product_a/orders/orders.robot"]
+    examples = find_examples(suites, ticket, limit=2, target="tests/product_b/orders/qa-1.robot")
+    # The sibling first; the second slot is the most similar elsewhere, not the other sibling.
+    assert [e.path for e in examples] == [
+        "tests/product_b/orders/orders.robot",
+        "tests/product_a/invoices/listing.robot",
+    ]

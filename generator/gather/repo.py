@@ -310,6 +310,9 @@ def coverage_index(suites: list[SuiteInfo]) -> dict[str, list[str]]:
     return index
 
 
-def find_examples(suites: list[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
-    """The existing test cases most like the ticket, with their suites' settings (generator/retrieval)."""
-    return similar_tests(suites, ticket, limit=limit)
+def find_examples(
+    suites: list[SuiteInfo], ticket: Ticket, *, limit: int, target: str | None = None
+) -> list[ExampleTest]:
+    """The existing test cases most like the ticket, with their suites' settings (generator/retrieval);
+    once the plan has chosen the file's `target` path, its folder's suites first."""
+    return similar_tests(suites, ticket, limit=limit, target=target)

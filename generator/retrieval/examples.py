@@ -52,8 +52,15 @@ def _bonus(case: CaseDoc, components: set[str], tags: dict[str, set[str]]) -> fl
     return named / len(components)
 
 
-def similar_tests(suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
-    """Up to `limit` examples, each a suite's settings and its test cases most like the ticket."""
+def similar_tests(
+    suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int, target: str | None = None
+) -> list[ExampleTest]:
+    """Up to `limit` examples, each a suite's settings and its test cases most like the ticket.
+
+    `target` is the new file's path once the plan has chosen it: the first example is then its
+    folder's best suite (a sibling), never a mirror folder's copy of it, which a ticket naming
+    only its domain cannot tell apart.
+    """
     with_tests = tuple((s.path, s.text) for s in suites if s.test_names)
     if limit <= 0 or not with_tests:
         return []
@@ -62,6 +69,7 @@ def similar_tests(suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int) ->
     raw = bm25.get_scores(terms) if bm25 is not None and terms else [0.0] * len(cases)
     top = max(max(raw), 1e-9)
     components = {c.lower() for c in [*ticket.components, *ticket.labels]}
+    folder = posixpath.dirname(target) if target else None
     tags = {s.path: {t.lower() for t in s.tags} for s in suites}
     scored = sorted(
         ((raw[n] / top + _bonus(case, components, tags), case.suite, n) for n, case in enumerate(cases)),
@@ -69,6 +77,12 @@ def similar_tests(suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int) ->
     )
     chosen: dict[str, list[tuple[float, CaseDoc]]] = {}
     names_shown: set[str] = set()
+    # The first example is the best suite of the target's own folder: how a file there starts
+    # (imports relative to that folder, setup, tags). The others are the most similar wherever.
+    sibling = next((suite for _, suite, n in scored if cases[n].folder == folder), None) if folder else None
+    if sibling is not None and limit > 0:
+        chosen[sibling] = []
+        names_shown.add(posixpath.basename(sibling))
     for score, suite, n in scored:
         if suite not in chosen:
             if len(chosen) >= limit or posixpath.basename(suite) in names_shown:
