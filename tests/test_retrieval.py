@@ -3,18 +3,22 @@ a UI library the API folder never uses, and tests that show which keywords a fol
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import robot.parsing.parser.parser as parser_module
 
+from generator.cli import main
 from generator.gather.repo import find_examples, index_suites
 from generator.keywords import build_inventory
 from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket
 from generator.prompts import writer_messages
 from generator.repo_tools import must_read
 from generator.retrieval import Retriever
-from generator.retrieval.corpus import parse_text
 from generator.retrieval.matcher import KeywordMatcher
+from tests.servers.fake_openai import Text
+from tests.test_run_e2e import GOOD_PATH, GOOD_ROBOT, llm_args, spec_json
 
 LIB = '''
 def status_should_be(expected_status, response=None):
@@ -164,7 +168,7 @@ def test_the_plans_must_read_files_reach_the_writer_confined_and_within_budget(t
     assert '<file path="doc/api.md">\nUse the wrapper keywords.\n</file>' in prompt
 
 
-def test_templated_tests_call_their_template_and_a_suites_own_keywords_count_as_usage() -> None:
+def test_templated_tests_call_their_template_and_a_suites_own_keywords_count_as_usage(tmp_path: Path) -> None:
     text = """*** Settings ***
 Test Template    Login With Invalid Credentials Should Fail
 
@@ -179,9 +183,15 @@ Browser Is Opened
     Open Browser To Login Page
     Input Username    demo
 """
-    doc = parse_text("tests/x.robot", text)
-    assert [c.calls for c in doc.cases] == [("Login With Invalid Credentials Should Fail",), ("Other Template",)]
-    assert [c.calls for c in doc.local] == [("Open Browser To Login Page", "Input Username")]
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "x.robot").write_text(text, encoding="utf-8")
+    for _ in range(2):  # built from the parse, then served from the cache
+        [suite] = index_suites(tmp_path, "tests", cache_dir=tmp_path / "cache")
+        doc = suite.doc
+        assert doc is not None
+        assert [c.calls for c in doc.cases] == [("Login With Invalid Credentials Should Fail",), ("Other Template",)]
+        assert [c.calls for c in doc.local] == [("Open Browser To Login Page", "Input Username")]
+        assert [c.text for c in doc.cases][1] == "Own Template\n    [Template]    Other Template\n    a    b"
 
 
 LOGIN = """*** Keywords ***
@@ -267,3 +277,30 @@ def test_once_the_target_folder_is_known_a_sibling_comes_before_a_mirror_folders
         "tests/product_b/orders/orders.robot",
         "tests/product_a/invoices/listing.robot",
     ]
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_a_run_parses_each_suite_once_and_a_warm_run_none(
+    llm, atlassian, sample_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite index and retrieval (ranking, examples) share one parse, cached with the index."""
+    texts = {p.read_text(encoding="utf-8"): p for p in (sample_repo / "tests").rglob("*.robot")}
+    parsed: Counter[Path] = Counter()
+    real = parser_module._get_model
+
+    def counting(token_getter, source, data_only, curdir, lang):  # robot's own function, counted
+        if isinstance(source, str) and not data_only and source in texts:
+            parsed[texts[source]] += 1
+        return real(token_getter, source, data_only, curdir, lang)
+
+    monkeypatch.setattr(parser_module, "_get_model", counting)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for run in ("cold", "warm"):
+        llm.script(Text(spec_json()), Text(GOOD_ROBOT))
+        (sample_repo / GOOD_PATH).unlink(missing_ok=True)
+        assert main(["run", "--keys", "QA-101", *llm_args(llm, atlassian, sample_repo, tmp_path / run)]) == 0
+        if run == "cold":
+            assert parsed and set(parsed.values()) == {1}, parsed
+            assert set(parsed) == set(texts.values())
+            parsed.clear()
+    assert not parsed, parsed

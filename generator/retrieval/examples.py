@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from generator.models import ExampleTest, Ticket
-from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25, parse_text
+from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25
 from generator.retrieval.words import content_words
 
 if TYPE_CHECKING:
@@ -35,12 +35,11 @@ _TAG_BONUS = 0.3
 
 
 @lru_cache(maxsize=4)
-def _index(suites: tuple[tuple[str, str], ...]) -> tuple[list[SuiteDoc], list[CaseDoc], BM25Okapi | None]:
-    """Parsed suites, their cases and a BM25 index over the cases: built once per run."""
-    docs = [parse_text(path, text) for path, text in suites]
+def _index(docs: tuple[SuiteDoc, ...]) -> tuple[list[CaseDoc], BM25Okapi | None]:
+    """The suites' cases and a BM25 index over them: built once per run."""
     cases = [case for doc in docs for case in doc.cases]
     corpus = [content_words(f"{case.name} {case.text}") or ["_"] for case in cases]
-    return docs, cases, bm25(corpus) if corpus else None
+    return cases, bm25(corpus) if corpus else None
 
 
 def _bonus(case: CaseDoc, components: set[str], tags: dict[str, set[str]]) -> float:
@@ -61,10 +60,10 @@ def similar_tests(
     folder's best suite (a sibling), never a mirror folder's copy of it, which a ticket naming
     only its domain cannot tell apart.
     """
-    with_tests = tuple((s.path, s.text) for s in suites if s.test_names)
-    if limit <= 0 or not with_tests:
+    docs = tuple(s.doc for s in suites if s.test_names and s.doc is not None)
+    if limit <= 0 or not docs:
         return []
-    docs, cases, bm25 = _index(with_tests)
+    cases, bm25 = _index(docs)
     terms = content_words(" ".join([ticket.summary, ticket.description, *ticket.acceptance_criteria]))
     raw = bm25.get_scores(terms) if bm25 is not None and terms else [0.0] * len(cases)
     top = max(max(raw), 1e-9)

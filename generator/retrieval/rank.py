@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from robot.utils import normalize
 
 from generator.models import Keyword, KeywordInventory, StepMapping
-from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25, parse_suites
+from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25
 from generator.retrieval.matcher import KeywordMatcher
 from generator.retrieval.words import bdd_phase, content_words
 
@@ -68,7 +68,7 @@ class Retriever(KeywordMatcher):
 
     def __init__(self, inventory: KeywordInventory, suites: Sequence[SuiteInfo] = (), **kwargs: float):
         super().__init__(inventory, **kwargs)
-        self.docs: list[SuiteDoc] = parse_suites(list(suites))
+        self.docs: list[SuiteDoc] = [s.doc for s in suites if s.test_names and s.doc is not None]
         self._ranked_ids = [i for i, e in enumerate(self._entries) if not is_deprecated(e.keyword)]
         corpus: list[list[str]] = []
         for i in self._ranked_ids:
