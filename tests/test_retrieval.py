@@ -210,14 +210,18 @@ Accept Terms
 """
 
 
+def _login_repo(root: Path, resource: str, tests: dict[str, list[str]]) -> Retriever:
+    """A repo of one login resource and one suite calling it; its retriever."""
+    (root / "resources").mkdir()
+    (root / "resources" / "login.resource").write_text(resource, encoding="utf-8")
+    (root / "tests").mkdir()
+    (root / "tests" / "login.robot").write_text(_suite(tests, "../resources/login.resource"), encoding="utf-8")
+    return Retriever(build_inventory(root, tests_dir="tests"), index_suites(root, "tests"))
+
+
 def test_a_step_no_name_fits_takes_the_keyword_the_folders_tests_call_next(tmp_path: Path) -> None:
-    (tmp_path / "resources").mkdir()
-    (tmp_path / "resources" / "login.resource").write_text(LOGIN, encoding="utf-8")
-    (tmp_path / "tests").mkdir()
     steps = ["Input Password    mode", "Submit Credentials"]
-    suite = _suite({f"Login {n}": steps for n in range(3)}, resource="../resources/login.resource")
-    (tmp_path / "tests" / "login.robot").write_text(suite, encoding="utf-8")
-    retriever = Retriever(build_inventory(tmp_path, tests_dir="tests"), index_suites(tmp_path, "tests"))
+    retriever = _login_repo(tmp_path, LOGIN, {f"Login {n}": steps for n in range(3)})
     case = ['When the user types the password "mode"', "And the user confirms the login form"]
     assert [m.keyword for m in retriever.match_case(case, area="tests")] == ["Input Password", "Submit Credentials"]
     # Without the tests showing what comes next, the form's words point elsewhere.
@@ -241,14 +245,7 @@ Welcome Page Should Be Open
 
 
 def test_a_step_whose_best_keyword_another_step_took_also_offers_one_no_test_calls_yet(tmp_path: Path) -> None:
-    (tmp_path / "resources").mkdir()
-    (tmp_path / "resources" / "login.resource").write_text(SCREENS, encoding="utf-8")
-    (tmp_path / "tests").mkdir()
-    failed = _suite(
-        {"Refused": ["Open Browser To Login Page", "Login Should Have Failed"]}, "../resources/login.resource"
-    )
-    (tmp_path / "tests" / "invalid.robot").write_text(failed, encoding="utf-8")
-    retriever = Retriever(build_inventory(tmp_path, tests_dir="tests"), index_suites(tmp_path, "tests"))
+    retriever = _login_repo(tmp_path, SCREENS, {"Refused": ["Open Browser To Login Page", "Login Should Have Failed"]})
     # "start" and "screen" point to the login page, which the first step already claims; only
     # "screen" links the second step to either check, and only the failed one is ever called.
     steps = ["The web browser starts on the sign-in screen", "The home screen starts"]
