@@ -85,6 +85,8 @@ def measure(
         prompt = "\n".join(m["content"] for m in llm.messages)
         wanted = [kw for call, _ in calls if (kw := matcher.lookup(call)) is not None and kw.owner != "BuiltIn"]
         names = {kw.name for kw in wanted}
+        if not names:  # calls only BuiltIn or keywords the inventory does not know: nothing to retrieve
+            continue
         listed = {kw.name for kw in llm.keywords}
         offline = OfflineWriterSession(spec, ctx, matcher, None)
         mapped = [m.keyword for m in offline.mappings[0]]

@@ -301,3 +301,12 @@ def test_a_run_parses_each_suite_once_and_a_warm_run_none(
             assert set(parsed) == set(texts.values())
             parsed.clear()
     assert not parsed, parsed
+
+
+def test_builtin_keywords_are_offered_only_when_a_step_calls_one_by_name(repo: Path) -> None:
+    retriever = _retriever(repo)
+    assert any(k.owner == "BuiltIn" for k, _ in retriever.rank("the two values should be equal", area="tests/orders"))
+    offered = retriever.relevant(["the two values should be equal"], area="tests/orders")
+    assert not [k.name for k in offered if k.owner == "BuiltIn"]
+    named = retriever.relevant(["Should Be Equal    a    b"], area="tests/orders")
+    assert "Should Be Equal" in [k.name for k in named if k.owner == "BuiltIn"]

@@ -188,7 +188,9 @@ class Retriever(KeywordMatcher):
             kw = self.keyword_of(mapping)
             if kw is not None:
                 chosen.setdefault((kw.owner, kw.name), kw)
-            ranked = self.rank(text, area=area, limit=_WIDER)
+            # Robot Framework's own BuiltIn keywords are known to any writer and never imported:
+            # offered only when a step maps to one, they would crowd out the repo's.
+            ranked = [(k, s) for k, s in self.rank(text, area=area, limit=_WIDER) if k.owner != "BuiltIn"]
             for kw, score in ranked[:_PER_STEP]:
                 if score >= _CLOSE * ranked[0][1]:
                     chosen.setdefault((kw.owner, kw.name), kw)
