@@ -310,3 +310,34 @@ def test_builtin_keywords_are_offered_only_when_a_step_calls_one_by_name(repo: P
     assert not [k.name for k in offered if k.owner == "BuiltIn"]
     named = retriever.relevant(["Should Be Equal    a    b"], area="tests/orders")
     assert "Should Be Equal" in [k.name for k in named if k.owner == "BuiltIn"]
+
+
+TEMPLATED = """*** Settings ***
+Test Template    Login With Invalid Credentials Should Fail
+
+*** Test Cases ***
+Invalid Password    demo    wrong
+
+*** Keywords ***
+Login With Invalid Credentials Should Fail
+    [Arguments]    ${user}    ${password}
+    Type The Credentials    ${user}    ${password}
+    Log    failed
+
+Type The Credentials
+    [Arguments]    ${user}    ${password}
+    Log    ${user} ${password}
+
+Unrelated Helper
+    Log    never called by the case
+"""
+
+
+def test_an_example_case_comes_with_the_suites_own_keywords_it_calls(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "invalid.robot").write_text(TEMPLATED, encoding="utf-8")
+    ticket = _ticket("Invalid password", ["a wrong password is refused"], [])
+    [example] = find_examples(index_suites(tmp_path, "tests"), ticket, limit=1)
+    assert "*** Keywords ***\nLogin With Invalid Credentials Should Fail\n" in example.text
+    assert "\nType The Credentials\n    [Arguments]" in example.text  # called by the template
+    assert "Unrelated Helper" not in example.text

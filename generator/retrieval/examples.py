@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from robot.utils import normalize
+
 from generator.models import ExampleTest, Ticket
 from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25
-from generator.retrieval.words import content_words
+from generator.retrieval.words import content_words, split_bdd_prefix
 
 if TYPE_CHECKING:
     from rank_bm25 import BM25Okapi
@@ -32,6 +34,7 @@ MAX_EXAMPLE_CHARS = 6000
 CASES_PER_EXAMPLE = 2
 _FOLDER_BONUS = 0.5
 _TAG_BONUS = 0.3
+_KEYWORDS = "*** Keywords ***\n"
 
 
 @lru_cache(maxsize=4)
@@ -93,19 +96,39 @@ def similar_tests(
             chosen[suite].append((score, cases[n]))  # more cases only when they share words and differ
         if len(chosen) >= limit and all(len(c) >= CASES_PER_EXAMPLE for c in chosen.values()):
             break
-    settings = {doc.path: doc.settings for doc in docs}
+    by_path = {doc.path: doc for doc in docs}
     return [
-        ExampleTest(path=suite, text=_render(settings[suite], [c for _, c in picked]), score=round(picked[0][0], 3))
+        ExampleTest(path=suite, text=_render(by_path[suite], [c for _, c in picked]), score=round(picked[0][0], 3))
         for suite, picked in chosen.items()
     ]
 
 
-def _render(settings: str, cases: list[CaseDoc]) -> str:
-    """The suite's settings, then its chosen cases, cut at a case boundary within the budget."""
-    text = (settings + "\n\n" if settings else "") + "*** Test Cases ***\n"
+def _own_keywords(doc: SuiteDoc, cases: list[CaseDoc]) -> list[CaseDoc]:
+    """The suite's own keywords the cases call, directly or through each other: a templated
+    case (`Invalid Password    demo    wrong`) says nothing without its template's body."""
+    local = {normalize(k.name, ignore="_"): k for k in doc.local}
+    wanted: dict[str, CaseDoc] = {}
+    pending = [call for case in cases for call in case.calls]
+    while pending:
+        key = normalize(split_bdd_prefix(pending.pop(0))[1], ignore="_")
+        if key in local and key not in wanted:
+            wanted[key] = local[key]
+            pending += local[key].calls
+    return list(wanted.values())
+
+
+def _render(doc: SuiteDoc, cases: list[CaseDoc]) -> str:
+    """The suite's settings, its chosen cases and the suite's own keywords they call, each cut
+    at a block boundary within the budget."""
+    text = (doc.settings + "\n\n" if doc.settings else "") + "*** Test Cases ***\n"
     for n, case in enumerate(cases):
         block = case.text.strip("\n") + "\n\n"
         if n and len(text) + len(block) > MAX_EXAMPLE_CHARS:
             break
         text += block
+    own = [k.text.strip("\n") + "\n\n" for k in _own_keywords(doc, cases)]
+    for n, block in enumerate(own):
+        if len(text) + len(block) + (0 if n else len(_KEYWORDS)) > MAX_EXAMPLE_CHARS:
+            break
+        text += ("" if n else _KEYWORDS) + block
     return text[:MAX_EXAMPLE_CHARS].rstrip() + "\n"
