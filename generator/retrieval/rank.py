@@ -198,9 +198,7 @@ class Retriever(KeywordMatcher):
                 # Another step's best is this one's too: one of them is misread, so this step
                 # also offers its best keyword not offered yet (usage cannot rank a keyword no
                 # test calls yet: `Welcome Page Should Be Open` when only failed logins exist).
-                new = next(
-                    (kw for kw, _ in ranked if (kw.owner, kw.name) not in chosen and kw.owner != "BuiltIn"), None
-                )
+                new = next((kw for kw, _ in ranked if (kw.owner, kw.name) not in chosen), None)
                 if new is not None:
                     chosen[(new.owner, new.name)] = new
             claimed.update((kw.owner, kw.name) for kw, _ in ranked[:1])
