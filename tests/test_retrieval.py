@@ -3,6 +3,7 @@ a UI library the API folder never uses, and tests that show which keywords a fol
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -341,3 +342,14 @@ def test_an_example_case_comes_with_the_suites_own_keywords_it_calls(tmp_path: P
     assert "*** Keywords ***\nLogin With Invalid Credentials Should Fail\n" in example.text
     assert "\nType The Credentials\n    [Arguments]" in example.text  # called by the template
     assert "Unrelated Helper" not in example.text
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_the_writers_first_example_is_a_suite_of_the_folder_the_plan_chose(llm, atlassian, sample_repo: Path, tmp_path):
+    target = "tests/orders/qa-101_login_lockout.robot"  # not where the ticket's words point
+    llm.script(Text(spec_json(target=target)), Text(GOOD_ROBOT))
+    assert main(["run", "--keys", "QA-101", *llm_args(llm, atlassian, sample_repo, tmp_path / "out")]) == 0
+    planner, writer = (json.dumps(llm.requests[n]["messages"]) for n in (0, 1))
+    assert "tests/orders/" not in planner  # the ticket alone: login examples
+    examples = writer.split("Similar existing tests:")[1]
+    assert examples.startswith("\\n--- tests/orders/order_checkout.robot ---")
