@@ -176,23 +176,23 @@ def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -
     entry = cache.entry_path("suites", key, cache_dir)
     if (cached := _read_index(entry, texts)) is not None:
         return cached
-    suites = []
+    suites, fields = [], []
     for (rel, _), text in zip(found, texts, strict=True):
         model = get_model(text)  # the one parse of this suite in a run: the index and retrieval read it
-        info = SuiteInfo(path=rel, text=text, doc=suite_doc(rel, model))
+        doc = suite_doc(rel, model)
+        info = SuiteInfo(path=rel, text=text, doc=doc)
         _SuiteVisitor(info).visit(model)
         suites.append(info)
-    # `asdict` would rebuild the Counter from (key, count) pairs: it is given as a plain dict.
-    fields = [
-        {
-            **asdict(replace(s, doc=None)),
-            "text": None,
-            "tags": sorted(s.tags),
-            "test_settings": dict(s.test_settings),
-            "doc": doc_fields(s.doc, s.text) if s.doc else None,
-        }
-        for s in suites
-    ]
+        # `asdict` would rebuild the Counter from (key, count) pairs: it is given as a plain dict.
+        fields.append(
+            {
+                **asdict(replace(info, doc=None)),
+                "text": None,
+                "tags": sorted(info.tags),
+                "test_settings": dict(info.test_settings),
+                "doc": doc_fields(doc, text),
+            }
+        )
     cache.write(entry, json.dumps(fields))
     return suites
 
