@@ -37,7 +37,7 @@ from robot.api.parsing import KeywordCall, TestCase
 from generator.gather.repo import find_examples
 from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket, TicketContext
 from generator.offline import OfflineWriterSession
-from generator.retrieval import Retriever
+from generator.retrieval.rank import Retriever
 from generator.run import build_repo_context
 from generator.write import LLMWriter, LLMWriterSession
 

@@ -66,8 +66,8 @@ from generator.publish.local import LocalPublisher
 from generator.redact import Redactor
 from generator.repo_tools import gitlab_tools, redacted, repo_tools
 from generator.report import ReportWriter
-from generator.retrieval import Retriever
 from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.rank import Retriever
 from generator.slots import NewMrSlots
 from generator.validate import UnsafePathError, dryrun_pool, remove_stale_candidates, validate
 from generator.validate_pool import DryrunPool

@@ -16,8 +16,8 @@ from generator.keywords import build_inventory
 from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket
 from generator.prompts import writer_messages
 from generator.repo_tools import must_read
-from generator.retrieval import Retriever
 from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.rank import Retriever
 from tests.servers.fake_openai import Text
 from tests.test_run_e2e import GOOD_PATH, GOOD_ROBOT, llm_args, spec_json
 

@@ -29,7 +29,6 @@ from generator import cache
 from generator.models import ExampleTest, Ticket
 from generator.retrieval import corpus
 from generator.retrieval.corpus import SuiteDoc, doc_fields, doc_from_fields, suite_doc
-from generator.retrieval.examples import similar_tests
 
 #: Folders never walked: tooling, virtualenvs and caches hold third-party files, not the repo's tests.
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__"})
@@ -337,4 +336,6 @@ def find_examples(
 ) -> list[ExampleTest]:
     """The existing test cases most like the ticket, with their suites' settings (generator/retrieval);
     once the plan has chosen the file's `target` path, its folder's suites first."""
+    from generator.retrieval.examples import similar_tests  # ranking loads with the first ticket, not at start
+
     return similar_tests(suites, ticket, limit=limit, target=target)
