@@ -5,7 +5,8 @@ wrapper resource, a deprecated library keyword and mirror product lines; a small
 UI suite), plus any `--repo PATH[:TESTS_DIR]` fetched by hand (never commit it). For each sampled
 test, a ticket and spec are made whose steps paraphrase the test's calls without its keyword
 names; the test's suite is left out of the suite index; then the product's own writer sessions
-are built (no model is called) and compared with the original calls:
+are built (no model is called; examples picked with the spec's target path, as a run does after
+planning) and compared with the original calls:
 
 - prompt recall: share of the original's keywords named anywhere in the LLM writer's prompt;
 - list recall / precision: the same against the "Keywords available" list only;
