@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from make_repo import AREAS, NOUNS, STATES, VERBS, make_repo
 
-from generator.matcher import KeywordMatcher
 from generator.retrieval.inventory import build_inventory, last_build_from_cache
+from generator.retrieval.matcher import KeywordMatcher
 
 
 def bench_steps(count: int = 100) -> list[str]:

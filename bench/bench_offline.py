@@ -33,9 +33,10 @@ from robot.parsing.model.statements import KeywordCall
 from robot.result import TestCase as ResultTest
 from robot.utils import normalize
 
-from generator.matcher import PLACEHOLDER_MESSAGE, KeywordMatcher
 from generator.models import TestSpec
 from generator.retrieval.inventory import build_inventory
+from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.render import PLACEHOLDER_MESSAGE
 
 DEMO_KEYS = ("QA-101", "QA-102", "QA-103", "QA-104")
 TARGET_SHARE = 0.8

@@ -38,8 +38,8 @@ from robot.api.parsing import Documentation, KeywordCall, TestCase
 
 from generator.atlassian_server import SAMPLE_REPO_DIR
 from generator.gather.repo import index_suites
-from generator.matcher import KeywordMatcher
 from generator.retrieval.inventory import build_inventory
+from generator.retrieval.matcher import KeywordMatcher
 from generator.validate.lint import RepoLint
 from tests.servers.fake_openai import FakeOpenAI, Text
 

@@ -5,12 +5,16 @@ wrapper resource, a deprecated library keyword and mirror product lines; a small
 UI suite), plus any `--repo PATH[:TESTS_DIR]` fetched by hand (never commit it). For each sampled
 test, a ticket and spec are made whose steps paraphrase the test's calls without its keyword
 names; the test's suite is left out of the suite index; then the product's own writer sessions
-are built (no model is called) and compared with the original calls:
+are built (no model is called; examples picked with the spec's target path, as a run does after
+planning) and compared with the original calls:
 
 - prompt recall: share of the original's keywords named anywhere in the LLM writer's prompt;
 - list recall / precision: the same against the "Keywords available" list only;
 - offline: share of steps the offline writer maps to the keyword the original called;
-- prompt chars: median size of the writer's first request.
+- prompt chars: median size of the writer's first request;
+- sibling example: share of tickets shown a suite of the original test's own folder.
+
+`--misses` prints, per ticket, the original's keywords the prompt does not name.
 
 Numbers only: nothing is asserted.
 """
@@ -33,7 +37,7 @@ from robot.api.parsing import KeywordCall, TestCase
 
 from generator.gather.repo import find_examples
 from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket, TicketContext
-from generator.retrieval import Retriever
+from generator.retrieval.rank import Retriever
 from generator.run import build_repo_context
 from generator.write.llm import LLMWriter, LLMWriterSession
 from generator.write.offline import OfflineWriterSession
@@ -52,7 +56,9 @@ def sample_tests(repo: Path, suites: list, count: int, seed: int) -> list[tuple[
     return random.Random(seed).sample(found, min(count, len(found)))
 
 
-def measure(repo: Path, name: str, tests_dir: str, count: int, work: Path) -> dict[str, float | str]:
+def measure(
+    repo: Path, name: str, tests_dir: str, count: int, work: Path, show_misses: bool = False
+) -> dict[str, float | str]:
     if not (repo / ".jira2robot.yml").is_file():  # a foreign repo: its tests folder, no convention doc needed
         (repo / ".jira2robot.yml").write_text(f"tests_dir: {tests_dir}\nconvention_optional: true\n", "utf-8")
     settings = make_settings(repo=repo, output_dir=work / name / "out", llm=None, tickets_dir=work, keys=["X-1"])
@@ -73,14 +79,21 @@ def measure(repo: Path, name: str, tests_dir: str, count: int, work: Path) -> di
         )
         others = [s for s in suites if s.path != path]
         matcher = Retriever(repo_ctx.inventory, others)  # the held-out suite's usage is not known
-        ctx = TicketContext(ticket=ticket, repo=repo_ctx, examples=find_examples(others, ticket, limit=2))
+        ctx = TicketContext(
+            ticket=ticket, repo=repo_ctx, examples=find_examples(others, ticket, limit=2, target=spec.rf.target_path)
+        )
         llm = LLMWriterSession(LLMWriter(None, "bench"), spec, ctx, matcher, None, None)
         prompt = "\n".join(m["content"] for m in llm.messages)
         wanted = [kw for call, _ in calls if (kw := matcher.lookup(call)) is not None and kw.owner != "BuiltIn"]
         names = {kw.name for kw in wanted}
+        if not names:  # calls only BuiltIn or keywords the inventory does not know: nothing to retrieve
+            continue
         listed = {kw.name for kw in llm.keywords}
         offline = OfflineWriterSession(spec, ctx, matcher, None)
         mapped = [m.keyword for m in offline.mappings[0]]
+        missed = sorted(x for x in names if x not in prompt)
+        if missed and show_misses:
+            print(f"{name} {key} {test_name!r}: not in the prompt: {missed}; steps: {steps}")
         rows.append(
             {
                 "prompt_recall": sum(x in prompt for x in names) / len(names),
@@ -99,12 +112,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", action="append", default=[], help="another RF repo as PATH or PATH:TESTS_DIR")
     parser.add_argument("--tests", type=int, default=24, help="tickets per repo at most")
+    parser.add_argument("--misses", action="store_true", help="print, per ticket, the keywords the prompt misses")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp, isolated_cache(Path(tmp) / "cache"):
         work = Path(tmp)
         repos = [("api", make_api_repo(work / "api"), "tests"), ("ui", make_ui_repo(work / "ui"), "tests")]
         repos += [(Path(r.split(":")[0]).name, Path(r.split(":")[0]), [*r.split(":"), "tests"][1]) for r in args.repo]
-        rows = [measure(path, name, tests_dir, args.tests, work) for name, path, tests_dir in repos]
+        rows = [measure(path, name, tests_dir, args.tests, work, args.misses) for name, path, tests_dir in repos]
     head = ("repo", "tickets", "prompt recall", "list recall", "list precision", "offline same kw", "sibling example", "prompt chars")  # fmt: skip
     cols = ("prompt_recall", "list_recall", "precision", "offline", "sibling")
     print_table(head, [[r["repo"], r["tickets"], *(f"{r[c]:.0%}" for c in cols), int(r["chars"])] for r in rows])

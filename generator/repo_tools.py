@@ -23,9 +23,10 @@ from pathlib import Path, PurePath
 
 from generator.gather.repo import skip_dir, skipped
 from generator.llm import Tool
-from generator.matcher import KeywordMatcher, format_call
 from generator.mcp_client import McpConnection
 from generator.redact import Redactor
+from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.render import format_call
 
 MAX_FILE_CHARS = 20_000
 MAX_HITS = 40

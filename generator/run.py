@@ -44,7 +44,6 @@ from generator.imports import common_resource
 from generator.interrupt import Stop, in_daemon_thread, stop_on_signals
 from generator.llm import Backoff, LLMError, OpenAIChat
 from generator.logs import Console, TicketLog
-from generator.matcher import KeywordMatcher
 from generator.mcp_client import McpConnection, McpError
 from generator.models import (
     ConfluencePage,
@@ -67,8 +66,9 @@ from generator.publish.local import LocalPublisher
 from generator.redact import Redactor
 from generator.repo_tools import gitlab_tools, redacted, repo_tools
 from generator.report import ReportWriter
-from generator.retrieval import Retriever
 from generator.retrieval.inventory import repo_inventory
+from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.rank import Retriever
 from generator.slots import NewMrSlots
 from generator.validate import UnsafePathError, dryrun_pool, remove_stale_candidates, validate
 from generator.validate.pool import DryrunPool
@@ -397,6 +397,9 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
     )
 
     spec = await rc.planner.plan(ctx, budget, log)
+    # The plan chose the file's folder: the writer's first example is a suite of that folder.
+    examples = find_examples(rc.suites, ticket, limit=cfg.limits.examples, target=spec.rf.target_path)
+    ctx = ctx.model_copy(update={"examples": examples})
     if problem := overwrite_error(ctx, spec.rf.target_path):
         raise PlanError(f"refusing to overwrite: {problem}")
     spec_json = spec.model_dump_json(indent=2)

@@ -14,11 +14,12 @@ from robot.parsing.model.blocks import TestCase as RobotTestCase
 from robot.parsing.model.statements import KeywordCall
 from robot.running import TestSuiteBuilder as SuiteBuilder  # not a test class for pytest
 
-from generator.matcher import PLACEHOLDER_MESSAGE, KeywordMatcher
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 from generator.plan.offline import cases_from_criteria
 from generator.publish.describe import render_mr_description
 from generator.retrieval.inventory import build_inventory
+from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.render import PLACEHOLDER_MESSAGE
 
 # --------------------------------------------------------------------------- criteria -> cases
 

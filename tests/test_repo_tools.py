@@ -13,10 +13,10 @@ import pytest
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 
-from generator.matcher import KeywordMatcher
 from generator.mcp_client import McpConnection
 from generator.repo_tools import RepoAccessError, gitlab_tools, repo_tools
 from generator.retrieval.inventory import build_inventory
+from generator.retrieval.matcher import KeywordMatcher
 
 
 @pytest.fixture

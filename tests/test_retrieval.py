@@ -3,18 +3,23 @@ a UI library the API folder never uses, and tests that show which keywords a fol
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import robot.parsing.parser.parser as parser_module
 
+from generator.cli import main
 from generator.gather.repo import find_examples, index_suites
-from generator.matcher import KeywordMatcher
 from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket
 from generator.repo_tools import must_read
-from generator.retrieval import Retriever
-from generator.retrieval.corpus import parse_text
 from generator.retrieval.inventory import build_inventory
+from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.rank import Retriever
 from generator.write.prompts import writer_messages
+from tests.servers.fake_openai import Text
+from tests.test_run_e2e import GOOD_PATH, GOOD_ROBOT, llm_args, spec_json
 
 LIB = '''
 def status_should_be(expected_status, response=None):
@@ -164,7 +169,7 @@ def test_the_plans_must_read_files_reach_the_writer_confined_and_within_budget(t
     assert '<file path="doc/api.md">\nUse the wrapper keywords.\n</file>' in prompt
 
 
-def test_templated_tests_call_their_template_and_a_suites_own_keywords_count_as_usage() -> None:
+def test_templated_tests_call_their_template_and_a_suites_own_keywords_count_as_usage(tmp_path: Path) -> None:
     text = """*** Settings ***
 Test Template    Login With Invalid Credentials Should Fail
 
@@ -179,9 +184,15 @@ Browser Is Opened
     Open Browser To Login Page
     Input Username    demo
 """
-    doc = parse_text("tests/x.robot", text)
-    assert [c.calls for c in doc.cases] == [("Login With Invalid Credentials Should Fail",), ("Other Template",)]
-    assert [c.calls for c in doc.local] == [("Open Browser To Login Page", "Input Username")]
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "x.robot").write_text(text, encoding="utf-8")
+    for _ in range(2):  # built from the parse, then served from the cache
+        [suite] = index_suites(tmp_path, "tests", cache_dir=tmp_path / "cache")
+        doc = suite.doc
+        assert doc is not None
+        assert [c.calls for c in doc.cases] == [("Login With Invalid Credentials Should Fail",), ("Other Template",)]
+        assert [c.calls for c in doc.local] == [("Open Browser To Login Page", "Input Username")]
+        assert [c.text for c in doc.cases][1] == "Own Template\n    [Template]    Other Template\n    a    b"
 
 
 LOGIN = """*** Keywords ***
@@ -200,16 +211,145 @@ Accept Terms
 """
 
 
+def _login_repo(root: Path, resource: str, tests: dict[str, list[str]]) -> Retriever:
+    """A repo of one login resource and one suite calling it; its retriever."""
+    (root / "resources").mkdir()
+    (root / "resources" / "login.resource").write_text(resource, encoding="utf-8")
+    (root / "tests").mkdir()
+    (root / "tests" / "login.robot").write_text(_suite(tests, "../resources/login.resource"), encoding="utf-8")
+    return Retriever(build_inventory(root, tests_dir="tests"), index_suites(root, "tests"))
+
+
 def test_a_step_no_name_fits_takes_the_keyword_the_folders_tests_call_next(tmp_path: Path) -> None:
-    (tmp_path / "resources").mkdir()
-    (tmp_path / "resources" / "login.resource").write_text(LOGIN, encoding="utf-8")
-    (tmp_path / "tests").mkdir()
     steps = ["Input Password    mode", "Submit Credentials"]
-    suite = _suite({f"Login {n}": steps for n in range(3)}, resource="../resources/login.resource")
-    (tmp_path / "tests" / "login.robot").write_text(suite, encoding="utf-8")
-    retriever = Retriever(build_inventory(tmp_path, tests_dir="tests"), index_suites(tmp_path, "tests"))
+    retriever = _login_repo(tmp_path, LOGIN, {f"Login {n}": steps for n in range(3)})
     case = ['When the user types the password "mode"', "And the user confirms the login form"]
     assert [m.keyword for m in retriever.match_case(case, area="tests")] == ["Input Password", "Submit Credentials"]
     # Without the tests showing what comes next, the form's words point elsewhere.
     alone = Retriever(build_inventory(tmp_path, tests_dir="tests"), [])
     assert alone.match_case(case, area="tests")[1].keyword != "Submit Credentials"
+
+
+SCREENS = """*** Keywords ***
+Open Browser To Login Page
+    [Documentation]    Starts a browser on the login screen.
+    Log    open
+
+Login Should Have Failed
+    [Documentation]    Checks the error screen is shown after a refused login.
+    Log    failed
+
+Welcome Page Should Be Open
+    [Documentation]    Checks the welcome screen is shown after a successful login.
+    Log    welcome
+"""
+
+
+def test_a_step_whose_best_keyword_another_step_took_also_offers_one_no_test_calls_yet(tmp_path: Path) -> None:
+    retriever = _login_repo(tmp_path, SCREENS, {"Refused": ["Open Browser To Login Page", "Login Should Have Failed"]})
+    # "start" and "screen" point to the login page, which the first step already claims; only
+    # "screen" links the second step to either check, and only the failed one is ever called.
+    steps = ["The web browser starts on the sign-in screen", "The home screen starts"]
+    assert retriever.rank(steps[1], area="tests")[0][0].name == "Open Browser To Login Page"
+    assert "Welcome Page Should Be Open" in {k.name for k in retriever.relevant(steps, area="tests")}
+    assert "Welcome Page Should Be Open" not in {k.name for k in retriever.relevant(steps[1:], area="tests")}
+
+
+def test_once_the_target_folder_is_known_a_sibling_comes_before_a_mirror_folders_copy(tmp_path: Path) -> None:
+    tests = {"Order Is Listed": ["Send GET request to    /orders"], "Order Is Removed": ["Log    remove"]}
+    for line in ("product_a", "product_b"):  # product_a sorts first: it wins a tie
+        (tmp_path / "tests" / line / "orders").mkdir(parents=True)
+        (tmp_path / "tests" / line / "orders" / "orders.robot").write_text(_suite(tests), encoding="utf-8")
+    audit = {"Audit Log Is Kept": ["Log    audit"]}
+    (tmp_path / "tests" / "product_b" / "orders" / "audit.robot").write_text(_suite(audit), encoding="utf-8")
+    listing = {"Every Order Invoice Is Listed": ["Send GET request to    /invoices"]}
+    (tmp_path / "tests" / "product_a" / "invoices").mkdir()
+    (tmp_path / "tests" / "product_a" / "invoices" / "listing.robot").write_text(_suite(listing), encoding="utf-8")
+    suites = index_suites(tmp_path, "tests")
+    ticket = _ticket("Order listed", ["every order is listed"], ["orders"])  # names the domain only
+    blind = [e.path for e in find_examples(suites, ticket, limit=2)]
+    assert blind == ["tests/product_a/invoices/listing.robot", "tests/product_a/orders/orders.robot"]
+    examples = find_examples(suites, ticket, limit=2, target="tests/product_b/orders/qa-1.robot")
+    # The sibling first; the second slot is the most similar elsewhere, not the other sibling.
+    assert [e.path for e in examples] == [
+        "tests/product_b/orders/orders.robot",
+        "tests/product_a/invoices/listing.robot",
+    ]
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_a_run_parses_each_suite_once_and_a_warm_run_none(
+    llm, atlassian, sample_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite index and retrieval (ranking, examples) share one parse, cached with the index."""
+    texts = {p.read_text(encoding="utf-8"): p for p in (sample_repo / "tests").rglob("*.robot")}
+    parsed: Counter[Path] = Counter()
+    real = parser_module._get_model
+
+    def counting(token_getter, source, data_only, curdir, lang):  # robot's own function, counted
+        if isinstance(source, str) and not data_only and source in texts:
+            parsed[texts[source]] += 1
+        return real(token_getter, source, data_only, curdir, lang)
+
+    monkeypatch.setattr(parser_module, "_get_model", counting)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for run in ("cold", "warm"):
+        llm.script(Text(spec_json()), Text(GOOD_ROBOT))
+        (sample_repo / GOOD_PATH).unlink(missing_ok=True)
+        assert main(["run", "--keys", "QA-101", *llm_args(llm, atlassian, sample_repo, tmp_path / run)]) == 0
+        if run == "cold":
+            assert parsed and set(parsed.values()) == {1}, parsed
+            assert set(parsed) == set(texts.values())
+            parsed.clear()
+    assert not parsed, parsed
+
+
+def test_builtin_keywords_are_offered_only_when_a_step_calls_one_by_name(repo: Path) -> None:
+    retriever = _retriever(repo)
+    assert any(k.owner == "BuiltIn" for k, _ in retriever.rank("the two values should be equal", area="tests/orders"))
+    offered = retriever.relevant(["the two values should be equal"], area="tests/orders")
+    assert not [k.name for k in offered if k.owner == "BuiltIn"]
+    named = retriever.relevant(["Should Be Equal    a    b"], area="tests/orders")
+    assert "Should Be Equal" in [k.name for k in named if k.owner == "BuiltIn"]
+
+
+TEMPLATED = """*** Settings ***
+Test Template    Login With Invalid Credentials Should Fail
+
+*** Test Cases ***
+Invalid Password    demo    wrong
+
+*** Keywords ***
+Login With Invalid Credentials Should Fail
+    [Arguments]    ${user}    ${password}
+    Type The Credentials    ${user}    ${password}
+    Log    failed
+
+Type The Credentials
+    [Arguments]    ${user}    ${password}
+    Log    ${user} ${password}
+
+Unrelated Helper
+    Log    never called by the case
+"""
+
+
+def test_an_example_case_comes_with_the_suites_own_keywords_it_calls(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "invalid.robot").write_text(TEMPLATED, encoding="utf-8")
+    ticket = _ticket("Invalid password", ["a wrong password is refused"], [])
+    [example] = find_examples(index_suites(tmp_path, "tests"), ticket, limit=1)
+    assert "*** Keywords ***\nLogin With Invalid Credentials Should Fail\n" in example.text
+    assert "\nType The Credentials\n    [Arguments]" in example.text  # called by the template
+    assert "Unrelated Helper" not in example.text
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_the_writers_first_example_is_a_suite_of_the_folder_the_plan_chose(llm, atlassian, sample_repo: Path, tmp_path):
+    target = "tests/orders/qa-101_login_lockout.robot"  # not where the ticket's words point
+    llm.script(Text(spec_json(target=target)), Text(GOOD_ROBOT))
+    assert main(["run", "--keys", "QA-101", *llm_args(llm, atlassian, sample_repo, tmp_path / "out")]) == 0
+    planner, writer = (json.dumps(llm.requests[n]["messages"]) for n in (0, 1))
+    assert "tests/orders/" not in planner  # the ticket alone: login examples
+    examples = writer.split("Similar existing tests:")[1]
+    assert examples.startswith("\\n--- tests/orders/order_checkout.robot ---")

@@ -17,7 +17,7 @@ import os
 import posixpath
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePath, PurePosixPath
 
 from robot.api import get_model
@@ -27,6 +27,8 @@ from robot.version import get_version
 
 from generator import cache
 from generator.models import ExampleTest, Ticket
+from generator.retrieval import corpus
+from generator.retrieval.corpus import SuiteDoc, doc_fields, doc_from_fields, suite_doc
 
 #: Folders never walked: tooling, virtualenvs and caches hold third-party files, not the repo's tests.
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__"})
@@ -51,6 +53,8 @@ class SuiteInfo:
     steps: int = 0
     bdd_steps: int = 0
     resources: list[str] = field(default_factory=list, metadata={"doc": "Resource imports, as written."})
+    #: Its cases and what they call, for retrieval: built from the same parse, cached with it.
+    doc: SuiteDoc | None = None
 
 
 class _SuiteVisitor(ModelVisitor):
@@ -155,7 +159,8 @@ def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -
     """Every `.robot` file under `tests_dir` (the whole repo when it is missing), parsed.
 
     Parsing a thousand suites costs seconds on every run and every shard, so the index is cached
-    by the files' paths and bytes (see `generator.cache`): only reading and hashing remain.
+    by the files' paths and bytes (see `generator.cache`): only reading and hashing remain. Each
+    suite's retrieval document (`SuiteDoc`) comes from the same parse and is cached with it.
     """
     base, real_repo = repo / tests_dir, repo.resolve()
     found: list[tuple[str, bytes]] = []
@@ -165,19 +170,28 @@ def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -
             continue
         found.append((rel.as_posix(), path.read_bytes()))
     texts = [_text(content) for _, content in found]
-    key = cache.content_key([Path(__file__).read_bytes(), get_version(), *(p for rel, c in found for p in (rel, c))])
+    code = [Path(__file__).read_bytes(), Path(corpus.__file__).read_bytes(), get_version()]
+    key = cache.content_key([*code, *(p for rel, c in found for p in (rel, c))])
     entry = cache.entry_path("suites", key, cache_dir)
     if (cached := _read_index(entry, texts)) is not None:
         return cached
-    suites = []
+    suites, fields = [], []
     for (rel, _), text in zip(found, texts, strict=True):
-        info = SuiteInfo(path=rel, text=text)
-        _SuiteVisitor(info).visit(get_model(text))
+        model = get_model(text)  # the one parse of this suite in a run: the index and retrieval read it
+        doc = suite_doc(rel, model)
+        info = SuiteInfo(path=rel, text=text, doc=doc)
+        _SuiteVisitor(info).visit(model)
         suites.append(info)
-    # `asdict` would rebuild the Counter from (key, count) pairs: it is given as a plain dict.
-    fields = [
-        {**asdict(s), "text": None, "tags": sorted(s.tags), "test_settings": dict(s.test_settings)} for s in suites
-    ]
+        # `asdict` would rebuild the Counter from (key, count) pairs: it is given as a plain dict.
+        fields.append(
+            {
+                **asdict(replace(info, doc=None)),
+                "text": None,
+                "tags": sorted(info.tags),
+                "test_settings": dict(info.test_settings),
+                "doc": doc_fields(doc, text),
+            }
+        )
     cache.write(entry, json.dumps(fields))
     return suites
 
@@ -206,7 +220,15 @@ def _read_index(entry: Path, texts: list[str]) -> list[SuiteInfo] | None:
         if not isinstance(fields, list) or len(fields) != len(texts):
             return None
         return [
-            SuiteInfo(**{**f, "text": text, "tags": set(f["tags"]), "test_settings": Counter(f["test_settings"])})
+            SuiteInfo(
+                **{
+                    **f,
+                    "text": text,
+                    "tags": set(f["tags"]),
+                    "test_settings": Counter(f["test_settings"]),
+                    "doc": doc_from_fields(f["path"], f["doc"], text),
+                }
+            )
             for f, text in zip(fields, texts, strict=True)
         ]
     except (ValueError, TypeError, KeyError):
@@ -309,8 +331,11 @@ def coverage_index(suites: list[SuiteInfo]) -> dict[str, list[str]]:
     return index
 
 
-def find_examples(suites: list[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
-    """The existing test cases most like the ticket, with their suites' settings (generator/retrieval)."""
+def find_examples(
+    suites: list[SuiteInfo], ticket: Ticket, *, limit: int, target: str | None = None
+) -> list[ExampleTest]:
+    """The existing test cases most like the ticket, with their suites' settings (generator/retrieval);
+    once the plan has chosen the file's `target` path, its folder's suites first."""
     from generator.retrieval.examples import similar_tests  # ranking loads with the first ticket, not at start
 
-    return similar_tests(suites, ticket, limit=limit)
+    return similar_tests(suites, ticket, limit=limit, target=target)

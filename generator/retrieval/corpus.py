@@ -1,8 +1,9 @@
-"""The repo's existing test cases, parsed once per run with Robot Framework's parser.
+"""The repo's existing test cases, from the one parse per suite the suite index makes.
 
 Keyword ranking reads how tests use keywords (usage counts, which libraries and resources a
-folder's tests call); example selection reads the test cases themselves. Both come from here so
-the suites are parsed once, from the text the suite index already holds.
+folder's tests call); example selection reads the test cases themselves. Both read the
+`SuiteDoc` that `gather.repo.index_suites` builds from its own parse of the suite and caches
+with the index (by content), so a run parses each suite once, and a warm run none.
 """
 
 from __future__ import annotations
@@ -10,18 +11,14 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from robot.api import get_model
 from robot.api.parsing import Keyword, KeywordCall, ModelVisitor, SettingSection, Template, TestCase, TestTemplate
 from robot.parsing.model import Statement
 
-if TYPE_CHECKING:  # the suite index imports retrieval for its examples; rank_bm25 pulls in
-    # numpy, loaded when an index is first built
+if TYPE_CHECKING:  # rank_bm25 pulls in numpy, loaded when an index is first built
     from rank_bm25 import BM25Okapi
-
-    from generator.gather.repo import SuiteInfo
+    from robot.parsing.model import File
 
 
 @dataclass(frozen=True)
@@ -83,16 +80,11 @@ def _statements(node: object) -> Iterator[Statement]:
             yield from _statements(child)
 
 
-def parse_suite(suite: SuiteInfo) -> SuiteDoc:
-    return parse_text(suite.path, suite.text)
-
-
-@lru_cache(maxsize=8192)
-def parse_text(path: str, text: str) -> SuiteDoc:
-    """Cached by content: ranking and example selection of every ticket share one parse."""
-    model = get_model(text, data_only=False) if text else None
+def suite_doc(path: str, model: File) -> SuiteDoc:
+    """The suite's settings and its cases, from the model the suite index parsed (one parse per
+    suite and run: `gather.repo.index_suites` builds both from it and caches both)."""
     settings, template, cases, local = "", None, [], []
-    for section in model.sections if model else []:
+    for section in model.sections:
         if isinstance(section, SettingSection):
             settings = _source(section).strip()
             template = next((node.value for node in section.body if isinstance(node, TestTemplate)), None)
@@ -105,8 +97,25 @@ def parse_text(path: str, text: str) -> SuiteDoc:
     return SuiteDoc(path, settings, tuple(cases), tuple(local))
 
 
-def parse_suites(suites: list[SuiteInfo]) -> list[SuiteDoc]:
-    return [parse_suite(s) for s in suites if s.test_names]
+def doc_fields(doc: SuiteDoc, text: str) -> dict[str, Any]:
+    """The document as JSON fields for the cache; case texts as offsets into the suite's text,
+    which is read anyway, so the cache does not hold every suite twice."""
+    cursor = 0
+
+    def case(c: CaseDoc) -> list[Any]:
+        nonlocal cursor
+        start = text.index(c.text, cursor)  # cases are in file order, their text as written
+        cursor = start + len(c.text)
+        return [c.name, start, cursor, list(c.calls)]
+
+    return {"settings": doc.settings, "cases": [case(c) for c in doc.cases], "local": [case(c) for c in doc.local]}
+
+
+def doc_from_fields(path: str, fields: dict[str, Any], text: str) -> SuiteDoc:
+    def cases(rows: list[list[Any]]) -> tuple[CaseDoc, ...]:
+        return tuple(CaseDoc(path, name, text[start:end], tuple(calls)) for name, start, end, calls in rows)
+
+    return SuiteDoc(path, fields["settings"], cases(fields["cases"]), cases(fields["local"]))
 
 
 #: The least weight a word has: one in most documents still says something.

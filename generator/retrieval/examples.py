@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from generator.matcher import content_words
+from robot.utils import normalize
+
 from generator.models import ExampleTest, Ticket
-from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25, parse_text
+from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25
+from generator.retrieval.words import content_words, split_bdd_prefix
 
 if TYPE_CHECKING:
     from rank_bm25 import BM25Okapi
@@ -32,15 +34,15 @@ MAX_EXAMPLE_CHARS = 6000
 CASES_PER_EXAMPLE = 2
 _FOLDER_BONUS = 0.5
 _TAG_BONUS = 0.3
+_KEYWORDS = "*** Keywords ***\n"
 
 
 @lru_cache(maxsize=4)
-def _index(suites: tuple[tuple[str, str], ...]) -> tuple[list[SuiteDoc], list[CaseDoc], BM25Okapi | None]:
-    """Parsed suites, their cases and a BM25 index over the cases: built once per run."""
-    docs = [parse_text(path, text) for path, text in suites]
+def _index(docs: tuple[SuiteDoc, ...]) -> tuple[list[CaseDoc], BM25Okapi | None]:
+    """The suites' cases and a BM25 index over them: built once per run."""
     cases = [case for doc in docs for case in doc.cases]
     corpus = [content_words(f"{case.name} {case.text}") or ["_"] for case in cases]
-    return docs, cases, bm25(corpus) if corpus else None
+    return cases, bm25(corpus) if corpus else None
 
 
 def _bonus(case: CaseDoc, components: set[str], tags: dict[str, set[str]]) -> float:
@@ -52,16 +54,24 @@ def _bonus(case: CaseDoc, components: set[str], tags: dict[str, set[str]]) -> fl
     return named / len(components)
 
 
-def similar_tests(suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
-    """Up to `limit` examples, each a suite's settings and its test cases most like the ticket."""
-    with_tests = tuple((s.path, s.text) for s in suites if s.test_names)
-    if limit <= 0 or not with_tests:
+def similar_tests(
+    suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int, target: str | None = None
+) -> list[ExampleTest]:
+    """Up to `limit` examples, each a suite's settings and its test cases most like the ticket.
+
+    `target` is the new file's path once the plan has chosen it: the first example is then its
+    folder's best suite (a sibling), never a mirror folder's copy of it, which a ticket naming
+    only its domain cannot tell apart.
+    """
+    docs = tuple(s.doc for s in suites if s.test_names and s.doc is not None)
+    if limit <= 0 or not docs:
         return []
-    docs, cases, bm25 = _index(with_tests)
+    cases, bm25 = _index(docs)
     terms = content_words(" ".join([ticket.summary, ticket.description, *ticket.acceptance_criteria]))
     raw = bm25.get_scores(terms) if bm25 is not None and terms else [0.0] * len(cases)
     top = max(max(raw), 1e-9)
     components = {c.lower() for c in [*ticket.components, *ticket.labels]}
+    folder = posixpath.dirname(target) if target else None
     tags = {s.path: {t.lower() for t in s.tags} for s in suites}
     scored = sorted(
         ((raw[n] / top + _bonus(case, components, tags), case.suite, n) for n, case in enumerate(cases)),
@@ -69,6 +79,12 @@ def similar_tests(suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int) ->
     )
     chosen: dict[str, list[tuple[float, CaseDoc]]] = {}
     names_shown: set[str] = set()
+    # The first example is the best suite of the target's own folder: how a file there starts
+    # (imports relative to that folder, setup, tags). The others are the most similar wherever.
+    sibling = next((suite for _, suite, n in scored if cases[n].folder == folder), None) if folder else None
+    if sibling is not None and limit > 0:
+        chosen[sibling] = []
+        names_shown.add(posixpath.basename(sibling))
     for score, suite, n in scored:
         if suite not in chosen:
             if len(chosen) >= limit or posixpath.basename(suite) in names_shown:
@@ -80,19 +96,39 @@ def similar_tests(suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int) ->
             chosen[suite].append((score, cases[n]))  # more cases only when they share words and differ
         if len(chosen) >= limit and all(len(c) >= CASES_PER_EXAMPLE for c in chosen.values()):
             break
-    settings = {doc.path: doc.settings for doc in docs}
+    by_path = {doc.path: doc for doc in docs}
     return [
-        ExampleTest(path=suite, text=_render(settings[suite], [c for _, c in picked]), score=round(picked[0][0], 3))
+        ExampleTest(path=suite, text=_render(by_path[suite], [c for _, c in picked]), score=round(picked[0][0], 3))
         for suite, picked in chosen.items()
     ]
 
 
-def _render(settings: str, cases: list[CaseDoc]) -> str:
-    """The suite's settings, then its chosen cases, cut at a case boundary within the budget."""
-    text = (settings + "\n\n" if settings else "") + "*** Test Cases ***\n"
+def _own_keywords(doc: SuiteDoc, cases: list[CaseDoc]) -> list[CaseDoc]:
+    """The suite's own keywords the cases call, directly or through each other: a templated
+    case (`Invalid Password    demo    wrong`) says nothing without its template's body."""
+    local = {normalize(k.name, ignore="_"): k for k in doc.local}
+    wanted: dict[str, CaseDoc] = {}
+    pending = [call for case in cases for call in case.calls]
+    while pending:
+        key = normalize(split_bdd_prefix(pending.pop(0))[1], ignore="_")
+        if key in local and key not in wanted:
+            wanted[key] = local[key]
+            pending += local[key].calls
+    return list(wanted.values())
+
+
+def _render(doc: SuiteDoc, cases: list[CaseDoc]) -> str:
+    """The suite's settings, its chosen cases and the suite's own keywords they call, each cut
+    at a block boundary within the budget."""
+    text = (doc.settings + "\n\n" if doc.settings else "") + "*** Test Cases ***\n"
     for n, case in enumerate(cases):
         block = case.text.strip("\n") + "\n\n"
         if n and len(text) + len(block) > MAX_EXAMPLE_CHARS:
             break
         text += block
+    own = [k.text.strip("\n") + "\n\n" for k in _own_keywords(doc, cases)]
+    for n, block in enumerate(own):
+        if len(text) + len(block) + (0 if n else len(_KEYWORDS)) > MAX_EXAMPLE_CHARS:
+            break
+        text += ("" if n else _KEYWORDS) + block
     return text[:MAX_EXAMPLE_CHARS].rstrip() + "\n"

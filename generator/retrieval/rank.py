@@ -1,6 +1,6 @@
 """Ranking the repo's keywords for a spec's steps.
 
-The matcher (generator/matcher.py) decides whether a step *is* a keyword: names, values,
+The matcher (generator/retrieval/matcher.py) decides whether a step *is* a keyword: names, values,
 arguments. Ranking decides which keywords are worth *offering* for a step, which a paraphrase
 ("the HTTP status of the reply is "200"") defeats when only names are compared. So keywords
 are ranked by BM25 (rank_bm25, measured against the matcher's own name index on
@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 
 from robot.utils import normalize
 
-from generator.matcher import KeywordMatcher, bdd_phase, content_words
 from generator.models import Keyword, KeywordInventory, StepMapping
-from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25, parse_suites
+from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25
+from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.words import bdd_phase, content_words
 
 if TYPE_CHECKING:  # the suite index imports retrieval for its examples
     from generator.gather.repo import SuiteInfo
@@ -41,6 +42,8 @@ _BUILTIN = 0.5
 #: Per step, keywords offered: the best, and the next ones scoring at least this share of it.
 _PER_STEP = 3
 _CLOSE = 0.6
+#: Keywords a step looks through for one not offered yet, when its best is another step's best.
+_WIDER = 10
 #: Keywords added to the writer's list for co-occurring in the area's tests with the chosen ones.
 _COMPANIONS = 3
 #: Share of a step's words a ranked keyword's text must hold for the offline writer to call it.
@@ -65,7 +68,7 @@ class Retriever(KeywordMatcher):
 
     def __init__(self, inventory: KeywordInventory, suites: Sequence[SuiteInfo] = (), **kwargs: float):
         super().__init__(inventory, **kwargs)
-        self.docs: list[SuiteDoc] = parse_suites(list(suites))
+        self.docs: list[SuiteDoc] = [s.doc for s in suites if s.test_names and s.doc is not None]
         self._ranked_ids = [i for i, e in enumerate(self._entries) if not is_deprecated(e.keyword)]
         corpus: list[list[str]] = []
         for i in self._ranked_ids:
@@ -180,14 +183,25 @@ class Retriever(KeywordMatcher):
     def relevant(self, texts: Sequence[str], limit: int = 40, *, area: str | None = None) -> list[Keyword]:
         """Per step, the keyword it maps to and the few ranked closest to the best: a short list."""
         chosen: dict[tuple[str, str], Keyword] = {}
+        claimed: set[tuple[str, str]] = set()  # the best of a step so far
         for text, mapping in zip(texts, self.match_case(texts, area=area), strict=True):
             kw = self.keyword_of(mapping)
             if kw is not None:
                 chosen.setdefault((kw.owner, kw.name), kw)
-            ranked = self.rank(text, area=area, limit=_PER_STEP)
-            for kw, score in ranked:
+            # Robot Framework's own BuiltIn keywords are known to any writer and never imported:
+            # offered only when a step maps to one, they would crowd out the repo's.
+            ranked = [(k, s) for k, s in self.rank(text, area=area, limit=_WIDER) if k.owner != "BuiltIn"]
+            for kw, score in ranked[:_PER_STEP]:
                 if score >= _CLOSE * ranked[0][1]:
                     chosen.setdefault((kw.owner, kw.name), kw)
+            if ranked and (ranked[0][0].owner, ranked[0][0].name) in claimed:
+                # Another step's best is this one's too: one of them is misread, so this step
+                # also offers its best keyword not offered yet (usage cannot rank a keyword no
+                # test calls yet: `Welcome Page Should Be Open` when only failed logins exist).
+                new = next((kw for kw, _ in ranked if (kw.owner, kw.name) not in chosen), None)
+                if new is not None:
+                    chosen[(new.owner, new.name)] = new
+            claimed.update((kw.owner, kw.name) for kw, _ in ranked[:1])
         for kw in self._companions(list(chosen.values()), area):
             chosen.setdefault((kw.owner, kw.name), kw)
         return list(chosen.values())[:limit]

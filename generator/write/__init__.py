@@ -12,8 +12,8 @@ from typing import Protocol
 
 from generator.budget import TicketBudget
 from generator.logs import TicketLog
-from generator.matcher import KeywordMatcher
 from generator.models import Diagnostic, GeneratedTest, TestSpec, TicketContext
+from generator.retrieval.matcher import KeywordMatcher
 
 
 class WriterSession(Protocol):

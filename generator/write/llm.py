@@ -16,9 +16,9 @@ from generator.gaps import measured, seal_incomplete
 from generator.imports import example_imports, import_lines_for
 from generator.llm import ChatModel, Tool
 from generator.logs import TicketLog
-from generator.matcher import KeywordMatcher
 from generator.models import Diagnostic, GeneratedTest, TestSpec, TicketContext
 from generator.repo_tools import must_read
+from generator.retrieval.matcher import KeywordMatcher
 from generator.text import strip_fences
 from generator.write.prompts import repair_messages, writer_messages
 

@@ -21,9 +21,11 @@ from generator.conventions import missing_marker_line, wrapped_setting
 from generator.gaps import measured, seal_incomplete
 from generator.imports import import_lines_for
 from generator.logs import TicketLog
-from generator.matcher import KeywordMatcher, format_call, split_bdd_prefix
 from generator.models import Conventions, Diagnostic, GeneratedTest, StepMapping, TestSpec, TicketContext
 from generator.plan.offline import is_scenario
+from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.render import format_call
+from generator.retrieval.words import split_bdd_prefix
 from generator.validate.trust import escape_cell
 
 SEP = "    "
