@@ -164,11 +164,16 @@ def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -
     """
     base, real_repo = repo / tests_dir, repo.resolve()
     found: list[tuple[str, bytes]] = []
-    for path in _robot_files(base if base.is_dir() else repo, repo):
-        rel = path.relative_to(repo)
-        if skipped(rel) or not path.is_file() or not path.resolve().is_relative_to(real_repo):
+    top = base if base.is_dir() and base.resolve().is_relative_to(real_repo) else repo
+    for rel, path in _robot_files(top, repo):
+        if skipped(PurePosixPath(rel)) or not os.path.isfile(path):
             continue
-        found.append((rel.as_posix(), path.read_bytes()))
+        # The walk follows no symlinked folder: only a symlinked file can lead out of the repo,
+        # and resolving every path costs a stat per folder of it (a fifth of a second per 1,000).
+        if os.path.islink(path) and not Path(path).resolve().is_relative_to(real_repo):
+            continue
+        with open(path, "rb") as handle:
+            found.append((rel, handle.read()))
     texts = [_text(content) for _, content in found]
     code = [Path(__file__).read_bytes(), Path(corpus.__file__).read_bytes(), get_version()]
     key = cache.content_key([*code, *(p for rel, c in found for p in (rel, c))])
@@ -196,14 +201,17 @@ def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -
     return suites
 
 
-def _robot_files(top: Path, repo: Path) -> list[Path]:
-    """`*.robot` under `top`, sorted, never descending into skipped folders (`.git`, `.venv`,
-    `node_modules`... can hold more files than the tests) nor symlinked ones, as `rglob` did not."""
+def _robot_files(top: Path, repo: Path) -> list[tuple[str, str]]:
+    """(repo-relative POSIX path, path) of every `*.robot` under `top`, sorted, never descending
+    into skipped folders (`.git`, `.venv`, `node_modules`... can hold more files than the tests)
+    nor symlinked ones, as `rglob` did not. Plain strings: a `Path` per file costs more than
+    reading it."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(top):
-        here = Path(dirpath)
-        dirnames[:] = [d for d in dirnames if not skip_dir(d, at_root=here == repo)]
-        found += [here / name for name in filenames if name.endswith(".robot")]
+    root = os.path.abspath(repo)
+    for dirpath, dirnames, filenames in os.walk(os.path.abspath(top)):
+        dirnames[:] = [d for d in dirnames if not skip_dir(d, at_root=dirpath == root)]
+        prefix = "" if dirpath == root else dirpath[len(root) + 1 :].replace(os.sep, "/") + "/"
+        found += [(prefix + name, os.path.join(dirpath, name)) for name in filenames if name.endswith(".robot")]
     return sorted(found)
 
 
