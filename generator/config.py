@@ -13,7 +13,6 @@ import shlex
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from generator.mcp_auth import AUTH_SCHEMES, auth_headers
@@ -290,6 +289,8 @@ def load_repo_config(repo: Path) -> RepoConfig:
     path = repo / REPO_CONFIG_FILE
     if not path.exists() and not path.is_symlink():
         return RepoConfig()
+    import yaml  # most repos have no configuration file: the parser loads only for one
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError as exc:
