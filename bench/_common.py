@@ -555,10 +555,11 @@ PHASES = ("gather", "plan", "write", "validate", "after_dryrun", "publish")
 
 
 def ticket_phases(stream: TimedStream) -> dict[str, dict[str, float]]:
-    """Seconds per stage and ticket, from the first time each stage's progress line was logged.
+    """Seconds per stage and ticket, from the time each stage's line was logged.
 
-    With several tickets in flight a ticket's section is also printed whole at its end; only
-    the first (live) occurrence of a line counts, so those replays do not skew the times.
+    Only a run with one ticket at a time prints stage lines as they happen: with several in
+    flight a ticket's section is printed whole when it ends, so its lines carry no stage times
+    and a caller must not read them (see `bench_backlog.py`).
     """
     seen: dict[str, dict[str, float]] = {}
     for at, line in stream.lines():
@@ -641,7 +642,8 @@ def peak_rss_mb() -> float:
 
 
 class ChildPeakSampler:
-    """Peak RSS of this process's `robot` children, sampled from /proc (Linux) every `interval` s.
+    """Peak RSS of this process's `robot` children (fresh ones and warm dryrun workers), sampled
+    from /proc (Linux) every `interval` s.
 
     `getrusage(RUSAGE_CHILDREN).ru_maxrss` cannot be used for that: Linux carries the parent's
     high-water mark into a child across fork/exec, so it reports the (bigger) parent, not the
@@ -697,7 +699,9 @@ def _children(parent: int) -> list[int]:
 def _robot_hwm_kb(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            if b"\0-m\0robot\0" not in handle.read():
+            command = handle.read()
+            # A fresh `python -m robot` or a warm dryrun worker (generator/validate/dryrun_worker.py).
+            if b"\0-m\0robot\0" not in command and b"dryrun_worker.py\0--dryrun" not in command:
                 return 0
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
             for line in handle:

@@ -223,11 +223,14 @@ def throughput(ns: argparse.Namespace, work: Path) -> None:
         if r["failures"]:
             print(f"failures at concurrency {c}: {'; '.join(r['failures'])}")
     print()
-    print("mean seconds per ticket and stage (queueing for a dryrun worker counts in validate):")
+    print(
+        "mean seconds per ticket and stage (queueing for a dryrun worker counts in validate; read from\n"
+        "live log lines, so only at concurrency 1: parallel runs print each ticket's section whole at its end):"
+    )
     print_table(
-        ["run", "conc.", *PHASES, "dryruns sampled", "baseline RSS MB"],
+        ["run", "conc.", *PHASES, "dryrun processes seen", "baseline RSS MB"],
         [
-            [label, c, *(r["phases"][p] for p in PHASES), r["children_seen"], r["baseline_mb"]]
+            [label, c, *(r["phases"][p] if c == 1 else "-" for p in PHASES), r["children_seen"], r["baseline_mb"]]
             for label, _, _, c, r in runs
         ],
     )
