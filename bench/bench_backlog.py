@@ -51,7 +51,7 @@ from _common import (
 )
 
 from generator.config import Limits
-from generator.run import build_repo_context
+from generator.context import build_repo_context
 
 JQL = "project = QA ORDER BY key"
 FIRST_BACKLOG_KEY = 201  # above the sample repo's own QA-1..QA-10 tags, so nothing is covered

@@ -35,8 +35,8 @@ from _common import (
 )
 
 from generator.atlassian_server import DEMO_TICKETS_DIR
+from generator.context import build_repo_context
 from generator.retrieval.inventory import last_build_from_cache
-from generator.run import build_repo_context
 
 KEYS = ("QA-101", "QA-102", "QA-103", "QA-104")
 
@@ -168,7 +168,7 @@ def main() -> None:
         ],
     )
     print(
-        "  repo context = keyword inventory + suites index (generator.run.build_repo_context);\n"
+        "  repo context = keyword inventory + suites index (generator.context.build_repo_context);\n"
         "  run wall minus ticket seconds = start-up (ticket folder check, embedded MCP server, connect,\n"
         "  repo context from the warm cache) and shutdown"
     )

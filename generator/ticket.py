@@ -1,0 +1,311 @@
+"""One ticket, isolated: decide whether it needs generating (covered by a test or an MR), then
+gather → plan → write → validate → publish under the ticket's deadline and budget. Whatever goes
+wrong becomes the ticket's own `failed` entry; `run.py` selects tickets and runs them."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+from robot.api import get_model
+from robot.api.parsing import KeywordCall, ModelVisitor
+
+from generator.breaker import EndpointDown, is_transport_failure
+from generator.budget import BudgetExceeded, RunBudgetSpent, TicketBudget, cap_context
+from generator.config import Settings
+from generator.gather.jira import TicketError, fetch_ticket
+from generator.gather.repo import (
+    find_examples,
+    tag_key,
+)
+from generator.llm import LLMError
+from generator.logs import Console, TicketLog
+from generator.mcp_client import McpError
+from generator.models import (
+    Diagnostic,
+    GeneratedTest,
+    TestSpec,
+    TicketContext,
+    TicketResult,
+    TicketStatus,
+    ValidationResult,
+)
+from generator.outputs import write_output
+from generator.plan import PlanError, overwrite_error
+from generator.publish import PublishError
+from generator.report import ReportWriter
+from generator.retrieval.matcher import KeywordMatcher
+from generator.validate import UnsafePathError, validate
+
+if TYPE_CHECKING:  # loaded only when used (see `run`, `RunContext.linter`, `_run`): start-up stays light
+    pass
+
+
+from generator.context import RunContext
+
+EXPECTED_ERRORS = (TicketError, PlanError, LLMError, McpError, BudgetExceeded, UnsafePathError, PublishError)
+
+
+def keywords_used(text: str, matcher: KeywordMatcher) -> list[str]:
+    """Existing keywords the file calls, of its resources and its Python libraries (what the MR
+    description lists as reused); BuiltIn's are Robot Framework's, not the repo's."""
+    names: dict[str, None] = {}
+
+    class Calls(ModelVisitor):
+        def visit_KeywordCall(self, node: KeywordCall) -> None:
+            keyword = matcher.lookup(node.keyword)
+            if keyword is not None and keyword.owner != "BuiltIn":
+                names.setdefault(keyword.name, None)
+
+    Calls().visit(get_model(text))
+    return list(names)
+
+
+async def process_ticket(rc: RunContext, key: str) -> TicketResult:
+    cfg = rc.settings.repo_config
+    log = TicketLog(rc.console, key, buffered=rc.buffered_logs)
+    budget = TicketBudget(rc.run_budget, cfg.limits.max_tokens_per_ticket)
+    shard_index = rc.settings.node_index if rc.settings.node_total > 1 else None
+    result = TicketResult(key=key, status="failed", llm=budget.usage, shard=shard_index)
+    started = time.monotonic()
+    log.open("generating a Robot Framework test")
+    try:
+        with anyio.move_on_after(cfg.limits.ticket_timeout) as deadline:
+            await _generate(rc, key, log, budget, result)
+        if deadline.cancelled_caught:
+            result.status = "failed"
+            result.reason = f"ticket deadline of {cfg.limits.ticket_timeout:g} s exceeded (limits.ticket_timeout)"
+    except (RunBudgetSpent, EndpointDown) as exc:
+        result.status, result.reason = "skipped", str(exc)
+    except EXPECTED_ERRORS as exc:
+        result.status, result.reason = "failed", str(exc)
+        count_endpoint_failure(rc, exc)
+    except anyio.get_cancelled_exc_class():
+        result.status, result.reason = "interrupted", "interrupted before it finished (the job was stopped)"
+        raise
+    except Exception as exc:  # one ticket's bug never stops the others
+        result.status, result.reason = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        log.info(traceback.format_exc())
+    finally:
+        result.seconds = round(time.monotonic() - started, 3)
+        log.info(f"{result.status}: {result.reason}")
+        log.close()
+        rc.report.record(result)
+    return result
+
+
+def count_endpoint_failure(rc: RunContext, exc: Exception) -> None:
+    """A ticket that failed because GitLab did not answer counts for GitLab's breaker.
+
+    LLM and MCP failures are counted per call, where they happen (`OpenAIChat`, `GuardedMcp`).
+    """
+    if isinstance(exc, PublishError) and is_transport_failure(exc):
+        rc.breakers.gitlab.failure(str(exc))
+
+
+async def _skip_reason(rc: RunContext, key: str) -> str | None:
+    """Why the ticket needs no generation at all (covered by a test or an MR), else None.
+
+    Raises EndpointDown when GitLab is known to be unreachable: no ticket waits for it again."""
+    if not rc.settings.recreate and (reason := covered_by(rc.coverage, key)):
+        return reason
+    rc.breakers.check(llm=False, gitlab=rc.settings.publish == "gitlab")
+    reason = await rc.publisher.covered(key)
+    if reason is None and key in rc.backlog_keys and (mr := await rc.publisher.open_mr(key)):
+        reason = f"open MR {mr} already exists (backlog runs do not regenerate open MRs)"
+    return reason
+
+
+def settle(rc: RunContext, key: str, status: TicketStatus, reason: str) -> None:
+    """Record a ticket decided without generation (its log section holds the one-line reason)."""
+    decided(rc.settings, rc.console, rc.report, key, status, reason, buffered=rc.buffered_logs)
+
+
+def decided(
+    settings: Settings, console: Console, report: ReportWriter, key: str, status: TicketStatus, reason: str, *,
+    buffered: bool,
+) -> None:  # fmt: skip
+    log = TicketLog(console, key, buffered=buffered)
+    log.open("checking the ticket")
+    log.info(f"{status}: {reason}")
+    log.close()
+    shard_index = settings.node_index if settings.node_total > 1 else None
+    report.record(TicketResult(key=key, status=status, reason=reason, shard=shard_index))
+
+
+def covered_by(coverage: dict[str, list[str]], key: str) -> str | None:
+    covering = coverage.get(tag_key(key))
+    return f"already covered by {covering[0]} (tagged {key})" if covering else None
+
+
+async def triage_ticket(rc: RunContext, key: str, needs_slot: dict[str, bool]) -> None:
+    """Checks made before any LLM call; a ticket to generate lands in `needs_slot` (new MR or not)."""
+    try:
+        reason = await _skip_reason(rc, key)
+        if reason is None:
+            needs_slot[key] = await rc.publisher.needs_new_mr(key)
+            return
+        settle(rc, key, "skipped", reason)
+    except EndpointDown as exc:
+        settle(rc, key, "skipped", str(exc))
+    except EXPECTED_ERRORS as exc:
+        settle(rc, key, "failed", str(exc))
+        count_endpoint_failure(rc, exc)
+
+
+async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudget, result: TicketResult) -> None:
+    settings, cfg = rc.settings, rc.settings.repo_config
+    rc.breakers.check(llm=settings.llm == "openai", gitlab=settings.publish == "gitlab")
+    if rc.run_budget.exhausted:
+        result.status, result.reason = "skipped", rc.run_budget.reason()
+        return
+
+    log.info("gathering ticket, Confluence pages, conventions")
+    ticket = await fetch_ticket(rc.jira, key, cfg.tools, acceptance_field=cfg.acceptance_field)
+    result.conventions = rc.repo.convention_path if rc.repo.convention is not None else ""
+    ticket, pages, result.truncated = cap_context(
+        ticket, await rc.pages(), ticket_chars=cfg.limits.max_ticket_chars, page_chars=cfg.limits.max_page_chars
+    )
+    for note in result.truncated:
+        log.info(f"input capped: {note}")
+    ctx = TicketContext(
+        ticket=ticket,
+        pages=pages,
+        repo=rc.repo,
+        examples=find_examples(rc.suites, ticket, limit=cfg.limits.examples),
+    )
+    log.info(
+        f"ticket: {ticket.summary!r}, {len(ticket.acceptance_criteria)} criteria; "
+        f"{len(ctx.pages)} page(s); examples: {', '.join(e.path for e in ctx.examples) or 'none'}"
+    )
+
+    spec = await rc.planner.plan(ctx, budget, log)
+    # The plan chose the file's folder: the writer's first example is a suite of that folder.
+    examples = find_examples(rc.suites, ticket, limit=cfg.limits.examples, target=spec.rf.target_path)
+    ctx = ctx.model_copy(update={"examples": examples})
+    if problem := overwrite_error(ctx, spec.rf.target_path):
+        raise PlanError(f"refusing to overwrite: {problem}")
+    spec_json = spec.model_dump_json(indent=2)
+    if leaked := rc.redact.found(spec_json):
+        raise PlanError(
+            f"the planner's spec contains a configured secret ({', '.join(leaked)}): "
+            "nothing written or published; check what the ticket asks the model to do"
+        )
+    spec_file = write_output(settings.output_dir, key, "spec.json", spec_json, rc.redact)
+    result.spec_path = spec_file.relative_to(settings.output_dir.resolve()).as_posix()
+    result.test_path = spec.rf.target_path
+    result.steps_total = sum(len(c.steps) for c in spec.rf.test_cases)
+
+    test, validation = await _write_and_validate(rc, spec, ctx, log, budget, result)
+    if not any(d.source == "secret" for d in validation.diagnostics):  # a leaking candidate is never written
+        write_output(settings.output_dir, key, Path(test.target_path).name, test.text, rc.redact)
+    result.open_questions = test.open_questions
+    result.keywords_used = keywords_used(test.text, rc.matcher)
+    # Counted from the file written, whichever writer wrote it: console, report and MR agree.
+    result.steps_mapped = max(result.steps_total - test.steps_missing, 0)
+    result.tests_total, result.tests_incomplete = test.tests, test.incomplete_tests
+    result.complete = test.tests > 0 and test.incomplete_tests == 0
+    log.info(
+        f"{result.steps_mapped}/{result.steps_total} steps mapped; "
+        f"{test.tests - test.incomplete_tests}/{test.tests} test(s) complete"
+    )
+    if not validation.ok:
+        return
+
+    log.info(f"publishing ({settings.publish})")
+    outcome = await rc.publisher.publish(ticket, spec, test, validation, result)
+    rc.breakers.gitlab.success()
+    result.status, result.reason, result.mr_url = outcome.status, outcome.reason, outcome.mr_url
+    result.test_path = outcome.test_path or result.test_path
+    if outcome.mr_url and outcome.status == "created" and cfg.merge_request.comment_on_jira:
+        await _comment_on_jira(rc, key, outcome.mr_url, log)
+
+
+async def _write_and_validate(
+    rc: RunContext, spec: TestSpec, ctx: TicketContext, log: TicketLog, budget: TicketBudget, result: TicketResult
+):
+    cfg = rc.settings.repo_config
+    session = rc.writer.session(spec, ctx, rc.matcher, budget, log)
+    result.attempts = 1  # one writer request per draft and per repair
+    test: GeneratedTest = await session.draft()
+    while True:
+        test.target_path = spec.rf.target_path  # the writer never chooses where the file goes
+        log.info(f"validating {test.target_path} (attempt {result.attempts}/{cfg.limits.max_attempts})")
+        if leaked := rc.redact.found(test.text):
+            # Never written, never published: the writer gets it back to remove, like any error.
+            validation = ValidationResult(ok=False, diagnostics=[_secret_diagnostic(leaked)])
+            test.text = rc.redact(test.text)  # the repair prompt shows the file, never the secret
+        else:
+            test.text = rc.redact(test.text)  # what is validated is exactly what is written
+            validation = await validate(
+                test.text,
+                test.target_path,
+                rc.repo.inventory,
+                repo=rc.settings.repo,
+                tests_dir=cfg.tests_dir,
+                robot_options=cfg.robot_options,
+                pythonpath=cfg.pythonpath,
+                limiter=rc.dryrun_limiter,
+                secrets=rc.settings.secrets(),
+                dryrun_env=cfg.dryrun_env,
+                python=rc.settings.repo_python,
+                pool=rc.dryrun_pool,
+            )
+        if validation.ok:
+            log.info("dryrun passed")
+            # Formatting keeps the meaning (robocop's formatter works on RF's own model), so the
+            # dryrun verdict holds; diagnostics above refer to the writer's own line numbers.
+            lint, lint_rate = await rc.linter()
+            test.text = lint.format(test.text, test.target_path)
+            linted = lint.lint(test.text, test.target_path)
+            result.lint_issues = len(linted.issues)
+            log.info(
+                f"robocop: {len(linted.issues)} issue(s), {linted.per_100_lines:.1f} per 100 lines "
+                f"(the repo's suites: {lint_rate:.1f})"
+            )
+            if gate := lint.gate(linted, lint_rate):
+                validation = ValidationResult(ok=False, diagnostics=[*validation.diagnostics, *gate])
+        result.diagnostics = validation.diagnostics
+        for d in validation.diagnostics:
+            log.info(f"  {d.severity} line {d.line if d.line is not None else '-'} [{d.source}]: {d.message}")
+        if validation.ok:
+            return test, validation
+        if validation.environment_error:
+            result.reason = "environment error (not the generated test): " + next(
+                (d.message for d in validation.diagnostics if d.source == "environment"), "a repo library is missing"
+            )
+            return test, validation
+        if result.attempts >= cfg.limits.max_attempts:
+            errors = sum(d.severity == "error" for d in validation.diagnostics)
+            what = "robocop gate" if all(d.source == "lint" for d in validation.diagnostics) else "dryrun"
+            result.reason = f"{what} still failing after {result.attempts} attempt(s): {errors} error(s)"
+            return test, validation
+        result.attempts += 1
+        repaired = await session.repair(test, validation.diagnostics)
+        if repaired.text == test.text:
+            result.reason = f"writer could not repair the file ({len(validation.diagnostics)} diagnostic(s))"
+            return test, validation
+        test = repaired
+
+
+def _secret_diagnostic(leaked: list[str]) -> Diagnostic:
+    return Diagnostic(
+        source="secret",
+        message=f"the file contains a credential of this run ({', '.join(leaked)}), raw or escaped: "
+        "remove it; a test never holds tokens or passwords (use the repo's variables instead)",
+    )
+
+
+async def _comment_on_jira(rc: RunContext, key: str, mr_url: str, log: TicketLog) -> None:
+    tool = rc.settings.repo_config.tools.jira_add_comment
+    if not await rc.jira.tools(allow={tool}):
+        log.info(f"the Jira MCP server has no {tool} tool: no comment left on the ticket")
+        return
+    try:
+        comment = rc.redact(f"jira2robot opened a draft merge request: {mr_url}")
+        await rc.jira.call(tool, {"issue_key": key, "body": comment})
+    except McpError as exc:
+        log.info(f"could not comment on the ticket: {exc}")
