@@ -353,3 +353,41 @@ def test_the_writers_first_example_is_a_suite_of_the_folder_the_plan_chose(llm, 
     assert "tests/orders/" not in planner  # the ticket alone: login examples
     examples = writer.split("Similar existing tests:")[1]
     assert examples.startswith("\\n--- tests/orders/order_checkout.robot ---")
+
+
+HTTP = """*** Keywords ***
+GET On Session
+    [Arguments]    ${alias}    ${url}
+    [Documentation]    Sends a GET request on a session.
+    Log    get
+
+DELETE On Session
+    [Arguments]    ${alias}    ${url}
+    [Documentation]    Sends a DELETE request on a session.
+    Log    delete
+
+Create Session
+    [Arguments]    ${alias}    ${url}
+    Log    create
+
+Close All Sessions
+    Log    close
+"""
+
+
+HTTP_CALLS = [f"{kw}    api    /" for kw in ("Create Session", "GET On Session", "GET On Session", "DELETE On Session")]
+
+
+def test_an_all_caps_http_method_in_a_step_names_the_keyword(tmp_path: Path) -> None:
+    # `DELETE` reads as a value (code-like ALL-CAPS word) yet is the word the step turns on;
+    # without it the step's other words fit GET as well, which the tests call more.
+    retriever = _login_repo(tmp_path, HTTP, {"Listed": HTTP_CALLS})
+    assert retriever.rank('The DELETE request on the session "/anything"')[0][0].name == "DELETE On Session"
+
+
+def test_a_paraphrased_verb_finds_a_keyword_without_documentation(tmp_path: Path) -> None:
+    retriever = _login_repo(tmp_path, HTTP, {"Listed": HTTP_CALLS})
+    # "add" is how a ticket says `Create`; "removes" how it says `DELETE`.
+    assert retriever.rank('The test adds a session "api"')[0][0].name == "Create Session"
+    assert retriever.rank("The client removes the record on the session")[0][0].name == "DELETE On Session"
+    assert retriever.covers(retriever.lookup("Create Session"), 'The test adds a session "api"')

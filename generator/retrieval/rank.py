@@ -28,6 +28,7 @@ from robot.utils import normalize
 from generator.models import Keyword, KeywordInventory, StepMapping
 from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25
 from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.synonyms import expand, synonyms_of
 from generator.retrieval.words import bdd_phase, content_words
 
 if TYPE_CHECKING:  # the suite index imports retrieval for its examples
@@ -39,6 +40,8 @@ _REPO_USAGE = 0.2
 _FOREIGN_AREA = 0.5  # factor for a keyword whose owner the area's tests never use
 _WRAPPED = 0.6  # factor for a library keyword a repo resource keyword wraps
 _BUILTIN = 0.5
+#: Weight of a step word's synonyms (generator/retrieval/synonyms.py) against the word itself.
+_SYNONYM = 0.5
 #: Per step, keywords offered: the best, and the next ones scoring at least this share of it.
 _PER_STEP = 3
 _CLOSE = 0.6
@@ -133,6 +136,8 @@ class Retriever(KeywordMatcher):
         if self._bm25 is None or not terms:
             return []
         raw = self._bm25.get_scores(terms)
+        if extra := expand(terms):
+            raw = raw + _SYNONYM * self._bm25.get_scores(extra)
         top = max(raw) if len(raw) else 0.0
         if top <= 0:
             return []
@@ -165,11 +170,13 @@ class Retriever(KeywordMatcher):
         """Whether the keyword's name, arguments and doc hold most of the step's words.
 
         Ranking is relative (the best of a step scores 1); this is the absolute test a
-        keyword must pass before the offline writer calls it instead of leaving a gap.
+        keyword must pass before the offline writer calls it instead of leaving a gap. A step
+        word counts when the keyword holds it or one of its synonyms ("removes" for `Delete`).
         """
         terms = set(content_words(step))
         known = self._terms.get((keyword.owner, keyword.name), frozenset())
-        return bool(terms) and len(terms & known) / len(terms) >= _COVERED
+        held = [t for t in terms if t in known or synonyms_of(t) & known]
+        return bool(terms) and len(held) / len(terms) >= _COVERED
 
     # ---------------------------------------------------------------- the matcher's offers
 
