@@ -16,7 +16,8 @@ planning) and compared with the original calls:
 - prompt chars: median size of the writer's first request;
 - sibling example: share of tickets shown a suite of the original test's own folder.
 
-`--misses` prints, per ticket, the original's keywords the prompt does not name.
+`--misses` prints, per ticket, the original's keywords the prompt does not name and the steps the
+offline writer maps to another keyword than the original's.
 
 Numbers only: nothing is asserted.
 """
@@ -99,22 +100,32 @@ def measure(
         )
         llm = LLMWriterSession(LLMWriter(None, "bench"), spec, ctx, matcher, None, None)
         prompt = "\n".join(m["content"] for m in llm.messages)
-        wanted = [kw for call, _ in calls if (kw := matcher.lookup(call)) is not None and kw.owner != "BuiltIn"]
+        original = [matcher.lookup(call) for call, _ in calls]  # per step: what the test called
+        wanted = [kw for kw in original if kw is not None and kw.owner != "BuiltIn"]
         names = {kw.name for kw in wanted}
         if not names:  # calls only BuiltIn or keywords the inventory does not know: nothing to retrieve
             continue
         listed = {kw.name for kw in llm.keywords}
         offline = OfflineWriterSession(spec, ctx, matcher, None)
-        mapped = [m.keyword for m in offline.mappings[0]]
+        # Per step whose original call is one to retrieve: (step, offline keyword, original keyword).
+        mapped = [
+            (step, m.keyword, kw.name)
+            for step, m, kw in zip(steps, offline.mappings[0], original, strict=True)
+            if kw is not None and kw.owner != "BuiltIn"
+        ]
         missed = sorted(x for x in names if x not in prompt)
         if missed and show_misses:
             print(f"{name} {key} {test_name!r}: not in the prompt: {missed}; steps: {steps}")
+        if show_misses:
+            for step, got, kw in mapped:
+                if got != kw:
+                    print(f"{name} {key} offline: {step!r} -> {got!r}, the original called {kw!r}")
         rows.append(
             {
                 "prompt_recall": sum(x in prompt for x in names) / len(names),
                 "list_recall": len(names & listed) / len(names),
                 "precision": len(names & listed) / max(len(listed), 1),
-                "offline": sum(m == kw.name for m, kw in zip(mapped, wanted, strict=False)) / len(wanted),
+                "offline": sum(got == kw for _, got, kw in mapped) / len(mapped),
                 "chars": len(prompt),
                 "sibling": any(str(Path(e.path).parent) == folder for e in ctx.examples),
             }

@@ -17,6 +17,7 @@ from generator.repo_tools import must_read
 from generator.retrieval.inventory import build_inventory
 from generator.retrieval.matcher import KeywordMatcher
 from generator.retrieval.rank import Retriever
+from generator.retrieval.render import format_call
 from generator.write.prompts import writer_messages
 from tests.servers.fake_openai import Text
 from tests.test_run_e2e import GOOD_PATH, GOOD_ROBOT, llm_args, spec_json
@@ -391,3 +392,23 @@ def test_a_paraphrased_verb_finds_a_keyword_without_documentation(tmp_path: Path
     assert retriever.rank('The test adds a session "api"')[0][0].name == "Create Session"
     assert retriever.rank("The client removes the record on the session")[0][0].name == "DELETE On Session"
     assert retriever.covers(retriever.lookup("Create Session"), 'The test adds a session "api"')
+
+
+def test_a_step_leaves_out_the_session_the_folders_tests_always_pass(tmp_path: Path) -> None:
+    calls = [
+        "Create Session    api    /",
+        "DELETE On Session    ${SESSION}    /a",
+        "DELETE On Session    ${SESSION}    /b",
+    ]
+    retriever = _login_repo(tmp_path, HTTP, {"Removed": calls})
+    step = 'When the DELETE request on the session is sent to "/anything"'
+    [mapping] = retriever.match_case([step], area="tests")
+    assert (mapping.keyword, mapping.args, mapping.step) == ("DELETE On Session", ["${SESSION}", "/anything"], step)
+    assert format_call(mapping) == "When DELETE On Session    ${SESSION}    /anything"
+    # A step naming its own session keeps it; a literal the tests pass is their own data.
+    named = retriever.match_case(['When the DELETE request on the session "mine" is sent to "/x"'], area="tests")
+    assert named[0].args == ["mine", "/x"]
+    (tmp_path / "once").mkdir()
+    others = ["DELETE On Session    other    /b", "DELETE On Session    other    /c"]
+    once = _login_repo(tmp_path / "once", HTTP, {"Removed": calls[:2] + others})
+    assert once.match_case([step], area="tests")[0].keyword != "DELETE On Session"

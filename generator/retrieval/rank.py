@@ -28,8 +28,9 @@ from robot.utils import normalize
 from generator.models import Keyword, KeywordInventory, StepMapping
 from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25
 from generator.retrieval.matcher import KeywordMatcher
+from generator.retrieval.render import VARIABLE_ARGUMENT
 from generator.retrieval.synonyms import expand, synonyms_of
-from generator.retrieval.words import bdd_phase, content_words
+from generator.retrieval.words import bdd_phase, content_words, split_bdd_prefix
 
 if TYPE_CHECKING:  # the suite index imports retrieval for its examples
     from generator.gather.repo import SuiteInfo
@@ -262,13 +263,42 @@ class Retriever(KeywordMatcher):
                 continue
             best = ranked[0] if ranked else None
             usable = best is not None and (best.owner_kind == "resource" or self._total[_key(best.name)] > 0)
-            fitted = self.call_for(best, step, phase) if usable and self.covers(best, step) else None
+            fitted = None
+            if usable and self.covers(best, step):
+                fitted = self._call_as_usual(best, step, phase, area) or self.call_for(best, step, phase)
             if fitted is None and (
                 own or (kw is not None and not is_deprecated(kw) and kw.name not in self._wrapped_names)
             ):
                 fitted = mapping
             out.append(fitted or StepMapping(step=mapping.step))
         return out
+
+    def _call_as_usual(self, keyword: Keyword, step: str, phase: str | None, area: str | None) -> StepMapping | None:
+        """A call whose first argument is the variable the area's tests pass it in most calls.
+
+        A ticket says "a DELETE request on the session "/anything"", never which session: the
+        tests say it, `DELETE On Session    ${GLOBAL_SESSION}    /anything` in most calls.
+        Only a plain variable is taken (a test's literal value is its own data), and only when
+        the step's values fill the rest without passing more than the tests' calls usually do
+        (a step naming its own session "crtsession" keeps it).
+        """
+        calls = [
+            args
+            for case in self._area_cases(area)
+            for call, args in zip(case.calls, case.args, strict=False)
+            if args and _key(call) == _key(keyword.name)
+        ]
+        if not calls:
+            return None
+        usual, count = Counter(args[0] for args in calls).most_common(1)[0]
+        if count * 2 < len(calls) or not VARIABLE_ARGUMENT.fullmatch(usual):
+            return None
+        most = max(len(args) for args in calls if args[0] == usual)
+        prefix, body = split_bdd_prefix(step)
+        found = self.call_for(keyword, f'{prefix} "{usual}" {body}'.strip(), phase)
+        if found is None or found.args[:1] != [usual] or len(found.args) > most:
+            return None
+        return found.model_copy(update={"step": " ".join(step.split())})
 
     def _successor(self, previous: Keyword | None, area: str | None) -> Keyword | None:
         """The keyword the area's tests call right after `previous` at least half the time."""
