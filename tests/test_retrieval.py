@@ -412,3 +412,12 @@ def test_a_step_leaves_out_the_session_the_folders_tests_always_pass(tmp_path: P
     others = ["DELETE On Session    other    /b", "DELETE On Session    other    /c"]
     once = _login_repo(tmp_path / "once", HTTP, {"Removed": calls[:2] + others})
     assert once.match_case([step], area="tests")[0].keyword != "DELETE On Session"
+
+
+def test_a_gherkin_suites_calls_count_as_usage_of_the_keywords_they_run(tmp_path: Path) -> None:
+    tests = {"Welcome": ["Given open browser to login page", "Then welcome page should be open"]}
+    retriever = _login_repo(tmp_path, SCREENS, tests)
+    # Both checks' docs fit the step alike; the tests' `Then welcome page should be open` says
+    # which one this folder calls.
+    ranked = [k.name for k, _ in retriever.rank("the screen is shown after the login", area="tests")]
+    assert ranked[0] == "Welcome Page Should Be Open"

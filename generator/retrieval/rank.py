@@ -91,10 +91,23 @@ class Retriever(KeywordMatcher):
         self._cases = [case for doc in self.docs for case in (*doc.cases, *doc.local)]
         self._area_cache: dict[str, list[CaseDoc]] = {}
         self._usage_cache: dict[str, Counter[str]] = {}
-        self._total = Counter(_key(call) for case in self._cases for call in case.calls)
+        self._resolved: dict[str, str] = {}
+        self._total = Counter(self._called(call) for case in self._cases for call in case.calls)
         self._owners_by_folder: dict[str, set[str]] = {}
 
     # ---------------------------------------------------------------- signals
+
+    def _called(self, call: str) -> str:
+        """The normalised name of the keyword a test's call runs, as Robot Framework resolves it.
+
+        `Then welcome page should be open` (a BDD prefix) and `User "demo" logs in` (embedded
+        arguments) are calls of `Welcome Page Should Be Open` and `User "${name}" logs in`:
+        counted under the call's own text, Gherkin-style suites would show no usage at all.
+        """
+        if call not in self._resolved:
+            kw = self.lookup(call)
+            self._resolved[call] = _key(kw.name if kw is not None else call)
+        return self._resolved[call]
 
     def _area_cases(self, area: str | None) -> list[CaseDoc]:
         """The tests of `area` (and below), else of its nearest ancestor holding tests."""
@@ -112,7 +125,9 @@ class Retriever(KeywordMatcher):
         """Calls per keyword in the area's tests, counted once per area (every step asks)."""
         folder = area or ""
         if folder not in self._usage_cache:
-            self._usage_cache[folder] = Counter(_key(call) for case in self._area_cases(area) for call in case.calls)
+            self._usage_cache[folder] = Counter(
+                self._called(call) for case in self._area_cases(area) for call in case.calls
+            )
         return self._usage_cache[folder]
 
     def _area_owners(self, area: str | None, usage: Counter[str]) -> set[str]:
@@ -221,8 +236,8 @@ class Retriever(KeywordMatcher):
         word with `Submit Credentials`, but every test calling `Input Password` calls it too.
         """
         names = {_key(kw.name) for kw in chosen}
-        peers = [case for case in self._area_cases(area) if len(names & {_key(c) for c in case.calls}) >= 2]
-        counts = Counter(k for case in peers for k in {_key(c) for c in case.calls} - names)
+        peers = [case for case in self._area_cases(area) if len(names & {self._called(c) for c in case.calls}) >= 2]
+        counts = Counter(k for case in peers for k in {self._called(c) for c in case.calls} - names)
         found = []
         for name, count in counts.most_common(_COMPANIONS):
             kw = self.lookup(name) if count * 2 >= len(peers) else None
@@ -286,7 +301,7 @@ class Retriever(KeywordMatcher):
             args
             for case in self._area_cases(area)
             for call, args in zip(case.calls, case.args, strict=False)
-            if args and _key(call) == _key(keyword.name)
+            if args and self._called(call) == _key(keyword.name)
         ]
         if not calls:
             return None
@@ -308,7 +323,7 @@ class Retriever(KeywordMatcher):
         following = Counter(
             after
             for case in self._area_cases(area)
-            for before, after in itertools.pairwise(_key(c) for c in case.calls)
+            for before, after in itertools.pairwise(self._called(c) for c in case.calls)
             if before == key
         )
         if not following:
