@@ -248,10 +248,10 @@ class Retriever(KeywordMatcher):
     def match_case(self, steps: Sequence[str], *, area: str | None = None) -> list[StepMapping]:
         """The matcher's mapping, unless the ranking knows better what the step means.
 
-        Exact and embedded matches stand. Then the keyword the area's tests usually call right
-        after the previous step's (`_successor`), when the step's words point to it too; then
-        a similar match to one of the repo's own keywords that the ranking also puts among the
-        step's best. Otherwise the best ranked keyword wins when the step's values fill its
+        Exact and embedded matches stand, and so does a similar match to one of the repo's own
+        keywords that the ranking also puts among the step's best. Then the keyword the area's
+        tests usually call right after the previous step's (`_successor`), when the step's
+        words point to it too. Otherwise the best ranked keyword wins when the step's values fill its
         arguments and its text covers the step (`covers`); a library keyword only when the
         repo's tests call it directly, so the repo's wrapper is called, as a human would. A
         deprecated keyword is never called.
@@ -266,16 +266,16 @@ class Retriever(KeywordMatcher):
                 out.append(mapping)
                 continue
             ranked = [k for k, _ in self.rank(step, area=area, limit=_PER_STEP)]
+            own = kw is not None and kw.owner_kind == "resource" and not is_deprecated(kw)
+            if own and kw in ranked:
+                out.append(mapping)
+                continue
             nxt = self._successor(self.keyword_of(out[-1]) if out else None, area)
             if nxt is not None and nxt != kw and (nxt in ranked or self.covers(nxt, step)):
                 fitted = self.call_for(nxt, step, phase)
                 if fitted is not None:
                     out.append(fitted)
                     continue
-            own = kw is not None and kw.owner_kind == "resource" and not is_deprecated(kw)
-            if own and kw in ranked:
-                out.append(mapping)
-                continue
             best = ranked[0] if ranked else None
             usable = best is not None and (best.owner_kind == "resource" or self._total[_key(best.name)] > 0)
             fitted = None
