@@ -2,7 +2,9 @@
 
 Two repo shapes are generated at bench time (bench/retrieval_repos.py: a large API suite with a
 wrapper resource, a deprecated library keyword and mirror product lines; a small WebDemo-like
-UI suite), plus any `--repo PATH[:TESTS_DIR]` fetched by hand (never commit it). For each sampled
+UI suite), plus any `--repo PATH[:TESTS_DIR[:PYTHON]]` fetched by hand (never commit it; PYTHON: the
+interpreter of a venv holding the repo's own libraries, passed as the product's `python:` setting,
+so libdoc documents them as a run would). For each sampled
 test, a ticket and spec are made whose steps paraphrase the test's calls without its keyword
 names; the test's suite is left out of the suite index; then the product's own writer sessions
 are built (no model is called; examples picked with the spec's target path, as a run does after
@@ -14,7 +16,8 @@ planning) and compared with the original calls:
 - prompt chars: median size of the writer's first request;
 - sibling example: share of tickets shown a suite of the original test's own folder.
 
-`--misses` prints, per ticket, the original's keywords the prompt does not name.
+`--misses` prints, per ticket, the original's keywords the prompt does not name and the steps the
+offline writer maps to another keyword than the original's.
 
 Numbers only: nothing is asserted.
 """
@@ -56,11 +59,24 @@ def sample_tests(repo: Path, suites: list, count: int, seed: int) -> list[tuple[
     return random.Random(seed).sample(found, min(count, len(found)))
 
 
+_MARK = "# written by bench_retrieval.py\n"
+
+
+def configure(repo: Path, tests_dir: str, python: str | None) -> None:
+    """A foreign repo's `.jira2robot.yml`: its tests folder, its Python, no convention doc needed.
+
+    A repo's own file is kept; one this bench wrote before is rewritten (the options may differ).
+    """
+    config = repo / ".jira2robot.yml"
+    if config.is_file() and not config.read_text("utf-8").startswith(_MARK):
+        return
+    text = f"{_MARK}tests_dir: {tests_dir}\nconvention_optional: true\n"
+    config.write_text(text + (f"python: {python}\n" if python else ""), "utf-8")
+
+
 def measure(
     repo: Path, name: str, tests_dir: str, count: int, work: Path, show_misses: bool = False
 ) -> dict[str, float | str]:
-    if not (repo / ".jira2robot.yml").is_file():  # a foreign repo: its tests folder, no convention doc needed
-        (repo / ".jira2robot.yml").write_text(f"tests_dir: {tests_dir}\nconvention_optional: true\n", "utf-8")
     settings = make_settings(repo=repo, output_dir=work / name / "out", llm=None, tickets_dir=work, keys=["X-1"])
     repo_ctx, suites = build_repo_context(settings)
     rng = random.Random(3)
@@ -84,22 +100,32 @@ def measure(
         )
         llm = LLMWriterSession(LLMWriter(None, "bench"), spec, ctx, matcher, None, None)
         prompt = "\n".join(m["content"] for m in llm.messages)
-        wanted = [kw for call, _ in calls if (kw := matcher.lookup(call)) is not None and kw.owner != "BuiltIn"]
+        original = [matcher.lookup(call) for call, _ in calls]  # per step: what the test called
+        wanted = [kw for kw in original if kw is not None and kw.owner != "BuiltIn"]
         names = {kw.name for kw in wanted}
         if not names:  # calls only BuiltIn or keywords the inventory does not know: nothing to retrieve
             continue
         listed = {kw.name for kw in llm.keywords}
         offline = OfflineWriterSession(spec, ctx, matcher, None)
-        mapped = [m.keyword for m in offline.mappings[0]]
+        # Per step whose original call is one to retrieve: (step, offline keyword, original keyword).
+        mapped = [
+            (step, m.keyword, kw.name)
+            for step, m, kw in zip(steps, offline.mappings[0], original, strict=True)
+            if kw is not None and kw.owner != "BuiltIn"
+        ]
         missed = sorted(x for x in names if x not in prompt)
         if missed and show_misses:
             print(f"{name} {key} {test_name!r}: not in the prompt: {missed}; steps: {steps}")
+        if show_misses:
+            for step, got, kw in mapped:
+                if got != kw:
+                    print(f"{name} {key} offline: {step!r} -> {got!r}, the original called {kw!r}")
         rows.append(
             {
                 "prompt_recall": sum(x in prompt for x in names) / len(names),
                 "list_recall": len(names & listed) / len(names),
                 "precision": len(names & listed) / max(len(listed), 1),
-                "offline": sum(m == kw.name for m, kw in zip(mapped, wanted, strict=False)) / len(wanted),
+                "offline": sum(got == kw for _, got, kw in mapped) / len(mapped),
                 "chars": len(prompt),
                 "sibling": any(str(Path(e.path).parent) == folder for e in ctx.examples),
             }
@@ -110,14 +136,18 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repo", action="append", default=[], help="another RF repo as PATH or PATH:TESTS_DIR")
+    parser.add_argument("--repo", action="append", default=[], help="another RF repo as PATH[:TESTS_DIR[:PYTHON]]")
     parser.add_argument("--tests", type=int, default=24, help="tickets per repo at most")
     parser.add_argument("--misses", action="store_true", help="print, per ticket, the keywords the prompt misses")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp, isolated_cache(Path(tmp) / "cache"):
         work = Path(tmp)
         repos = [("api", make_api_repo(work / "api"), "tests"), ("ui", make_ui_repo(work / "ui"), "tests")]
-        repos += [(Path(r.split(":")[0]).name, Path(r.split(":")[0]), [*r.split(":"), "tests"][1]) for r in args.repo]
+        for spec in args.repo:
+            path, *rest = spec.split(":", 2)
+            tests_dir, python = (rest[0] if rest else "tests"), (rest[1] if len(rest) > 1 else None)
+            configure(Path(path), tests_dir, python)
+            repos.append((Path(path).name, Path(path), tests_dir))
         rows = [measure(path, name, tests_dir, args.tests, work, args.misses) for name, path, tests_dir in repos]
     head = ("repo", "tickets", "prompt recall", "list recall", "list precision", "offline same kw", "sibling example", "prompt chars")  # fmt: skip
     cols = ("prompt_recall", "list_recall", "precision", "offline", "sibling")

@@ -7,8 +7,9 @@
 - `ui`: a small web-login suite in the shape of robotframework/WebDemo: one resource of page
   keywords over a SeleniumLibrary-like library, two suites at the root of the tests folder.
 
-Each test step is also given as a paraphrase (`PARAPHRASE`), written the way a tester would state
-it in a ticket, never with the keyword's words in order: the bench's tickets use those.
+Each test step is also given as a paraphrase (`paraphrase`), written the way a tester would state
+it in a ticket, never with the keyword's words in order: the bench's tickets use those. Words
+go through `SYNONYMS`; ALL-CAPS words (HTTP methods, acronyms) stay, as a ticket keeps them.
 """
 
 from __future__ import annotations
@@ -209,7 +210,9 @@ def paraphrase(keyword: str, args: list[str], rng: random.Random) -> str:
     """A step as a ticket states it: synonyms, values quoted, sometimes reordered as prose."""
     words = [w for w in keyword.rstrip(":").replace("_", " ").split()]
     prefix = words.pop(0).capitalize() if words and words[0].lower() in {"given", "when", "then", "and"} else ""
-    swapped = [SYNONYMS.get(w.lower(), w.lower()) for w in words]
+    # A tester writes protocol terms and acronyms as they are ("a DELETE request", "the JSON"):
+    # ALL-CAPS words are kept, everything else goes through the synonyms.
+    swapped = [w if len(w) > 1 and w.isupper() else SYNONYMS.get(w.lower(), w.lower()) for w in words]
     text = " ".join(w for w in swapped if w)
     values = " ".join(f'"{a}"' for a in args if not a.startswith("${"))
     sentence = f"{values} is what {text} gives" if rng.random() < 0.5 and values else f"the {text} {values}".strip()

@@ -776,3 +776,20 @@ def test_variable_from_the_ticket_text_is_still_escaped(with_variables: KeywordM
     model = get_model(f"*** Test Cases ***\nT\n    {line}\n")
     (call,) = [n for n in model.sections[0].body[0].body if isinstance(n, KeywordCall)]
     assert call.args == ("alice", "${DEFAULT_PASSWORD}")  # RF reads a variable, not text
+
+
+def _http_keyword(name: str, doc: str) -> Keyword:
+    """A library keyword as libdoc shows it when a decorator hid its signature."""
+    return Keyword(name=name, args=["@{args}", "&{kwargs}"], doc=doc, owner="HttpLib", owner_kind="library")
+
+
+def test_an_http_get_keyword_with_a_hidden_signature_takes_the_steps_values() -> None:
+    # `GET On Session` sends a request (its capital `GET` is the method, not "get a value"),
+    # and `*args` hides what it takes: the step's values go to it in order.
+    keyword = _http_keyword("GET On Session", "Sends a GET request on a previously created HTTP Session.")
+    matcher = KeywordMatcher(KeywordInventory(keywords=[keyword]))
+    mapping = matcher.call_for(keyword, 'When a GET request on the session "api" is sent to "/status/200"')
+    assert mapping is not None
+    assert (mapping.keyword, mapping.args) == ("GET On Session", ["api", "/status/200"])
+    lower = _http_keyword("Get Session Count", "Returns the number of sessions.")
+    assert KeywordMatcher(KeywordInventory(keywords=[lower])).call_for(lower, 'The session count of "api"') is None

@@ -17,6 +17,7 @@ from generator.repo_tools import must_read
 from generator.retrieval.inventory import build_inventory
 from generator.retrieval.matcher import KeywordMatcher
 from generator.retrieval.rank import Retriever
+from generator.retrieval.render import format_call
 from generator.write.prompts import writer_messages
 from tests.servers.fake_openai import Text
 from tests.test_run_e2e import GOOD_PATH, GOOD_ROBOT, llm_args, spec_json
@@ -353,3 +354,70 @@ def test_the_writers_first_example_is_a_suite_of_the_folder_the_plan_chose(llm, 
     assert "tests/orders/" not in planner  # the ticket alone: login examples
     examples = writer.split("Similar existing tests:")[1]
     assert examples.startswith("\\n--- tests/orders/order_checkout.robot ---")
+
+
+HTTP = """*** Keywords ***
+GET On Session
+    [Arguments]    ${alias}    ${url}
+    [Documentation]    Sends a GET request on a session.
+    Log    get
+
+DELETE On Session
+    [Arguments]    ${alias}    ${url}
+    [Documentation]    Sends a DELETE request on a session.
+    Log    delete
+
+Create Session
+    [Arguments]    ${alias}    ${url}
+    Log    create
+
+Close All Sessions
+    Log    close
+"""
+
+
+HTTP_CALLS = [f"{kw}    api    /" for kw in ("Create Session", "GET On Session", "GET On Session", "DELETE On Session")]
+
+
+def test_an_all_caps_http_method_in_a_step_names_the_keyword(tmp_path: Path) -> None:
+    # `DELETE` reads as a value (code-like ALL-CAPS word) yet is the word the step turns on;
+    # without it the step's other words fit GET as well, which the tests call more.
+    retriever = _login_repo(tmp_path, HTTP, {"Listed": HTTP_CALLS})
+    assert retriever.rank('The DELETE request on the session "/anything"')[0][0].name == "DELETE On Session"
+
+
+def test_a_paraphrased_verb_finds_a_keyword_without_documentation(tmp_path: Path) -> None:
+    retriever = _login_repo(tmp_path, HTTP, {"Listed": HTTP_CALLS})
+    # "add" is how a ticket says `Create`; "removes" how it says `DELETE`.
+    assert retriever.rank('The test adds a session "api"')[0][0].name == "Create Session"
+    assert retriever.rank("The client removes the record on the session")[0][0].name == "DELETE On Session"
+    assert retriever.covers(retriever.lookup("Create Session"), 'The test adds a session "api"')
+
+
+def test_a_step_leaves_out_the_session_the_folders_tests_always_pass(tmp_path: Path) -> None:
+    calls = [
+        "Create Session    api    /",
+        "DELETE On Session    ${SESSION}    /a",
+        "DELETE On Session    ${SESSION}    /b",
+    ]
+    retriever = _login_repo(tmp_path, HTTP, {"Removed": calls})
+    step = 'When the DELETE request on the session is sent to "/anything"'
+    [mapping] = retriever.match_case([step], area="tests")
+    assert (mapping.keyword, mapping.args, mapping.step) == ("DELETE On Session", ["${SESSION}", "/anything"], step)
+    assert format_call(mapping) == "When DELETE On Session    ${SESSION}    /anything"
+    # A step naming its own session keeps it; a literal the tests pass is their own data.
+    named = retriever.match_case(['When the DELETE request on the session "mine" is sent to "/x"'], area="tests")
+    assert named[0].args == ["mine", "/x"]
+    (tmp_path / "once").mkdir()
+    others = ["DELETE On Session    other    /b", "DELETE On Session    other    /c"]
+    once = _login_repo(tmp_path / "once", HTTP, {"Removed": calls[:2] + others})
+    assert once.match_case([step], area="tests")[0].keyword != "DELETE On Session"
+
+
+def test_a_gherkin_suites_calls_count_as_usage_of_the_keywords_they_run(tmp_path: Path) -> None:
+    tests = {"Welcome": ["Given open browser to login page", "Then welcome page should be open"]}
+    retriever = _login_repo(tmp_path, SCREENS, tests)
+    # Both checks' docs fit the step alike; the tests' `Then welcome page should be open` says
+    # which one this folder calls.
+    ranked = [k.name for k, _ in retriever.rank("the screen is shown after the login", area="tests")]
+    assert ranked[0] == "Welcome Page Should Be Open"

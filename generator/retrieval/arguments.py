@@ -224,9 +224,16 @@ def _param(name: str, mandatory: bool, default: str | None = None) -> Param:
 
 
 def params_of(args: Sequence[str], embedded: EmbeddedArguments | None) -> tuple[Param, ...]:
-    """Embedded arguments (all mandatory), else the positional ones before any `@{...}`."""
+    """Embedded arguments (all mandatory), else the positional ones before any `@{...}`.
+
+    A keyword whose only positional argument is `@{args}` (a library decorator that hid the
+    signature: `GET On Session    *args    **kwargs`) takes the step's values in order, each
+    optional: its documentation, not its signature, says what they are.
+    """
     if embedded is not None:
         return tuple(_param(name, True) for name in embedded.args)
+    if args and args[0].startswith("@{"):
+        return tuple(_param(args[0][2:-1], False) for _ in range(_MAX_VALUES))
     params = []
     for arg in args:
         if arg.startswith(("@{", "&{")):

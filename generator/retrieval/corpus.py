@@ -29,6 +29,9 @@ class CaseDoc:
     name: str
     text: str
     calls: tuple[str, ...]
+    #: Per call, the argument cells as written (`${GLOBAL_SESSION}`, `/anything`): what the
+    #: repo's tests habitually pass (a template call has none).
+    args: tuple[tuple[str, ...], ...] = ()
 
     @property
     def folder(self) -> str:
@@ -49,11 +52,13 @@ class _Calls(ModelVisitor):
 
     def __init__(self, template: str | None = None) -> None:
         self.calls: list[str] = []
+        self.args: list[tuple[str, ...]] = []
         self.template = template
 
     def visit_KeywordCall(self, node: KeywordCall) -> None:
         if node.keyword:
             self.calls.append(" ".join(node.keyword.split()))
+            self.args.append(tuple(node.args))
 
     def visit_Template(self, node: Template) -> None:
         self.template = node.value
@@ -92,7 +97,7 @@ def suite_doc(path: str, model: File) -> SuiteDoc:
             if isinstance(block, TestCase | Keyword):
                 visitor = _Calls(template if isinstance(block, TestCase) else None)
                 visitor.visit(block)
-                doc = CaseDoc(path, block.name, _source(block).rstrip(), visitor.called())
+                doc = CaseDoc(path, block.name, _source(block).rstrip(), visitor.called(), tuple(visitor.args))
                 (cases if isinstance(block, TestCase) else local).append(doc)
     return SuiteDoc(path, settings, tuple(cases), tuple(local))
 
@@ -106,14 +111,17 @@ def doc_fields(doc: SuiteDoc, text: str) -> dict[str, Any]:
         nonlocal cursor
         start = text.index(c.text, cursor)  # cases are in file order, their text as written
         cursor = start + len(c.text)
-        return [c.name, start, cursor, list(c.calls)]
+        return [c.name, start, cursor, list(c.calls), [list(a) for a in c.args]]
 
     return {"settings": doc.settings, "cases": [case(c) for c in doc.cases], "local": [case(c) for c in doc.local]}
 
 
 def doc_from_fields(path: str, fields: dict[str, Any], text: str) -> SuiteDoc:
     def cases(rows: list[list[Any]]) -> tuple[CaseDoc, ...]:
-        return tuple(CaseDoc(path, name, text[start:end], tuple(calls)) for name, start, end, calls in rows)
+        return tuple(
+            CaseDoc(path, name, text[start:end], tuple(calls), tuple(tuple(a) for a in args))
+            for name, start, end, calls, args in rows
+        )
 
     return SuiteDoc(path, fields["settings"], cases(fields["cases"]), cases(fields["local"]))
 

@@ -87,10 +87,13 @@ def _is_getter(keyword: Keyword) -> bool:
     """A keyword that only returns a value (`Get Cart Total`, `Is Account Locked`).
 
     As a step on its own it neither does nor checks anything, so "the cart total is 35.98"
-    must never become `Get Cart Total`: such keywords are left to exact-name calls.
+    must never become `Get Cart Total`: such keywords are left to exact-name calls. A first
+    word in capitals is an HTTP method, not the verb: `GET On Session` sends a request.
     """
-    first = keyword.name.split(" ", 1)[0].lower()
-    return first in ("get", "is", "has", "fetch") or keyword.doc.lower().startswith(("returns ", "gets "))
+    first = keyword.name.split(" ", 1)[0]
+    if first.isupper():
+        return False
+    return first.lower() in ("get", "is", "has", "fetch") or keyword.doc.lower().startswith(("returns ", "gets "))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,9 @@ from robot.utils import normalize
 from generator.models import Keyword, KeywordInventory, StepMapping
 from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25
 from generator.retrieval.matcher import KeywordMatcher
-from generator.retrieval.words import bdd_phase, content_words
+from generator.retrieval.render import VARIABLE_ARGUMENT
+from generator.retrieval.synonyms import expand, synonyms_of
+from generator.retrieval.words import bdd_phase, content_words, split_bdd_prefix
 
 if TYPE_CHECKING:  # the suite index imports retrieval for its examples
     from generator.gather.repo import SuiteInfo
@@ -39,6 +41,8 @@ _REPO_USAGE = 0.2
 _FOREIGN_AREA = 0.5  # factor for a keyword whose owner the area's tests never use
 _WRAPPED = 0.6  # factor for a library keyword a repo resource keyword wraps
 _BUILTIN = 0.5
+#: Weight of a step word's synonyms (generator/retrieval/synonyms.py) against the word itself.
+_SYNONYM = 0.5
 #: Per step, keywords offered: the best, and the next ones scoring at least this share of it.
 _PER_STEP = 3
 _CLOSE = 0.6
@@ -87,10 +91,23 @@ class Retriever(KeywordMatcher):
         self._cases = [case for doc in self.docs for case in (*doc.cases, *doc.local)]
         self._area_cache: dict[str, list[CaseDoc]] = {}
         self._usage_cache: dict[str, Counter[str]] = {}
-        self._total = Counter(_key(call) for case in self._cases for call in case.calls)
+        self._resolved: dict[str, str] = {}
+        self._total = Counter(self._called(call) for case in self._cases for call in case.calls)
         self._owners_by_folder: dict[str, set[str]] = {}
 
     # ---------------------------------------------------------------- signals
+
+    def _called(self, call: str) -> str:
+        """The normalised name of the keyword a test's call runs, as Robot Framework resolves it.
+
+        `Then welcome page should be open` (a BDD prefix) and `User "demo" logs in` (embedded
+        arguments) are calls of `Welcome Page Should Be Open` and `User "${name}" logs in`:
+        counted under the call's own text, Gherkin-style suites would show no usage at all.
+        """
+        if call not in self._resolved:
+            kw = self.lookup(call)
+            self._resolved[call] = _key(kw.name if kw is not None else call)
+        return self._resolved[call]
 
     def _area_cases(self, area: str | None) -> list[CaseDoc]:
         """The tests of `area` (and below), else of its nearest ancestor holding tests."""
@@ -108,7 +125,9 @@ class Retriever(KeywordMatcher):
         """Calls per keyword in the area's tests, counted once per area (every step asks)."""
         folder = area or ""
         if folder not in self._usage_cache:
-            self._usage_cache[folder] = Counter(_key(call) for case in self._area_cases(area) for call in case.calls)
+            self._usage_cache[folder] = Counter(
+                self._called(call) for case in self._area_cases(area) for call in case.calls
+            )
         return self._usage_cache[folder]
 
     def _area_owners(self, area: str | None, usage: Counter[str]) -> set[str]:
@@ -133,6 +152,8 @@ class Retriever(KeywordMatcher):
         if self._bm25 is None or not terms:
             return []
         raw = self._bm25.get_scores(terms)
+        if extra := expand(terms):
+            raw = raw + _SYNONYM * self._bm25.get_scores(extra)
         top = max(raw) if len(raw) else 0.0
         if top <= 0:
             return []
@@ -165,11 +186,13 @@ class Retriever(KeywordMatcher):
         """Whether the keyword's name, arguments and doc hold most of the step's words.
 
         Ranking is relative (the best of a step scores 1); this is the absolute test a
-        keyword must pass before the offline writer calls it instead of leaving a gap.
+        keyword must pass before the offline writer calls it instead of leaving a gap. A step
+        word counts when the keyword holds it or one of its synonyms ("removes" for `Delete`).
         """
         terms = set(content_words(step))
         known = self._terms.get((keyword.owner, keyword.name), frozenset())
-        return bool(terms) and len(terms & known) / len(terms) >= _COVERED
+        held = [t for t in terms if t in known or synonyms_of(t) & known]
+        return bool(terms) and len(held) / len(terms) >= _COVERED
 
     # ---------------------------------------------------------------- the matcher's offers
 
@@ -213,8 +236,8 @@ class Retriever(KeywordMatcher):
         word with `Submit Credentials`, but every test calling `Input Password` calls it too.
         """
         names = {_key(kw.name) for kw in chosen}
-        peers = [case for case in self._area_cases(area) if len(names & {_key(c) for c in case.calls}) >= 2]
-        counts = Counter(k for case in peers for k in {_key(c) for c in case.calls} - names)
+        peers = [case for case in self._area_cases(area) if len(names & {self._called(c) for c in case.calls}) >= 2]
+        counts = Counter(k for case in peers for k in {self._called(c) for c in case.calls} - names)
         found = []
         for name, count in counts.most_common(_COMPANIONS):
             kw = self.lookup(name) if count * 2 >= len(peers) else None
@@ -225,10 +248,10 @@ class Retriever(KeywordMatcher):
     def match_case(self, steps: Sequence[str], *, area: str | None = None) -> list[StepMapping]:
         """The matcher's mapping, unless the ranking knows better what the step means.
 
-        Exact and embedded matches stand. Then the keyword the area's tests usually call right
-        after the previous step's (`_successor`), when the step's words point to it too; then
-        a similar match to one of the repo's own keywords that the ranking also puts among the
-        step's best. Otherwise the best ranked keyword wins when the step's values fill its
+        Exact and embedded matches stand, and so does a similar match to one of the repo's own
+        keywords that the ranking also puts among the step's best. Then the keyword the area's
+        tests usually call right after the previous step's (`_successor`), when the step's
+        words point to it too. Otherwise the best ranked keyword wins when the step's values fill its
         arguments and its text covers the step (`covers`); a library keyword only when the
         repo's tests call it directly, so the repo's wrapper is called, as a human would. A
         deprecated keyword is never called.
@@ -243,25 +266,54 @@ class Retriever(KeywordMatcher):
                 out.append(mapping)
                 continue
             ranked = [k for k, _ in self.rank(step, area=area, limit=_PER_STEP)]
+            own = kw is not None and kw.owner_kind == "resource" and not is_deprecated(kw)
+            if own and kw in ranked:
+                out.append(mapping)
+                continue
             nxt = self._successor(self.keyword_of(out[-1]) if out else None, area)
             if nxt is not None and nxt != kw and (nxt in ranked or self.covers(nxt, step)):
                 fitted = self.call_for(nxt, step, phase)
                 if fitted is not None:
                     out.append(fitted)
                     continue
-            own = kw is not None and kw.owner_kind == "resource" and not is_deprecated(kw)
-            if own and kw in ranked:
-                out.append(mapping)
-                continue
             best = ranked[0] if ranked else None
             usable = best is not None and (best.owner_kind == "resource" or self._total[_key(best.name)] > 0)
-            fitted = self.call_for(best, step, phase) if usable and self.covers(best, step) else None
+            fitted = None
+            if usable and self.covers(best, step):
+                fitted = self._call_as_usual(best, step, phase, area) or self.call_for(best, step, phase)
             if fitted is None and (
                 own or (kw is not None and not is_deprecated(kw) and kw.name not in self._wrapped_names)
             ):
                 fitted = mapping
             out.append(fitted or StepMapping(step=mapping.step))
         return out
+
+    def _call_as_usual(self, keyword: Keyword, step: str, phase: str | None, area: str | None) -> StepMapping | None:
+        """A call whose first argument is the variable the area's tests pass it in most calls.
+
+        A ticket says "a DELETE request on the session "/anything"", never which session: the
+        tests say it, `DELETE On Session    ${GLOBAL_SESSION}    /anything` in most calls.
+        Only a plain variable is taken (a test's literal value is its own data), and only when
+        the step's values fill the rest without passing more than the tests' calls usually do
+        (a step naming its own session "crtsession" keeps it).
+        """
+        calls = [
+            args
+            for case in self._area_cases(area)
+            for call, args in zip(case.calls, case.args, strict=False)
+            if args and self._called(call) == _key(keyword.name)
+        ]
+        if not calls:
+            return None
+        usual, count = Counter(args[0] for args in calls).most_common(1)[0]
+        if count * 2 < len(calls) or not VARIABLE_ARGUMENT.fullmatch(usual):
+            return None
+        most = max(len(args) for args in calls if args[0] == usual)
+        prefix, body = split_bdd_prefix(step)
+        found = self.call_for(keyword, f'{prefix} "{usual}" {body}'.strip(), phase)
+        if found is None or found.args[:1] != [usual] or len(found.args) > most:
+            return None
+        return found.model_copy(update={"step": " ".join(step.split())})
 
     def _successor(self, previous: Keyword | None, area: str | None) -> Keyword | None:
         """The keyword the area's tests call right after `previous` at least half the time."""
@@ -271,7 +323,7 @@ class Retriever(KeywordMatcher):
         following = Counter(
             after
             for case in self._area_cases(area)
-            for before, after in itertools.pairwise(_key(c) for c in case.calls)
+            for before, after in itertools.pairwise(self._called(c) for c in case.calls)
             if before == key
         )
         if not following:

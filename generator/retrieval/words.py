@@ -152,8 +152,13 @@ def content_of(stems: Sequence[str]) -> list[str]:
 
 
 def content_words(text: str) -> list[str]:
-    """`text`'s stemmed content words, values removed: the terms retrieval ranks by."""
-    return content_of(stems_of(without_values(text)))
+    """`text`'s stemmed content words, values removed: the terms retrieval ranks by.
+
+    An ALL-CAPS value is a word too: it may fill an argument, but "sends a DELETE request"
+    names the keyword by it (`DELETE On Session`), and a `CANCELLED` state is in the docs.
+    """
+    caps = " ".join(m.group("caps") for m in value_matches(PARENTHETICAL.sub(" ", text)) if m.group("caps"))
+    return content_of(stems_of(f"{without_values(text)} {caps}"))
 
 
 _ASSERTION_STEMS = frozenset(stem_of(word) for word in _ASSERTION_WORDS)
