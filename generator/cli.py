@@ -18,9 +18,10 @@ from typing import Any
 import anyio
 
 import generator
-from generator.config import ConfigError, Settings, build_settings
+from generator.config import ConfigError
 from generator.interrupt import Interrupted
 from generator.logs import Console, redact_logging
+from generator.settings import Settings, build_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_SIGINT = 130

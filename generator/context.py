@@ -12,7 +12,6 @@ import anyio
 
 from generator.breaker import Breakers
 from generator.budget import RunBudget
-from generator.config import Settings
 from generator.conventions import build_conventions
 from generator.gather.confluence import fetch_pages
 from generator.gather.repo import (
@@ -34,6 +33,7 @@ from generator.redact import Redactor
 from generator.report import ReportWriter
 from generator.retrieval.inventory import repo_inventory
 from generator.retrieval.matcher import KeywordMatcher
+from generator.settings import Settings
 from generator.validate.pool import DryrunPool
 from generator.write import Writer
 

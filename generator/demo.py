@@ -17,8 +17,8 @@ from pathlib import Path
 
 import anyio
 
-from generator.config import build_settings
 from generator.logs import Console, redact_logging
+from generator.settings import build_settings
 
 DATA = Path(__file__).parent / "data"
 MAX_DIFF_LINES = 200

@@ -21,7 +21,7 @@ import anyio
 
 from generator.breaker import Breakers, GuardedMcp
 from generator.budget import RunBudget
-from generator.config import ConfigError, Settings, describe_key, valid_key
+from generator.config import ConfigError, describe_key, valid_key
 from generator.context import RunContext, build_repo_context
 from generator.gather.jira import search_keys
 from generator.gather.repo import (
@@ -44,6 +44,7 @@ from generator.redact import Redactor
 from generator.repo_tools import gitlab_tools, redacted, repo_tools
 from generator.report import ReportWriter
 from generator.retrieval.rank import Retriever
+from generator.settings import Settings
 from generator.slots import NewMrSlots
 from generator.ticket import covered_by, decided, process_ticket, settle, triage_ticket
 from generator.validate import dryrun_pool, remove_stale_candidates

@@ -15,7 +15,6 @@ from robot.api.parsing import KeywordCall, ModelVisitor
 
 from generator.breaker import EndpointDown, is_transport_failure
 from generator.budget import BudgetExceeded, RunBudgetSpent, TicketBudget, cap_context
-from generator.config import Settings
 from generator.gather.jira import TicketError, fetch_ticket
 from generator.gather.repo import (
     find_examples,
@@ -38,6 +37,7 @@ from generator.plan import PlanError, overwrite_error
 from generator.publish import PublishError
 from generator.report import ReportWriter
 from generator.retrieval.matcher import KeywordMatcher
+from generator.settings import Settings
 from generator.validate import UnsafePathError, validate
 
 if TYPE_CHECKING:  # loaded only when used (see `run`, `RunContext.linter`, `_run`): start-up stays light

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from generator.config import build_settings
+from generator.settings import build_settings
 from tests.servers.fake_gitlab import FakeGitLab
 
 ROOT = Path(__file__).resolve().parents[1]

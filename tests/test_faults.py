@@ -24,7 +24,8 @@ import pytest
 import yaml
 
 from generator.cli import main
-from generator.config import ConfigError, build_settings
+from generator.config import ConfigError
+from generator.settings import build_settings
 from tests.conftest import TICKETS, offline_args
 from tests.servers.fake_openai import Cut, FakeOpenAI, Hang, Text
 from tests.servers.hanging_mcp import HangingMCP

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import ConfigError, build_settings
+from generator.config import ConfigError
+from generator.settings import build_settings
 
 BASE = {"JIRA_MCP_URL": "http://127.0.0.1:2/mcp", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1", "JIRA_KEYS": "QA-1"}
 

@@ -45,12 +45,12 @@ from pydantic import ValidationError
 from robot.version import get_version
 
 from generator import cache
-from generator.config import Settings
 from generator.gather.repo import skip_dir
 from generator.models import KeywordInventory
 from generator.repo_env import WORKER as SCAN_WORKER
 from generator.repo_env import probe
 from generator.retrieval.inventory_build import Builder, Scanner, SourceFile
+from generator.settings import Settings
 
 log = logging.getLogger(__name__)
 
