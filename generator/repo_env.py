@@ -11,6 +11,7 @@ and the library/variable-file half of the keyword scan (`scan_worker.py`, starte
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
@@ -111,6 +112,21 @@ def _reader(stream: Any, lines: queue.Queue[str | None]) -> None:
     lines.put(None)
 
 
+#: Scan workers alive now. An interrupted run abandons a scan stuck in a library's import (its
+#: thread is a daemon, see `interrupt.in_daemon_thread`); the worker must not outlive the run.
+_LIVE: set[subprocess.Popen[str]] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+@atexit.register
+def _kill_live_workers() -> None:
+    """At interpreter exit, however the run ended (SIGTERM included), no scan worker is left."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for process in live:
+        _kill(process)
+
+
 def _kill(process: subprocess.Popen[str]) -> None:
     """The worker and anything the repo's code started (its own session)."""
     try:
@@ -151,35 +167,53 @@ def run_scan(
             cwd=cwd,
             start_new_session=True,
         )
-        lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=_reader, args=(process.stdout, lines), daemon=True).start()
-        assert process.stdin is not None
-        process.stdin.write(json.dumps({"pythonpath": list(pythonpath), "items": [items[i] for i in pending]}) + "\n")
-        process.stdin.close()
-        batch, current = list(pending), None
+        with _LIVE_LOCK:
+            _LIVE.add(process)
         try:
-            while True:
-                line = lines.get(timeout=timeout if current is not None else max(timeout, _STARTUP_TIMEOUT))
-                if line is None:  # the worker exited: done, or crashed on `current`
-                    break
-                message = json.loads(line)
-                if "start" in message:
-                    current = batch[message["start"]]
-                else:
-                    outcome.results[current] = message
-                    pending.remove(current)
-                    current = None
-        except queue.Empty:
-            outcome.hung.append(current if current is not None else pending[0])
-            pending.remove(outcome.hung[-1])
-            _kill(process)
-            continue
-        process.wait()
-        if current is not None:  # died inside an item (e.g. os._exit in an import)
-            outcome.crashed[current] = f"the scan process exited with code {process.returncode}"
-            pending.remove(current)
-        elif pending:  # died before starting anything: nothing more can be learnt
-            for index in pending:
-                outcome.crashed[index] = f"the scan process exited with code {process.returncode}"
-            pending = []
+            _scan_batch(process, items, pending, pythonpath, timeout, outcome)
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(process)
     return outcome
+
+
+def _scan_batch(
+    process: subprocess.Popen[str],
+    items: Sequence[Mapping[str, Any]],
+    pending: list[int],
+    pythonpath: Sequence[str],
+    timeout: float,
+    outcome: ScanOutcome,
+) -> None:
+    """Feed the pending items to one worker; what it did not get through stays in `pending`."""
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_reader, args=(process.stdout, lines), daemon=True).start()
+    assert process.stdin is not None
+    process.stdin.write(json.dumps({"pythonpath": list(pythonpath), "items": [items[i] for i in pending]}) + "\n")
+    process.stdin.close()
+    batch, current = list(pending), None
+    try:
+        while True:
+            line = lines.get(timeout=timeout if current is not None else max(timeout, _STARTUP_TIMEOUT))
+            if line is None:  # the worker exited: done, or crashed on `current`
+                break
+            message = json.loads(line)
+            if "start" in message:
+                current = batch[message["start"]]
+            else:
+                outcome.results[current] = message
+                pending.remove(current)
+                current = None
+    except queue.Empty:
+        outcome.hung.append(current if current is not None else pending[0])
+        pending.remove(outcome.hung[-1])
+        _kill(process)
+        return
+    process.wait()
+    if current is not None:  # died inside an item (e.g. os._exit in an import)
+        outcome.crashed[current] = f"the scan process exited with code {process.returncode}"
+        pending.remove(current)
+    elif pending:  # died before starting anything: nothing more can be learnt
+        for index in pending:
+            outcome.crashed[index] = f"the scan process exited with code {process.returncode}"
+        pending.clear()

@@ -343,6 +343,19 @@ def test_sigterm_during_a_keyword_scan_hung_by_a_library_exits_at_once(sample_re
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGKILL)
     assert tickets(out)["QA-101"]["status"] == "interrupted"
+    assert _processes_in(sample_repo) == []  # the scan worker did not outlive the run (it slept on)
+
+
+def _processes_in(folder: Path) -> list[str]:
+    """Command lines of the processes whose working directory is `folder`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/cwd").resolve() == folder.resolve():
+                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue  # ended meanwhile, or not ours to read
+    return found
 
 
 def test_after_kill_9_the_next_run_removes_the_stale_candidate(slow_library_repo, tmp_path, hold_second_ticket):
