@@ -26,7 +26,6 @@ from generator.context import RunContext, build_repo_context
 from generator.gather.jira import search_keys
 from generator.gather.repo import (
     coverage_index,
-    index_suites,
 )
 from generator.interrupt import Stop, in_daemon_thread, stop_on_signals
 from generator.llm import Backoff, OpenAIChat
@@ -247,7 +246,7 @@ async def _run(
     redactor = report.redact
     t0 = time.monotonic()
     # The suites alone decide "already covered": a run of covered tickets builds no inventory.
-    suites = await in_daemon_thread(index_suites, settings.repo, cfg.tests_dir)
+    suites = await in_daemon_thread(settings.suites)
     coverage = coverage_index(suites)
     if (covered := _all_covered(settings, console, report, coverage)) is not None:
         console.line(

@@ -12,9 +12,9 @@ import os
 import re
 import shlex
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from generator.config import (
     ConfigError,
@@ -30,11 +30,16 @@ from generator.mcp_auth import AUTH_SCHEMES, auth_headers
 from generator.redact import Redactor, url_credentials
 from generator.repo_env import RepoPythonError, check_supported, resolve_python
 
+if TYPE_CHECKING:
+    from generator.gather.repo import SuiteInfo
+
 
 class Settings(BaseModel):
     """Everything one `jira2robot run` needs, already validated."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
+    #: The index of every suite of the repo, when finding the tests folder built it.
+    _repo_suites: list[SuiteInfo] | None = PrivateAttr(default=None)
 
     keys: list[str] = Field(default_factory=list)
     jql: str | None = None
@@ -67,6 +72,19 @@ class Settings(BaseModel):
     repo_config: RepoConfig = Field(default_factory=RepoConfig)
     repo_python: str | None = Field(None, description="The repo's own interpreter, checked; None: this one.")
     layout_note: str = Field("", description="Where the tests folder came from, printed at start.")
+
+    def suites(self) -> list[SuiteInfo]:
+        """The suites of the tests folder, parsed (`gather.repo.index_suites`); taken from the
+        whole repo's index when detecting the folder read it already, not read a second time."""
+        from generator.gather.repo import index_suites, suites_within
+
+        tests_dir = self.repo_config.tests_dir
+        if (
+            self._repo_suites is not None
+            and (found := suites_within(self._repo_suites, self.repo, tests_dir)) is not None
+        ):
+            return found
+        return index_suites(self.repo, tests_dir)
 
     def secret_items(self) -> dict[str, str]:
         """Every credential the run holds, by where it came from: tokens and URL user-info."""
@@ -237,9 +255,9 @@ def build_settings(
         problems.extend(escaping)
         usable = usable and not escaping
     configured |= set(overrides)
-    layout_note = ""
+    layout_note, repo_suites = "", None
     if usable and command != "validate":  # validate checks a file where it is: no tests folder to find
-        layout_note = _settle_tests_dir(repo, repo_config, explicit="tests_dir" in configured)
+        layout_note, repo_suites = _settle_tests_dir(repo, repo_config, explicit="tests_dir" in configured)
         if command in ("run", "demo"):
             problems += _convention_problems(repo, repo_config, explicit="convention_doc" in configured)
 
@@ -329,7 +347,7 @@ def build_settings(
         raise ConfigError(problems)
 
     output_dir = Path(pick("output_dir", "OUTPUT_DIR") or "generated").resolve()
-    return Settings(
+    settings = Settings(
         keys=keys,
         jql=jql,
         max_tickets=max_tickets,
@@ -360,24 +378,29 @@ def build_settings(
         repo_python=repo_python,
         layout_note=layout_note,
     )
+    settings._repo_suites = repo_suites
+    return settings
 
 
-def _settle_tests_dir(repo: Path, cfg: RepoConfig, *, explicit: bool) -> str:
-    """Set `cfg.tests_dir` from where the suites are unless it was configured; say which it is.
+def _settle_tests_dir(repo: Path, cfg: RepoConfig, *, explicit: bool) -> tuple[str, list[SuiteInfo] | None]:
+    """Set `cfg.tests_dir` from where the suites are unless it was configured; say which it is,
+    and hand on the whole repo's suite index when finding it read one (`Settings.suites`).
 
     Real repos keep suites at the root or in `login_tests/`: a fixed `tests` default would put
     every generated file into a new folder no suite of the repo is in.
     """
-    from generator.gather.repo import detect_tests_dir  # the Robot Framework parser: only when asked
+    from generator.gather.repo import detect_tests_dir, index_suites  # the RF parser: only when asked
 
     if explicit:
-        return f"tests folder '{cfg.tests_dir}' (configured)"
-    detected = detect_tests_dir(repo)
+        return f"tests folder '{cfg.tests_dir}' (configured)", None
+    suites = index_suites(repo, ".")
+    detected = detect_tests_dir(suites)
     if detected is None:
-        return f"tests folder '{cfg.tests_dir}' (default: no suite with tests found in the repo)"
+        return f"tests folder '{cfg.tests_dir}' (default: no suite with tests found in the repo)", suites
     cfg.tests_dir, count = detected
     where = "the repository root" if cfg.tests_dir == "." else f"'{cfg.tests_dir}'"
-    return f"tests folder {where} detected from {count} suite(s) (set tests_dir or --tests-dir to override)"
+    note = f"tests folder {where} detected from {count} suite(s) (set tests_dir or --tests-dir to override)"
+    return note, suites
 
 
 def _convention_problems(repo: Path, cfg: RepoConfig, *, explicit: bool) -> list[str]:

@@ -20,7 +20,7 @@ import pytest
 
 from generator.cli import main
 from generator.config import ConfigError, RepoConfig
-from generator.gather.repo import derive_conventions, detect_tests_dir, index_suites
+from generator.gather.repo import derive_conventions, detect_tests_dir, index_suites, suites_within
 from generator.models import (
     GeneratedTest,
     SpecMeta,
@@ -140,9 +140,9 @@ def test_detection_ignores_skipped_folders_and_resource_files(tmp_path: Path) ->
         (repo / rel).write_text(suite, encoding="utf-8")
     (repo / "app" / "keywords.robot").write_text("*** Keywords ***\nK\n    No Operation\n", encoding="utf-8")
 
-    assert detect_tests_dir(repo) == ("login_tests", 2)
+    assert detect_tests_dir(index_suites(repo, ".")) == ("login_tests", 2)
     (tmp_path / "empty").mkdir()
-    assert detect_tests_dir(tmp_path / "empty") is None
+    assert detect_tests_dir(index_suites(tmp_path / "empty", ".")) is None
 
 
 # --------------------------------------------------------------------------- validate
@@ -396,3 +396,26 @@ def test_a_repo_pinning_rf_6_1_works_through_its_own_python(
     entry = ticket_entry(tmp_path / "out")
     assert entry["status"] == "created", entry["reason"]
     assert (repo / entry["test_path"]).is_file()
+
+
+@pytest.mark.parametrize("name", ["root_suites", "folder_suites"])
+def test_the_run_takes_its_suites_from_the_index_that_found_the_tests_folder(name: str, tmp_path: Path) -> None:
+    """Detecting the tests folder indexes the whole repo; the run's suites are that index's share
+    of the folder, exactly what indexing the folder itself gives."""
+    repo = copy_repo(name, tmp_path)
+    (repo / "outside.robot").write_text("*** Keywords ***\nHelper\n    No Operation\n", encoding="utf-8")
+    settings = build_settings({"repo": str(repo)}, command="keywords")
+    expected = index_suites(repo, settings.repo_config.tests_dir)
+    assert expected and settings.suites() == expected
+
+
+def test_a_tests_folder_reached_through_a_symlink_is_indexed_itself(tmp_path: Path) -> None:
+    """The whole repo's walk follows no symlinked folder: its index cannot stand for such a folder."""
+    repo = copy_repo("folder_suites", tmp_path)
+    (repo / "linked").symlink_to("login_tests")
+    whole = index_suites(repo, ".")
+    assert suites_within(whole, repo, "linked") is None
+    assert suites_within(whole, repo, "login_tests") == index_suites(repo, "login_tests") != []
+    settings = build_settings({"repo": str(repo), "tests_dir": "linked"}, command="keywords")
+    suites = settings.suites()
+    assert suites and all(s.path.startswith("linked/") for s in suites)

@@ -162,10 +162,9 @@ def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -
     by the files' paths and bytes (see `generator.cache`): only reading and hashing remain. Each
     suite's retrieval document (`SuiteDoc`) comes from the same parse and is cached with it.
     """
-    base, real_repo = repo / tests_dir, repo.resolve()
+    real_repo = repo.resolve()
     found: list[tuple[str, bytes]] = []
-    top = base if base.is_dir() and base.resolve().is_relative_to(real_repo) else repo
-    for rel, path in _robot_files(top, repo):
+    for rel, path in _robot_files(_walk_top(repo, tests_dir), repo):
         if skipped(PurePosixPath(rel)) or not os.path.isfile(path):
             continue
         # The walk follows no symlinked folder: only a symlinked file can lead out of the repo,
@@ -199,6 +198,26 @@ def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -
         )
     cache.write(entry, json.dumps(fields))
     return suites
+
+
+def _walk_top(repo: Path, tests_dir: str) -> Path:
+    """Where `index_suites` walks: the tests folder, or the whole repo when it is missing."""
+    base = repo / tests_dir
+    return base if base.is_dir() and base.resolve().is_relative_to(repo.resolve()) else repo
+
+
+def suites_within(suites: list[SuiteInfo], repo: Path, tests_dir: str) -> list[SuiteInfo] | None:
+    """What `index_suites(repo, tests_dir)` returns, taken from `suites`, the index of the whole
+    repo (`index_suites(repo, ".")`), so a run whose tests folder was detected from that index
+    does not read it twice; None when the folder is reached through a symlink, which the
+    whole repo's walk does not follow (then only `index_suites` can tell)."""
+    top = _walk_top(repo, tests_dir)
+    if top == repo:
+        return list(suites)
+    folder = posixpath.normpath(tests_dir)
+    if top.resolve() != repo.resolve() / folder:
+        return None
+    return [s for s in suites if s.path.startswith(folder + "/")]
 
 
 def _robot_files(top: Path, repo: Path) -> list[tuple[str, str]]:
@@ -243,14 +262,15 @@ def _read_index(entry: Path, texts: list[str]) -> list[SuiteInfo] | None:
         return None
 
 
-def detect_tests_dir(repo: Path) -> tuple[str, int] | None:
-    """The deepest folder holding every suite with tests (`.` for the repo root), and how many.
+def detect_tests_dir(suites: list[SuiteInfo]) -> tuple[str, int] | None:
+    """The deepest folder holding every suite with tests (`.` for the repo root), and how many,
+    from the index of the whole repo (`index_suites(repo, ".")`).
 
     None when the repo has no suite at all. Files in skipped folders (virtualenvs, the output
     folder, hidden ones) never count; resource-only `.robot` files do not move the folder.
     """
     # Anchored at "/" so the root itself is a common path too (`commonpath` of `a` and `` fails).
-    folders = ["/" + str(PurePosixPath(s.path).parent) for s in index_suites(repo, ".") if s.test_names]
+    folders = ["/" + str(PurePosixPath(s.path).parent) for s in suites if s.test_names]
     if not folders:
         return None
     return posixpath.commonpath(folders).strip("/").removeprefix("./") or ".", len(folders)
