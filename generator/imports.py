@@ -67,27 +67,60 @@ def _provided(root: str, resource: str) -> frozenset[str]:
     return frozenset(seen)
 
 
-def import_lines_for(keywords: Iterable[Keyword], *, root: str, common: str | None, target_path: str) -> list[str]:
-    """`Resource`/`Library` lines for a file at `target_path` that calls `keywords`.
+def import_targets(keywords: Iterable[Keyword], *, root: str, common: str | None) -> list[tuple[str, str]]:
+    """(`Resource`/`Library`, repo-relative path or library name) a file calling `keywords` imports.
 
     BuiltIn needs no import; a keyword the common resource provides is covered by importing
     the common resource; any other is imported from the file or library that defines it.
     """
-    folder = posixpath.dirname(target_path) or "."
     provided = _provided(root, common) if common else frozenset()
-    lines: dict[str, None] = {}
+    targets: dict[tuple[str, str], None] = {}
     if common and any(kw.owner in provided for kw in keywords):
-        lines[f"Resource    {posixpath.relpath(common, folder)}"] = None
+        targets["Resource", common] = None
     for kw in keywords:
         if kw.owner in provided or kw.owner == "BuiltIn":
             continue
-        if kw.owner_kind == "resource":
-            lines[f"Resource    {posixpath.relpath(kw.owner, folder)}"] = None
-        elif kw.owner.endswith(".py"):
-            lines[f"Library    {posixpath.relpath(kw.owner, folder)}"] = None
-        else:
-            lines[f"Library    {kw.owner}"] = None
-    return list(lines)
+        targets["Resource" if kw.owner_kind == "resource" else "Library", kw.owner] = None
+    return list(targets)
+
+
+def leaned_on(example: ExampleTest | None, targets: Sequence[tuple[str, str]], *, root: str) -> list[tuple[str, str]]:
+    """The sibling suite's libraries that the resources in `targets` rely on their importer for.
+
+    A repo's resource may call `Create Session` without importing RequestsLibrary, because every
+    suite that imports it does: RF resolves the call in the importing suite's namespace. So
+    when the sibling suite `example` imports one of the same resources, its libraries that the
+    imported resources do not bring themselves are imported too (the house's own pairing; the
+    repo already uses them, so the import allow-list holds).
+    """
+    if example is None:
+        return []
+    provided = frozenset().union(*(_provided(root, path) for kind, path in targets if kind == "Resource"))
+    from_dir = posixpath.dirname(example.path)
+    shares, libraries = False, []
+    for section in get_model(example.text).sections:
+        for node in section.body:
+            if isinstance(node, ResourceImport) and node.name:
+                shares = shares or _resolve(node.name, from_dir) in provided
+            elif isinstance(node, LibraryImport) and node.name:
+                name = (_resolve(node.name, from_dir) or node.name) if node.name.endswith(".py") else node.name
+                if name not in provided and ("Library", name) not in targets:
+                    libraries.append(("Library", name))
+    return libraries if shares else []
+
+
+def import_lines(targets: Iterable[tuple[str, str]], target_path: str) -> list[str]:
+    """`Resource`/`Library` lines for `targets`, paths relative to the file at `target_path`."""
+    folder = posixpath.dirname(target_path) or "."
+    return [
+        f"{kind}    {posixpath.relpath(name, folder) if kind == 'Resource' or name.endswith('.py') else name}"
+        for kind, name in dict.fromkeys(targets)
+    ]
+
+
+def import_lines_for(keywords: Iterable[Keyword], *, root: str, common: str | None, target_path: str) -> list[str]:
+    """`Resource`/`Library` lines for a file at `target_path` that calls `keywords`."""
+    return import_lines(import_targets(keywords, root=root, common=common), target_path)
 
 
 def example_imports(examples: Iterable[ExampleTest], target_path: str) -> list[str]:

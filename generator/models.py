@@ -131,6 +131,9 @@ class TicketContext(_Model):
     pages: list[ConfluencePage] = Field(default_factory=list)
     repo: RepoContext
     examples: list[ExampleTest] = Field(default_factory=list)
+    similar_suites: list[ExampleTest] = Field(
+        default_factory=list, description="Whole suites most like the ticket, best first: where its test goes."
+    )
 
 
 # --------------------------------------------------------------------------- plan (the spec JSON)
@@ -278,6 +281,9 @@ class TicketResult(_Model):
     tests_total: int = 0
     tests_incomplete: int = 0
     lint_issues: int | None = Field(None, description="robocop issues left in the generated file.")
+    steps_guessed_arguments: int = Field(
+        0, description="Test steps passing an argument neither the ticket nor an example holds (target 0)."
+    )
     truncated: list[str] = Field(
         default_factory=list, description="Ticket/page fields cut before the prompt, with their sizes."
     )

@@ -60,6 +60,7 @@ def summarize(results: Iterable[TicketResult], *, cost_per_1k_tokens: float | No
         "steps_total": steps_total,
         "steps_mapped": steps_mapped,
         "steps_mapped_share": round(steps_mapped / steps_total, 3) if steps_total else None,
+        "steps_guessed_arguments": sum(r.steps_guessed_arguments for r in results),
         # Of the tickets with a test written: complete ones verify every step, the others end in Skip/Fail.
         "complete": sum(r.complete for r in results if r.tests_total),
         "incomplete": sum(not r.complete for r in results if r.tests_total),

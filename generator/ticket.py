@@ -18,6 +18,7 @@ from generator.budget import BudgetExceeded, RunBudgetSpent, TicketBudget, cap_c
 from generator.gather.jira import TicketError, fetch_ticket
 from generator.gather.repo import (
     find_examples,
+    find_similar_suites,
     tag_key,
 )
 from generator.llm import LLMError
@@ -34,6 +35,8 @@ from generator.models import (
 )
 from generator.outputs import write_output
 from generator.plan import PlanError, overwrite_error
+from generator.plan.placement import VOTERS
+from generator.provenance import Evidence, guessed_steps
 from generator.publish import PublishError
 from generator.report import ReportWriter
 from generator.retrieval.matcher import KeywordMatcher
@@ -176,6 +179,7 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
         pages=pages,
         repo=rc.repo,
         examples=find_examples(rc.suites, ticket, limit=cfg.limits.examples),
+        similar_suites=find_similar_suites(rc.suites, ticket, limit=VOTERS),
     )
     log.info(
         f"ticket: {ticket.summary!r}, {len(ticket.acceptance_criteria)} criteria; "
@@ -204,6 +208,8 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
         write_output(settings.output_dir, key, Path(test.target_path).name, test.text, rc.redact)
     result.open_questions = test.open_questions
     result.keywords_used = keywords_used(test.text, rc.matcher)
+    evidence = Evidence.of(ticket, ctx.examples, ctx.repo.inventory.variable_names)
+    result.steps_guessed_arguments = len(guessed_steps(test.text, evidence, rc.matcher))
     # Counted from the file written, whichever writer wrote it: console, report and MR agree.
     result.steps_mapped = max(result.steps_total - test.steps_missing, 0)
     result.tests_total, result.tests_incomplete = test.tests, test.incomplete_tests

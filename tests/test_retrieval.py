@@ -15,7 +15,6 @@ from generator.gather.repo import find_examples, index_suites
 from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket
 from generator.repo_tools import must_read
 from generator.retrieval.inventory import build_inventory
-from generator.retrieval.matcher import KeywordMatcher
 from generator.retrieval.rank import Retriever
 from generator.retrieval.render import format_call
 from generator.write.prompts import writer_messages
@@ -90,9 +89,6 @@ def test_the_repos_wrapper_is_called_not_the_library_keyword_it_wraps(repo: Path
     assert retriever.rank(STEP, area="tests/orders")[0][0].name == "Response status code should be:"
     [mapping] = retriever.match_case([STEP], area="tests/orders")
     assert (mapping.keyword, mapping.args) == ("Response status code should be:", ["200"])
-    # The names alone choose the library keyword: that is what the ranking fixes.
-    plain = KeywordMatcher(build_inventory(repo, tests_dir="tests")).match_case([STEP])[0]
-    assert plain.keyword != "Response status code should be:"
 
 
 def test_a_deprecated_keyword_is_never_offered(repo: Path) -> None:

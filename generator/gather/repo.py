@@ -367,3 +367,10 @@ def find_examples(
     from generator.retrieval.examples import similar_tests  # ranking loads with the first ticket, not at start
 
     return similar_tests(suites, ticket, limit=limit, target=target)
+
+
+def find_similar_suites(suites: list[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
+    """Whole suites most like the ticket, best first: the planner's evidence for its folder."""
+    from generator.retrieval.examples import similar_suites  # loads with the first ticket, as above
+
+    return similar_suites(suites, ticket, limit=limit)

@@ -16,6 +16,7 @@ from generator.conventions import file_name, test_name
 from generator.logs import TicketLog
 from generator.models import (
     Conventions,
+    ExampleTest,
     SpecConfluence,
     SpecMeta,
     SpecRF,
@@ -26,6 +27,7 @@ from generator.models import (
     TicketContext,
 )
 from generator.plan import PlanError
+from generator.plan.placement import choose_folder
 
 _SCENARIO = re.compile(r"^\s*scenario(?: outline)?:\s*(?P<name>.*)$", re.IGNORECASE)
 _GIVEN = re.compile(r"^\s*given\b", re.IGNORECASE)
@@ -120,18 +122,13 @@ def cases_from_criteria(criteria: list[str]) -> list[tuple[str, list[str], list[
 
 
 def target_path_for(
-    ticket: Ticket, tests_dir: str, folders: list[str], example_paths: list[str], conventions: Conventions
+    ticket: Ticket, tests_dir: str, folders: list[str], suites: list[ExampleTest], conventions: Conventions
 ) -> str:
-    """Component folder if it exists, else the most similar suite's folder (the tests folder
-    itself when that suite sits directly in it, e.g. suites at the repo root), else `generated/`.
+    """The folder `choose_folder` finds from the evidence (the tests folder itself when the
+    most similar suites sit directly in it, e.g. suites at the repo root), else `generated/`.
 
     Normalised (`tests_dir` may be `.`), as the validator's path check expects."""
-    wanted = {c.lower() for c in ticket.components} | {label.lower() for label in ticket.labels}
-    folder = next((f for f in folders if f.lower() in wanted), None)
-    if folder is None and example_paths:
-        parent = posixpath.dirname(example_paths[0]) or "."
-        relative = posixpath.relpath(parent, tests_dir)
-        folder = None if relative.startswith("..") else relative
+    folder = choose_folder(ticket, tests_dir, folders, suites)
     name = file_name(ticket.key, ticket.summary, conventions)
     return posixpath.normpath(posixpath.join(tests_dir, folder or "generated", name))
 
@@ -158,6 +155,10 @@ class OfflinePlanner:
         taken: set[str] = set()
         conventions = ctx.repo.conventions
         components = [c.lower() for c in ticket.components]
+        found = cases_from_criteria(ticket.acceptance_criteria)
+        if len(found) == 1 and not is_scenario(found[0][2][0]):
+            # One test for the ticket: the ticket names it, not the wording of one of its steps.
+            found = [(ticket.summary, found[0][1], found[0][2])]
         cases = [
             SpecTestCase(
                 name=test_name(title, conventions.name_max_words, taken),
@@ -165,7 +166,7 @@ class OfflinePlanner:
                 tags=[ticket.key, *components],
                 steps=steps,
             )
-            for title, steps, covers in cases_from_criteria(ticket.acceptance_criteria)
+            for title, steps, covers in found
         ]
         log.info(f"planner (offline): {len(cases)} test case(s) from {len(ticket.acceptance_criteria)} criteria")
         return TestSpec(
@@ -176,7 +177,7 @@ class OfflinePlanner:
             ),
             rf=SpecRF(
                 target_path=target_path_for(
-                    ticket, ctx.repo.tests_dir, ctx.repo.folders, [e.path for e in ctx.examples], conventions
+                    ticket, ctx.repo.tests_dir, ctx.repo.folders, ctx.similar_suites or ctx.examples, conventions
                 ),
                 suite_doc=f"{ticket.key}: {ticket.summary}",
                 test_cases=cases,

@@ -5,6 +5,7 @@ words name (see generator/retrieval/matcher.py's module documentation)."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -154,10 +155,24 @@ def _left_cue(words: list[str]) -> tuple[str | None, frozenset[str]]:
     return None, frozenset()
 
 
+def _is_word(text: str, m: re.Match[str]) -> bool:
+    """Whether a bare ALL-CAPS match is a word of the sentence rather than a value.
+
+    "an HTTP GET request" names a protocol and a method: passing `HTTP` as the URL passes the
+    dryrun and fails at run time. A capitalised word is a value only when it reads as a code
+    (`WELCOME10`, `PAYMENT_FAILED`) or a role word names it ("the status CANCELLED").
+    """
+    caps = m.group("caps")
+    if caps is None or re.search(r"[\d_-]", caps):
+        return False
+    role, _ = _left_cue([w.lower() for w in WORD.findall(text[: m.start()])])
+    return role is None
+
+
 def analyse(body: str) -> StepText:
     """The step's values in order, each with the role its neighbouring words give it."""
     text = PARENTHETICAL.sub(" ", body)
-    matches = value_matches(text)
+    matches = [m for m in value_matches(text) if not _is_word(text, m)]
     values: list[Value] = []
     words: list[tuple[int, str]] = []
     for n, m in enumerate([*matches, None]):

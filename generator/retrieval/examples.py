@@ -54,6 +54,38 @@ def _bonus(case: CaseDoc, components: set[str], tags: dict[str, set[str]]) -> fl
     return named / len(components)
 
 
+def _scored(
+    suites: Sequence[SuiteInfo], docs: tuple[SuiteDoc, ...], ticket: Ticket
+) -> tuple[list[CaseDoc], list[float], list[tuple[float, str, int]]]:
+    """(cases, BM25 score per case, (score with the component bonus, suite, case) best first)."""
+    cases, bm25 = _index(docs)
+    terms = content_words(" ".join([ticket.summary, ticket.description, *ticket.acceptance_criteria]))
+    raw = list(bm25.get_scores(terms)) if bm25 is not None and terms else [0.0] * len(cases)
+    top = max(max(raw), 1e-9)
+    components = {c.lower() for c in [*ticket.components, *ticket.labels]}
+    tags = {s.path: {t.lower() for t in s.tags} for s in suites}
+    scored = sorted(
+        ((raw[n] / top + _bonus(case, components, tags), case.suite, n) for n, case in enumerate(cases)),
+        key=lambda item: (-item[0], item[1], item[2]),
+    )
+    return cases, raw, scored
+
+
+def similar_suites(suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
+    """The `limit` suites whose best case is most like the ticket, whole, best first: the
+    evidence for where a new test goes (generator/plan/placement.py)."""
+    docs = tuple(s.doc for s in suites if s.test_names and s.doc is not None)
+    if limit <= 0 or not docs:
+        return []
+    best: dict[str, float] = {}
+    for score, suite, _ in _scored(suites, docs, ticket)[2]:
+        if len(best) >= limit:
+            break
+        best.setdefault(suite, score)
+    texts = {s.path: s.text for s in suites}
+    return [ExampleTest(path=path, text=texts[path], score=round(score, 3)) for path, score in best.items()]
+
+
 def similar_tests(
     suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int, target: str | None = None
 ) -> list[ExampleTest]:
@@ -66,17 +98,8 @@ def similar_tests(
     docs = tuple(s.doc for s in suites if s.test_names and s.doc is not None)
     if limit <= 0 or not docs:
         return []
-    cases, bm25 = _index(docs)
-    terms = content_words(" ".join([ticket.summary, ticket.description, *ticket.acceptance_criteria]))
-    raw = bm25.get_scores(terms) if bm25 is not None and terms else [0.0] * len(cases)
-    top = max(max(raw), 1e-9)
-    components = {c.lower() for c in [*ticket.components, *ticket.labels]}
+    cases, raw, scored = _scored(suites, docs, ticket)
     folder = posixpath.dirname(target) if target else None
-    tags = {s.path: {t.lower() for t in s.tags} for s in suites}
-    scored = sorted(
-        ((raw[n] / top + _bonus(case, components, tags), case.suite, n) for n, case in enumerate(cases)),
-        key=lambda item: (-item[0], item[1], item[2]),
-    )
     chosen: dict[str, list[tuple[float, CaseDoc]]] = {}
     names_shown: set[str] = set()
     # The first example is the best suite of the target's own folder: how a file there starts

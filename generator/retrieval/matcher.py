@@ -53,6 +53,7 @@ when it is the argument's own default (`Login As    bob`, not `Login As    bob  
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
@@ -98,6 +99,8 @@ _WRAPPER_FLOOR = _RELEVANT_FLOOR
 # Of "${product}" To Cart` says what `Put In Cart` does ("Adds ``quantity`` units..."), the
 # precondition `The cart contains ...` around the same call says something else.
 _KIN_WEIGHT = 1.0
+# A whole value in quotes, as a ticket writes it: "/orders", “Coffee Mug”.
+_QUOTED = re.compile(r'"[^"]*"|“[^”]*”')
 # Per extra level between the wrapper and the library keyword: the direct wrapper is closer.
 _WRAPPER_DEPTH_PENALTY = 0.05
 
@@ -256,7 +259,13 @@ class KeywordMatcher(KeywordIndex):
         return None
 
     def _embedded_match(self, body: str, step: str) -> StepMapping | None:
-        """RF tries the name without its BDD prefix first, then the full text."""
+        """RF tries the name without its BDD prefix first, then the full text.
+
+        A ticket quotes its values ("a GET request to "/orders""), a template such as
+        `A GET request to ${uri}` does not: RF would pass the quotes as part of the value.
+        Then the step's words fill the template with the quotes taken off, and the call is
+        the keyword's own text with those values (`_renders_back` proves RF reads it back).
+        """
         if unsafe_as_keyword_cell(step):
             return None
         for text in dict.fromkeys((body, step)):
@@ -265,7 +274,17 @@ class KeywordMatcher(KeywordIndex):
                 i, embedded = hit
                 args = list(embedded.parse_args(text))
                 kw = self._entries[i].keyword
-                return StepMapping(step=step, keyword=kw.name, args=args, score=1.0, how="embedded")
+                if not any(_QUOTED.fullmatch(a) for a in args):
+                    return StepMapping(step=step, keyword=kw.name, args=args, score=1.0, how="embedded")
+        bare = _QUOTED.sub(lambda m: m.group(0)[1:-1], body)
+        hit = self._embedded_hit(bare, callable_only=True) if bare != body else None
+        if hit is not None:
+            i, embedded = hit
+            args = list(embedded.parse_args(bare))
+            if self._renders_back(i, args):
+                return StepMapping(
+                    step=step, keyword=self._entries[i].keyword.name, args=args, score=1.0, how="similar"
+                )
         return None
 
     def _similar(self, step: str, body: str, text: StepText, phase: str | None) -> StepMapping | None:

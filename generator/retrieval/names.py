@@ -216,6 +216,16 @@ class KeywordIndex:
                         return kw
         return None
 
+    def embedded_args(self, call: str) -> list[str]:
+        """The values RF passes to the embedded-argument keyword `call` resolves to, or []."""
+        kw = self.lookup(call)
+        embedded = _embedded(kw.name) if kw is not None and "${" in kw.name else None
+        if embedded is None:
+            return []
+        call = " ".join(call.split())
+        _, body = split_bdd_prefix(call)
+        return list(embedded.parse_args(body if embedded.matches(body) else call))
+
     def keyword_of(self, mapping: StepMapping) -> Keyword | None:
         """The inventory keyword a mapping calls, for its owner (the import the test needs).
 

@@ -27,10 +27,12 @@ _PHASES = {
     for prefix in prefixes
 }
 # Values a step passes to a keyword: "double", “curly” or 'single' quoted (a single quote
-# inside a word is an apostrophe), stand-alone numbers, and code-like ALL-CAPS words of four
-# characters or more (`WELCOME10`, `CANCELLED`; `API` or `OK` are words, not values).
+# inside a word is an apostrophe), URL paths (`/api/v1/orders`: a ticket rarely quotes them),
+# stand-alone numbers, and code-like ALL-CAPS words of four characters or more (`WELCOME10`,
+# `CANCELLED`; `API` or `OK` are words, not values).
 VALUE = re.compile(
     r"\"(?P<dq>[^\"]*)\"|“(?P<cq>[^”]*)”|(?<!\w)'(?P<sq>[^']*)'(?!\w)"
+    r"|(?<![\w/.-])(?P<path>/[\w~%{}-]+(?:[/.][\w~%{}-]+)*/?)(?![\w/])"
     r"|(?<![\w.,])(?P<num>-?\d+(?:[.,]\d+)?)(?![\w.,])"
     r"|(?<![\w'-])(?P<caps>[A-Z][A-Z0-9_-]{2,}[A-Z0-9])(?![\w'-])"
 )
@@ -74,7 +76,9 @@ def value_matches(text: str) -> list[re.Match[str]]:
 
 def value_text(m: re.Match[str]) -> str:
     return next(
-        g for g in (m.group("dq"), m.group("cq"), m.group("sq"), m.group("num"), m.group("caps")) if g is not None
+        g
+        for g in (m.group("dq"), m.group("cq"), m.group("sq"), m.group("path"), m.group("num"), m.group("caps"))
+        if g is not None
     )
 
 

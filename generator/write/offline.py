@@ -19,7 +19,7 @@ from robot.api.parsing import SuiteSetup, SuiteTeardown, TestSetup, TestTeardown
 from generator.budget import TicketBudget
 from generator.conventions import missing_marker_line, wrapped_setting
 from generator.gaps import measured, seal_incomplete
-from generator.imports import import_lines_for
+from generator.imports import import_lines, import_targets, leaned_on
 from generator.logs import TicketLog
 from generator.models import Conventions, Diagnostic, GeneratedTest, StepMapping, TestSpec, TicketContext
 from generator.plan.offline import is_scenario
@@ -114,9 +114,10 @@ class OfflineWriterSession:
         kept = [(label, name, args) for label, name, args in self.setups if self.matcher.lookup(name) is not None]
         called += [kw for _, name, _ in kept if (kw := self.matcher.lookup(name)) is not None]
         repo = self.ctx.repo
-        lines = import_lines_for(
-            called, root=repo.root, common=repo.common_resource, target_path=self.spec.rf.target_path
-        )
+        targets = import_targets(called, root=repo.root, common=repo.common_resource)
+        sibling = self.ctx.examples[0] if self.ctx.examples else None
+        targets += leaned_on(sibling, targets, root=repo.root)
+        lines = import_lines(targets, self.spec.rf.target_path)
         return lines + [SEP.join([label, name, *args]) for label, name, args in kept]
 
     def _render(self) -> GeneratedTest:

@@ -10,7 +10,7 @@ Test Tags         QA-104    orders    wip    jira2robot:incomplete
 
 
 *** Test Cases ***
-Checking Out With Valid Card Is Refused
+Block Checkout For Guest Users
     [Documentation]    Given a guest user who is not logged in. And the cart contains 1 "Coffee Mug". Then checking out
     ...    with a valid card is refused with the message "Please log in to checkout". And the cart still contains the
     ...    "Coffee Mug". And the guest is redirected to the login page.
