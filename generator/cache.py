@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 MAX_MB_ENV = "JIRA2ROBOT_CACHE_MAX_MB"
 DEFAULT_MAX_MB = 256
 #: File name prefixes of our entries: pruning never touches another tool's files.
-KINDS = ("inventory", "imports", "suites", "builtin", "stat")
+KINDS = ("inventory", "imports", "suites", "builtin", "stat", "lint")
 #: Seconds within which a file's timestamps do not vouch for its content (see the module's docstring).
 RACY_SECONDS = 2.0
 

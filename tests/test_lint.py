@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from robocop.linter.runner import RobocopLinter
+from robocop.source_file import SourceFile
+
 from generator.validate.lint import RepoLint
 from tests.servers.fake_openai import Text
 from tests.test_run_e2e import GOOD_PATH, GOOD_ROBOT, llm_args, report, run_cli, spec_json
@@ -27,6 +31,32 @@ def test_gate_holds_a_file_to_the_repos_own_rate(sample_repo: Path) -> None:
     assert gate and gate[0].severity == "error" and gate[0].source == "lint"
     messages = " ".join(d.message for d in gate)
     assert "line-too-long" in messages and "not-allowed-char-in-name" in messages
+
+
+def test_repo_rate_lints_each_suite_once_per_content(
+    sample_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """robocop over a sample of the suites was most of a warm run on a large repo: a suite is
+    linted again only when its bytes (or the configuration) change, in any later run."""
+    linted: list[str] = []
+    real = RobocopLinter.run_check
+
+    def counting(self: RobocopLinter, source: SourceFile) -> list:
+        linted.append(Path(source.path).name)
+        return real(self, source)
+
+    monkeypatch.setattr(RobocopLinter, "run_check", counting)
+    cache = tmp_path / "cache"
+    first = RepoLint(sample_repo, "tests", cache_dir=cache).repo_rate(SUITES)
+    assert len(linted) == len(SUITES)
+
+    assert RepoLint(sample_repo, "tests", cache_dir=cache).repo_rate(SUITES) == first
+    assert len(linted) == len(SUITES)  # the next run lints nothing
+
+    changed = sample_repo / SUITES[0]
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n\n\n", encoding="utf-8")
+    RepoLint(sample_repo, "tests", cache_dir=cache).repo_rate(SUITES)
+    assert linted[len(SUITES) :] == [Path(SUITES[0]).name]
 
 
 def test_repo_robocop_configuration_is_used(sample_repo: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import shutil
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from robocop import __version__ as ROBOCOP_VERSION
 from robocop.config.manager import ConfigManager
 from robocop.config.parser import load_toml_file, read_toml_config
 from robocop.config.schema import RawConfig, RawFormatterConfig, RawLinterConfig
@@ -34,6 +36,7 @@ from robocop.runtime.resolver import ConfigResolver
 from robocop.source_file import SourceFile, StatementLinesCollector
 from robot.api import get_model
 
+from generator import cache
 from generator.models import Diagnostic
 
 CONFIG_FILES = ("robocop.toml", "robot.toml", "pyproject.toml")
@@ -45,6 +48,8 @@ MAX_SENT = 30
 
 
 _REPORTS_DIR = Path(robocop_reports.__file__).resolve().parent
+#: Part of every cached count's key: a change to how a suite is counted invalidates them.
+_LINT_CODE = "lint-count-1"
 
 
 @contextmanager
@@ -102,9 +107,10 @@ def _lines(text: str) -> int:
 class RepoLint:
     """Formatter, linter and the repo's own issue rate, for one run over one repo."""
 
-    def __init__(self, repo: Path, tests_dir: str):
+    def __init__(self, repo: Path, tests_dir: str, *, cache_dir: Path | None = None):
         self.repo = repo
         self.tests_dir = tests_dir
+        self._cache_dir = cache_dir
         self._scratch = tempfile.TemporaryDirectory(prefix="jira2robot-lint-")
         self.config_path = find_config(repo, Path(self._scratch.name))
         # Without a configuration of its own, robocop would lower-case tags (`QA-101` -> `qa-101`),
@@ -165,13 +171,34 @@ class RepoLint:
     def lint(self, text: str, target_path: str) -> LintResult:
         return self.lint_file(self._scratch_file(text, target_path))
 
+    def _counts(self, suite: str) -> tuple[int, int]:
+        """(issues, lines) of one suite, from the cache when its bytes, the configuration and
+        robocop are those it was counted with: robocop over 200 suites is most of a warm run's
+        time on a large repo, and a suite's count changes only when the suite does."""
+        path = self.repo / suite
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return 0, 0
+        config = self.config_path.read_bytes() if self.config_path else b""
+        key = cache.content_key([_LINT_CODE, ROBOCOP_VERSION, config, str(self._defaults), data])
+        entry = cache.entry_path("lint", key, self._cache_dir)
+        if (known := cache.read(entry)) is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                issues, lines = json.loads(known)
+                return int(issues), int(lines)
+        result = self.lint_file(path)
+        cache.write(entry, json.dumps([len(result.issues), result.lines]))
+        return len(result.issues), result.lines
+
     def repo_rate(self, suites: Sequence[str]) -> float:
-        """Issues per 100 lines over (a spread sample of) the repo's suites; computed once."""
+        """Issues per 100 lines over (a spread sample of) the repo's suites; computed once per
+        run, each suite's count once per content (`_counts`)."""
         if self._rate is None:
             step = max(len(suites) // SAMPLE_SUITES, 1)
-            results = [self.lint_file(self.repo / s) for s in list(suites)[::step][:SAMPLE_SUITES]]
-            lines = sum(r.lines for r in results)
-            self._rate = 100.0 * sum(len(r.issues) for r in results) / lines if lines else 0.0
+            counts = [self._counts(s) for s in list(suites)[::step][:SAMPLE_SUITES]]
+            lines = sum(n for _, n in counts)
+            self._rate = 100.0 * sum(i for i, _ in counts) / lines if lines else 0.0
         return self._rate
 
     def gate(self, result: LintResult, rate: float) -> list[Diagnostic]:
