@@ -17,6 +17,7 @@ from generator.gather.confluence import fetch_pages
 from generator.gather.repo import (
     SuiteInfo,
     derive_conventions,
+    derived_conventions,
     index_suites,
     read_convention,
 )
@@ -77,7 +78,9 @@ class RunContext:
             if self._lint is None:
                 from generator.validate.lint import RepoLint
 
-                lint = RepoLint(self.settings.repo, self.settings.repo_config.tests_dir)
+                per_test_tags = self.repo.conventions.tags_per_test
+                ignore = ["could-be-test-tags"] if per_test_tags else []
+                lint = RepoLint(self.settings.repo, self.settings.repo_config.tests_dir, ignore=ignore)
                 try:
                     rate = await anyio.to_thread.run_sync(lint.repo_rate, [s.path for s in self.suites])
                 except BaseException:
@@ -132,7 +135,9 @@ def build_repo_context(
         convention=convention,
         inventory=inventory,
         folders=folders,
-        conventions=build_conventions(convention, {k: v for k, v in explicit.items() if v is not None}),
+        conventions=build_conventions(
+            convention, {k: v for k, v in explicit.items() if v is not None}, derived_conventions(suites)
+        ),
         common_resource=common_resource(suites),
     )
     return repo, suites

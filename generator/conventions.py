@@ -22,6 +22,8 @@ _NAME_WORDS = re.compile(r"\btest(?:case)? names?\b" + _WORDS_NEAR, re.IGNORECAS
 _FILE_PATTERN = re.compile(r"`<jira-key(?P<case>-lowercase|-uppercase)?>(?P<sep>[-_])<slug>\.robot`", re.IGNORECASE)
 _MARKER = re.compile(r"`(?P<marker>#[^`\n]*?)<step>`")
 _WIP_TAG = re.compile(r"^\|\s*`wip`\s*\|", re.IGNORECASE | re.MULTILINE)
+# A test's own tags shown as the rule: "Every test is tagged ...: `[Tags]    QA-101    login`".
+_TEST_TAGS = re.compile(r"`\[Tags\]\s[^`\n]*`")
 
 # Articles carry no meaning in a short name; these words never end one ("... Is Shown On").
 _ARTICLES = frozenset({"a", "an", "the"})
@@ -47,23 +49,29 @@ def parse_convention(doc: str) -> dict[str, object]:
         found["missing_marker"] = m.group("marker").rstrip() + " "
     if _WIP_TAG.search(doc):
         found["incomplete_tags"] = ["wip", "jira2robot:incomplete"]
+    if _TEST_TAGS.search(doc):
+        found["tags_per_test"] = True
     return found
 
 
-def build_conventions(doc: str | None, explicit: dict[str, object]) -> Conventions:
-    """Defaults, overridden by the convention doc, overridden by explicit configuration."""
-    return Conventions.model_validate({**parse_convention(doc or ""), **explicit})
+def build_conventions(
+    doc: str | None, explicit: dict[str, object], derived: dict[str, object] | None = None
+) -> Conventions:
+    """Defaults, overridden by what the suites show (`derived`), by the convention doc, then by
+    explicit configuration."""
+    return Conventions.model_validate({**(derived or {}), **parse_convention(doc or ""), **explicit})
 
 
 def test_name(text: str, max_words: int, taken: set[str]) -> str:
     """A short Title Case name for a case from its title text, unique within the suite.
 
-    Words are the text's letters and numbers (`.`/`?` and quotes dropped: robocop rejects
-    the first two, the last are noise in a name), articles left out, cut to `max_words`
-    without ending on a dangling word ("... Shown On").
+    Words are the text's letters and numbers, a number as written (`35.98`: a ticket's
+    amount is the behaviour, and `35,98` is another number); other `.`/`?` and quotes are
+    dropped (robocop rejects the first two, the last are noise in a name), articles left out,
+    cut to `max_words` without ending on a dangling word ("... Shown On").
     """
     text = re.sub(r"\([^)]*\)", " ", _BDD.sub("", text.strip()))
-    words = [w.replace(".", ",") for w in _NAME_TOKEN.findall(text)]
+    words = _NAME_TOKEN.findall(text)
     words = [w for i, w in enumerate(words) if i == 0 or w.lower() not in _ARTICLES]
     if words and words[0].lower() in _ARTICLES and len(words) > 1:
         words = words[1:]
@@ -135,6 +143,18 @@ def wrapped_setting(label: str, text: str, indent: str, width: int) -> list[str]
     # textwrap joins words with one space; a continuation line must not start with `#` or `...`.
     return [line if i == 0 or not line[len(more) :].startswith(("#", "...")) else line.replace(
         more, more + "\\", 1) for i, line in enumerate(lines)] or [head.rstrip()]  # fmt: skip
+
+
+def one_line_setting(label: str, text: str, indent: str, width: int) -> list[str]:
+    """`label    text` on one line, the text cut after its last whole word that fits (marked
+    `...`), for a repo whose tests document themselves in one line."""
+    head = f"{indent}{label}    "
+    words = escape_cell(" ".join(text.split())).split(" ")
+    line = head + " ".join(words)
+    while len(line) > width and len(words) > 1:
+        words.pop()
+        line = head + " ".join(words).rstrip(",;:") + " ..."
+    return [line]
 
 
 #: How a marker comment too long for one line goes on (see `missing_marker_line`).

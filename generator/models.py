@@ -107,6 +107,12 @@ class Conventions(_Model):
     missing_marker: str = Field("# MISSING KEYWORD: ", pattern=r"^#")
     incomplete_tags: list[str] = Field(default_factory=lambda: ["jira2robot:incomplete"])
     line_length: int = Field(120, ge=60, le=400)
+    tags_per_test: bool = Field(
+        False, description="Every test carries its own `[Tags]` (the convention shows one): no suite `Test Tags`."
+    )
+    doc_one_line: bool = Field(
+        False, description="A test's `[Documentation]` is one line, as every documented test of the repo has it."
+    )
 
 
 class RepoContext(_Model):

@@ -26,6 +26,7 @@ from robot.api.parsing import KeywordCall, ModelVisitor
 from robot.utils import normalize, unescape
 from robot.variables import search_variable
 
+from generator.gaps import INCOMPLETE_MARK
 from generator.models import ExampleTest, Ticket
 from generator.retrieval.arguments import analyse
 from generator.retrieval.names import KeywordIndex
@@ -106,6 +107,8 @@ def guessed_steps(text: str, evidence: Evidence, index: KeywordIndex) -> list[st
     """
     guessed = []
     for name, *args in _calls(text, tests_only=True):
+        if args and args[0].startswith(INCOMPLETE_MARK):
+            continue  # the `Skip`/`Fail` ending of an incomplete test: jira2robot's own words
         embedded = index.embedded_args(name)
         ok = all(evidence.traces(a) for a in args) and all(evidence.traces(a, phrase=True) for a in embedded)
         if not ok:

@@ -209,7 +209,10 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
     result.open_questions = test.open_questions
     result.keywords_used = keywords_used(test.text, rc.matcher)
     evidence = Evidence.of(ticket, ctx.examples, ctx.repo.inventory.variable_names)
-    result.steps_guessed_arguments = len(guessed_steps(test.text, evidence, rc.matcher))
+    guessed = guessed_steps(test.text, evidence, rc.matcher)
+    result.steps_guessed_arguments = len(guessed)
+    for step in guessed:
+        log.info(f"argument not in the ticket nor an example: {step}")
     # Counted from the file written, whichever writer wrote it: console, report and MR agree.
     result.steps_mapped = max(result.steps_total - test.steps_missing, 0)
     result.tests_total, result.tests_incomplete = test.tests, test.incomplete_tests

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from robot.api import get_model
 from robot.parsing.model.blocks import TestCase as RobotTestCase
-from robot.parsing.model.statements import KeywordCall
+from robot.parsing.model.statements import Documentation, KeywordCall, Tags
 from robot.running import TestSuiteBuilder as SuiteBuilder  # not a test class for pytest
 
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
@@ -266,6 +267,26 @@ def test_demo_tests_pass_robot_dryrun_and_a_real_run(demo: Path) -> None:
         [*base, "--dryrun", *quiet, str(broken)], cwd=repo, capture_output=True, text=True, timeout=300, check=False
     )
     assert done.returncode == 1, done.stdout
+
+
+def test_sample_repos_conventions_give_each_test_its_tags_and_one_documentation_line(demo: Path) -> None:
+    """The sample repo's convention doc shows `[Tags]    QA-101    login` as every test's rule,
+    and its tests document themselves in one line: the generated file does the same, keeps
+    every condition of a criterion (as a step or a gap) and a ticket's amount as written."""
+    report = json.loads((demo / "generated" / "report.json").read_text(encoding="utf-8"))
+    texts = {t["key"]: (demo / "shop-tests" / t["test_path"]).read_text(encoding="utf-8") for t in report["tickets"]}
+    for key, text in texts.items():
+        model = get_model(text)
+        assert "Test Tags" not in text, key
+        for case in model.sections[-1].body:
+            tags = [n for n in case.body if isinstance(n, Tags)]
+            docs = [n for n in case.body if isinstance(n, Documentation)]
+            assert tags and key in tags[0].values, (key, case.name)
+            assert docs and docs[0].lineno == docs[0].end_lineno, (key, case.name)
+    assert "\nCart Total Is 35.98\n" in texts["QA-102"]
+    assert re.search(r"# MISSING KEYWORD: Given the user \"rita\" is logged in with an empty cart", texts["QA-102"])
+    assert re.search(r"# MISSING KEYWORD: Then the full amount is refunded to the card used", texts["QA-103"])
+    assert all(t["steps_guessed_arguments"] == 0 for t in report["tickets"])
 
 
 def test_mr_description_lists_open_questions_first(demo: Path) -> None:

@@ -37,6 +37,8 @@ SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__"})
 OUTPUT_DIR_NAME = "generated"
 
 
+#: `SuiteInfo.test_settings` key: tests whose `[Documentation]` spans more than one line.
+MULTI_LINE_DOC = "[Documentation] on several lines"
 _BDD_PREFIX = re.compile(r"^(given|when|then|and|but)\s", re.IGNORECASE)
 
 
@@ -102,6 +104,7 @@ class _SuiteVisitor(ModelVisitor):
     def visit_Documentation(self, node):
         if self._in_test:
             self.info.test_settings["[Documentation]"] += 1
+            self.info.test_settings[MULTI_LINE_DOC] += node.lineno != node.end_lineno
         elif not self._in_keyword:
             self.info.settings.setdefault("Documentation", node.value.split("\n")[0][:80])
 
@@ -337,6 +340,14 @@ def derive_conventions(suites: list[SuiteInfo], tests_dir: str) -> str | None:
         style = "Gherkin style (Given/When/Then prefixes)" if bdd * 2 >= steps else "plain keyword calls"
         lines.append(f"- Steps are written as {style}: {_share(bdd, steps)} steps start with Given/When/Then/And/But.")
     return "\n".join(lines) + "\n"
+
+
+def derived_conventions(suites: list[SuiteInfo]) -> dict[str, object]:
+    """`Conventions` fields the suites show: one-line test documentation when every documented
+    test of the repo has it on one line (a team writing one line rejects a paragraph)."""
+    documented = sum(s.test_settings["[Documentation]"] for s in suites)
+    multi_line = sum(s.test_settings[MULTI_LINE_DOC] for s in suites)
+    return {"doc_one_line": True} if documented and not multi_line else {}
 
 
 def read_convention(repo: Path, path: str) -> str | None:

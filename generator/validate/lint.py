@@ -48,6 +48,8 @@ MAX_SENT = 30
 
 
 _REPORTS_DIR = Path(robocop_reports.__file__).resolve().parent
+#: robocop's own pattern for characters not allowed in names (`[\.\?]`), a decimal point excepted.
+_NOT_IN_NAME = r"(?<!\d)\.|\.(?!\d)|\?"
 #: Part of every cached count's key: a change to how a suite is counted invalidates them.
 _LINT_CODE = "lint-count-1"
 
@@ -107,20 +109,27 @@ def _lines(text: str) -> int:
 class RepoLint:
     """Formatter, linter and the repo's own issue rate, for one run over one repo."""
 
-    def __init__(self, repo: Path, tests_dir: str, *, cache_dir: Path | None = None):
+    def __init__(
+        self, repo: Path, tests_dir: str, *, cache_dir: Path | None = None, ignore: Sequence[str] = ()
+    ) -> None:
+        """`ignore`: rules the repo's convention contradicts (`could-be-test-tags` where the
+        convention document asks every test for its own `[Tags]`)."""
         self.repo = repo
         self.tests_dir = tests_dir
         self._cache_dir = cache_dir
         self._scratch = tempfile.TemporaryDirectory(prefix="jira2robot-lint-")
         self.config_path = find_config(repo, Path(self._scratch.name))
         # Without a configuration of its own, robocop would lower-case tags (`QA-101` -> `qa-101`),
-        # contradicting the convention docs that spell the Jira key as Jira does.
+        # contradicting the convention docs that spell the Jira key as Jira does, and would take
+        # the decimal point of an amount in a name (`Cart Total Is 35.98`) for punctuation.
         self._defaults = None if self.config_path else ["NormalizeTags.normalize_case=False"]
+        self._configure = None if self.config_path else [f"not-allowed-char-in-name.pattern={_NOT_IN_NAME}"]
+        self._ignore = list(ignore) or None
         self._rate: float | None = None
 
     def _manager(self, source: Path, *, formatter: bool) -> ConfigManager:
         raw = RawConfig(
-            linter=RawLinterConfig(return_result=True),
+            linter=RawLinterConfig(return_result=True, configure=self._configure, ignore=self._ignore),
             formatter=RawFormatterConfig(overwrite=False, return_result=True, configure=self._defaults)
             if formatter
             else None,
@@ -181,7 +190,8 @@ class RepoLint:
         except OSError:
             return 0, 0
         config = self.config_path.read_bytes() if self.config_path else b""
-        key = cache.content_key([_LINT_CODE, ROBOCOP_VERSION, config, str(self._defaults), data])
+        settings = str([self._defaults, self._configure, self._ignore])
+        key = cache.content_key([_LINT_CODE, ROBOCOP_VERSION, config, settings, data])
         entry = cache.entry_path("lint", key, self._cache_dir)
         if (known := cache.read(entry)) is not None:
             with contextlib.suppress(ValueError, TypeError):

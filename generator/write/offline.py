@@ -17,12 +17,13 @@ from robot.api import get_model
 from robot.api.parsing import SuiteSetup, SuiteTeardown, TestSetup, TestTeardown
 
 from generator.budget import TicketBudget
-from generator.conventions import missing_marker_line, wrapped_setting
+from generator.conventions import missing_marker_line, one_line_setting, wrapped_setting
 from generator.gaps import measured, seal_incomplete
 from generator.imports import import_lines, import_targets, leaned_on
 from generator.logs import TicketLog
 from generator.models import Conventions, Diagnostic, GeneratedTest, StepMapping, TestSpec, TicketContext
 from generator.plan.offline import is_scenario
+from generator.retrieval.conditions import open_conditions
 from generator.retrieval.matcher import KeywordMatcher
 from generator.retrieval.render import format_call
 from generator.retrieval.words import split_bdd_prefix
@@ -52,6 +53,16 @@ def _covers(criteria: list[str]) -> str:
     return " ".join(c.strip().rstrip(".") + "." for c in criteria)
 
 
+def _behaviour(steps: list[str]) -> str | None:
+    """The behaviour a case proves, as one sentence: its first `Then` step ("The order status
+    is CANCELLED."), for a repo whose tests say it in one documentation line."""
+    for step in steps:
+        prefix, body = split_bdd_prefix(step)
+        if prefix.lower() == "then" and body:
+            return f"{body[:1].upper()}{body[1:].rstrip('.')}."
+    return None
+
+
 def _bdd_case(line: str) -> str:
     """`Given the user ...` as `Given The user ...`: one prefix case throughout the file, and the
     keyword's first word capitalised as in the repo's suites (RF matches names case-insensitively)."""
@@ -73,16 +84,20 @@ def render_suite(spec: TestSpec, settings: list[str], bodies: list[list[str]], c
     width = conventions.line_length
     out = ["*** Settings ***", *wrapped_setting("Documentation", spec.rf.suite_doc or spec.meta.title, "", width)]
     out += settings
-    # Tags every case carries are the suite's `Test Tags` (robocop's could-be-test-tags).
+    # Tags every case carries are the suite's `Test Tags` (robocop's could-be-test-tags), unless
+    # the convention wants each test's own `[Tags]`.
     shared = [t for t in spec.rf.test_cases[0].tags if all(t in c.tags for c in spec.rf.test_cases)]
-    suite_tags = list(dict.fromkeys([*spec.rf.force_tags, *shared]))
+    suite_tags = [] if conventions.tags_per_test else list(dict.fromkeys([*spec.rf.force_tags, *shared]))
+    documentation = one_line_setting if conventions.doc_one_line else wrapped_setting
     if suite_tags:
         out.append(SEP.join(["Test Tags", *(escape_cell(t) for t in suite_tags)]))
     out += ["", "", "*** Test Cases ***"]
     for case, body in zip(spec.rf.test_cases, bodies, strict=True):
         out.append(escape_cell(case.name))
-        out += wrapped_setting("[Documentation]", _covers(case.covers) or case.name, SEP, width)
-        if tags := [t for t in case.tags if t not in suite_tags]:
+        text = _behaviour(case.steps) if conventions.doc_one_line else None
+        out += documentation("[Documentation]", text or _covers(case.covers) or case.name, SEP, width)
+        own = [*spec.rf.force_tags, *case.tags] if conventions.tags_per_test else case.tags
+        if tags := [t for t in dict.fromkeys(own) if t not in suite_tags]:
             out.append(SEP.join(["", "[Tags]", *(escape_cell(t) for t in tags)]))
         out += [SEP + line for line in body]
         out.append("")
@@ -103,10 +118,25 @@ class OfflineWriterSession:
         self.matcher = matcher
         self.log = log
         self.mappings: list[list[StepMapping]] = [
-            matcher.match_case(c.steps, area=posixpath.dirname(spec.rf.target_path)) for c in spec.rf.test_cases
+            self._with_open_conditions(matcher.match_case(c.steps, area=posixpath.dirname(spec.rf.target_path)))
+            for c in spec.rf.test_cases
         ]
         example = ctx.examples[0].path if ctx.examples else None
         self.setups = setup_lines(Path(ctx.repo.root), example)
+
+    def _with_open_conditions(self, mappings: list[StepMapping]) -> list[StepMapping]:
+        """A step chosen by resemblance whose keyword leaves one of its conditions unchecked
+        (generator/retrieval/conditions.py) is a gap naming the keyword and the condition: the
+        reviewer adds the check, and the test never passes without it."""
+        out = []
+        for m in mappings:
+            kw = self.matcher.keyword_of(m) if m.how == "similar" else None
+            left = open_conditions(m.step, kw, m.args) if kw is not None else []
+            if kw is not None and left:
+                unchecked = ", ".join(f'"{c}"' for c in left)
+                m = StepMapping(step=f"{m.step} (`{kw.name}` does not check {unchecked})")
+            out.append(m)
+        return out
 
     def _settings(self) -> list[str]:
         """Imports of what the calls need (setup/teardown included), then the setup lines."""

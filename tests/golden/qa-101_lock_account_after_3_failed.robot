@@ -6,13 +6,11 @@ Resource          ../../resources/shop.resource
 Suite Setup       Open Shop Session
 Suite Teardown    Close Shop Session
 
-Test Tags         QA-101    login
-
 
 *** Test Cases ***
 Account Locked After Three Failures
-    [Documentation]    Scenario: account locked after three failures
-    [Tags]    wip    jira2robot:incomplete
+    [Documentation]    The account "alice" is locked.
+    [Tags]    QA-101    login    wip    jira2robot:incomplete
     Given The user "alice" has an account
     When "alice" Enters A Wrong Password "3" Times
     Then Account "alice" Should Be Locked
@@ -21,7 +19,8 @@ Account Locked After Three Failures
     # MISSING KEYWORD: And a security notification email is sent to "alice"
 
 Successful Login Resets Counter
-    [Documentation]    Scenario: a successful login resets the counter
+    [Documentation]    The account "bob" is still active.
+    [Tags]    QA-101    login
     Given The user "bob" has an account
     When "bob" Enters A Wrong Password "2" Times
     And Login As    bob

@@ -6,28 +6,27 @@ Resource          ../../resources/shop.resource
 Suite Setup       Open Shop Session
 Suite Teardown    Close Shop Session
 
-Test Tags         QA-103    orders
-
 
 *** Test Cases ***
 Order Status Is CANCELLED
-    [Documentation]    Given the user "uma" has a placed order, when she cancels the order from "My orders", then the
-    ...    order status is CANCELLED.
+    [Documentation]    The order status is CANCELLED.
+    [Tags]    QA-103    orders
     Given The user "uma" has a placed order
     When Cancel Order
     Then Order Status Should Be    CANCELLED
 
 Full Amount Is Refunded To Card Used
-    [Documentation]    Given the user "victor" has a placed order, when he cancels the order, then the full amount is
-    ...    refunded to the card used for the order.
+    [Documentation]    The full amount is refunded to the card used for the order.
+    [Tags]    QA-103    orders    wip    jira2robot:incomplete
     Given The user "victor" has a placed order
     When Cancel Order
-    Then Order Should Be Refunded
+    Skip    Incomplete (jira2robot): 1 step(s) without a keyword: Then the full amount is refunded to the card used ...
+    # MISSING KEYWORD: Then the full amount is refunded to the card used for the order (`Order Should Be Refunded` does
+    #    not check "to the card used")
 
 Cancelled Products Go Back In Stock
-    [Documentation]    Cancelled products go back in stock: given the shop has 5 "Notebook" in stock, and the user
-    ...    "wendy" is logged in, and the cart contains 2 "Notebook", and she checks out with a valid card, when she
-    ...    cancels the order, then the stock of "Notebook" is back to 5.
+    [Documentation]    The stock of "Notebook" is back to 5.
+    [Tags]    QA-103    orders
     Given The shop has "5" of "Notebook" in stock
     And The user "wendy" is logged in
     And The cart contains "2" of "Notebook"
@@ -36,14 +35,14 @@ Cancelled Products Go Back In Stock
     Then Stock Of "Notebook" Should Be "5"
 
 Shipped Orders Cannot Be Cancelled
-    [Documentation]    Shipped orders cannot be cancelled: given the user "xavier" has a placed order, and the order has
-    ...    been shipped, then cancelling the order fails with the message "Order already shipped".
+    [Documentation]    Cancelling the order fails with the message "Order already shipped".
+    [Tags]    QA-103    orders
     Given The user "xavier" has a placed order
     And The order has been shipped
     Then Order Cancellation Should Fail With Message    Order already shipped
 
 Cancellation Confirmation Email Is Sent To Customer
     [Documentation]    A cancellation confirmation email is sent to the customer.
-    [Tags]    wip    jira2robot:incomplete
+    [Tags]    QA-103    orders    wip    jira2robot:incomplete
     Skip    Incomplete (jira2robot): 1 step(s) without a keyword: A cancellation confirmation email is sent to the ...
     # MISSING KEYWORD: A cancellation confirmation email is sent to the customer
