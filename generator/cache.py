@@ -18,6 +18,10 @@ as git's index does: the next command in the same checkout only `stat`s the file
 changed within `RACY_SECONDS` of the memo could change again without its timestamps moving, so
 no memo is written then. A new checkout (the next pipeline) has new signatures: its first
 command hashes, and still finds the content-keyed entries a previous pipeline left.
+
+`last` entries are the one exception to content keys: named by a checkout's path, each
+remembers the suite index that checkout built last, so the next one after a suite is added or
+edited parses only that suite (`gather.repo.index_suites`).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ log = logging.getLogger(__name__)
 MAX_MB_ENV = "JIRA2ROBOT_CACHE_MAX_MB"
 DEFAULT_MAX_MB = 256
 #: File name prefixes of our entries: pruning never touches another tool's files.
-KINDS = ("inventory", "imports", "suites", "builtin", "stat", "lint")
+KINDS = ("inventory", "imports", "suites", "builtin", "stat", "lint", "last")
 #: Seconds within which a file's timestamps do not vouch for its content (see the module's docstring).
 RACY_SECONDS = 2.0
 

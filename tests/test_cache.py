@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from robot.parsing.parser import parser as parser_module
 
 from generator import cache
 from generator.gather.repo import index_suites
@@ -51,6 +52,31 @@ def test_an_edited_suite_is_parsed_again(sample_repo: Path, tmp_path: Path):
     assert "QA-444" in tags and "QA-4" not in tags
 
 
+def test_after_a_suite_is_added_only_that_suite_is_parsed(
+    sample_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-parsing a thousand suites because one was added took seconds: the checkout's last
+    index still holds every suite whose bytes did not change."""
+    first = index_suites(sample_repo, "tests", cache_dir=tmp_path)
+    (sample_repo / "tests" / "fresh.robot").write_text(NEW_SUITE, encoding="utf-8")
+    parsed: list[str] = []
+    real = parser_module._get_model
+
+    def counting(token_getter, source, data_only, curdir, lang):  # robot's own function, counted
+        parsed.append(source if isinstance(source, str) else str(source))
+        return real(token_getter, source, data_only, curdir, lang)
+
+    monkeypatch.setattr(parser_module, "_get_model", counting)
+    again = index_suites(sample_repo, "tests", cache_dir=tmp_path)
+
+    assert parsed == [NEW_SUITE]
+    assert [s.path for s in again] == sorted([*(s.path for s in first), "tests/fresh.robot"])
+    fresh = next(s for s in again if s.path == "tests/fresh.robot")
+    assert fresh.test_names == ["Fresh Test"] and fresh.doc is not None
+    kept = {s.path: (s.tags, s.test_names, s.test_settings) for s in again}
+    assert all(kept[s.path] == (s.tags, s.test_names, s.test_settings) for s in first)
+
+
 def test_the_key_ignores_where_the_repo_sits(sample_repo: Path, tmp_path: Path):
     """Shards and pipelines check the repo out at different paths: one entry serves them all."""
     elsewhere = shutil.copytree(sample_repo, tmp_path / "another" / "checkout")
@@ -59,7 +85,10 @@ def test_the_key_ignores_where_the_repo_sits(sample_repo: Path, tmp_path: Path):
     index_suites(elsewhere, "tests", cache_dir=tmp_path / "c")
     build_inventory(elsewhere, cache_dir=tmp_path / "c")
     assert last_build_from_cache()
-    kinds = sorted(p.name.split("-")[0] for p in (tmp_path / "c").glob("*.json") if not p.name.startswith("stat-"))
+    checkout_memos = ("stat-", "last-")  # named by a checkout's files or path, by design
+    kinds = sorted(
+        p.name.split("-")[0] for p in (tmp_path / "c").glob("*.json") if not p.name.startswith(checkout_memos)
+    )
     assert kinds == ["imports", "inventory", "suites"]  # one entry of each for both checkouts
 
 

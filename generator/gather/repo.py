@@ -182,8 +182,17 @@ def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -
     entry = cache.entry_path("suites", key, cache_dir)
     if (cached := _read_index(entry, texts)) is not None:
         return cached
+    # Not this content: the index this checkout built last still holds every suite that did
+    # not change since (one file added or edited re-parses that file, not the thousand others).
+    last = cache.entry_path("last", cache.content_key([*code, str(real_repo), tests_dir]), cache_dir)
+    known = _previous(last, cache_dir)
     suites, fields = [], []
-    for (rel, _), text in zip(found, texts, strict=True):
+    for (rel, content), text in zip(found, texts, strict=True):
+        digest = cache.content_key([rel, content])
+        if (kept := known.get(digest)) is not None and (info := _info(kept, text)) is not None:
+            suites.append(info)
+            fields.append(kept)
+            continue
         model = get_model(text)  # the one parse of this suite in a run: the index and retrieval read it
         doc = suite_doc(rel, model)
         info = SuiteInfo(path=rel, text=text, doc=doc)
@@ -197,10 +206,25 @@ def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -
                 "tags": sorted(info.tags),
                 "test_settings": dict(info.test_settings),
                 "doc": doc_fields(doc, text),
+                "digest": digest,
             }
         )
     cache.write(entry, json.dumps(fields))
+    cache.write(last, entry.name)
     return suites
+
+
+def _previous(pointer: Path, cache_dir: Path | None) -> dict[str, dict]:
+    """The fields of each suite of the index `pointer` names (the checkout's last), by digest."""
+    name = (cache.read(pointer) or b"").decode("ascii", errors="replace")
+    if not re.fullmatch(r"suites-[0-9a-f]{64}\.json", name):
+        return {}
+    data = cache.read((cache_dir or cache.default_cache_dir()) / name)
+    try:
+        fields = json.loads(data) if data is not None else []
+        return {f["digest"]: f for f in fields if isinstance(f, dict) and "digest" in f}
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return {}
 
 
 def _walk_top(repo: Path, tests_dir: str) -> Path:
@@ -249,18 +273,24 @@ def _read_index(entry: Path, texts: list[str]) -> list[SuiteInfo] | None:
         fields = json.loads(data) if data is not None else None
         if not isinstance(fields, list) or len(fields) != len(texts):
             return None
-        return [
-            SuiteInfo(
-                **{
-                    **f,
-                    "text": text,
-                    "tags": set(f["tags"]),
-                    "test_settings": Counter(f["test_settings"]),
-                    "doc": doc_from_fields(f["path"], f["doc"], text),
-                }
-            )
-            for f, text in zip(fields, texts, strict=True)
-        ]
+        suites = [_info(f, text) for f, text in zip(fields, texts, strict=True)]
+    except (ValueError, TypeError):
+        return None
+    return None if any(s is None for s in suites) else suites  # type: ignore[return-value]
+
+
+def _info(f: dict, text: str) -> SuiteInfo | None:
+    """A suite of a cached index, its text put back; None for an entry of another shape."""
+    try:
+        return SuiteInfo(
+            **{
+                **{k: v for k, v in f.items() if k != "digest"},
+                "text": text,
+                "tags": set(f["tags"]),
+                "test_settings": Counter(f["test_settings"]),
+                "doc": doc_from_fields(f["path"], f["doc"], text),
+            }
+        )
     except (ValueError, TypeError, KeyError):
         return None
 
