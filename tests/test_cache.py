@@ -77,6 +77,29 @@ def test_after_a_suite_is_added_only_that_suite_is_parsed(
     assert all(kept[s.path] == (s.tags, s.test_names, s.test_settings) for s in first)
 
 
+def test_after_a_suite_is_added_the_inventory_parses_only_that_file(
+    sample_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new suite changes the inventory's key (its imports join the allow-list), but not what
+    the other files hold: the build parses the new file and takes the rest from the last build."""
+    before = build_inventory(sample_repo, cache_dir=tmp_path)
+    (sample_repo / "tests" / "fresh.robot").write_text(NEW_SUITE, encoding="utf-8")
+    parsed: list[str] = []
+    real = parser_module._get_model
+
+    def counting(token_getter, source, data_only, curdir, lang):  # robot's own function, counted
+        parsed.append(source if isinstance(source, str) else str(source))
+        return real(token_getter, source, data_only, curdir, lang)
+
+    monkeypatch.setattr(parser_module, "_get_model", counting)
+    after = build_inventory(sample_repo, cache_dir=tmp_path)
+
+    assert not last_build_from_cache()
+    assert parsed == [NEW_SUITE]
+    assert after.keywords == before.keywords and after.variable_names == before.variable_names
+    assert "tests/fresh.robot" in after.importers["RESOURCE:resources/common.resource"]
+
+
 def test_the_key_ignores_where_the_repo_sits(sample_repo: Path, tmp_path: Path):
     """Shards and pipelines check the repo out at different paths: one entry serves them all."""
     elsewhere = shutil.copytree(sample_repo, tmp_path / "another" / "checkout")

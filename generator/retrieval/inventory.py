@@ -33,6 +33,7 @@ large repo (thousands of resource files) costs seconds to parse and libdoc.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import site
@@ -40,6 +41,7 @@ import sys
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from robot.version import get_version
@@ -126,7 +128,11 @@ def build_inventory(
     log.debug("keyword inventory of %s %s", repo, "from the cache" if inventory is not None else "built")
     if inventory is None:
         scanner = Scanner(python, scan_timeout, tuple(secrets), tuple(dryrun_env))
-        inventory = Builder(repo, pythonpath_dirs(repo, pythonpath), scanner).build(files)
+        # The files this checkout's previous build parsed: only new and changed ones are parsed.
+        last = cache.entry_path("last", cache.content_key([*_code(), str(repo)]), cache_dir)
+        builder = Builder(repo, pythonpath_dirs(repo, pythonpath), scanner, previous=_previous_parses(last))
+        inventory = builder.build(files)
+        cache.write(last, json.dumps(builder.parsed))
         whole = _cache_key(files, pythonpath, environment, cache_dir)
         cache.write(cache.entry_path("inventory", whole, cache_dir), inventory.model_dump_json())
         cache.write(cache.entry_path("imports", whole, cache_dir), inventory.model_dump_json(include=_IMPORTS))
@@ -236,12 +242,8 @@ def _cache_key(
 ) -> str:
     """The repo's content and settings only: not where it sits, not where the command runs.
     Remembered under the files' stats, so a warm command does not read them (`cache.memoised_key`)."""
-    here = Path(__file__)
     settings = [
-        here.read_bytes(),  # a new builder invalidates old entries
-        here.with_name("inventory_build.py").read_bytes(),
-        SCAN_WORKER.read_bytes(),
-        get_version(),  # the parser's version
+        *_code(),  # a new builder (or parser) invalidates old entries
         os.environ.get("PYTHONPATH", ""),  # decides which module a library name imports
         *pythonpath,
         "\0".join(environment),
@@ -252,6 +254,26 @@ def _cache_key(
         lambda: cache.content_key([*settings, *(part for f in files for part in (f.rel, f.content))]),
         cache_dir,
     )
+
+
+def _code() -> list[str | bytes]:
+    """What a cached build depends on besides the repo: the builder's code, RF's version."""
+    here = Path(__file__)
+    return [
+        here.read_bytes(),
+        here.with_name("inventory_build.py").read_bytes(),
+        SCAN_WORKER.read_bytes(),
+        get_version(),
+    ]
+
+
+def _previous_parses(entry: Path) -> dict[str, dict[str, Any]]:
+    data = cache.read(entry)
+    try:
+        found = json.loads(data) if data is not None else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _read_cache(key: str, cache_dir: Path | None, *, imports_only: bool) -> KeywordInventory | None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from robot.api import get_init_model, get_model, get_resource_model
 from robot.errors import DataError
@@ -30,6 +31,7 @@ from robot.running.arguments.argumentspec import ArgInfo, ArgumentSpec
 from robot.utils import find_file, normalize
 from robot.variables import VariableMatches
 
+from generator import cache
 from generator.models import Keyword, KeywordInventory
 from generator.repo_env import run_scan
 
@@ -167,6 +169,9 @@ class Builder:
     variable_names: list[str] = field(default_factory=list)
     # What `_resolve_imports` found to load for variable names: (path or module name, args, where).
     variable_sources: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
+    #: Files the checkout's previous build parsed, by digest (`_parse`); and this build's.
+    previous: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parsed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def build(self, files: Sequence[SourceFile]) -> KeywordInventory:
         present_resources: list[str] = []
@@ -197,12 +202,34 @@ class Builder:
 
     def _parse(self, f: SourceFile) -> bool:
         """Record the file's keywords, variables and imports; True when it can be imported as a
-        resource (a `.resource`, or a `.robot` without tests)."""
+        resource (a `.resource`, or a `.robot` without tests).
+
+        What a file holds depends on its bytes and its place only (`${CURDIR}` is resolved at
+        parse time): a file the previous build of this checkout parsed (`previous`) is not
+        parsed again, so adding one suite to a thousand costs one parse, not a thousand."""
+        digest = cache.content_key([str(f.path), f.rel, f.content])
+        found = self.previous.get(digest) or self._read(f)
+        self.parsed[digest] = found
+        self.errors.extend(found["errors"])
+        importable = bool(found["importable"])
+        kept = self.keywords if importable else self.suite_keywords
+        kept.extend(Keyword.model_validate(kw) for kw in found["keywords"])
+        if importable:
+            self.variable_names.extend(found["variables"])
+        elif found["variables"]:
+            self.suite_variables[f.rel] = list(found["variables"])
+        self.imports.extend(_Import(kind, name, tuple(args), f.rel) for kind, name, args in found["imports"])
+        return importable and found["ok"]
+
+    def _read(self, f: SourceFile) -> dict[str, Any]:
+        """What `_parse` records of one file, as JSON-ready data (cached by the next build)."""
+        found: dict[str, Any] = {"ok": False, "importable": False, "errors": [], "keywords": [], "variables": [],
+                                 "imports": []}  # fmt: skip
         try:
             text = f.content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            self.errors.append(f"{f.rel}: not UTF-8 ({exc.reason})")
-            return False
+            found["errors"].append(f"{f.rel}: not UTF-8 ({exc.reason})")
+            return found
         # Same calls as RF's RobotParser, but on the bytes already read for the hash.
         curdir = str(f.path.parent).replace("\\", "\\\\")
         try:
@@ -218,17 +245,17 @@ class Builder:
                 # RF imports a `.robot` file as a resource only when it has no tests.
                 resource, importable = suite.resource, not init and not suite.tests
         except DataError as exc:
-            self.errors.append(f"{f.rel}: {exc}")
-            return False
+            found["errors"].append(f"{f.rel}: {exc}")
+            return found
         visitor = _ParseErrors()
         visitor.visit(model)
         for lineno, message in visitor.errors[:_MAX_ERRORS_PER_FILE]:
-            self.errors.append(f"{f.rel}:{lineno}: {message}")
+            found["errors"].append(f"{f.rel}:{lineno}: {message}")
         for kw in resource.keywords:
             if kw.error:
-                self.errors.append(f"{f.rel}:{kw.lineno}: keyword '{kw.name}': {kw.error}")
+                found["errors"].append(f"{f.rel}:{kw.lineno}: keyword '{kw.name}': {kw.error}")
                 continue
-            (self.keywords if importable else self.suite_keywords).append(
+            found["keywords"].append(
                 Keyword(
                     name=kw.name,
                     args=format_args(kw.args),
@@ -238,18 +265,14 @@ class Builder:
                     embedded=kw.embedded is not None,
                     tags=list(kw.tags),
                     calls=_calls(kw),
-                )
+                ).model_dump()
             )
         # A suite's own `*** Variables ***` are visible to that suite only; a resource's are
         # visible to every suite importing it.
-        names = [var.name for var in resource.variables if not var.error]
-        if importable:
-            self.variable_names.extend(names)
-        elif names:
-            self.suite_variables[f.rel] = names
-        for imp in resource.imports:
-            self.imports.append(_Import(imp.type, imp.name, tuple(imp.args), f.rel))
-        return importable
+        found["variables"] = [var.name for var in resource.variables if not var.error]
+        found["imports"] = [[imp.type, imp.name, list(imp.args)] for imp in resource.imports]
+        found["ok"], found["importable"] = True, importable
+        return found
 
     # ------------------------------------------------------------------ imports
 
