@@ -11,16 +11,23 @@ For each repo (the bundled sample, synthetic 1,000- and 3,000-resource repos fro
    records the writer prompts (the server answers with the offline spec and file, so the prompt
    is what a real model would be sent).
 
+Tickets carry no component or label: a new user's tickets do not name the repo's folders, so
+the folder is the planner's own choice from the evidence (generator/plan/placement.py).
+
 Printed per repo: recall (share of each original test's repo keywords named in its writer prompt),
-share of steps the offline writer maps, dryrun-valid share, robocop issues per 100 lines of the
-generated files, share of complete tests, and writer prompt tokens (characters / 4) against the
-sample repo's. Numbers only: nothing is asserted.
+share of steps the offline writer maps, created share (the offline file passed `robot --dryrun`
+and robocop's gate), right folder (the file went to the folder of the suite its ticket was taken
+from), steps with a guessed argument (report.json's `steps_guessed_arguments`, summed), robocop
+issues per 100 lines of the generated files, share of complete tests, and writer prompt tokens
+(characters / 4) against the sample repo's. `--repo PATH[:TESTS_DIR[:PYTHON]]`: PYTHON is the
+interpreter of a venv holding the repo's own libraries. Numbers only: nothing is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import posixpath
 import re
 import shutil
 import statistics
@@ -54,13 +61,14 @@ def prose(keyword: str, args: list[str]) -> str:
     return head + body[:1].lower() + body[1:] + "".join(f' "{a}"' for a in args if not a.startswith("${"))
 
 
-def tickets_from(repo: Path, tests_dir: str, limit: int) -> tuple[list[dict], list[str], dict[str, list[str]]]:
-    """(tickets, suites to remove, key -> the original test's keyword calls)."""
-    suites = index_suites(repo, tests_dir)
+def tickets_from(
+    repo: Path, tests_dir: str, limit: int
+) -> tuple[list[dict], list[str], dict[str, list[str]], dict[str, str]]:
+    """(tickets, suites to remove, key -> the original test's keyword calls, key -> its folder)."""
+    suites = [s for s in index_suites(repo, tests_dir) if s.test_names]
     held_out = [s.path for i, s in enumerate(suites) if i % 2 == 1 or len(suites) == 1]
-    tickets, calls = [], {}
+    tickets, calls, folders = [], {}, {}
     for path in held_out:
-        folder = Path(path).parent.name
         for section in get_model(repo / path).sections:
             for test in section.body:
                 if not isinstance(test, TestCase) or len(tickets) >= limit:
@@ -73,21 +81,24 @@ def tickets_from(repo: Path, tests_dir: str, limit: int) -> tuple[list[dict], li
                         "key": key,
                         "summary": test.name,
                         "description": doc or test.name,
-                        "components": [folder],
                         "acceptance_criteria": "\n".join(prose(n.keyword, list(n.args)) for n in steps),
                     }
                 )
                 calls[key] = [n.keyword for n in steps]
-    return tickets, held_out, calls
+                folders[key] = posixpath.dirname(path)
+    return tickets, held_out, calls, folders
 
 
-def measure(repo_src: Path, name: str, work: Path, limit: int, tests_dir: str = "tests") -> dict[str, float | str]:
+def measure(
+    repo_src: Path, name: str, work: Path, limit: int, tests_dir: str = "tests", python: str | None = None
+) -> dict[str, float | str]:
     repo = work / name / "repo"
     shutil.copytree(repo_src, repo, ignore=shutil.ignore_patterns("__pycache__", ".git"))
     if not (repo / ".jira2robot.yml").is_file():  # a foreign repo: its tests folder, no convention doc needed
-        (repo / ".jira2robot.yml").write_text(f"tests_dir: {tests_dir}\nconvention_optional: true\n", encoding="utf-8")
-    tickets, held_out, originals = tickets_from(repo, tests_dir, limit)
-    matcher = KeywordMatcher(build_inventory(repo, tests_dir=tests_dir, pythonpath=["libraries"]))
+        own = f"tests_dir: {tests_dir}\nconvention_optional: true\n" + (f"python: {python}\n" if python else "")
+        (repo / ".jira2robot.yml").write_text(own, encoding="utf-8")
+    tickets, held_out, originals, folders = tickets_from(repo, tests_dir, limit)
+    matcher = KeywordMatcher(build_inventory(repo, tests_dir=tests_dir, pythonpath=["libraries"], python=python))
     for path in held_out:
         (repo / path).unlink()
     tickets_dir = work / name / "tickets"
@@ -146,6 +157,8 @@ def measure(repo_src: Path, name: str, work: Path, limit: int, tests_dir: str = 
         "recall": statistics.mean(recalls) if recalls else float("nan"),
         "mapped": sum(r.steps_mapped for r in results) / steps_total if steps_total else float("nan"),
         "dryrun_valid": sum(r.status == "created" for r in results) / len(results) if results else float("nan"),
+        "right_folder": sum(posixpath.dirname(r.test_path or "") == folders[r.key] for r in results) / max(len(results), 1),
+        "guessed": sum(r.steps_guessed_arguments for r in results),
         "robocop_per_100": 100 * issues / lines if lines else float("nan"),
         "repo_robocop_per_100": lint.repo_rate([s.path for s in index_suites(repo, tests_dir)]),
         "complete": sum(r.tests_total - r.tests_incomplete for r in with_tests) / max(sum(r.tests_total for r in with_tests), 1),
@@ -156,7 +169,7 @@ def measure(repo_src: Path, name: str, work: Path, limit: int, tests_dir: str = 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--repo", action="append", default=[], help="another RF repo as PATH or PATH:TESTS_DIR (default tests/)"
+        "--repo", action="append", default=[], help="another RF repo as PATH[:TESTS_DIR[:PYTHON]] (default tests/)"
     )
     parser.add_argument("--sizes", default="1000,3000", help="synthetic repos' resource counts ('' for none)")
     parser.add_argument("--tests", type=int, default=12, help="tickets per repo at most")
@@ -166,16 +179,20 @@ def main() -> None:
         repos = [("sample", SAMPLE_REPO_DIR)]
         for size in [int(s) for s in args.sizes.split(",") if s]:
             repos.append((f"synthetic-{size}", make_repo(work / f"src-{size}", resources=size)))
-        extra = [(Path(r.split(":")[0]), [*r.split(":"), "tests"][1]) for r in args.repo]
+        extra = [
+            (Path(r.split(":")[0]), [*r.split(":"), "tests"][1], [*r.split(":"), None, None][2]) for r in args.repo
+        ]
         rows = [measure(src, name, work, args.tests) for name, src in repos]
-        rows += [measure(path, path.name, work, args.tests, tests_dir) for path, tests_dir in extra]
+        rows += [measure(path, path.name, work, args.tests, tests_dir, python) for path, tests_dir, python in extra]
     base = rows[0]["prompt_tokens"] or 1
-    head = ("repo", "tickets", "recall", "mapped", "dryrun ok", "complete", "robocop/100", "repo's", "prompt tok", "× sample")  # fmt: skip
+    head = ("repo", "tickets", "recall", "mapped", "created (dryrun ok)", "right folder", "guessed-arg steps", "complete",
+            "robocop/100", "repo's", "prompt tok", "× sample")  # fmt: skip
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     for r in rows:
         print(
             f"{r['repo']} | {r['tickets']} | {r['recall']:.0%} | {r['mapped']:.0%} | {r['dryrun_valid']:.0%} | "
+            f"{r['right_folder']:.0%} | {r['guessed']} | "
             f"{r['complete']:.0%} | {r['robocop_per_100']:.1f} | {r['repo_robocop_per_100']:.1f} | "
             f"{r['prompt_tokens']:.0f} | {r['prompt_tokens'] / base:.2f}"
         )
