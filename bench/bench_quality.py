@@ -11,8 +11,10 @@ For each repo (the bundled sample, synthetic 1,000- and 3,000-resource repos fro
    records the writer prompts (the server answers with the offline spec and file, so the prompt
    is what a real model would be sent).
 
-Tickets carry no component or label: a new user's tickets do not name the repo's folders, so
-the folder is the planner's own choice from the evidence (generator/plan/placement.py).
+Tickets carry no component or label (a new user's tickets do not name the repo's folders, so
+the folder is the planner's own choice from the evidence: generator/plan/placement.py), except
+on the sample repo, whose convention document asks for the component. Tests calling no keyword
+(a templated test's rows are data) make no ticket.
 
 Printed per repo: recall (share of each original test's repo keywords named in its writer prompt),
 share of steps the offline writer maps, created share (the offline file passed `robot --dryrun`
@@ -61,31 +63,47 @@ def prose(keyword: str, args: list[str]) -> str:
     return head + body[:1].lower() + body[1:] + "".join(f' "{a}"' for a in args if not a.startswith("${"))
 
 
+def _cases(repo: Path, path: str) -> list[tuple[str, str, list[KeywordCall]]]:
+    """(name, documentation, calls) of a suite's tests that call keywords (a templated test's
+    rows are data, not steps a ticket would describe)."""
+    found = []
+    for section in get_model(repo / path).sections:
+        for test in section.body:
+            steps = (
+                [n for n in test.body if isinstance(n, KeywordCall) and n.keyword] if isinstance(test, TestCase) else []
+            )
+            if steps:
+                doc = next((n.value for n in test.body if isinstance(n, Documentation)), "")
+                found.append((test.name, doc, steps))
+    return found
+
+
 def tickets_from(
-    repo: Path, tests_dir: str, limit: int
+    repo: Path, tests_dir: str, limit: int, *, components: bool
 ) -> tuple[list[dict], list[str], dict[str, list[str]], dict[str, str]]:
-    """(tickets, suites to remove, key -> the original test's keyword calls, key -> its folder)."""
-    suites = [s for s in index_suites(repo, tests_dir) if s.test_names]
-    held_out = [s.path for i, s in enumerate(suites) if i % 2 == 1 or len(suites) == 1]
+    """(tickets, suites to remove, key -> the original test's keyword calls, key -> its folder).
+
+    `components`: each ticket names its suite's folder as its component, as the sample repo's
+    convention document requires; a foreign repo's tickets, like a new user's, name none."""
+    cases = {s.path: found for s in index_suites(repo, tests_dir) if (found := _cases(repo, s.path))}
+    held_out = [path for i, path in enumerate(cases) if i % 2 == 1 or len(cases) == 1]
     tickets, calls, folders = [], {}, {}
     for path in held_out:
-        for section in get_model(repo / path).sections:
-            for test in section.body:
-                if not isinstance(test, TestCase) or len(tickets) >= limit:
-                    continue
-                steps = [n for n in test.body if isinstance(n, KeywordCall) and n.keyword]
-                doc = next((n.value for n in test.body if isinstance(n, Documentation)), "")
-                key = f"BENCH-{len(tickets) + 1}"
-                tickets.append(
-                    {
-                        "key": key,
-                        "summary": test.name,
-                        "description": doc or test.name,
-                        "acceptance_criteria": "\n".join(prose(n.keyword, list(n.args)) for n in steps),
-                    }
-                )
-                calls[key] = [n.keyword for n in steps]
-                folders[key] = posixpath.dirname(path)
+        for name, doc, steps in cases[path]:
+            if len(tickets) >= limit:
+                break
+            key = f"BENCH-{len(tickets) + 1}"
+            tickets.append(
+                {
+                    "key": key,
+                    "summary": name,
+                    "description": doc or name,
+                    "components": [Path(path).parent.name] if components else [],
+                    "acceptance_criteria": "\n".join(prose(n.keyword, list(n.args)) for n in steps),
+                }
+            )
+            calls[key] = [n.keyword for n in steps]
+            folders[key] = posixpath.dirname(path)
     return tickets, held_out, calls, folders
 
 
@@ -97,7 +115,7 @@ def measure(
     if not (repo / ".jira2robot.yml").is_file():  # a foreign repo: its tests folder, no convention doc needed
         own = f"tests_dir: {tests_dir}\nconvention_optional: true\n" + (f"python: {python}\n" if python else "")
         (repo / ".jira2robot.yml").write_text(own, encoding="utf-8")
-    tickets, held_out, originals, folders = tickets_from(repo, tests_dir, limit)
+    tickets, held_out, originals, folders = tickets_from(repo, tests_dir, limit, components=repo_src == SAMPLE_REPO_DIR)
     matcher = KeywordMatcher(build_inventory(repo, tests_dir=tests_dir, pythonpath=["libraries"], python=python))
     for path in held_out:
         (repo / path).unlink()

@@ -37,7 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def tickets(folder: Path, covered: str, names: list[str]) -> None:
     """The covered ticket and a new one whose criteria paraphrase three of the repo's keywords."""
     folder.mkdir(parents=True, exist_ok=True)
-    steps = [f'{prefix} {name[:1].lower()}{name[1:]} "id-7"' for prefix, name in zip(("Given", "When", "Then"), names)]
+    steps = [
+        f'{prefix} {name[:1].lower()}{name[1:]} "id-7"'
+        for prefix, name in zip(("Given", "When", "Then"), names, strict=True)
+    ]
     for key, summary, criteria in (
         (covered, "Covered by an existing suite", ["Then nothing changes"]),
         ("NEW-1", "A new check of the back office", steps),

@@ -14,6 +14,7 @@ both formatting and linting, so rules the team disabled stay disabled.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import shutil
@@ -40,7 +41,7 @@ from generator import cache
 from generator.models import Diagnostic
 
 CONFIG_FILES = ("robocop.toml", "robot.toml", "pyproject.toml")
-#: Suites linted to measure the repo's rate: evenly spread, enough for a stable mean.
+#: Suites linted to measure the repo's rate: spread by a hash of their path, enough for a stable mean.
 SAMPLE_SUITES = 200
 #: Lint diagnostics sent back to a writer at most (the worst lines first would need ranking; the
 #: first ones are enough to show the model what the repo's linter wants).
@@ -205,8 +206,10 @@ class RepoLint:
         """Issues per 100 lines over (a spread sample of) the repo's suites; computed once per
         run, each suite's count once per content (`_counts`)."""
         if self._rate is None:
-            step = max(len(suites) // SAMPLE_SUITES, 1)
-            counts = [self._counts(s) for s in list(suites)[::step][:SAMPLE_SUITES]]
+            # Sampled by a hash of the path, not every n-th: one suite added to a thousand then
+            # changes one member of the sample, not all of them (and all their cached counts).
+            sample = sorted(suites, key=lambda s: hashlib.sha256(s.encode()).hexdigest())[:SAMPLE_SUITES]
+            counts = [self._counts(s) for s in sample]
             lines = sum(n for _, n in counts)
             self._rate = 100.0 * sum(i for i, _ in counts) / lines if lines else 0.0
         return self._rate
