@@ -10,7 +10,8 @@ chosen from evidence, in this order:
    "endpoint", a URL path... against "page", "click", "browser"...) and, for each candidate
    suite, from its own text (its imports, setup and calls): suites of the other area are
    never a candidate, so an API ticket never lands beside a browser suite;
-3. the folders of the most similar suites, each suite voting with its similarity score;
+3. the folders of the most similar suites, each suite voting with its similarity score squared
+   (a folder of many loosely similar suites does not outvote the folder of a close one);
 4. between folders scoring alike (mirror product lines), the one whose path words the ticket
    names ("B2B" for `api/b2b`).
 """
@@ -75,7 +76,7 @@ def choose_folder(ticket: Ticket, tests_dir: str, folders: Sequence[str], suites
             continue
         if area is not None and area_of(suite.text) not in (area, None):
             continue
-        votes[relative] += max(suite.score, 0.0)
+        votes[relative] += max(suite.score, 0.0) ** 2  # squared: many weak look-alikes do not outvote a close one
     if not votes:
         return None
     best = max(votes.values())
