@@ -9,7 +9,8 @@ import pytest
 from robocop.linter.runner import RobocopLinter
 from robocop.source_file import SourceFile
 
-from generator.validate.lint import RepoLint
+from generator.models import Diagnostic
+from generator.validate.lint import LintResult, RepoLint
 from tests.servers.fake_openai import Text
 from tests.test_run_e2e import GOOD_PATH, GOOD_ROBOT, llm_args, report, run_cli, spec_json
 
@@ -57,6 +58,15 @@ def test_repo_rate_lints_each_suite_once_per_content(
     changed.write_text(changed.read_text(encoding="utf-8") + "\n\n\n", encoding="utf-8")
     RepoLint(sample_repo, "tests", cache_dir=cache).repo_rate(SUITES)
     assert linted[len(SUITES) :] == [Path(SUITES[0]).name]
+
+
+def test_gate_counts_whole_issues_for_a_short_file(sample_repo: Path) -> None:
+    """3 issues in a 14-line file following the house style exactly are the repo's 19.7 per 100
+    lines rounded up to whole issues, not a file worse than the repo's."""
+    issue = Diagnostic(severity="warning", message="NAME18 wrong-case-in-keyword-call", source="lint")
+    lint = RepoLint(sample_repo, "tests")
+    assert lint.gate(LintResult([issue] * 3, 14), 19.7) == []
+    assert lint.gate(LintResult([issue] * 4, 14), 19.7)
 
 
 def test_repo_robocop_configuration_is_used(sample_repo: Path) -> None:
