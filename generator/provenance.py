@@ -109,8 +109,20 @@ def guessed_steps(text: str, evidence: Evidence, index: KeywordIndex) -> list[st
     for name, *args in _calls(text, tests_only=True):
         if args and args[0].startswith(INCOMPLETE_MARK):
             continue  # the `Skip`/`Fail` ending of an incomplete test: jira2robot's own words
-        embedded = index.embedded_args(name)
-        ok = all(evidence.traces(a) for a in args) and all(evidence.traces(a, phrase=True) for a in embedded)
-        if not ok:
+        if _guessed(name, args, evidence, index):
             guessed.append("    ".join([split_bdd_prefix(name)[1], *args]))
     return guessed
+
+
+def is_guessed(line: str, evidence: Evidence, index: KeywordIndex) -> bool:
+    """Whether one Robot call line (`Given Login As    alice`) passes an untraceable argument:
+    the offline writer's check before it writes a step."""
+    return any(
+        _guessed(name, args, evidence, index)
+        for name, *args in _calls(f"*** Test Cases ***\nT\n    {line}\n", tests_only=True)
+    )
+
+
+def _guessed(name: str, args: list[str], evidence: Evidence, index: KeywordIndex) -> bool:
+    embedded = index.embedded_args(name)
+    return not (all(evidence.traces(a) for a in args) and all(evidence.traces(a, phrase=True) for a in embedded))

@@ -19,7 +19,7 @@ import pytest
 from generator.cli import main
 from generator.models import ExampleTest, Keyword, KeywordInventory, Ticket
 from generator.plan.placement import area_of
-from generator.provenance import Evidence, guessed_steps
+from generator.provenance import Evidence, guessed_steps, is_guessed
 from generator.retrieval.matcher import KeywordMatcher
 from generator.retrieval.render import format_call
 
@@ -131,3 +131,6 @@ def test_arguments_neither_the_ticket_nor_an_example_holds_are_counted(matcher: 
         "An unknown HTTP GET request to /customers",
         "Send GET request and return status code:    ${ELSEWHERE}/x",
     ]
+    # The offline writer asks the same before writing a step, and writes a gap instead.
+    assert is_guessed("When GET    HTTP    /customer-access", evidence, matcher)
+    assert not is_guessed("When GET    /customer-access", evidence, matcher)

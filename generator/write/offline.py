@@ -23,6 +23,7 @@ from generator.imports import import_lines, import_targets, leaned_on
 from generator.logs import TicketLog
 from generator.models import Conventions, Diagnostic, GeneratedTest, StepMapping, TestSpec, TicketContext
 from generator.plan.offline import is_scenario
+from generator.provenance import Evidence, is_guessed
 from generator.retrieval.conditions import open_conditions
 from generator.retrieval.matcher import KeywordMatcher
 from generator.retrieval.render import format_call
@@ -118,21 +119,25 @@ class OfflineWriterSession:
         self.matcher = matcher
         self.log = log
         self.mappings: list[list[StepMapping]] = [
-            self._with_open_conditions(matcher.match_case(c.steps, area=posixpath.dirname(spec.rf.target_path)))
+            self._checked(matcher.match_case(c.steps, area=posixpath.dirname(spec.rf.target_path)))
             for c in spec.rf.test_cases
         ]
         example = ctx.examples[0].path if ctx.examples else None
         self.setups = setup_lines(Path(ctx.repo.root), example)
 
-    def _with_open_conditions(self, mappings: list[StepMapping]) -> list[StepMapping]:
-        """A step chosen by resemblance whose keyword leaves one of its conditions unchecked
-        (generator/retrieval/conditions.py) is a gap naming the keyword and the condition: the
-        reviewer adds the check, and the test never passes without it."""
+    def _checked(self, mappings: list[StepMapping]) -> list[StepMapping]:
+        """Each mapping, or a gap saying why it is not written: a call passing an argument
+        neither the ticket nor an example holds (generator/provenance.py: it would pass the
+        dryrun and fail the run), or a keyword chosen by resemblance that leaves a condition of
+        the step unchecked (generator/retrieval/conditions.py). The reviewer adds the step; the
+        test never passes without it."""
+        evidence = Evidence.of(self.ctx.ticket, self.ctx.examples, self.ctx.repo.inventory.variable_names)
         out = []
         for m in mappings:
-            kw = self.matcher.keyword_of(m) if m.how == "similar" else None
-            left = open_conditions(m.step, kw, m.args) if kw is not None else []
-            if kw is not None and left:
+            kw = self.matcher.keyword_of(m)
+            if kw is not None and is_guessed(render_step(m, self.ctx.repo.conventions), evidence, self.matcher):
+                m = StepMapping(step=f"{m.step} (`{kw.name}` needs an argument the ticket does not give)")
+            elif kw is not None and m.how == "similar" and (left := open_conditions(m.step, kw, m.args)):
                 unchecked = ", ".join(f'"{c}"' for c in left)
                 m = StepMapping(step=f"{m.step} (`{kw.name}` does not check {unchecked})")
             out.append(m)
