@@ -9,7 +9,9 @@ against what it could honestly have come from, read from the file itself (either
   request to ${uri}` called as `An authenticated HTTP GET request to /orders`), so for those
   a phrase of the ticket counts too;
 - an argument of a call in the examples the writer was shown, or one of the repo's
-  variables (`${GLOBAL_SESSION}` as the folder's tests pass it).
+  variables (`${GLOBAL_SESSION}` as the folder's tests pass it); a cell with variables counts
+  when each variable is the repo's, an example's, Robot Framework's own (`${EMPTY}`) or one the
+  test itself assigned before (`${resp} =    GET ...` then `${resp.status_code}`).
 
 A step with any other argument is counted (`steps_guessed_arguments` in report.json): the
 target is zero.
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from robot.api import get_model
 from robot.api.parsing import KeywordCall, ModelVisitor
 from robot.utils import normalize, unescape
-from robot.variables import search_variable
+from robot.variables import VariableMatches, search_variable
 
 from generator.gaps import INCOMPLETE_MARK
 from generator.models import ExampleTest, Ticket
@@ -34,6 +36,17 @@ from generator.retrieval.words import split_bdd_prefix
 
 # Variables `escape_cell` writes for ticket text ("" and runs of spaces): the value is the text.
 _ESCAPES = (("${EMPTY}", ""), ("${SPACE}", " "))
+# Robot Framework's own variables: no writer invents them.
+_BUILT_IN = frozenset(
+    normalize(name, ignore="_")
+    for name in ("EMPTY", "SPACE", "TRUE", "FALSE", "NONE", "NULL", "CURDIR", "TEMPDIR", "EXECDIR", "/", ":",
+                 "\\n", "OUTPUT_DIR", "TEST_NAME", "SUITE_NAME", "OPTIONS")
+)  # fmt: skip
+
+
+def _bases(cell: str) -> list[str]:
+    """The normalised base names of the variables in a cell (`${resp.status_code}` -> resp)."""
+    return [normalize(re.split(r"[.\[]", m.base)[0], ignore="_") for m in VariableMatches(cell, identifiers="$@&%")]
 
 
 def _norm(value: str) -> str:
@@ -41,7 +54,10 @@ def _norm(value: str) -> str:
 
 
 def _literal(cell: str) -> str | None:
-    """The text a data cell holds, or None when it is a variable (or contains one)."""
+    """The text a data cell holds, or None when it is a variable (or contains one); a number
+    variable (`${200}`) is the number."""
+    if number := re.fullmatch(r"\$\{(-?\d+(?:\.\d+)?)\}", cell):
+        return number.group(1)
     for variable, text in _ESCAPES:
         cell = cell.replace(variable, text)
     if search_variable(cell, ignore_errors=True).start >= 0:
@@ -61,39 +77,56 @@ class Evidence:
     def of(cls, ticket: Ticket, examples: Iterable[ExampleTest], variable_names: Iterable[str]) -> Evidence:
         texts = [ticket.summary, ticket.description, *ticket.acceptance_criteria, *ticket.comments]
         values = {_norm(v.text) for text in texts for line in text.splitlines() for v in analyse(line).values}
-        variables = {normalize(name, ignore="_") for name in variable_names}
+        variables = set(_BUILT_IN) | {base for name in variable_names for base in _bases(name)}
         for example in examples:
-            for _, *args in _calls(example.text, tests_only=False):
-                for cell in args:
+            for call in _calls(example.text, tests_only=False):
+                for cell in call.args:
                     literal = _literal(cell)
                     if literal is None:
-                        variables.add(normalize(cell, ignore="_"))
+                        variables.update(_bases(cell))
                     else:
                         values.add(_norm(literal))
+                variables.update(call.assigned)
         return cls(frozenset(values), _norm(" ".join(texts)), frozenset(variables))
 
-    def traces(self, cell: str, *, phrase: bool = False) -> bool:
+    def traces(self, cell: str, *, phrase: bool = False, assigned: frozenset[str] = frozenset()) -> bool:
+        """Whether `cell` is a value of the ticket or an example, or made of known variables."""
         literal = _literal(cell)
         if literal is None:
-            return normalize(cell, ignore="_") in self.variables
+            return all(base in self.variables or base in assigned for base in _bases(cell))
         value = _norm(literal)
         if value in self.values:
             return True
         return phrase and bool(value) and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", self.text) is not None
 
 
-def _calls(text: str, *, tests_only: bool) -> list[list[str]]:
-    """Every keyword call's name and arguments, as RF parses them (the name first); with
+@dataclass(frozen=True)
+class _Call:
+    name: str
+    args: tuple[str, ...]
+    assigned: frozenset[str]  # variables this call assigns (`${resp} =`), base names
+    known: frozenset[str]  # variables assigned earlier in the same test or keyword
+
+
+def _calls(text: str, *, tests_only: bool) -> list[_Call]:
+    """Every keyword call as RF parses it, with the variables its test assigned before it; with
     `tests_only`, those of test cases (a suite's own keywords are not what a writer chose)."""
-    calls: list[list[str]] = []
+    calls: list[_Call] = []
 
     class Visitor(ModelVisitor):
+        def visit_TestCase(self, node: object) -> None:
+            self.known: set[str] = set()
+            self.generic_visit(node)
+
         def visit_Keyword(self, node: object) -> None:
+            self.known = set()
             if not tests_only:
                 self.generic_visit(node)
 
         def visit_KeywordCall(self, node: KeywordCall) -> None:
-            calls.append([node.keyword, *node.args])
+            assigned = frozenset(base for cell in node.assign for base in _bases(cell.rstrip("= ")))
+            calls.append(_Call(node.keyword, tuple(node.args), assigned, frozenset(self.known)))
+            self.known |= assigned
 
     Visitor().visit(get_model(text))
     return calls
@@ -106,11 +139,11 @@ def guessed_steps(text: str, evidence: Evidence, index: KeywordIndex) -> list[st
     the keyword it resolves to; they may be a phrase of the ticket's sentence.
     """
     guessed = []
-    for name, *args in _calls(text, tests_only=True):
-        if args and args[0].startswith(INCOMPLETE_MARK):
+    for call in _calls(text, tests_only=True):
+        if call.args and call.args[0].startswith(INCOMPLETE_MARK):
             continue  # the `Skip`/`Fail` ending of an incomplete test: jira2robot's own words
-        if _guessed(name, args, evidence, index):
-            guessed.append("    ".join([split_bdd_prefix(name)[1], *args]))
+        if _guessed(call, evidence, index):
+            guessed.append("    ".join([split_bdd_prefix(call.name)[1], *call.args]))
     return guessed
 
 
@@ -118,11 +151,13 @@ def is_guessed(line: str, evidence: Evidence, index: KeywordIndex) -> bool:
     """Whether one Robot call line (`Given Login As    alice`) passes an untraceable argument:
     the offline writer's check before it writes a step."""
     return any(
-        _guessed(name, args, evidence, index)
-        for name, *args in _calls(f"*** Test Cases ***\nT\n    {line}\n", tests_only=True)
+        _guessed(call, evidence, index) for call in _calls(f"*** Test Cases ***\nT\n    {line}\n", tests_only=True)
     )
 
 
-def _guessed(name: str, args: list[str], evidence: Evidence, index: KeywordIndex) -> bool:
-    embedded = index.embedded_args(name)
-    return not (all(evidence.traces(a) for a in args) and all(evidence.traces(a, phrase=True) for a in embedded))
+def _guessed(call: _Call, evidence: Evidence, index: KeywordIndex) -> bool:
+    embedded = index.embedded_args(call.name)
+    return not (
+        all(evidence.traces(a, assigned=call.known) for a in call.args)
+        and all(evidence.traces(a, phrase=True, assigned=call.known) for a in embedded)
+    )

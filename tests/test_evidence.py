@@ -131,6 +131,10 @@ def test_arguments_neither_the_ticket_nor_an_example_holds_are_counted(matcher: 
         "An unknown HTTP GET request to /customers",
         "Send GET request and return status code:    ${ELSEWHERE}/x",
     ]
+    # A test's own variables are no guess; a number variable is its number.
+    own = "*** Test Cases ***\nT\n    ${resp} =    GET    /customer-access\n    Should Be Equal    ${resp.status_code}    ${200}\n"
+    assert guessed_steps(own, evidence, matcher) == ["Should Be Equal    ${resp.status_code}    ${200}"]
+    assert guessed_steps(own.replace("${200}", "${TRUE}"), evidence, matcher) == []
     # The offline writer asks the same before writing a step, and writes a gap instead.
     assert is_guessed("When GET    HTTP    /customer-access", evidence, matcher)
     assert not is_guessed("When GET    /customer-access", evidence, matcher)
