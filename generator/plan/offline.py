@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from pathlib import Path
 
 from generator.budget import TicketBudget
 from generator.conventions import file_name, test_name
@@ -122,13 +123,16 @@ def cases_from_criteria(criteria: list[str]) -> list[tuple[str, list[str], list[
 
 
 def target_path_for(
-    ticket: Ticket, tests_dir: str, folders: list[str], suites: list[ExampleTest], conventions: Conventions
+    ticket: Ticket, root: Path, tests_dir: str, folders: list[str], suites: list[ExampleTest], conventions: Conventions
 ) -> str:
     """The folder `choose_folder` finds from the evidence (the tests folder itself when the
     most similar suites sit directly in it, e.g. suites at the repo root), else `generated/`.
+    A component's folder counts even while it holds no suite yet (`tests/orders/`, made for it).
 
     Normalised (`tests_dir` may be `.`), as the validator's path check expects."""
-    folder = choose_folder(ticket, tests_dir, folders, suites)
+    named = [c for c in [*ticket.components, *ticket.labels] if c and "/" not in c and c not in (".", "..")]
+    empty = [c for c in named if c not in folders and (root / tests_dir / c).is_dir()]
+    folder = choose_folder(ticket, tests_dir, [*folders, *empty], suites)
     name = file_name(ticket.key, ticket.summary, conventions)
     return posixpath.normpath(posixpath.join(tests_dir, folder or "generated", name))
 
@@ -177,7 +181,12 @@ class OfflinePlanner:
             ),
             rf=SpecRF(
                 target_path=target_path_for(
-                    ticket, ctx.repo.tests_dir, ctx.repo.folders, ctx.similar_suites or ctx.examples, conventions
+                    ticket,
+                    Path(ctx.repo.root),
+                    ctx.repo.tests_dir,
+                    ctx.repo.folders,
+                    ctx.similar_suites or ctx.examples,
+                    conventions,
                 ),
                 suite_doc=f"{ticket.key}: {ticket.summary}",
                 test_cases=cases,
