@@ -205,6 +205,14 @@ def hostile_ticket(field: str, code: str, extended: str) -> tuple[dict, list[str
     return {**ticket, "components": components, "description": description}, expected
 
 
+MULTI_LINE_DOC = """*** Test Cases ***
+Documented On Two Lines
+    [Documentation]    First line.
+    ...    Second line.
+    Log    documented
+"""
+
+
 @pytest.mark.parametrize("field", ["summary", "criteria", "components"])
 def test_offline_run_keeps_hostile_ticket_text_literal(field: str, hostile_repo: Path, tmp_path: Path) -> None:
     """Ticket text reaches Documentation, test names, [Documentation] and [Tags] as literal text only."""
@@ -212,6 +220,9 @@ def test_offline_run_keeps_hostile_ticket_text_literal(field: str, hostile_repo:
     code = "${{" + payload(marker) + "}}"
     extended = "${SPACE.join([str(" + payload(marker) + "), 'a'])}"
     ticket, expected = hostile_ticket(field, code, extended)
+    # A repo documenting a test on several lines gets each criterion whole in [Documentation]
+    # (the sample's one-line documentation would cut the payload away unread).
+    (hostile_repo / "tests/login/documented.robot").write_text(MULTI_LINE_DOC, encoding="utf-8")
     tickets = tmp_path / "tickets"
     tickets.mkdir()
     (tickets / "QA-951.yaml").write_text(yaml.safe_dump(ticket), encoding="utf-8")
