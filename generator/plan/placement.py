@@ -10,10 +10,10 @@ chosen from evidence, in this order:
    "endpoint", a URL path... against "page", "click", "browser"...) and, for each candidate
    suite, from its own text (its imports, setup and calls): suites of the other area are
    never a candidate, so an API ticket never lands beside a browser suite;
-3. the folders of the most similar suites, each suite voting with its similarity score squared
-   (a folder of many loosely similar suites does not outvote the folder of a close one);
+3. the folder of the most similar suite (its similarity; a folder of many loosely similar
+   suites does not outvote the folder of a close one, nor a mirror line holding one more copy);
 4. between folders scoring alike (mirror product lines), the one whose path words the ticket
-   names ("B2B" for `api/b2b`).
+   names ("B2B" for `api/b2b`); between exact copies nothing can tell, the first in path order.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from generator.models import ExampleTest, Ticket
-from generator.retrieval.words import stem_of, stems_of
+from generator.retrieval.words import STOPWORDS, stem_of, stems_of
 
 _API_WORDS = frozenset(
     stem_of(w)
@@ -76,10 +76,11 @@ def choose_folder(ticket: Ticket, tests_dir: str, folders: Sequence[str], suites
             continue
         if area is not None and area_of(suite.text) not in (area, None):
             continue
-        votes[relative] += max(suite.score, 0.0) ** 2  # squared: many weak look-alikes do not outvote a close one
+        votes[relative] = max(votes[relative], suite.score)
     if not votes:
         return None
     best = max(votes.values())
-    words = set(stems_of(text)) | {stem_of(c) for c in wanted}
+    words = {s for s in stems_of(text) if s not in STOPWORDS} | {stem_of(c) for c in wanted}
     alike = [f for f, v in votes.items() if v >= _TIE * best]
-    return max(alike, key=lambda f: (len(words & set(stems_of(f))), votes[f], f))
+    # Nothing tells exact copies apart: the first in path order, as the examples are ordered.
+    return min(alike, key=lambda f: (-len(words & set(stems_of(f))), -votes[f], f))
