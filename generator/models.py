@@ -87,6 +87,11 @@ class KeywordInventory(_Model):
         default_factory=dict, description="`KIND:entry` of the allow-list -> repo files importing it."
     )
 
+    def imported_resources(self) -> list[str]:
+        """The resources some file of the repo imports: the allow-list (a resource merely present
+        in the repo is not one its suites use)."""
+        return [r for r in self.resources if f"RESOURCE:{r}" in self.importers]
+
 
 class ExampleTest(_Model):
     path: str

@@ -24,8 +24,9 @@ from robot.parsing.model.statements import Statement
 from robot.variables import contains_variable
 
 from generator.models import Diagnostic, KeywordInventory
+from generator.validate.keyword_names import IMPORT_KEYWORDS, call_names
 from generator.validate.paths import UnsafePathError, confinement_problem, safe_target_path
-from generator.validate.trust import is_import_keyword, normalise_keyword, untrusted_code
+from generator.validate.trust import untrusted_code
 
 _ALLOWED_SHOWN = 10
 _ALWAYS_ALLOWED_LIBRARIES = frozenset({"BuiltIn"})
@@ -65,12 +66,13 @@ class ImportScan(ModelVisitor):
         if isinstance(node, LibraryImport | ResourceImport | VariablesImport):
             kind = {LibraryImport: "Library", ResourceImport: "Resource"}.get(type(node), "Variables")
             self.imports.append(FileImport(kind, node.name or "", node.lineno))
-        elif isinstance(node, KeywordCall) and node.keyword and is_import_keyword(node.keyword):
-            # `Import Library` and friends are imports too: without this the allow-list
+        elif isinstance(node, KeywordCall) and node.keyword and (found := call_names(node.keyword) & IMPORT_KEYWORDS):
+            # `Import Library` and friends are imports too, under any spelling Robot resolves
+            # (`Given BuiltIn.Import Library`, `B.import_resource`): without this the allow-list
             # would be one keyword call away from meaningless. (Import keywords anywhere
-            # else are rejected outright by `trust.untrusted_code`.)
+            # else are rejected outright by `trust.untrusted_code`; the gate checks them all.)
             name = node.args[0] if node.args else ""
-            kind = normalise_keyword(node.keyword).removeprefix("import").capitalize()
+            kind = min(found).removeprefix("import").capitalize()
             self.imports.append(FileImport(kind, name, node.lineno))
 
     def _error(self, line: int | None, message: str) -> None:
@@ -145,7 +147,7 @@ def resolve_import(imp: FileImport, target: str) -> _Resolution:
 def _allowed_set(imp_kind: str, inventory: KeywordInventory) -> list[str]:
     return {
         "Library": inventory.libraries,
-        "Resource": inventory.resources,
+        "Resource": inventory.imported_resources(),
         "Variables": inventory.variables,
     }[imp_kind]
 
@@ -199,7 +201,7 @@ def check_static(
     (`generator.validate.trust`), confinement, import allow-list."""
     model = parse_text(text)
     scan = scan_model(model)
-    diagnostics = [*scan.errors, *untrusted_code(model)]
+    diagnostics = [*scan.errors, *untrusted_code(model, known_variables=inventory.variable_names)]
     if scan.tests == 0:
         diagnostics.append(
             Diagnostic(source="parse", message="The file has no test case: add a '*** Test Cases ***' section.")
