@@ -10,9 +10,10 @@ says what *is* allowed, node by node of Python's own `ast`, and everything else 
 * comparisons, `and`/`or`/`not`, arithmetic, `x if c else y`, subscripts and slices,
   list/tuple/dict/set displays and f-strings;
 * attribute access whose name does not start with `_`;
-* calls of a small set of builtins (`ALLOWED_BUILTINS`) and of methods reached from a
-  variable (`$resp.json()`, `$name.lower()`), never `format`/`format_map` (a format string
-  reads attributes, `"{0.__class__}"`, past this check);
+* calls of a small set of builtins (`ALLOWED_BUILTINS`: conversions, sizes, `isinstance`,
+  `type`, `range`…) and of methods reached from a variable or a literal (`$resp.json()`,
+  `$name.lower()`, `"a,b".split(",")`), never `format`/`format_map` (a format string reads
+  attributes, `"{0.__class__}"`, past this check);
 * no other name: no module, no `__import__`, `open`, `getattr`, `eval`, `type`…
 
 Used by the static rule (`validate.trust`) and by the gate inside the Robot Framework process
@@ -35,18 +36,27 @@ ALLOWED_BUILTINS = frozenset(
         "any",
         "bool",
         "dict",
+        "divmod",
+        "enumerate",
         "float",
+        "frozenset",
         "int",
+        "isinstance",
         "len",
         "list",
         "max",
         "min",
+        "range",
+        "repr",
+        "reversed",
         "round",
         "set",
         "sorted",
         "str",
         "sum",
         "tuple",
+        "type",
+        "zip",
     }
 )
 #: Methods that interpret a string as a template of attribute lookups.
@@ -108,11 +118,12 @@ def _is_variable(node: ast.AST) -> bool:
     return isinstance(node, ast.Name) and (node.id.startswith(VARIABLE_PREFIX) or node.id == BASE_VARIABLE)
 
 
-def _rooted_in_variable(node: ast.AST) -> bool:
-    """`$x`, `$x.a`, `$x[0].b()`…: a chain whose start is a variable."""
+def _rooted_in_value(node: ast.AST) -> bool:
+    """`$x`, `$x.a`, `$x[0].b()`, `"a b".split()`…: a chain whose start is a variable or a literal
+    (a `${var}` inside quotes is substituted as text, so `"${BROWSER}".lower()` is a literal's)."""
     while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
         node = node.func if isinstance(node, ast.Call) else node.value
-    return _is_variable(node)
+    return _is_variable(node) or isinstance(node, ast.Constant | ast.JoinedStr)
 
 
 def problems(expression: str, *, known_names: frozenset[str] = frozenset()) -> list[str]:
@@ -147,7 +158,7 @@ def _node_problems(node: ast.AST, known_names: frozenset[str]) -> list[str]:
             return []
         if isinstance(func, ast.Attribute) and func.attr in _FORMAT_METHODS:
             return [f"calls {func.attr!r}, whose format string can read any attribute"]
-        if isinstance(func, ast.Attribute) and _rooted_in_variable(func):
+        if isinstance(func, ast.Attribute) and _rooted_in_value(func):
             return []
         return [f"calls {ast.unparse(func)!r}, which is neither an allowed builtin nor a method of a variable"]
     return [f"uses {type(node).__name__} syntax, which a test's expression does not need"]
@@ -156,9 +167,9 @@ def _node_problems(node: ast.AST, known_names: frozenset[str]) -> list[str]:
 def extended_problems(extended: str) -> list[str]:
     """Why the extended part of `${base<extended>}` (`.email`, `.json()`, `[0]`, ` * 4`) is outside the grammar.
 
-    Robot evaluates `_BASE_VAR_` + the extended part; the allowed forms are attribute chains
-    (no leading `_`), method calls without arguments, item access with a literal, and
-    arithmetic with literals (`${SPACE * 4}`).
+    Robot evaluates `_BASE_VAR_` + the extended part: the same grammar applies, with the base
+    variable as its only variable (`.email`, `.json()[0]`, `.lower().replace(' ', '')`,
+    `${SPACE * 4}`), and a call must be a method of it.
     """
     try:
         tree = ast.parse(BASE_VARIABLE + extended, mode="eval")
@@ -166,9 +177,7 @@ def extended_problems(extended: str) -> list[str]:
         return [f"is not a Python expression ({exc.__class__.__name__})"]
     found: list[str] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and (node.args or node.keywords):
-            found.append(f"calls {ast.unparse(node.func)!r} with arguments")
-        elif isinstance(node, ast.Call) and not isinstance(node.func, ast.Attribute):
+        if isinstance(node, ast.Call) and not isinstance(node.func, ast.Attribute):
             found.append(f"calls {ast.unparse(node.func)!r}")
         else:
             found += _node_problems(node, frozenset())

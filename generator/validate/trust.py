@@ -379,12 +379,16 @@ class _TrustRule(ModelVisitor):
 
 
 def defined_names(model: File) -> frozenset[str]:
-    """Normalised names of the variables a file defines (its Variables section, `VAR`, assignments)."""
+    """Normalised names of the variables a file defines (its Variables section, `VAR`, assignments,
+    keyword arguments)."""
     names: set[str] = set()
     for node in model.sections:
         for statement in _walk_statements(node):
-            for token in statement.get_tokens(Token.VARIABLE, Token.ASSIGN):
-                found = search_variable(token.value.rstrip("= "), ignore_errors=True)
+            tokens = list(statement.get_tokens(Token.VARIABLE, Token.ASSIGN))
+            if isinstance(statement, Arguments):  # `[Arguments]    ${img-width}=${DEFAULT}`
+                tokens += statement.get_tokens(Token.ARGUMENT)
+            for token in tokens:
+                found = search_variable(token.value.split("=", 1)[0].rstrip(" "), ignore_errors=True)
                 if found.base:
                     names.add(norm(found.base))
     return frozenset(names)
