@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from robot.api import get_model  # noqa: E402
+from robot.api import get_model
 
-from generator.validate.trust import defined_names, untrusted_code  # noqa: E402
+from generator.validate.trust import defined_names, untrusted_code
 
 _SUFFIXES = (".robot", ".resource")
 

@@ -51,7 +51,9 @@ PYTHONPATH = ["libraries"]  # the sample repo's own settings (.jira2robot.yml)
 OPTIONS = ["-v", "ENV:demo"]
 # The allow-list the trust gate enforces: the sample repo's resource and the libraries of the corpus.
 ALLOWED = KeywordInventory(
-    libraries=["BuiltIn", "NoSuchLib", "Exiting", "Sleepy"], resources=["resources/shop.resource"]
+    libraries=["BuiltIn", "NoSuchLib", "Exiting", "Sleepy"],
+    resources=["resources/shop.resource"],
+    importers={"RESOURCE:resources/shop.resource": ["tests/login/login_basic.robot"]},
 )
 
 

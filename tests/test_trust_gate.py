@@ -29,7 +29,9 @@ from generator.validate.fork import ForkedDryrun
 from generator.validate.keyword_names import is_import_keyword
 from tests.servers.fake_openai import Text
 from tests.test_injection import SECRETS, TARGET, cli, dryrun_env_seen, hostile_repo  # noqa: F401
-from tests.test_run_e2e import llm_args, spec_json
+from tests.test_leaks import GITLAB_TOKEN, assert_nothing_leaked, run_to_gitlab
+from tests.test_leaks import report as leak_report
+from tests.test_run_e2e import spec_json
 
 EVIL = "${CURDIR}/evil.py"  # tests/login/evil.py of `hostile_repo`: touches the marker when imported
 HEADER = "*** Settings ***\nResource    ../../resources/shop.resource\n{settings}\n\n"
@@ -212,35 +214,30 @@ def test_an_offline_run_never_maps_a_step_to_import_library(gated_repo: Path, tm
 
 
 @pytest.mark.usefixtures("clean_env")
-def test_a_hostile_model_answer_is_refused_and_reported_by_name(llm, atlassian, gated_repo: Path, tmp_path: Path):
-    """Issue #18 item 3 and the diagnostics: a model keeps answering with a BDD-prefixed import
-    and a token; the ticket fails naming the checks, no payload runs, no secret is written."""
+def test_a_hostile_model_answer_opens_no_mr_and_leaks_nothing(llm, atlassian, gated_repo: Path, tmp_path, capsys):
+    """Issue #18 item 3, through `--publish gitlab`: a model keeps answering with a BDD-prefixed
+    import that would read the parent's environment, and a token. The ticket fails naming the
+    checks that failed, no payload runs, no MR is opened, no secret reaches repo, output, log or
+    the GitLab double."""
     marker = tmp_path / "marker"
+    steal = f"subprocess.Popen    cat /proc/$PPID/environ > {marker}    shell=True"
     hostile = (
         HEADER.format(settings="")
         + "*** Test Cases ***\nHostile\n    [Tags]    QA-101\n"
-        + f"    Given Import Library    {popen(marker)}\n"
-        + f"    Log    {SECRETS['GITLAB_TOKEN']}\n"
+        + f"    Given Import Library    {steal}\n"
+        + f"    Log    {GITLAB_TOKEN}\n"
     )
     llm.script(Text(spec_json()), Text(hostile), Text(hostile), Text(hostile))
     out = tmp_path / "out"
-    os.environ.update(SECRETS)
-    try:
-        code = main(["run", "--keys", "QA-101", *llm_args(llm, atlassian, gated_repo, out)])
-    finally:
-        for name in SECRETS:
-            os.environ.pop(name, None)
-    assert code == 1
-    assert not marker.exists()
-    [entry] = json.loads((out / "report.json").read_text(encoding="utf-8"))["tickets"]
-    assert entry["status"] == "failed" and entry["complete"] is False
-    assert entry["reason"].startswith("secret check, import allow-list still failing"), entry["reason"]
-    sources = {d["source"] for d in entry["diagnostics"]}
-    assert {"secret", "import"} <= sources, entry["diagnostics"]
-    everything = "".join(
-        p.read_text(errors="replace") for p in [*out.rglob("*"), *gated_repo.rglob("*")] if p.is_file()
-    )
-    assert SECRETS["GITLAB_TOKEN"] not in everything
+    with run_to_gitlab(llm, atlassian, gated_repo, out) as (code, gl):
+        assert code == 1
+        assert not marker.exists()
+        entry = leak_report(out)["QA-101"]
+        assert entry["status"] == "failed" and entry["complete"] is False
+        assert entry["reason"].startswith("secret check, import allow-list still failing"), entry["reason"]
+        assert {"secret", "import"} <= {d["source"] for d in entry["diagnostics"]}, entry["diagnostics"]
+        assert not gl.mrs
+        assert_nothing_leaked(gated_repo, out, log=capsys.readouterr().out, gitlab=gl)
 
 
 def test_the_scrub_drops_job_credentials_in_every_shape(hostile_repo: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -285,3 +282,22 @@ def test_a_huge_word_in_a_summary_makes_a_short_file_name(sample_repo: Path, tmp
     [entry] = json.loads((out / "report.json").read_text(encoding="utf-8"))["tickets"]
     assert "File name too long" not in (entry["reason"] or "")
     assert len(Path(entry["test_path"]).name) < 200
+
+
+def test_a_library_takes_only_the_arguments_the_repo_gives_it(gated_repo: Path) -> None:
+    """A library's arguments can load code (SeleniumLibrary's `plugins=`, Remote's URI): the
+    allow-list covers name and arguments, statically and in the gate."""
+    inventory = build_inventory(gated_repo, tests_dir="tests", pythonpath=["libraries"], exclude=[TARGET])
+    body = '*** Test Cases ***\nT\n    Given The user "alice" has an account\n'
+    own = HEADER.format(settings="Library    ShopLibrary    environment=${ENV}") + body
+    other = HEADER.format(settings="Library    ShopLibrary    environment=staging") + body
+    assert not [
+        d for d in check_static(own, TARGET, inventory, repo=gated_repo, tests_dir="tests") if d.source == "import"
+    ]
+    [static] = [
+        d for d in check_static(other, TARGET, inventory, repo=gated_repo, tests_dir="tests") if d.source == "import"
+    ]
+    assert "environment=staging" in static.message and "environment=${ENV}" in static.message
+    gate = [d for d in _gate_only(gated_repo, other, "fresh") if d.source == "trust"]
+    assert gate and "never give it" in gate[0].message, gate
+    assert not [d for d in _gate_only(gated_repo, own, "fresh") if d.source == "trust"]

@@ -115,6 +115,11 @@ def inventory() -> KeywordInventory:
         ],
         libraries=["BuiltIn", "libraries/ShopLibrary.py", "NotInstalledLib"],
         resources=["resources/common.resource", "resources/env/x.resource", "resources/legacy.resource"],
+        # What a real inventory records: who imports each resource (only imported ones are allowed).
+        importers={
+            f"RESOURCE:{r}": ["tests/shop/existing.robot"]
+            for r in ("resources/common.resource", "resources/env/x.resource", "resources/legacy.resource")
+        },
     )
 
 

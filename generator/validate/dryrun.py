@@ -129,6 +129,7 @@ def _gate_config(out_dir: Path, root: Path, candidate: Path, inventory: KeywordI
         "libraries": inventory.libraries,
         "resources": inventory.imported_resources(),
         "variables": inventory.variables,
+        "library_arguments": inventory.library_arguments(),
         "report": str(out_dir / GATE_REFUSALS),
     }
     path.write_text(json.dumps(config), encoding="utf-8")

@@ -81,18 +81,19 @@ def _matches(entry: str, value: str) -> bool:
     return entry == value
 
 
-def _allowed(kind: str, value: str, by_path: bool) -> bool:
-    """Whether the repo's allow-list (`_CONFIG[kind]`) vouches for a resolved import."""
+def _entry(kind: str, value: str, by_path: bool) -> str | None:
+    """The entry of the repo's allow-list (`_CONFIG[kind]`) that vouches for a resolved import."""
     entries: list[str] = _CONFIG.get(kind, [])
     if not by_path:
         # A module name; the repo may import the same library by its file path.
-        stems = {os.path.splitext(os.path.basename(e))[0] for e in entries if e.endswith(".py")}
-        return any(_matches(e, value) for e in entries) or value in stems
+        stems = {os.path.splitext(os.path.basename(e))[0]: e for e in entries if e.endswith(".py")}
+        return next((e for e in entries if _matches(e, value)), None) or stems.get(value)
     rel = _repo_relative(value)
     if rel is None:
-        return False
+        return None
     stem = os.path.splitext(os.path.basename(rel))[0]
-    return any(_matches(e, rel) for e in entries) or (kind == "libraries" and stem in entries)
+    found = next((e for e in entries if _matches(e, rel)), None)
+    return found or (stem if kind == "libraries" and stem in entries else None)
 
 
 def _candidate_variables() -> frozenset[str]:
@@ -146,11 +147,18 @@ def _check_import(namespace: Any, import_: Any, kind: str) -> None:
     if _from_repo_file(import_, runtime):
         return
     by_path = kind == "resources" or namespace._is_import_by_path(import_.type, name)
-    if not _allowed(kind, name, by_path):
-        label = {"libraries": "Library", "resources": "Resource", "variables": "Variables"}[kind]
-        shown = _repo_relative(name) or name if by_path else name
-        how = "imported at run time" if runtime else "imported"
+    label = {"libraries": "Library", "resources": "Resource", "variables": "Variables"}[kind]
+    shown = _repo_relative(name) or name if by_path else name
+    how = "imported at run time" if runtime else "imported"
+    entry = _entry(kind, name, by_path)
+    if entry is None:
         _refuse(f"{label} '{shown}' {how} by the generated file is not imported by the repository's own suites")
+    args = list(import_.args or ())
+    if kind == "libraries" and args and args not in _CONFIG.get("library_arguments", {}).get(entry, []):
+        _refuse(
+            f"{label} '{shown}' {how} by the generated file with the arguments {args!r}, which the "
+            "repository's own suites never give it (a library's arguments can load code)"
+        )
 
 
 def _trusted_text(text: str) -> bool:
@@ -173,7 +181,8 @@ def _trusted_text(text: str) -> bool:
 
 def install(config: dict[str, Any]) -> None:
     """Arm the gate for one run: `root`, `candidate`, the allow-list (`libraries`, `resources`,
-    `variables`: repo-relative paths, names or patterns) and the `report` file."""
+    `variables`: repo-relative paths, names or patterns; `library_arguments`: entry -> the
+    argument lists the repo gives it) and the `report` file."""
     _CONFIG.clear()
     _CONFIG.update(config)
     _CONFIG["root"] = _real(config["root"])
