@@ -23,6 +23,7 @@ import jsonschema
 import pytest
 import yaml
 from packaging.requirements import Requirement
+from packaging.version import Version
 
 from generator.settings import build_settings
 from tests.servers.fake_gitlab import FakeGitLab
@@ -354,28 +355,51 @@ def test_release_publishes_with_glab_only_after_the_versioned_image_is_pushed() 
     assert "      default: $CI_REGISTRY/qa-tools/jira2robot\n" in template
 
 
+RELEASE_TAGS = ["1.2.3", "0.1.0", "10.20.30", "1.0.0-rc.1", "2.0.0-beta.2", "1.0.0-alpha.1"]
+NOT_RELEASE_TAGS = ["v1.2.3", "V1.2.3", "1.2", "1.2.3.4", "01.2.3", "main", "1.2.3-", "release-1.2.3", "1.2.3 "]
+
+
 def test_release_tag_becomes_the_package_version(tmp_path: Path) -> None:
     import tomllib
 
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     (pipeline,) = _documents(PIPELINE)
     assert 'sh ci/stamp-version.sh "$CI_COMMIT_TAG"' in pipeline["build-image"]["script"][0]
     script = ROOT / "ci" / "stamp-version.sh"
-    done = subprocess.run(["sh", str(script), "v2.3.4"], cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    stamped = tomllib.loads((tmp_path / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
-    assert stamped == "2.3.4"
-    bad = subprocess.run(["sh", str(script), "main"], cwd=tmp_path, capture_output=True, text=True)
-    assert bad.returncode == 2 and "not a semantic version tag" in bad.stderr
+    for tag, version in (("2.3.4", "2.3.4"), ("1.3.0-rc.1", "1.3.0rc1")):
+        shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+        done = subprocess.run(["sh", str(script), tag], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        stamped = tomllib.loads((tmp_path / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+        assert str(Version(stamped)) == version  # what pip builds into the image
+    # A tag the release rule refuses fails the build before any image is pushed, saying why.
+    for tag in ("v2.3.4", "main", "1.0.0-foo.1"):
+        bad = subprocess.run(["sh", str(script), tag], cwd=tmp_path, capture_output=True, text=True)
+        assert bad.returncode == 2 and "no leading v" in bad.stderr, tag
 
 
-def test_release_runs_on_semantic_version_tags_only() -> None:
+def _release_pattern(job: dict[str, Any]) -> re.Pattern[str]:
+    """The job's tag rule as GitLab reads it (`$CI_COMMIT_TAG =~ /.../`); Python's `re` reads the
+    pattern as RE2 does here (no look-around, no back-references)."""
+    (rule,) = job["rules"]
+    found = re.fullmatch(r"\$CI_COMMIT_TAG =~ /(.+)/", rule["if"])
+    assert found, rule
+    return re.compile(found.group(1))
+
+
+def test_release_runs_on_exact_semantic_versions_only() -> None:
+    """The CI/CD Catalog publishes only semantic versions without a `v`: the rule must agree."""
     (pipeline,) = _documents(PIPELINE)
-    condition = pipeline["release"]["rules"][0]["if"]
-    pattern = re.search(r"=~ /(.+)/$", condition).group(1)
-    matches = {tag: bool(re.search(pattern, tag)) for tag in ("v1.2.3", "1.2.3", "v1.2", "main", "v1.2.3-rc1")}
-    assert matches == {"v1.2.3": True, "1.2.3": True, "v1.2": False, "main": False, "v1.2.3-rc1": False}
+    patterns = {job: _release_pattern(pipeline[job]) for job in ("tag-image", "release")}
+    assert len(set(p.pattern for p in patterns.values())) == 1, "tag-image and release must agree"
+    pattern = patterns["release"]
+    assert [tag for tag in RELEASE_TAGS if not pattern.search(tag)] == []
+    assert [tag for tag in NOT_RELEASE_TAGS if pattern.search(tag)] == []
     assert pipeline["release"]["release"]["tag_name"] == "$CI_COMMIT_TAG"
+    # Every tag the rule releases, the image build can stamp (or the release would publish a
+    # component whose image was never built).
+    stamp = (ROOT / "ci" / "stamp-version.sh").read_text(encoding="utf-8")
+    stamp_pattern = re.search(r"grep -Eqx '([^']+)'", stamp).group(1).replace("[0-9]", r"\d")
+    assert [tag for tag in RELEASE_TAGS if not re.fullmatch(stamp_pattern, tag)] == []
 
 
 # --------------------------------------------------------------------------- job image
