@@ -26,6 +26,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from generator.settings import build_settings
+from tests.conftest import missing_tool
 from tests.servers.fake_gitlab import FakeGitLab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -438,11 +439,11 @@ def gitlab_ci_local(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """A working gitlab-ci-local command, installed from the npm registry into a temp folder."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
-        pytest.skip("gitlab-ci-local needs Node.js and npm, which are not installed")
+        missing_tool("gitlab-ci-local needs Node.js >= 20 and npm, which are not installed")
     if not shutil.which("rsync"):
-        pytest.skip("gitlab-ci-local copies the checkout with rsync, which is not installed (apt-get install rsync)")
+        missing_tool("gitlab-ci-local copies the checkout with rsync, which is not installed (apt-get install rsync)")
     if not shutil.which("git"):
-        pytest.skip("gitlab-ci-local needs git, which is not installed")
+        missing_tool("gitlab-ci-local needs git, which is not installed")
     prefix = tmp_path_factory.mktemp("gitlab-ci-local")
     install = subprocess.run(
         [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), f"gitlab-ci-local@{GITLAB_CI_LOCAL}"],
@@ -451,11 +452,11 @@ def gitlab_ci_local(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         timeout=300,
     )
     if install.returncode != 0:
-        pytest.skip(f"npm could not install gitlab-ci-local@{GITLAB_CI_LOCAL}: {install.stderr.strip()[-300:]}")
+        missing_tool(f"npm could not install gitlab-ci-local@{GITLAB_CI_LOCAL}: {install.stderr.strip()[-300:]}")
     command = [node, str(prefix / "node_modules" / "gitlab-ci-local" / "dist" / "index.js")]
     probe = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=60)
     if probe.returncode != 0:
-        pytest.skip(f"gitlab-ci-local does not run on this Node.js: {probe.stderr.strip()[-300:]}")
+        missing_tool(f"gitlab-ci-local does not run on this Node.js (it needs >= 20): {probe.stderr.strip()[-300:]}")
     return command
 
 

@@ -23,14 +23,21 @@ from generator.gather.jira import TicketError, fetch_ticket, normalize_issue, se
 from generator.mcp_auth import auth_headers
 from generator.mcp_client import McpAuthError, McpConnection
 from generator.models import ConfluencePage, Ticket
+from tests.conftest import missing_tool
 from tests.servers.fake_atlassian_rest import CLOUD_TOKEN, CLOUD_USER, PAT, FakeAtlassianRest
 from tests.servers.mcp_atlassian_process import MISSING, VERSION, McpAtlassianProcess, executable
 
-pytestmark = pytest.mark.skipif(executable() is None, reason=MISSING)
 TOOLS = ToolNames()
 BEARER = auth_headers("bearer", PAT)
 BASIC = auth_headers("basic", CLOUD_TOKEN, CLOUD_USER)
 CLOUD_SITE = "http://shop.atlassian.net"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def installed() -> None:
+    """Every test here needs the real server: skipped without it, failed under CI (see missing_tool)."""
+    if executable() is None:
+        missing_tool(MISSING)
 
 
 @pytest.fixture(scope="module")
