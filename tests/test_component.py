@@ -100,6 +100,8 @@ def test_template_has_a_spec_header_and_one_job_document() -> None:
     assert len(documents) == 2
     assert set(documents[0]) == {"spec"}
     assert _schema_errors(documents[0]) == []
+    # The CI/CD Catalog shows spec:description on the component's page (the schema caps it at 256).
+    assert "draft merge request" in documents[0]["spec"]["description"]
 
 
 @pytest.mark.parametrize(
