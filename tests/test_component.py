@@ -35,7 +35,8 @@ PIPELINE = ROOT / ".gitlab-ci.yml"
 SCHEMA = json.loads((Path(__file__).parent / "data" / "gitlab-ci-schema.json").read_text(encoding="utf-8"))
 PLACEHOLDER = re.compile(r"\$\[\[\s*inputs\.(\w+)\s*\]\]")
 COMPONENT = re.compile(r"\$\[\[\s*component\.(\w+)\s*\]\]")
-CONTEXT = {"version": "1.2.3"}  # what GitLab fills in for `include: component: ...@1.2.3`
+# What GitLab fills in for `include: component: ...@1.2.3`; by SHA or branch, version is "".
+CONTEXT = {"version": "1.2.3", "sha": "0123456789abcdef0123456789abcdef01234567"}
 GITLAB_CI_LOCAL = "4.72.0"  # newer releases need Node.js 22 (Set.prototype.union)
 
 
@@ -61,15 +62,15 @@ def _sample(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     return values
 
 
-def _interpolate(node: Any, values: dict[str, Any]) -> Any:
+def _interpolate(node: Any, values: dict[str, Any], context: dict[str, str] = CONTEXT) -> Any:
     """GitLab's interpolation: a lone placeholder keeps the input's type, an embedded one is text.
 
     Component context (`$[[ component.version ]]`) is text, as for a release include.
     """
     if isinstance(node, dict):
-        return {_interpolate(k, values): _interpolate(v, values) for k, v in node.items()}
+        return {_interpolate(k, values, context): _interpolate(v, values, context) for k, v in node.items()}
     if isinstance(node, list):
-        return [_interpolate(item, values) for item in node]
+        return [_interpolate(item, values, context) for item in node]
     if isinstance(node, str):
         whole = PLACEHOLDER.fullmatch(node.strip())
         if whole:
@@ -79,12 +80,12 @@ def _interpolate(node: Any, values: dict[str, Any]) -> Any:
             value = values[match.group(1)]
             return str(value).lower() if isinstance(value, bool) else str(value)
 
-        return COMPONENT.sub(lambda m: CONTEXT[m.group(1)], PLACEHOLDER.sub(text, node))
+        return COMPONENT.sub(lambda m: context[m.group(1)], PLACEHOLDER.sub(text, node))
     return node
 
 
-def _jobs(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    return _interpolate(_documents(TEMPLATE)[1], _sample(overrides))
+def _jobs(overrides: dict[str, Any] | None = None, context: dict[str, str] = CONTEXT) -> dict[str, Any]:
+    return _interpolate(_documents(TEMPLATE)[1], _sample(overrides), context)
 
 
 def _schema_errors(document: Any) -> list[str]:
@@ -135,7 +136,7 @@ def test_every_placeholder_is_declared_and_every_input_is_used() -> None:
     context = COMPONENT.findall(body)
     assert body.count("$[[") == len(PLACEHOLDER.findall(body)) + len(context), "a malformed $[[ ... ]] placeholder"
     # GitLab only fills in the component context fields the header declares.
-    assert set(context) == set(_documents(TEMPLATE)[0]["spec"]["component"]) == {"version"}
+    assert set(context) == set(_documents(TEMPLATE)[0]["spec"]["component"]) == {"version", "sha"}
     header = TEMPLATE.read_text(encoding="utf-8").split("\n---\n", 1)[0]
     assert not COMPONENT.search(header), "GitLab does not interpolate component context in input defaults"
 
@@ -220,12 +221,12 @@ def test_rules_run_only_with_tickets_and_merge_job_only_when_sharded() -> None:
     jobs = _jobs({"parallel": 4})
     generate, merge = jobs["jira2robot-generate"], jobs["jira2robot-merge-reports"]
     assert generate["parallel"] == 4
-    never, rule = generate["rules"]
+    never, _unreleased, rule = generate["rules"]
     assert never == {"if": "$CI_COMMIT_BRANCH =~ $JIRA2ROBOT_OWN_BRANCHES", "when": "never"}
     assert merge["rules"][0] == never
     assert rule["if"].startswith("($JIRA_KEYS || $JIRA_JQL) && $CI_PIPELINE_SOURCE =~ /^(web|api|trigger|schedule")
     assert merge["variables"]["JIRA2ROBOT_SHARDS"] == 4
-    assert merge["rules"][1]["if"].endswith('&& $JIRA2ROBOT_SHARDS != "1"')
+    assert all(r["if"].endswith('&& $JIRA2ROBOT_SHARDS != "1"') for r in merge["rules"][1:])
     assert merge["needs"] == [{"job": "jira2robot-generate", "artifacts": True}]
     assert generate["artifacts"]["when"] == "always"
     assert generate["artifacts"]["reports"]["junit"][0] == "generated/junit.xml"
@@ -264,9 +265,46 @@ def test_publishing_job_is_never_interrupted_serialised_and_caches_pip() -> None
 
 def test_job_image_is_the_components_own_release() -> None:
     jobs = _jobs({"image_repository": "registry.example.com/qa/jira2robot"})
-    assert {job["image"] for job in jobs.values()} == {"registry.example.com/qa/jira2robot:1.2.3"}
+    assert {job["image"] for job in jobs.values()} == {"$JIRA2ROBOT_IMAGE"}
+    assert {job["variables"]["JIRA2ROBOT_IMAGE"] for job in jobs.values()} == {
+        "registry.example.com/qa/jira2robot:1.2.3"
+    }
     assert re.fullmatch(_inputs()["image_repository"]["regex"], "registry.example.com/qa/jira2robot")
     assert not re.fullmatch(_inputs()["image_repository"]["regex"], "registry.example.com/qa/jira2robot:latest")
+
+
+def test_without_a_released_version_the_jobs_run_the_image_of_the_components_commit() -> None:
+    """By SHA, branch or from outside the Catalog, `component.version` is empty: an image
+    `…/jira2robot:` cannot be pulled, so a rule before the ordinary one (same condition, plus
+    the empty version) switches to the image this project's pipeline pushed for that commit."""
+    unreleased = CONTEXT | {"version": ""}
+    for name, job in _jobs({"image_repository": "registry.example.com/qa/jira2robot"}, unreleased).items():
+        assert job["variables"]["JIRA2ROBOT_COMPONENT_VERSION"] == "", name
+        _never, fallback, ordinary = job["rules"]
+        assert fallback["if"] == '$JIRA2ROBOT_COMPONENT_VERSION == "" && ' + ordinary["if"], name
+        assert fallback.get("when") == ordinary.get("when"), name
+        assert fallback["variables"] == {"JIRA2ROBOT_IMAGE": f"registry.example.com/qa/jira2robot:{CONTEXT['sha']}"}
+        assert _schema_errors({name: job}) == [], name
+    # This project's pipeline pushes that image for every commit it builds.
+    (pipeline,) = _documents(PIPELINE)
+    assert pipeline["variables"]["IMAGE"] == "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA"
+    assert 'docker push "$IMAGE"' in pipeline["build-image"]["script"]
+
+
+@pytest.mark.parametrize("version", ["", "1.2.3"])
+def test_the_job_log_says_which_image_runs_when_unreleased(version: str) -> None:
+    """The generate job's first step, run in a shell as the runner does: silent for a release,
+    and for an unreleased include it names the image and how to choose another."""
+    notice = _jobs({}, CONTEXT | {"version": version})["jira2robot-generate"]["script"][0]
+    env = {"PATH": os.environ["PATH"], "JIRA2ROBOT_COMPONENT_VERSION": version}
+    env["JIRA2ROBOT_IMAGE"] = f"registry.example.com/qa/jira2robot:{version or CONTEXT['sha']}"
+    done = subprocess.run(["sh", "-c", notice], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    if version:
+        assert done.stdout == ""
+    else:
+        assert f"runs registry.example.com/qa/jira2robot:{CONTEXT['sha']}" in done.stdout
+        assert "pin a release" in done.stdout and "jira2robot-generate: image: " in done.stdout
 
 
 # --------------------------------------------------------------------------- docs
@@ -462,18 +500,18 @@ def gitlab_ci_local(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return command
 
 
-def _consumer_repo(path: Path) -> None:
+def _consumer_repo(path: Path, context: dict[str, str] = CONTEXT) -> None:
     """A test repository that includes the component the way a consumer does (local include).
 
     Its own pipeline declares `jira_keys`/`jql` as pipeline inputs (spec:inputs) and passes them
     on to the component, the recipe of docs/component.md for projects where pipeline variables
     are not allowed. GitLab fills in `$[[ component.version ]]` for a release include; the copy
-    gets the same text.
+    gets the same text (`context`: an unreleased include has an empty version).
     """
     shutil.copytree(ROOT / "generator" / "data" / "sample_repo", path)
     shutil.copytree(ROOT / "generator" / "data" / "tickets", path / "exports")
     (path / "templates").mkdir()
-    template = COMPONENT.sub(lambda m: CONTEXT[m.group(1)], TEMPLATE.read_text(encoding="utf-8"))
+    template = COMPONENT.sub(lambda m: context[m.group(1)], TEMPLATE.read_text(encoding="utf-8"))
     (path / "templates" / "generate.yml").write_text(template, encoding="utf-8")
     header = {"spec": {"inputs": {"jira_keys": {"default": ""}, "jql": {"default": ""}}}}
     consumer = {
@@ -585,3 +623,30 @@ def test_component_job_runs_sharded_from_pipeline_inputs_and_opens_draft_mrs(
         assert statuses == {"QA-101": "created", "QA-102": "created"}
         assert sorted(mr.source_branch for mr in fake.mrs.values()) == ["jira2robot/QA-101", "jira2robot/QA-102"]
         assert all(mr.title.startswith("Draft: ") for mr in fake.mrs.values())
+
+
+def test_unreleased_include_runs_and_names_the_commits_image(gitlab_ci_local: list[str], tmp_path: Path) -> None:
+    """gitlab-ci-local evaluates the rules (rules:variables included) as GitLab does: with an
+    empty component version the job gets the commit's image and its log says so."""
+    repo = tmp_path / "shop-tests"
+    _consumer_repo(repo, CONTEXT | {"version": ""})
+    run = subprocess.run(
+        [
+            *gitlab_ci_local,
+            "--force-shell-executor",
+            "--no-color",
+            "--input",
+            "jira_keys=QA-101",
+            "jira2robot-generate",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=_clean_env(),
+        cwd=repo,
+    )
+    log = run.stdout + run.stderr
+    notices = [line for line in log.splitlines() if "without a released version" in line]
+    assert len(notices) == 2, log[-3000:]  # one per shard
+    assert all(re.search(rf"this job runs \S+/qa-tools/jira2robot:{CONTEXT['sha']}, ", line) for line in notices)
+    assert all("jira2robot-generate: image: <registry>/jira2robot:<tag>" in line for line in notices)
