@@ -307,6 +307,34 @@ def test_the_job_log_says_which_image_runs_when_unreleased(version: str) -> None
         assert "pin a release" in done.stdout and "jira2robot-generate: image: " in done.stdout
 
 
+def test_artifacts_quoting_jira_text_are_for_members_by_default() -> None:
+    """Specs, tests and report.json quote tickets and Confluence pages: on a public project the
+    GitLab default (`all`) would hand them to anyone."""
+    for overrides, access in (({}, "developer"), ({"artifacts_access": "maintainer"}, "maintainer")):
+        jobs = _jobs(overrides)
+        assert {job["artifacts"]["access"] for job in jobs.values()} == {access}
+        assert _schema_errors(jobs) == []
+
+
+@pytest.mark.parametrize("requirements", [None, "robotframework==6.1.1\nrequests\n"])
+def test_default_install_pins_robot_framework_to_the_images_unless_the_repo_decides(
+    requirements: str | None, tmp_path: Path
+) -> None:
+    """The default `install` run in a shell, with pip replaced by `echo` to show what it would
+    install: the image's Robot Framework without requirements.txt, the repo's file with one."""
+    import robot
+
+    if requirements is not None:
+        (tmp_path / "requirements.txt").write_text(requirements, encoding="utf-8")
+    command = _inputs()["install"]["default"].replace("/tmp/repo-venv/bin/pip install", "echo pip install")
+    command = command.replace("python -m venv /tmp/repo-venv", "true")
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # the tool's python
+    done = subprocess.run(["sh", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    expected = f"robotframework=={robot.__version__}" if requirements is None else "robotframework -r requirements.txt"
+    assert done.stdout.strip() == f"pip install {expected}"
+
+
 # --------------------------------------------------------------------------- docs
 
 DOCS = ROOT / "docs" / "component.md"
