@@ -276,7 +276,7 @@ def test_committed_recording_matches_the_real_server_today() -> None:
 
     committed = json.loads(RECORDED.read_text(encoding="utf-8"))
     fresh = record()
-    assert fresh["server"] == committed["server"] == f"mcp-atlassian {VERSION}"  # .ci/run installs VERSION
+    assert fresh["server"] == committed["server"] == f"mcp-atlassian {VERSION}"  # ci/test.sh installs VERSION
     assert [c["case"] for c in fresh["calls"]] == [c["case"] for c in committed["calls"]]
     for new, old in zip(fresh["calls"], committed["calls"], strict=True):
         assert (new["is_error"], shape(new["result"])) == (old["is_error"], shape(old["result"])), new["case"]
