@@ -18,10 +18,11 @@ apt_tool() {
         || echo "ci/test.sh: warning: $1 could not be installed (apt-get install ${2:-$1} as root): the tests that need it will skip"
 }
 
-# tool_venv DIR NAME==VERSION: a tool whose own pins clash with ours (mcp 1.x...) gets its own
-# virtualenv beside .venv; kept when it already holds that exact version.
+# tool_venv DIR NAME[EXTRAS]==VERSION: a tool whose own pins clash with ours (mcp 1.x...) gets its
+# own virtualenv beside .venv; kept when it already holds that exact version.
 tool_venv() {
     local name="${2%%==*}" version="${2#*==}"
+    name="${name%%\[*}"
     if ! "$1/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('$name') != '$version')" 2>/dev/null; then
         python3 -m venv "$1"
         "$1/bin/python" -m pip install --quiet "$2"
