@@ -107,15 +107,15 @@ def closing(
         ]
     if settings.llm == "offline":
         lines += ["", LABELS]
-    lines += [
-        "",
-        "── What next " + "─" * 54,
-        "Run the new tests for real, with the options the dryrun used:",
-        f"  cd {repo} && {robot} {shlex.join(run)}",
-        "  (the Robot Framework installed with jira2robot, by full path so it works in any shell: a bare",
-        "  `robot` needs that virtualenv activated, and `python -m robot` that virtualenv's python)",
-        'Use it in your test repo: README.md, "Use it in your test repo in 5 steps".',
-    ]
+    lines += ["", "── What next " + "─" * 54]
+    if written:
+        lines += [
+            "Run the new tests for real, with the options the dryrun used:",
+            f"  cd {repo} && {robot} {shlex.join(run)}",
+            "  (the Robot Framework installed with jira2robot, by full path so it works in any shell: a bare",
+            "  `robot` needs that virtualenv activated, and `python -m robot` that virtualenv's python)",
+        ]
+    lines.append('Use it in your test repo: README.md, "Use it in your test repo in 5 steps".')
     if temporary:
         lines.append(f"The demo's folder stays until you remove it: rm -rf {workdir}")
     return "\n".join(lines)
