@@ -412,8 +412,8 @@ def print_summary(console: Console, results: list[TicketResult]) -> None:
     console.line("")
     console.line("jira2robot summary:")
     for r in results:
+        # The reason often names the file already ("wrote tests/x.robot ..."): print it once.
         where = r.mr_url or r.test_path or ""
+        shown = f"{where}  " if where not in r.reason else ""
         gaps = f"  [incomplete: {len(r.open_questions)} open question(s)]" if r.tests_total and not r.complete else ""
-        console.line(
-            f"  {r.key:<12} {r.status:<8} {r.attempts} attempt(s) {r.seconds:6.1f}s  {where}  {r.reason}{gaps}"
-        )
+        console.line(f"  {r.key:<12} {r.status:<8} {r.attempts} attempt(s) {r.seconds:6.1f}s  {shown}{r.reason}{gaps}")

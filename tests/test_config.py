@@ -62,6 +62,19 @@ def test_missing_everything_reported_together(tmp_path: Path):
     assert any("CI_SERVER_URL" in p and "GITLAB_TOKEN" in p for p in problems)
 
 
+@pytest.mark.parametrize("protected", ["true", "false"])
+def test_missing_gitlab_token_on_an_unprotected_branch_names_the_protected_variable(tmp_path: Path, protected: str):
+    """A protected GITLAB_TOKEN is absent from pipelines of unprotected branches: the error says so
+    there, where "needs GITLAB_TOKEN" alone sends people to check a variable that exists."""
+    env = {**BASE_ENV, "JIRA_KEYS": "QA-1", "CI_SERVER_URL": "https://gitlab.example.com", "CI_PROJECT_ID": "7"}
+    env |= {"CI_COMMIT_REF_PROTECTED": protected, "CI_COMMIT_REF_NAME": "try-jira2robot"}
+    with pytest.raises(ConfigError) as err:
+        build_settings({"repo": str(tmp_path), "publish": "gitlab"}, env)
+    (problem,) = [p for p in err.value.problems if "GITLAB_TOKEN" in p]
+    hint = "try-jira2robot is not protected, and a protected CI/CD variable reaches only pipelines of protected"
+    assert (hint in problem) is (protected == "false")
+
+
 def test_bad_keys_and_values(tmp_path: Path):
     env = {
         **BASE_ENV,
