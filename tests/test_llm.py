@@ -305,7 +305,7 @@ async def test_rejected_response_format_falls_back_and_is_remembered(server: Fak
     assert "response_format" in server.requests[0]
     assert "response_format" not in server.requests[1]
     assert "response_format" not in server.requests[2]
-    assert llm.supports_response_format is False
+    assert llm.refused(MODEL_ID) == {"response_format"}
 
 
 # --------------------------------------------------------------------------- robustness
@@ -325,7 +325,7 @@ async def test_429_with_retry_after_is_honoured_and_penalizes_the_shared_backoff
     assert len(server.requests) == 2
     assert time.monotonic() - started >= 0.3
     assert backoff.paused_until >= started + 0.3
-    assert "429 (Rate limit reached) from LLM, retrying in 0.3s (attempt 2/4)" in caplog.text
+    assert "429: Rate limit reached (rate_limit_exceeded) from LLM, retrying in 0.3s (attempt 2/4)" in caplog.text
 
 
 @pytest.mark.anyio
@@ -395,7 +395,7 @@ async def test_400_unrelated_to_response_format_is_not_retried(server: FakeOpenA
         with pytest.raises(LLMError, match="400: context length exceeded"):
             await llm.chat(USER, model=MODEL_ID, json_schema={"type": "object"})
     assert len(server.requests) == 1
-    assert llm.supports_response_format is True
+    assert llm.refused(MODEL_ID) == set()
 
 
 @pytest.mark.anyio
