@@ -42,7 +42,16 @@ from pydantic import BaseModel, Field
 
 from generator.breaker import Breaker
 from generator.llm_errors import ServerError, parse_error, rejected_parameter
-from generator.llm_stream import COMPLETE, BrokenStream, Completion, PendingCall, StreamAssembler, incomplete_reason
+from generator.llm_stream import (
+    COMPLETE,
+    BrokenStream,
+    Completion,
+    PendingCall,
+    StreamAssembler,
+    StreamError,
+    incomplete_reason,
+    sse_data,
+)
 from generator.models import LLMUsage
 from generator.redact import Redactor
 
@@ -542,9 +551,11 @@ class OpenAIChat:
                 cause = err.__cause__ or err
                 detail = self._redact(str(cause)) or type(cause).__name__
                 raise _Retry(f"{what} ({detail})", unavailable=True) from None
-            except openai.APIError as err:  # an error event in the stream: its body, whatever its shape
-                described = parse_error(0, err.body, err.message).message
+            except StreamError as err:  # an error object instead of a chunk: its message, whatever its shape
+                described = parse_error(0, err.body).message
                 raise _Retry(f"error in stream ({self._redact(described)[:300]})") from None
+            except openai.APIError as err:
+                raise _Retry(f"error in stream ({self._redact(err.message)[:200]})") from None
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
                 raise _Retry(f"malformed stream ({err})") from None
             except BrokenStream as err:
@@ -573,22 +584,31 @@ class OpenAIChat:
         """Send ``body`` and assemble the SSE stream (`generator.llm_stream`).
 
         The body goes as the SDK's ``extra_body``: fields are sent exactly as built (and as
-        adapted), including the ones the SDK has no parameter for.
+        adapted), including the ones the SDK has no parameter for. The event stream is read
+        here, not by the SDK's decoder (see `sse_data`); the SDK still raises status errors.
         """
+        import httpx2  # the SDK's transport, loaded with it
+        import openai  # loaded by __init__ already: a dict lookup
+
         fields = {key: value for key, value in body.items() if key not in ("model", "messages", "stream")}
-        request = self._client.chat.completions.create(
+        manager = self._client.chat.completions.with_streaming_response.create(
             model=body["model"], messages=body["messages"], stream=True, extra_body=fields
         )
         assembler = StreamAssembler()
-        stream = await self._within_stall(request, "response")
-        async with stream:
-            chunks = aiter(stream)
+        response = await self._within_stall(manager.__aenter__(), "response")
+        try:
+            events = aiter(sse_data(response.iter_lines()))
             while True:
                 try:
-                    chunk = await self._within_stall(anext(chunks), "streamed chunk")
+                    chunk = await self._within_stall(anext(events), "streamed chunk")
                 except StopAsyncIteration:
                     break
+                except (httpx2.RequestError, anyio.EndOfStream) as err:  # as the SDK's own stream maps them
+                    raise openai.APIConnectionError(request=response.http_request) from err
                 shown = assembler.feed(chunk)
                 if shown and on_text is not None:
                     on_text(shown)
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await manager.__aexit__(None, None, None)
         return assembler.finish()

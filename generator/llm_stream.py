@@ -10,21 +10,23 @@ The OpenAI stream contract is loose in practice, and every deviation here was me
 - reasoning models stream their thinking in a field beside ``content``: ``reasoning_content``
   (DeepSeek, vLLM's reasoning parsers) or ``reasoning`` (Ollama, newer vLLM); DeepSeek requires
   it back on the assistant turns that called tools;
-- usage may come in its own empty-``choices`` chunk (OpenAI) or on the last choice chunk.
+- usage may come in its own empty-``choices`` chunk (OpenAI) or on the last choice chunk;
+- servers and gateways send keep-alive comments (``: ping``) and ``id:``/``retry:`` fields, which
+  the `openai` SDK's decoder turns into an empty event it then fails to parse as JSON
+  (openai/openai-python#2722, #3833): `sse_data` reads the event stream by the SSE spec instead.
 
-What the server sent beyond the standard fields is kept so the conversation can be sent back
-as the server expects (`Completion.assistant_turn`).
+Chunks are read as plain JSON, so what the server sent beyond the standard fields is kept and
+the conversation can be sent back as the server expects (`Completion.assistant_turn`).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from generator.models import LLMUsage
-
-if TYPE_CHECKING:
-    from openai.types.chat.chat_completion_chunk import ChatCompletionChunk, ChoiceDeltaToolCall
 
 #: Streamed reasoning fields, in the spelling each server uses; echoed back under the same name.
 REASONING_FIELDS = ("reasoning_content", "reasoning")
@@ -34,6 +36,47 @@ COMPLETE = frozenset({"stop", "tool_calls", "function_call"})
 
 class BrokenStream(Exception):
     """The stream ended before the answer did (nothing at all, or no ``finish_reason``)."""
+
+
+class StreamError(Exception):
+    """The server sent an error object in the stream instead of a chunk; ``body`` is that object."""
+
+    def __init__(self, body: object) -> None:
+        super().__init__("error event in the stream")
+        self.body = body
+
+
+async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
+    """The JSON payload of each event of an SSE stream, until ``[DONE]`` or its end.
+
+    By the spec (html.spec.whatwg.org, "event stream interpretation"): comment lines are
+    ignored, ``data:`` lines of one event are joined, and a blank line dispatches an event only
+    when data was given (so a ``: ping`` after an ``id:`` is nothing, not an empty event).
+    ``json.JSONDecodeError`` for a payload that is not JSON: a malformed stream.
+    """
+    data: list[str] = []
+    async for raw in lines:
+        line = raw.rstrip("\r")
+        if line:
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            if name == "data":
+                data.append(value[1:] if value.startswith(" ") else value)
+            continue
+        if not data:
+            continue
+        payload = "\n".join(data)
+        data = []
+        if payload.strip() == "[DONE]":
+            return
+        decoded = json.loads(payload)
+        if isinstance(decoded, dict) and decoded.get("error") and not decoded.get("choices"):
+            raise StreamError(decoded["error"])
+        if isinstance(decoded, dict):
+            yield decoded
+    if data and (payload := "\n".join(data)).strip() != "[DONE]":  # a last event without its blank line
+        yield json.loads(payload)
 
 
 @dataclass
@@ -84,44 +127,41 @@ class StreamAssembler:
         self._received = False
         self.completion = Completion()
 
-    def feed(self, chunk: ChatCompletionChunk) -> str | None:
+    def feed(self, chunk: dict[str, Any]) -> str | None:
         shown: list[str] = []
-        if chunk.usage is not None:
-            self._usage(chunk.usage)
-        for choice in chunk.choices or []:
-            self._received = True
-            if choice.finish_reason:
-                self.completion.finish_reason = choice.finish_reason
-            extra = choice.model_extra or {}
-            if isinstance(extra.get("usage"), dict):  # usage on the choice itself (non-standard)
-                self._usage_dict(extra["usage"])
-            delta = choice.delta
-            if delta is None:  # Azure's content filter annotations carry no delta
+        if isinstance(chunk.get("usage"), dict):
+            self._usage(chunk["usage"])
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict):
                 continue
-            if delta.content:
-                self._parts.append(delta.content)
-                shown.append(delta.content)
+            self._received = True
+            if choice.get("finish_reason"):
+                self.completion.finish_reason = str(choice["finish_reason"])
+            if isinstance(choice.get("usage"), dict):  # usage on the choice itself (non-standard)
+                self._usage(choice["usage"])
+            delta = choice.get("delta")
+            if not isinstance(delta, dict):  # Azure's content filter annotations carry no delta
+                continue
+            content = delta.get("content")
+            if isinstance(content, str) and content:
+                self._parts.append(content)
+                shown.append(content)
             for name in REASONING_FIELDS:
-                value = (delta.model_extra or {}).get(name)
+                value = delta.get(name)
                 if isinstance(value, str) and value:
                     self._reasoning.setdefault(name, []).append(value)
-            for tool_delta in delta.tool_calls or []:
-                self._merge_tool_delta(tool_delta)
+            for tool_delta in delta.get("tool_calls") or []:
+                if isinstance(tool_delta, dict):
+                    self._merge_tool_delta(tool_delta)
         return "".join(shown) or None
 
-    def _usage(self, usage: Any) -> None:
-        self.completion.usage = LLMUsage(
-            calls=1, prompt_tokens=usage.prompt_tokens or 0, completion_tokens=usage.completion_tokens or 0
-        )
-        self.completion.usage_reported = True
-
-    def _usage_dict(self, usage: dict[str, Any]) -> None:
+    def _usage(self, usage: dict[str, Any]) -> None:
         prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
         if isinstance(prompt, int) and isinstance(completion, int):
             self.completion.usage = LLMUsage(calls=1, prompt_tokens=prompt, completion_tokens=completion)
             self.completion.usage_reported = True
 
-    def _merge_tool_delta(self, delta: ChoiceDeltaToolCall) -> None:
+    def _merge_tool_delta(self, delta: dict[str, Any]) -> None:
         """Fold one streamed tool-call fragment into its call.
 
         Servers differ: the id and name may come in different chunks, some repeat the full name in
@@ -129,22 +169,23 @@ class StreamAssembler:
         continues the last one).
         """
         pending = self._pending
-        index = getattr(delta, "index", None)
-        if index is None:
-            is_new = delta.id is not None and all(call.id != delta.id for call in pending.values())
+        index, call_id = delta.get("index"), delta.get("id") or None
+        if not isinstance(index, int):
+            is_new = call_id is not None and all(call.id != call_id for call in pending.values())
             index = len(pending) if is_new or not pending else max(pending)
         call = pending.setdefault(index, PendingCall())
-        if delta.id:
-            call.id = delta.id
-        extra = {key: value for key, value in (delta.model_extra or {}).items() if value is not None}
+        if call_id:
+            call.id = str(call_id)
+        extra = {k: v for k, v in delta.items() if k not in ("index", "id", "type", "function") and v is not None}
         _merge(call.extra, extra)
-        function = delta.function
-        if function is None:
+        function = delta.get("function")
+        if not isinstance(function, dict):
             return
-        if function.name and function.name != call.name:
-            call.name = function.name if not call.name else call.name + function.name
-        if function.arguments:
-            call.arguments += function.arguments
+        name, arguments = function.get("name"), function.get("arguments")
+        if isinstance(name, str) and name and name != call.name:
+            call.name = name if not call.name else call.name + name
+        if isinstance(arguments, str) and arguments:
+            call.arguments += arguments
 
     def finish(self) -> Completion:
         """The assembled completion; `BrokenStream` when the stream did not end like an answer."""
