@@ -36,6 +36,7 @@ class ToolCalls:
     split: bool = True
     content: str = ""
     usage: bool = True
+    reasoning: str = ""
 
 
 @dataclass

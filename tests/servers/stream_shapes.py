@@ -78,11 +78,11 @@ class Profile:
     async def events(self, ctx: StreamContext, reply: Text | ToolCalls) -> AsyncIterator[str]:
         for event in self.opening(ctx):
             yield event
+        if reply.reasoning and self.reasoning_field:
+            for piece in pieces(reply.reasoning, 7):
+                await ctx.pace(piece)
+                yield ctx.chunk({"content": "", self.reasoning_field: piece})
         if isinstance(reply, Text):
-            if reply.reasoning and self.reasoning_field:
-                for piece in pieces(reply.reasoning, reply.chunk_size):
-                    await ctx.pace(piece)
-                    yield ctx.chunk({"content": "", self.reasoning_field: piece} | self.reasoning_extra())
             generated = reply.reasoning_prefix + reply.content
             for piece in pieces(generated, reply.chunk_size):
                 await ctx.pace(piece)
@@ -90,7 +90,7 @@ class Profile:
             for event in self.closing(ctx, reply.finish, reply.reasoning + generated, reply.usage):
                 yield event
             return
-        generated = reply.content
+        generated = reply.reasoning + reply.content
         if reply.content:
             yield ctx.chunk({"content": reply.content})
         for index, (name, arguments) in enumerate(reply.calls):
@@ -100,9 +100,6 @@ class Profile:
                 yield ctx.chunk({"tool_calls": [delta]})
         for event in self.closing(ctx, "tool_calls", generated, reply.usage):
             yield event
-
-    def reasoning_extra(self) -> dict[str, Any]:
-        return {}
 
     def opening(self, ctx: StreamContext) -> list[str]:
         return [ctx.chunk({"role": "assistant", "content": ""})]
