@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from tests.servers.replies import Error
 from tests.servers.stream_shapes import Profile, StreamContext, retry_after, sse
@@ -225,6 +225,11 @@ class Gateway(Profile):
     empty event and fails on it (openai/openai-python#2722)."""
 
     name = "sse-gateway"
+
+    def error_response(self, error: Error) -> Response:
+        # A proxy whose upstream is down answers its own plain text, not JSON (Envoy's
+        # "upstream connect error …" as text/plain 503, knative-extensions/net-contour#237; vllm-project/aibrix#1103).
+        return PlainTextResponse(error.message, status_code=error.status, headers=retry_after(error))
 
     async def events(self, ctx: StreamContext, reply: Any) -> Any:
         yield "retry: 3000\n\n"
