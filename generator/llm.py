@@ -30,10 +30,8 @@ import contextlib
 import json
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,7 +39,9 @@ import anyio
 from pydantic import BaseModel, Field
 
 from generator.breaker import Breaker
-from generator.llm_errors import ServerError, parse_error, rejected_parameter
+from generator.llm_errors import ServerError, parse_error
+from generator.llm_request import RequestFields
+from generator.llm_retry import RETRYABLE_STATUS, UNAVAILABLE_STATUS, Backoff, Retry, retry_after_seconds
 from generator.llm_stream import (
     COMPLETE,
     BrokenStream,
@@ -61,18 +61,12 @@ if TYPE_CHECKING:  # the SDK costs half a second to import: only `--llm openai` 
 log = logging.getLogger("jira2robot.llm")
 
 DEFAULT_TOOL_RESULT_CHARS = 12_000
-_RETRYABLE_STATUS = frozenset({408, 409, 429})
-#: Statuses a gateway answers when the model behind it is down: they count for the breaker.
-_UNAVAILABLE_STATUS = frozenset({502, 503, 504})
-_MAX_RETRY_AFTER = 120.0
 # Sent to servers that need a bearer token shape even when none is configured (Ollama, vLLM).
 _NO_KEY = "no-key"
 _FINAL_ANSWER_NUDGE = (
     "You have used all the tool calls available for this task. Do not call any tool: "
     "answer now with your final result, using what you already know."
 )
-#: How a refused field is adapted: renamed to the field the server wants instead, else dropped.
-_RENAMED = {"max_tokens": "max_completion_tokens"}
 
 
 @dataclass(frozen=True)
@@ -100,36 +94,6 @@ class LLMError(Exception):
         self.attempts = attempts
 
 
-class Backoff:
-    """Run-wide pause shared by all tickets: a 429 anywhere slows every caller.
-
-    A rate limit is a property of the server, not of the call that happened to hit it, so
-    every ticket's next request waits until the pause is over instead of each discovering the
-    limit on its own.
-    """
-
-    def __init__(self) -> None:
-        self._until = 0.0
-
-    @property
-    def paused_until(self) -> float:
-        """`time.monotonic()` value until which calls wait (0 when never penalized)."""
-        return self._until
-
-    @property
-    def remaining(self) -> float:
-        return max(0.0, self._until - time.monotonic())
-
-    async def wait(self) -> None:
-        """Sleep until the shared pause is over; re-checks because it may be extended meanwhile."""
-        while (remaining := self.remaining) > 0:
-            await anyio.sleep(remaining)
-
-    def penalize(self, seconds: float) -> None:
-        """Extend the pause to now + seconds, never shortening a longer pause already set."""
-        self._until = max(self._until, time.monotonic() + max(0.0, seconds))
-
-
 class ChatResult(BaseModel):
     text: str = Field(description="Final assistant text (of the last round), raw: reasoning/fences not stripped.")
     usage: LLMUsage = Field(description="Summed over rounds; calls = number of completed HTTP completions.")
@@ -153,46 +117,9 @@ class ChatModel(Protocol):
     ) -> ChatResult: ...
 
 
-class _Retry(Exception):
-    """A failed attempt worth retrying, with the delay the server or the backoff asks for.
-
-    ``unavailable`` marks failures that say the endpoint is not answering (connection refused
-    or lost, timeouts, a gateway's 502/503/504): only those count for the breaker.
-    """
-
-    def __init__(
-        self, what: str, delay: float | None = None, status: int | None = None, *, unavailable: bool = False
-    ) -> None:
-        super().__init__(what)
-        self.what = what
-        self.delay = delay
-        self.status = status
-        self.unavailable = unavailable
-
-
 def _estimate_tokens(chars: int) -> int:
     """Rough count (~4 characters per token) for servers that send no usage: an estimate only."""
     return chars // 4
-
-
-def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds from ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date), capped."""
-    value = headers.get("retry-after-ms")
-    if value:
-        with contextlib.suppress(ValueError):
-            return min(max(float(value) / 1000, 0.0), _MAX_RETRY_AFTER)
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 
 def server_error(err: openai.APIStatusError) -> ServerError:
@@ -202,14 +129,6 @@ def server_error(err: openai.APIStatusError) -> ServerError:
     except Exception:  # a streamed response that was never read: the SDK's body is all there is
         text = ""
     return parse_error(err.status_code, err.body, text)
-
-
-@dataclass
-class _Adaptation:
-    """What one model's server refused so far in this run, so later calls do not ask again."""
-
-    dropped: set[str] = field(default_factory=set)
-    renamed: dict[str, str] = field(default_factory=dict)
 
 
 class OpenAIChat:
@@ -263,17 +182,14 @@ class OpenAIChat:
         self._retries = retries
         self._limiter = limiter
         self.backoff = backoff or Backoff()
-        self._temperature = temperature
-        self._model_fields = {name: dict(fields) for name, fields in (model_fields or {}).items()}
-        self._adapted: dict[str, _Adaptation] = {}
+        self._fields = RequestFields(temperature, model_fields, self._redact)
         self._retry_base_delay = retry_base_delay
         self._max_retry_delay = max_retry_delay
         self._max_tool_result_chars = max_tool_result_chars
 
     def refused(self, model: str) -> set[str]:
         """Request fields ``model``'s server refused in this run (dropped or renamed since)."""
-        adapted = self._adapted.get(model)
-        return set() if adapted is None else adapted.dropped | set(adapted.renamed)
+        return self._fields.refused(model)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -409,7 +325,9 @@ class OpenAIChat:
         attempt = 0
         while True:
             attempt += 1
-            body = self._request(messages, model=model, tools=tools, json_schema=json_schema)
+            body = self._fields.build(
+                messages, model=model, tools=[tool.to_openai() for tool in tools], json_schema=json_schema
+            )
             try:
                 completion = await self._attempt(body, on_text=on_text)
                 if self._breaker is not None:
@@ -417,11 +335,11 @@ class OpenAIChat:
                 return completion
             except openai.APIStatusError as err:
                 error = server_error(err)
-                if self._adapt(model, body, error):
+                if self._fields.adapt(model, body, error):
                     attempt -= 1  # the request changed: a new first attempt, not a retry
                     continue
                 failure = self._classify_status(err, error)
-            except _Retry as err:
+            except Retry as err:
                 failure = err
             if failure.unavailable and self._breaker is not None:
                 self._breaker.failure(failure.what)
@@ -437,89 +355,21 @@ class OpenAIChat:
             log.warning("%s from LLM, retrying in %.1fs (attempt %d/%d)", failure.what, delay, attempt + 1, attempts)
             await anyio.sleep(delay)
 
-    def _request(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        model: str,
-        tools: Sequence[Tool],
-        json_schema: dict[str, Any] | None,
-    ) -> dict[str, Any]:
-        """The request body, with the model's configured fields and what its server refused adapted."""
-        body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
-        body["stream_options"] = {"include_usage": True}
-        if self._temperature is not None:
-            body["temperature"] = self._temperature
-        for name, value in self._model_fields.get(model, {}).items():
-            if value is None:
-                body.pop(name, None)
-            else:
-                body[name] = value
-        if tools:
-            body["tools"] = [tool.to_openai() for tool in tools]
-        if json_schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "test_spec", "schema": json_schema, "strict": False},
-            }
-        adapted = self._adapted.get(model)
-        if adapted is not None:
-            for old, new in adapted.renamed.items():
-                if old in body:
-                    body[new] = body.pop(old)
-            for name in adapted.dropped:
-                body.pop(name, None)
-        if "tools" not in body:
-            body.pop("tool_choice", None)
-        return body
-
-    def _adapt(self, model: str, body: dict[str, Any], error: ServerError) -> bool:
-        """Drop or rename the one field the server refused, for this model, for the rest of the run.
-
-        False when the refusal is not about a field we may change (or that field was adapted
-        already and is refused again): the error then stands.
-        """
-        name = rejected_parameter(error, [key for key in body if key not in ("model", "messages", "stream")])
-        if name is None:
-            return False
-        adapted = self._adapted.setdefault(model, _Adaptation())
-        renamed = _RENAMED.get(name)
-        if renamed is not None and name not in adapted.renamed:
-            adapted.renamed[name] = renamed
-            action = f"sending {renamed} instead"
-        elif name in adapted.dropped:
-            return False
-        else:
-            adapted.dropped.add(name)
-            action = {
-                "response_format": "asking for JSON in the prompt instead",
-                "tools": "the writer goes on without tools",
-                "temperature": "using the server's default temperature",
-            }.get(name, "leaving it out")
-        log.warning(
-            "LLM server refused %s for model %s (%s); %s for the rest of the run",
-            name,
-            model,
-            self._redact(error.describe())[:300],
-            action,
-        )
-        return True
-
     def _delay(self, attempt: int) -> float:
         """Exponential backoff (base, 2×base, 4×base…) capped, with up to 10 % jitter so callers desynchronize."""
         delay = min(self._retry_base_delay * 2 ** (attempt - 1), self._max_retry_delay)
         return delay * random.uniform(1.0, 1.1)
 
-    def _classify_status(self, err: openai.APIStatusError, error: ServerError) -> _Retry:
+    def _classify_status(self, err: openai.APIStatusError, error: ServerError) -> Retry:
         """Return the retryable failure, or raise `LLMError` for errors a retry cannot fix."""
         status = err.status_code
         what = self._redact(error.describe())[:600]
-        if status in _RETRYABLE_STATUS or status >= 500:
-            return _Retry(
+        if status in RETRYABLE_STATUS or status >= 500:
+            return Retry(
                 what,
-                _retry_after_seconds(err.response.headers),
+                retry_after_seconds(err.response.headers),
                 status,
-                unavailable=status in _UNAVAILABLE_STATUS,
+                unavailable=status in UNAVAILABLE_STATUS,
             )
         raise LLMError(f"LLM server answered {what}", status=status) from None
 
@@ -527,7 +377,7 @@ class OpenAIChat:
         """One HTTP completion under the limiter and the per-call timeout.
 
         Transport failures, timeouts, stalls and answers that are not complete (cut, filtered)
-        are raised as `_Retry`; HTTP status errors propagate as the SDK raised them so the
+        are raised as `Retry`; HTTP status errors propagate as the SDK raised them so the
         caller can read what the server refused.
         """
         import openai  # loaded by __init__ already: a dict lookup
@@ -543,23 +393,23 @@ class OpenAIChat:
                 with anyio.fail_after(self._timeout):
                     completion = await self._stream(body, on_text)
             except TimeoutError:
-                raise _Retry(f"timeout after {self._timeout:g}s", unavailable=True) from None
+                raise Retry(f"timeout after {self._timeout:g}s", unavailable=True) from None
             except openai.APIStatusError:
                 raise
             except openai.APIConnectionError as err:  # APITimeoutError too: connect_timeout, mostly
                 what = "timeout" if isinstance(err, openai.APITimeoutError) else "connection error"
                 cause = err.__cause__ or err
                 detail = self._redact(str(cause)) or type(cause).__name__
-                raise _Retry(f"{what} ({detail})", unavailable=True) from None
+                raise Retry(f"{what} ({detail})", unavailable=True) from None
             except StreamError as err:  # an error object instead of a chunk: its message, whatever its shape
                 described = parse_error(0, err.body).message
-                raise _Retry(f"error in stream ({self._redact(described)[:300]})") from None
+                raise Retry(f"error in stream ({self._redact(described)[:300]})") from None
             except openai.APIError as err:
-                raise _Retry(f"error in stream ({self._redact(err.message)[:200]})") from None
+                raise Retry(f"error in stream ({self._redact(err.message)[:200]})") from None
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                raise _Retry(f"malformed stream ({err})") from None
+                raise Retry(f"malformed stream ({err})") from None
             except BrokenStream as err:
-                raise _Retry(str(err), unavailable=True) from None
+                raise Retry(str(err), unavailable=True) from None
         if not completion.usage_reported:
             arguments = "".join(call.name + call.arguments for call in completion.calls)
             completion.usage = LLMUsage(
@@ -569,7 +419,7 @@ class OpenAIChat:
             )
         finish = completion.finish_reason or ""
         if finish not in COMPLETE:
-            raise _Retry(incomplete_reason(finish))
+            raise Retry(incomplete_reason(finish))
         return completion
 
     async def _within_stall(self, step: Awaitable[Any], waiting_for: str) -> Any:
@@ -578,7 +428,7 @@ class OpenAIChat:
             with anyio.fail_after(self._stall_timeout):
                 return await step
         except TimeoutError:
-            raise _Retry(f"stalled: no {waiting_for} for {self._stall_timeout:g}s", unavailable=True) from None
+            raise Retry(f"stalled: no {waiting_for} for {self._stall_timeout:g}s", unavailable=True) from None
 
     async def _stream(self, body: dict[str, Any], on_text: Callable[[str], None] | None) -> Completion:
         """Send ``body`` and assemble the SSE stream (`generator.llm_stream`).
