@@ -10,7 +10,8 @@ The OpenAI stream contract is loose in practice, and every deviation here was me
 - reasoning models stream their thinking in a field beside ``content``: ``reasoning_content``
   (DeepSeek, vLLM's reasoning parsers) or ``reasoning`` (Ollama, newer vLLM); DeepSeek requires
   it back on the assistant turns that called tools;
-- usage may come in its own empty-``choices`` chunk (OpenAI) or on the last choice chunk;
+- usage may come in its own empty-``choices`` chunk (OpenAI), on a chunk with choices (xAI,
+  BerriAI/litellm#17136) or under ``x_groq`` on the last chunk (Groq, vercel/ai#1651);
 - servers and gateways send keep-alive comments (``: ping``) and ``id:``/``retry:`` fields, which
   the `openai` SDK's decoder turns into an empty event it then fails to parse as JSON
   (openai/openai-python#2722, #3833): `sse_data` reads the event stream by the SSE spec instead.
@@ -129,16 +130,15 @@ class StreamAssembler:
 
     def feed(self, chunk: dict[str, Any]) -> str | None:
         shown: list[str] = []
-        if isinstance(chunk.get("usage"), dict):
-            self._usage(chunk["usage"])
+        for usage in (chunk.get("usage"), (chunk.get("x_groq") or {}).get("usage")):
+            if isinstance(usage, dict):
+                self._usage(usage)
         for choice in chunk.get("choices") or []:
             if not isinstance(choice, dict):
                 continue
             self._received = True
             if choice.get("finish_reason"):
                 self.completion.finish_reason = str(choice["finish_reason"])
-            if isinstance(choice.get("usage"), dict):  # usage on the choice itself (non-standard)
-                self._usage(choice["usage"])
             delta = choice.get("delta")
             if not isinstance(delta, dict):  # Azure's content filter annotations carry no delta
                 continue

@@ -31,7 +31,7 @@ from tests.servers.fake_openai import (
     Text,
     ToolCalls,
 )
-from tests.servers.model_servers import Gateway
+from tests.servers.model_servers import Gateway, Groq
 
 API_KEY = "sk-test-secret-key-0123456789"
 USER = [{"role": "user", "content": "Write the spec for PROJ-1."}]
@@ -632,3 +632,17 @@ async def test_a_proxy_answering_plain_text_is_quoted() -> None:
         async with OpenAIChat(base_url=fake.base_url, api_key=API_KEY, retries=1, retry_base_delay=0.01) as llm:
             with pytest.raises(LLMError, match=r"after 2 attempt\(s\): 503: upstream connect error or disconnect"):
                 await llm.chat(USER, model=MODEL_ID)
+
+
+@pytest.mark.anyio
+async def test_usage_under_x_groq_on_the_last_chunk_is_counted_not_estimated() -> None:
+    groq = Groq()
+    with FakeOpenAI(profile=groq) as fake:
+        fake.script(Text("*** Test Cases ***\nA test\n    Log    hello"))
+        async with OpenAIChat(base_url=fake.base_url, api_key=API_KEY) as llm:
+            result = await llm.chat(USER, model=MODEL_ID)
+    sent = groq.sent[0]
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (
+        sent["prompt_tokens"],
+        sent["completion_tokens"],
+    )

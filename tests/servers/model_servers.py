@@ -7,6 +7,7 @@ jira2robot's client expects: where a server is awkward, the emulation is awkward
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -218,6 +219,26 @@ class Anthropic(Profile):
         return JSONResponse(body, status_code=error.status, headers=retry_after(error))
 
 
+class Groq(Profile):
+    """Groq's OpenAI compatibility: usage under `x_groq` on the last chunk, no usage chunk of its own
+    (vercel/ai#1651, the chunk as quoted there). Token counts are its tokenizer's, not characters/4:
+    here, words."""
+
+    name = "groq"
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, int]] = []
+
+    def closing(self, ctx: StreamContext, finish: str, generated: str, send_usage: bool) -> list[str]:
+        ctx.usage_for(generated)  # the scripted server's statistics
+        prompt = len(json.dumps(ctx.body.get("messages", [])).split())
+        usage = {"queue_time": 0.07, "prompt_tokens": prompt, "prompt_time": 0.006,
+                 "completion_tokens": len(generated.split()), "total_tokens": prompt + len(generated.split())}  # fmt: skip
+        self.sent.append(usage)
+        choice = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}
+        return [sse(ctx.payload([choice], x_groq={"id": "req_01hy8ppkajfqk987jv2vx88m9r", "usage": usage}))]
+
+
 class Gateway(Profile):
     """An SSE gateway in front of a model server: an `id:` on every event, `: ping` keep-alive
     comments while the model works, a `retry:` directive (theopenco/llmgateway#1541 and #2334,
@@ -241,5 +262,6 @@ class Gateway(Profile):
 
 #: Every emulated server kind, by name (the compatibility table in docs/model-servers.md).
 PROFILES: dict[str, type[Profile]] = {
-    profile.name: profile for profile in (OpenAIReasoning, Azure, VLLM, Ollama, DeepSeek, Gemini, Anthropic, Gateway)
+    profile.name: profile
+    for profile in (OpenAIReasoning, Azure, VLLM, Ollama, DeepSeek, Gemini, Anthropic, Groq, Gateway)
 }
