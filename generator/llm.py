@@ -1,4 +1,4 @@
-"""A narrow chat client for any OpenAI-compatible server (vLLM, Ollama, LiteLLM, Mistral…).
+"""A narrow chat client for any OpenAI-compatible server (those tested: docs/model-servers.md).
 
 The planner and the writer only need "send messages, maybe let the model call tools, get the
 final text", so that is the whole surface. What this module adds over the `openai` SDK is what
@@ -11,7 +11,7 @@ a CI job processing many tickets against a shared, often self-hosted, model need
   `Backoff` rather than each ticket hammering the server independently;
 - a request field the server refuses (``temperature`` on reasoning models, ``max_tokens``,
   ``response_format``, ``tools``…) is dropped or adapted by what the server says, retried once
-  and remembered for the run (`generator.llm_errors`);
+  and remembered for the run (`generator.llm_request`, `generator.llm_errors`);
 - what the server needs back is sent back: streamed reasoning and tool calls' extra fields
   (`generator.llm_stream`);
 - deadlines a CI job can live with: connecting, silence between streamed chunks, and the whole
