@@ -101,7 +101,9 @@ class ChatResult(BaseModel):
     messages: list[dict[str, Any]] = Field(
         description="The full conversation incl. tool results and the final answer, to continue it (repair loop)."
     )
-    finish_reason: str | None = Field(None, description="Of the last round; 'length' means the answer was cut off.")
+    finish_reason: str | None = Field(
+        None, description="Of the last round: stop or tool_calls (any other is retried, never returned)."
+    )
 
 
 class ChatModel(Protocol):

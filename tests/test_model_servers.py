@@ -117,7 +117,7 @@ def test_azure_content_filter_is_never_a_complete_answer(serve, atlassian, sampl
     entry = run(server, atlassian, sample_repo, tmp_path / "out")
     assert_created_with_every_test(entry, sample_repo)
     assert len(server.requests) == 3
-    assert server.headers[0]["authorization"] == f"Bearer {API_KEY}"
+    assert server.base_url.endswith("/openai/v1") and server.headers[0]["authorization"] == f"Bearer {API_KEY}"
 
 
 def test_azure_content_filter_every_time_fails_the_ticket_saying_so(serve, atlassian, sample_repo, tmp_path):

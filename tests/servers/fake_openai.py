@@ -133,7 +133,7 @@ class FakeOpenAI:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("FakeOpenAI server did not start")
             time.sleep(0.01)
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self.base_url = f"http://127.0.0.1:{port}{self.profile.base_path}"
         return self
 
     def stop(self) -> None:
@@ -170,8 +170,8 @@ class FakeOpenAI:
     def _app(self) -> Starlette:
         return Starlette(
             routes=[
-                Route("/v1/chat/completions", self._chat, methods=["POST"]),
-                Route("/v1/models", self._models, methods=["GET"]),
+                Route(f"{self.profile.base_path}/chat/completions", self._chat, methods=["POST"]),
+                Route(f"{self.profile.base_path}/models", self._models, methods=["GET"]),
             ]
         )
 

@@ -49,6 +49,8 @@ class Azure(Profile):
     """Azure OpenAI, v1 URL (`https://<resource>.openai.azure.com/openai/v1/`), content filter on."""
 
     name = "azure"
+    # The v1 API lives under /openai/v1/ (learn.microsoft.com, azure ai-foundry openai api-version-lifecycle).
+    base_path = "/openai/v1"
 
     def refuse(self, body: dict[str, Any], headers: dict[str, str]) -> Error | None:
         # The v1 API takes the key as `api-key` or as a bearer token (learn.microsoft.com,

@@ -57,6 +57,8 @@ class Profile:
     """A server that follows OpenAI's documented stream and error shapes exactly."""
 
     name = "openai-compatible"
+    #: Where the API is served (the part of OPENAI_BASE_URL after the host).
+    base_path = "/v1"
     #: The delta field reasoning is streamed in; None: the server streams none.
     reasoning_field: str | None = None
 
