@@ -58,6 +58,7 @@ node_20
 
 # Tools in their own virtualenvs, one line each (the version the tests and recordings expect).
 tool_venv .venv-mcp-atlassian mcp-atlassian==0.23.1   # tests/servers/mcp_atlassian_process.py
+tool_venv .venv-litellm "litellm[proxy]==1.106.12"    # tests/servers/litellm_process.py
 
 # --- lint and test --------------------------------------------------------------------------
 

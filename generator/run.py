@@ -281,6 +281,8 @@ async def _run(
                 limiter=anyio.CapacityLimiter(limits.llm_concurrency),
                 backoff=Backoff(),
                 breaker=breakers.llm,
+                temperature=cfg.temperature,
+                model_fields={name: options.request_fields() for name, options in cfg.models.items()},
             )
             stack.push_async_callback(llm.aclose)
         mcp_limiter = anyio.CapacityLimiter(limits.mcp_concurrency)
@@ -330,7 +332,10 @@ async def _run(
             jira=jira,
             planner=LLMPlanner(llm, settings.model_planner) if llm else OfflinePlanner(),
             writer=LLMWriter(
-                llm, settings.model_writer, tools=redacted(tools, redactor), max_tool_rounds=limits.max_tool_rounds
+                llm,
+                settings.model_writer,
+                tools=redacted(tools, redactor) if cfg.writer_tools else (),
+                max_tool_rounds=limits.max_tool_rounds,
             )
             if llm
             else OfflineWriter(),

@@ -246,7 +246,8 @@ def build_settings(
             problems.append(f"--scan-timeout / JIRA2ROBOT_SCAN_TIMEOUT: expected seconds, got {value!r}")
     usable = repo.is_dir()
     try:
-        repo_config = RepoConfig.model_validate({**repo_config.model_dump(), **overrides})
+        # Only what was set: a model's unset `temperature` must stay unset, not become "send none".
+        repo_config = RepoConfig.model_validate({**repo_config.model_dump(exclude_unset=True), **overrides})
     except ValidationError as exc:
         problems.extend(format_pydantic("", exc))
         usable = False

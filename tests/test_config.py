@@ -101,3 +101,25 @@ def test_demo_defaults_to_offline_without_llm_settings(tmp_path: Path):
     assert s.llm == "offline"
     s = build_settings({"repo": str(tmp_path)}, {"OPENAI_BASE_URL": "http://x/v1"}, command="demo")
     assert s.llm == "openai"
+
+
+def test_model_request_fields_survive_layering_and_errors_name_the_key(tmp_path: Path):
+    (tmp_path / ".jira2robot.yml").write_text(
+        "temperature: null\nwriter_tools: false\nmodels:\n  gpt-5:\n    temperature: null\n    reasoning_effort: low\n"
+        "  qwen:\n    max_tokens: 4000\n    extra_body: {top_k: 20}\n"
+    )
+    s = build_settings({"repo": str(tmp_path), "keys": "QA-1"}, BASE_ENV)
+    cfg = s.repo_config
+    assert cfg.temperature is None and cfg.writer_tools is False
+    # An unset temperature stays unset through the layering: only gpt-5 asks for none.
+    assert cfg.models["gpt-5"].request_fields() == {"reasoning_effort": "low", "temperature": None}
+    assert cfg.models["qwen"].request_fields() == {"top_k": 20, "max_tokens": 4000}
+    (tmp_path / ".jira2robot.yml").write_text(
+        "writer_tools: sometimes\nmodels:\n  gpt-5:\n    temprature: 1\n    max_tokens: lots\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_repo_config(tmp_path)
+    text = str(err.value)
+    assert "key 'writer_tools'" in text
+    assert "unknown key 'models.gpt-5.temprature'" in text
+    assert "key 'models.gpt-5.max_tokens'" in text
