@@ -178,7 +178,7 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
         examples=find_examples(rc.suites, ticket, limit=cfg.limits.examples),
     )
     log.info(
-        f"ticket: {ticket.summary!r}, {len(ticket.acceptance_criteria)} criteria; "
+        f"ticket: {ticket.summary!r}, {len(ticket.acceptance_criteria)} acceptance-criteria line(s); "
         f"{len(ctx.pages)} page(s); examples: {', '.join(e.path for e in ctx.examples) or 'none'}"
     )
 
