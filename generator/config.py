@@ -8,7 +8,7 @@ import posixpath
 import re
 import shlex
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -79,6 +79,32 @@ class MergeRequestSettings(_Strict):
     dashboard: bool = False  # keep the "jira2robot dashboard" issue current (generator/publish/dashboard.py)
 
 
+class ModelOptions(_Strict):
+    """Request fields for one model (`models.<name>` in `.jira2robot.yml`), for the servers that
+    need them: reasoning models that only take their default temperature, a reasoning effort, a
+    server's own fields (`extra_body`, sent as they are). See docs/model-servers.md."""
+
+    temperature: float | None = Field(
+        None, ge=0, le=2, description="Overrides the run's temperature for this model; null: none sent."
+    )
+    reasoning_effort: str | None = Field(None, description="e.g. low, medium, high (OpenAI o-series/gpt-5, DeepSeek).")
+    max_tokens: int | None = Field(
+        None, ge=1, description="Output cap; sent as max_completion_tokens when the server asks."
+    )
+    extra_body: dict[str, Any] = Field(default_factory=dict, description="More request fields, sent as they are.")
+
+    def request_fields(self) -> dict[str, Any]:
+        """The fields to add to every request for this model; a None value means "send none"."""
+        fields: dict[str, Any] = dict(self.extra_body)
+        if self.reasoning_effort is not None:
+            fields["reasoning_effort"] = self.reasoning_effort
+        if self.max_tokens is not None:
+            fields["max_tokens"] = self.max_tokens
+        if "temperature" in self.model_fields_set:
+            fields["temperature"] = self.temperature
+        return fields
+
+
 class RepoConfig(_Strict):
     """The keys allowed in `.jira2robot.yml` (also settable by flag or env where listed)."""
 
@@ -109,6 +135,11 @@ class RepoConfig(_Strict):
     merge_request: MergeRequestSettings = Field(default_factory=MergeRequestSettings)
     planner_model: str | None = None
     writer_model: str | None = None
+    temperature: float | None = Field(
+        0.1, ge=0, le=2, description="Sampling temperature of every LLM call; null: none sent (the server's default)."
+    )
+    writer_tools: bool = Field(True, description="false: the writer gets no tools (servers or models without them).")
+    models: dict[str, ModelOptions] = Field(default_factory=dict, description="Request fields per model name.")
     # How generated tests are written (docs/quality.md); unset keys follow the convention doc.
     incomplete: Literal["skip", "fail"] | None = Field(None, description="How a test with a missing step ends.")
     test_name_max_words: int | None = Field(None, ge=2, le=30)

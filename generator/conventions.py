@@ -86,11 +86,17 @@ def test_name(text: str, max_words: int, taken: set[str]) -> str:
     return unique
 
 
+# A summary is ticket text: one 100,000-character "word" must not become a file name the file
+# system refuses (255 bytes), whatever the key and separator around it.
+_MAX_SLUG_WORD = 40
+_MAX_SLUG = 120
+
+
 def file_slug(text: str, max_words: int, separator: str = "_") -> str:
     """Lower-case words of `text` joined by `separator`: whole words, no articles, at most
     `max_words`, not ending on a dangling word (`..._in`)."""
-    words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _ARTICLES][:max_words]
-    while len(words) > 1 and words[-1] in _DANGLING:
+    words = [w[:_MAX_SLUG_WORD] for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _ARTICLES][:max_words]
+    while len(words) > 1 and (words[-1] in _DANGLING or len(separator.join(words)) > _MAX_SLUG):
         words.pop()
     return separator.join(words) or "test"
 

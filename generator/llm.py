@@ -1,4 +1,4 @@
-"""A narrow chat client for any OpenAI-compatible server (vLLM, Ollama, LiteLLM, Mistral…).
+"""A narrow chat client for any OpenAI-compatible server (those tested: docs/model-servers.md).
 
 The planner and the writer only need "send messages, maybe let the model call tools, get the
 final text", so that is the whole surface. What this module adds over the `openai` SDK is what
@@ -9,14 +9,19 @@ a CI job processing many tickets against a shared, often self-hosted, model need
   handler) and that is bounded, ending with a forced answer;
 - its own retries (the SDK's are disabled) so a 429 slows the whole run through a shared
   `Backoff` rather than each ticket hammering the server independently;
-- graceful fallback when a server does not support ``response_format`` json_schema;
+- a request field the server refuses (``temperature`` on reasoning models, ``max_tokens``,
+  ``response_format``, ``tools``…) is dropped or adapted by what the server says, retried once
+  and remembered for the run (`generator.llm_request`, `generator.llm_errors`);
+- what the server needs back is sent back: streamed reasoning and tool calls' extra fields
+  (`generator.llm_stream`);
 - deadlines a CI job can live with: connecting, silence between streamed chunks, and the whole
   call are each bounded, so a hung server costs a retry instead of the job's time limit;
-- truncated answers (a stream that ends without ``finish_reason``, a connection lost mid-answer,
-  ``finish_reason=length``) are retried, never handed back as if complete;
+- truncated or withheld answers (a stream that ends without ``finish_reason``, a connection lost
+  mid-answer, ``finish_reason`` ``length``, ``content_filter`` or anything but ``stop``/``tool_calls``)
+  are retried, never handed back as if complete;
 - a shared `Breaker`: after a few consecutive connection failures or timeouts no new call is
   started and calls in flight stop retrying, so a dead endpoint ends the job in minutes;
-- error messages that say what failed without ever containing the API key.
+- error messages that say what failed, from any error body shape, without ever containing the API key.
 """
 
 from __future__ import annotations
@@ -25,10 +30,8 @@ import contextlib
 import json
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,27 +39,34 @@ import anyio
 from pydantic import BaseModel, Field
 
 from generator.breaker import Breaker
+from generator.llm_errors import ServerError, parse_error
+from generator.llm_request import RequestFields
+from generator.llm_retry import RETRYABLE_STATUS, UNAVAILABLE_STATUS, Backoff, Retry, retry_after_seconds
+from generator.llm_stream import (
+    COMPLETE,
+    BrokenStream,
+    Completion,
+    PendingCall,
+    StreamAssembler,
+    StreamError,
+    incomplete_reason,
+    sse_data,
+)
 from generator.models import LLMUsage
 from generator.redact import Redactor
 
 if TYPE_CHECKING:  # the SDK costs half a second to import: only `--llm openai` pays it (see __init__)
     import openai
-    from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
 log = logging.getLogger("jira2robot.llm")
 
 DEFAULT_TOOL_RESULT_CHARS = 12_000
-_RETRYABLE_STATUS = frozenset({408, 409, 429})
-#: Statuses a gateway answers when the model behind it is down: they count for the breaker.
-_UNAVAILABLE_STATUS = frozenset({502, 503, 504})
-_MAX_RETRY_AFTER = 120.0
 # Sent to servers that need a bearer token shape even when none is configured (Ollama, vLLM).
 _NO_KEY = "no-key"
 _FINAL_ANSWER_NUDGE = (
     "You have used all the tool calls available for this task. Do not call any tool: "
     "answer now with your final result, using what you already know."
 )
-_FORMAT_REJECTION_HINTS = ("response_format", "json_schema", "unsupported", "not supported")
 
 
 @dataclass(frozen=True)
@@ -84,36 +94,6 @@ class LLMError(Exception):
         self.attempts = attempts
 
 
-class Backoff:
-    """Run-wide pause shared by all tickets: a 429 anywhere slows every caller.
-
-    A rate limit is a property of the server, not of the call that happened to hit it, so
-    every ticket's next request waits until the pause is over instead of each discovering the
-    limit on its own.
-    """
-
-    def __init__(self) -> None:
-        self._until = 0.0
-
-    @property
-    def paused_until(self) -> float:
-        """`time.monotonic()` value until which calls wait (0 when never penalized)."""
-        return self._until
-
-    @property
-    def remaining(self) -> float:
-        return max(0.0, self._until - time.monotonic())
-
-    async def wait(self) -> None:
-        """Sleep until the shared pause is over; re-checks because it may be extended meanwhile."""
-        while (remaining := self.remaining) > 0:
-            await anyio.sleep(remaining)
-
-    def penalize(self, seconds: float) -> None:
-        """Extend the pause to now + seconds, never shortening a longer pause already set."""
-        self._until = max(self._until, time.monotonic() + max(0.0, seconds))
-
-
 class ChatResult(BaseModel):
     text: str = Field(description="Final assistant text (of the last round), raw: reasoning/fences not stripped.")
     usage: LLMUsage = Field(description="Summed over rounds; calls = number of completed HTTP completions.")
@@ -121,7 +101,9 @@ class ChatResult(BaseModel):
     messages: list[dict[str, Any]] = Field(
         description="The full conversation incl. tool results and the final answer, to continue it (repair loop)."
     )
-    finish_reason: str | None = Field(None, description="Of the last round; 'length' means the answer was cut off.")
+    finish_reason: str | None = Field(
+        None, description="Of the last round: stop or tool_calls (any other is retried, never returned)."
+    )
 
 
 class ChatModel(Protocol):
@@ -137,79 +119,18 @@ class ChatModel(Protocol):
     ) -> ChatResult: ...
 
 
-@dataclass
-class _PendingCall:
-    id: str = ""
-    name: str = ""
-    arguments: str = ""
-
-
-@dataclass
-class _Completion:
-    """One streamed completion, assembled."""
-
-    text: str = ""
-    calls: list[_PendingCall] = field(default_factory=list)
-    usage: LLMUsage = field(default_factory=LLMUsage)
-    usage_reported: bool = False
-    finish_reason: str | None = None
-
-
-class _BrokenStream(Exception):
-    """The stream ended before the answer did (nothing at all, or no ``finish_reason``)."""
-
-
-class _Retry(Exception):
-    """A failed attempt worth retrying, with the delay the server or the backoff asks for.
-
-    ``unavailable`` marks failures that say the endpoint is not answering (connection refused
-    or lost, timeouts, a gateway's 502/503/504): only those count for the breaker.
-    """
-
-    def __init__(
-        self, what: str, delay: float | None = None, status: int | None = None, *, unavailable: bool = False
-    ) -> None:
-        super().__init__(what)
-        self.what = what
-        self.delay = delay
-        self.status = status
-        self.unavailable = unavailable
-
-
 def _estimate_tokens(chars: int) -> int:
     """Rough count (~4 characters per token) for servers that send no usage: an estimate only."""
     return chars // 4
 
 
-def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds from ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date), capped."""
-    value = headers.get("retry-after-ms")
-    if value:
-        with contextlib.suppress(ValueError):
-            return min(max(float(value) / 1000, 0.0), _MAX_RETRY_AFTER)
-    value = headers.get("retry-after")
-    if not value:
-        return None
+def server_error(err: openai.APIStatusError) -> ServerError:
+    """The refusal as the server put it, whatever the body's shape (`generator.llm_errors`)."""
     try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
-
-
-def _server_message(err: openai.APIStatusError) -> str:
-    body = err.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return inner["message"]
-        if isinstance(inner, str):
-            return inner
-    return err.message
+        text = err.response.text
+    except Exception:  # a streamed response that was never read: the SDK's body is all there is
+        text = ""
+    return parse_error(err.status_code, err.body, text)
 
 
 class OpenAIChat:
@@ -226,7 +147,8 @@ class OpenAIChat:
         retries: int = 4,
         limiter: anyio.CapacityLimiter | None = None,
         backoff: Backoff | None = None,
-        temperature: float = 0.1,
+        temperature: float | None = 0.1,
+        model_fields: Mapping[str, Mapping[str, Any]] | None = None,
         retry_base_delay: float = 0.5,
         max_retry_delay: float = 30.0,
         max_tool_result_chars: int = DEFAULT_TOOL_RESULT_CHARS,
@@ -240,6 +162,10 @@ class OpenAIChat:
         hung server is noticed in a minute, not after the whole call's deadline). ``limiter``
         bounds the completions in flight across the run, ``backoff`` is the pause shared by
         every caller, ``breaker`` the run's record of whether the endpoint answers at all.
+
+        ``temperature=None`` sends none (the server's default). ``model_fields`` adds fields to
+        every request for one model (``reasoning_effort``, a server's own knobs); a ``temperature``
+        there overrides the run's, ``None`` omitting it.
         """
         import openai  # imported here, not at module level: `--llm offline` never needs it
 
@@ -258,12 +184,14 @@ class OpenAIChat:
         self._retries = retries
         self._limiter = limiter
         self.backoff = backoff or Backoff()
-        self._temperature = temperature
+        self._fields = RequestFields(temperature, model_fields, self._redact)
         self._retry_base_delay = retry_base_delay
         self._max_retry_delay = max_retry_delay
         self._max_tool_result_chars = max_tool_result_chars
-        self.supports_response_format = True
-        """Turned off after the server rejects ``response_format`` once, so it is not sent again."""
+
+    def refused(self, model: str) -> set[str]:
+        """Request fields ``model``'s server refused in this run (dropped or renamed since)."""
+        return self._fields.refused(model)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -297,6 +225,10 @@ class OpenAIChat:
 
         ``on_text`` receives content deltas as they stream; after a retried failure the next
         attempt streams again from the start.
+
+        Once ``model``'s server refused ``tools`` (vLLM without auto tool choice, an Ollama model
+        without tool support), the conversation goes on without them: the prompts already carry
+        the keywords and the files the plan names.
         """
         conversation = [dict(m) for m in messages]
         handlers = {tool.name: tool for tool in tools}
@@ -304,7 +236,7 @@ class OpenAIChat:
         tool_calls = 0
         rounds = 0
         while True:
-            offer_tools = bool(tools) and rounds < max_tool_rounds
+            offer_tools = bool(tools) and rounds < max_tool_rounds and "tools" not in self.refused(model)
             if tools and not offer_tools and rounds:
                 conversation.append({"role": "user", "content": _FINAL_ANSWER_NUDGE})
             completion = await self._complete(
@@ -331,7 +263,7 @@ class OpenAIChat:
             await self._run_tools(completion, handlers, conversation)
 
     async def _run_tools(
-        self, completion: _Completion, handlers: dict[str, Tool], conversation: list[dict[str, Any]]
+        self, completion: Completion, handlers: dict[str, Tool], conversation: list[dict[str, Any]]
     ) -> None:
         """Append the assistant's tool-call turn and one ``tool`` message per call, in OpenAI format."""
         results: list[dict[str, Any]] = []
@@ -342,16 +274,17 @@ class OpenAIChat:
             # templates) would reject the whole request otherwise; the error text quotes them.
             echoed.append(
                 {
+                    **call.extra,
                     "id": call.id,
                     "type": "function",
                     "function": {"name": call.name, "arguments": call.arguments if arguments_ok else "{}"},
                 }
             )
             results.append({"role": "tool", "tool_call_id": call.id, "content": self._truncate(result)})
-        conversation.append({"role": "assistant", "content": completion.text or None, "tool_calls": echoed})
+        conversation.append(completion.assistant_turn(echoed))
         conversation.extend(results)
 
-    async def _run_tool(self, call: _PendingCall, handlers: dict[str, Tool]) -> tuple[str, bool]:
+    async def _run_tool(self, call: PendingCall, handlers: dict[str, Tool]) -> tuple[str, bool]:
         """Return (result text, arguments were valid); a model's mistake becomes an ERROR result."""
         try:
             arguments = json.loads(call.arguments or "{}")
@@ -387,33 +320,28 @@ class OpenAIChat:
         tools: Sequence[Tool],
         json_schema: dict[str, Any] | None,
         on_text: Callable[[str], None] | None,
-    ) -> _Completion:
+    ) -> Completion:
         import openai  # loaded by __init__ already: a dict lookup
 
         attempts = self._retries + 1
         attempt = 0
         while True:
             attempt += 1
-            use_format = json_schema is not None and self.supports_response_format
+            body = self._fields.build(
+                messages, model=model, tools=[tool.to_openai() for tool in tools], json_schema=json_schema
+            )
             try:
-                completion = await self._attempt(
-                    messages, model=model, tools=tools, json_schema=json_schema if use_format else None, on_text=on_text
-                )
+                completion = await self._attempt(body, on_text=on_text)
                 if self._breaker is not None:
                     self._breaker.success()
                 return completion
             except openai.APIStatusError as err:
-                if use_format and self._rejects_response_format(err):
-                    log.warning(
-                        "LLM server rejected response_format (%s %s); retrying without it for this run",
-                        err.status_code,
-                        self._redact(_server_message(err)[:200]),
-                    )
-                    self.supports_response_format = False
-                    attempt -= 1
+                error = server_error(err)
+                if self._fields.adapt(model, body, error):
+                    attempt -= 1  # the request changed: a new first attempt, not a retry
                     continue
-                failure = self._classify_status(err)
-            except _Retry as err:
+                failure = self._classify_status(err, error)
+            except Retry as err:
                 failure = err
             if failure.unavailable and self._breaker is not None:
                 self._breaker.failure(failure.what)
@@ -434,55 +362,28 @@ class OpenAIChat:
         delay = min(self._retry_base_delay * 2 ** (attempt - 1), self._max_retry_delay)
         return delay * random.uniform(1.0, 1.1)
 
-    def _rejects_response_format(self, err: openai.APIStatusError) -> bool:
-        if err.status_code not in (400, 422):
-            return False
-        text = f"{err.message} {err.body}".lower()
-        return any(hint in text for hint in _FORMAT_REJECTION_HINTS)
-
-    def _classify_status(self, err: openai.APIStatusError) -> _Retry:
+    def _classify_status(self, err: openai.APIStatusError, error: ServerError) -> Retry:
         """Return the retryable failure, or raise `LLMError` for errors a retry cannot fix."""
         status = err.status_code
-        message = self._redact(_server_message(err))[:500]
-        if status in _RETRYABLE_STATUS or status >= 500:
-            return _Retry(
-                f"{status} ({message})",
-                _retry_after_seconds(err.response.headers),
+        what = self._redact(error.describe())[:600]
+        if status in RETRYABLE_STATUS or status >= 500:
+            return Retry(
+                what,
+                retry_after_seconds(err.response.headers),
                 status,
-                unavailable=status in _UNAVAILABLE_STATUS,
+                unavailable=status in UNAVAILABLE_STATUS,
             )
-        raise LLMError(f"LLM server answered {status}: {message}", status=status) from None
+        raise LLMError(f"LLM server answered {what}", status=status) from None
 
-    async def _attempt(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        model: str,
-        tools: Sequence[Tool],
-        json_schema: dict[str, Any] | None,
-        on_text: Callable[[str], None] | None,
-    ) -> _Completion:
+    async def _attempt(self, body: dict[str, Any], *, on_text: Callable[[str], None] | None) -> Completion:
         """One HTTP completion under the limiter and the per-call timeout.
 
-        Transport failures, timeouts, stalls and truncated answers are raised as `_Retry`;
-        HTTP status errors propagate as the SDK raised them so the caller can inspect them.
+        Transport failures, timeouts, stalls and answers that are not complete (cut, filtered)
+        are raised as `Retry`; HTTP status errors propagate as the SDK raised them so the
+        caller can read what the server refused.
         """
         import openai  # loaded by __init__ already: a dict lookup
 
-        kwargs: dict[str, Any] = {
-            "model": model,
-            "messages": messages,
-            "temperature": self._temperature,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        if tools:
-            kwargs["tools"] = [tool.to_openai() for tool in tools]
-        if json_schema is not None:
-            kwargs["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "test_spec", "schema": json_schema, "strict": False},
-            }
         limiter = self._limiter if self._limiter is not None else contextlib.nullcontext()
         async with limiter:
             # Both checked once a slot is ours: a call queued for a slot while another one got a
@@ -492,31 +393,35 @@ class OpenAIChat:
                 raise LLMError(self._breaker.reason)
             try:
                 with anyio.fail_after(self._timeout):
-                    completion = await self._stream(kwargs, on_text)
+                    completion = await self._stream(body, on_text)
             except TimeoutError:
-                raise _Retry(f"timeout after {self._timeout:g}s", unavailable=True) from None
+                raise Retry(f"timeout after {self._timeout:g}s", unavailable=True) from None
             except openai.APIStatusError:
                 raise
             except openai.APIConnectionError as err:  # APITimeoutError too: connect_timeout, mostly
                 what = "timeout" if isinstance(err, openai.APITimeoutError) else "connection error"
                 cause = err.__cause__ or err
                 detail = self._redact(str(cause)) or type(cause).__name__
-                raise _Retry(f"{what} ({detail})", unavailable=True) from None
+                raise Retry(f"{what} ({detail})", unavailable=True) from None
+            except StreamError as err:  # an error object instead of a chunk: its message, whatever its shape
+                described = parse_error(0, err.body).message
+                raise Retry(f"error in stream ({self._redact(described)[:300]})") from None
             except openai.APIError as err:
-                raise _Retry(f"error in stream ({self._redact(err.message)[:200]})") from None
+                raise Retry(f"error in stream ({self._redact(err.message)[:200]})") from None
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                raise _Retry(f"malformed stream ({err})") from None
-            except _BrokenStream as err:
-                raise _Retry(str(err), unavailable=True) from None
+                raise Retry(f"malformed stream ({err})") from None
+            except BrokenStream as err:
+                raise Retry(str(err), unavailable=True) from None
         if not completion.usage_reported:
             arguments = "".join(call.name + call.arguments for call in completion.calls)
             completion.usage = LLMUsage(
                 calls=1,
-                prompt_tokens=_estimate_tokens(len(json.dumps(messages, default=str))),
+                prompt_tokens=_estimate_tokens(len(json.dumps(body["messages"], default=str))),
                 completion_tokens=_estimate_tokens(len(completion.text) + len(arguments)),
             )
-        if completion.finish_reason == "length":
-            raise _Retry("answer cut off by the token limit (finish_reason=length)")
+        finish = completion.finish_reason or ""
+        if finish not in COMPLETE:
+            raise Retry(incomplete_reason(finish))
         return completion
 
     async def _within_stall(self, step: Awaitable[Any], waiting_for: str) -> Any:
@@ -525,70 +430,37 @@ class OpenAIChat:
             with anyio.fail_after(self._stall_timeout):
                 return await step
         except TimeoutError:
-            raise _Retry(f"stalled: no {waiting_for} for {self._stall_timeout:g}s", unavailable=True) from None
+            raise Retry(f"stalled: no {waiting_for} for {self._stall_timeout:g}s", unavailable=True) from None
 
-    async def _stream(self, kwargs: dict[str, Any], on_text: Callable[[str], None] | None) -> _Completion:
-        """Assemble content and index-keyed tool-call deltas from the SSE stream."""
-        parts: list[str] = []
-        pending: dict[int, _PendingCall] = {}
-        completion = _Completion()
-        received = False
-        stream = await self._within_stall(self._client.chat.completions.create(**kwargs), "response")
-        async with stream:
-            chunks = aiter(stream)
+    async def _stream(self, body: dict[str, Any], on_text: Callable[[str], None] | None) -> Completion:
+        """Send ``body`` and assemble the SSE stream (`generator.llm_stream`).
+
+        The body goes as the SDK's ``extra_body``: fields are sent exactly as built (and as
+        adapted), including the ones the SDK has no parameter for. The event stream is read
+        here, not by the SDK's decoder (see `sse_data`); the SDK still raises status errors.
+        """
+        import httpx2  # the SDK's transport, loaded with it
+        import openai  # loaded by __init__ already: a dict lookup
+
+        fields = {key: value for key, value in body.items() if key not in ("model", "messages", "stream")}
+        manager = self._client.chat.completions.with_streaming_response.create(
+            model=body["model"], messages=body["messages"], stream=True, extra_body=fields
+        )
+        assembler = StreamAssembler()
+        response = await self._within_stall(manager.__aenter__(), "response")
+        try:
+            events = aiter(sse_data(response.iter_lines()))
             while True:
                 try:
-                    chunk = await self._within_stall(anext(chunks), "streamed chunk")
+                    chunk = await self._within_stall(anext(events), "streamed chunk")
                 except StopAsyncIteration:
                     break
-                if chunk.usage is not None:
-                    completion.usage = LLMUsage(
-                        calls=1,
-                        prompt_tokens=chunk.usage.prompt_tokens or 0,
-                        completion_tokens=chunk.usage.completion_tokens or 0,
-                    )
-                    completion.usage_reported = True
-                for choice in chunk.choices or []:
-                    received = True
-                    if choice.finish_reason:
-                        completion.finish_reason = choice.finish_reason
-                    delta = choice.delta
-                    if delta is None:
-                        continue
-                    if delta.content:
-                        parts.append(delta.content)
-                        if on_text is not None:
-                            on_text(delta.content)
-                    for tool_delta in delta.tool_calls or []:
-                        _merge_tool_delta(pending, tool_delta)
-        if not received:
-            raise _BrokenStream("stream ended without any choice")
-        if completion.finish_reason is None:
-            raise _BrokenStream("stream ended without a finish_reason (connection lost mid-answer?)")
-        completion.text = "".join(parts)
-        completion.calls = [pending[index] for index in sorted(pending)]
-        for number, call in enumerate(completion.calls):
-            call.id = call.id or f"call{number:05d}"
-        return completion
-
-
-def _merge_tool_delta(pending: dict[int, _PendingCall], delta: ChoiceDeltaToolCall) -> None:
-    """Fold one streamed tool-call fragment into its call.
-
-    Servers differ: the id and name may come in different chunks, some repeat the full name in
-    every chunk, a few omit the index (then a new id starts a new call).
-    """
-    index = delta.index
-    if index is None:
-        is_new = delta.id is not None and all(call.id != delta.id for call in pending.values())
-        index = len(pending) if is_new or not pending else max(pending)
-    call = pending.setdefault(index, _PendingCall())
-    if delta.id:
-        call.id = delta.id
-    function = delta.function
-    if function is None:
-        return
-    if function.name and function.name != call.name:
-        call.name = function.name if not call.name else call.name + function.name
-    if function.arguments:
-        call.arguments += function.arguments
+                except (httpx2.RequestError, anyio.EndOfStream) as err:  # as the SDK's own stream maps them
+                    raise openai.APIConnectionError(request=response.http_request) from err
+                shown = assembler.feed(chunk)
+                if shown and on_text is not None:
+                    on_text(shown)
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await manager.__aexit__(None, None, None)
+        return assembler.finish()

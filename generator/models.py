@@ -87,6 +87,21 @@ class KeywordInventory(_Model):
         default_factory=dict, description="`KIND:entry` of the allow-list -> repo files importing it."
     )
 
+    import_arguments: dict[str, list[list[str]]] = Field(
+        default_factory=dict,
+        description="`KIND:entry` of the allow-list -> the argument lists the repo's files give it, as written.",
+    )
+
+    def library_arguments(self) -> dict[str, list[list[str]]]:
+        """Allow-listed library -> the argument lists the repo imports it with (BuiltIn: none)."""
+        found = {k.removeprefix("LIBRARY:"): v for k, v in self.import_arguments.items() if k.startswith("LIBRARY:")}
+        return {name: found.get(name, [[]]) for name in self.libraries}
+
+    def imported_resources(self) -> list[str]:
+        """The resources some file of the repo imports: the allow-list (a resource merely present
+        in the repo is not one its suites use)."""
+        return [r for r in self.resources if f"RESOURCE:{r}" in self.importers]
+
 
 class ExampleTest(_Model):
     path: str

@@ -2,7 +2,8 @@
 
 A secret leaks in more shapes than its raw value: report.json escapes it as JSON, junit.xml
 and HTML as XML entities, URLs percent-encode it, HTTP Basic credentials and many config
-formats base64 it, and a credential can ride inside any URL as `user:password@`. The
+formats base64 it, a hostile test hex-dumps or reverses it to slip past a plain match, and a
+credential can ride inside any URL as `user:password@`. The
 `Redactor` therefore knows every escaped form of every secret (and those forms escaped once
 more, e.g. JSON inside XML), masks them all in one regex pass, strips user-info from every
 URL it sees, and can say which secret a candidate file contains without ever showing it.
@@ -60,11 +61,17 @@ _ESCAPES: tuple[Callable[[str], str], ...] = (
 )
 
 
+def _hex_forms(value: str) -> set[str]:
+    """Hex of the secret's bytes, as `bytes.hex()`, `binascii.hexlify` and `%x`-style dumps write it."""
+    encoded = value.encode("utf-8").hex()
+    return {encoded, encoded.upper()}
+
+
 def escaped_forms(value: str) -> set[str]:
-    """Every shape `value` takes in our outputs: raw, escaped once or twice, base64."""
-    once = {value} | {escape(value) for escape in _ESCAPES}
+    """Every shape `value` takes in our outputs: raw, reversed, escaped once or twice, base64, hex."""
+    once = {value, value[::-1]} | {escape(value) for escape in _ESCAPES}
     twice = {escape(form) for form in once for escape in _ESCAPES}
-    return once | twice | _b64_forms(value)
+    return once | twice | _b64_forms(value) | _hex_forms(value)
 
 
 def url_credentials(url: str | None) -> dict[str, str]:

@@ -281,6 +281,8 @@ async def _run(
                 limiter=anyio.CapacityLimiter(limits.llm_concurrency),
                 backoff=Backoff(),
                 breaker=breakers.llm,
+                temperature=cfg.temperature,
+                model_fields={name: options.request_fields() for name, options in cfg.models.items()},
             )
             stack.push_async_callback(llm.aclose)
         mcp_limiter = anyio.CapacityLimiter(limits.mcp_concurrency)
@@ -330,7 +332,10 @@ async def _run(
             jira=jira,
             planner=LLMPlanner(llm, settings.model_planner) if llm else OfflinePlanner(),
             writer=LLMWriter(
-                llm, settings.model_writer, tools=redacted(tools, redactor), max_tool_rounds=limits.max_tool_rounds
+                llm,
+                settings.model_writer,
+                tools=redacted(tools, redactor) if cfg.writer_tools else (),
+                max_tool_rounds=limits.max_tool_rounds,
             )
             if llm
             else OfflineWriter(),
@@ -412,8 +417,8 @@ def print_summary(console: Console, results: list[TicketResult]) -> None:
     console.line("")
     console.line("jira2robot summary:")
     for r in results:
+        # The reason often names the file already ("wrote tests/x.robot ..."): print it once.
         where = r.mr_url or r.test_path or ""
+        shown = f"{where}  " if where not in r.reason else ""
         gaps = f"  [incomplete: {len(r.open_questions)} open question(s)]" if r.tests_total and not r.complete else ""
-        console.line(
-            f"  {r.key:<12} {r.status:<8} {r.attempts} attempt(s) {r.seconds:6.1f}s  {where}  {r.reason}{gaps}"
-        )
+        console.line(f"  {r.key:<12} {r.status:<8} {r.attempts} attempt(s) {r.seconds:6.1f}s  {shown}{r.reason}{gaps}")

@@ -1,9 +1,12 @@
 """The environment of every subprocess that runs the repository's code.
 
-`robot --dryrun` imports the repo's libraries and variable files, and a generated file
-may have been written by a model reading hostile ticket text. Whatever slips past the
-static checks must at least find no credentials to steal, so such processes get a copy
-of our environment without anything that looks like a secret, nor any variable whose
+`robot --dryrun` imports the repo's libraries and variable files. What keeps a generated
+file's code from running is the trust gate inside Robot's process (`validate.gate`), not this
+module: code running as the job's user can read the job's own environment
+(`/proc/<pid>/environ` of the parent and of the job shell). This scrub is defence in depth, so
+that the repo's own code does not hold credentials it has no use for: such processes get a
+copy of our environment without anything that looks like a secret (by name, or a URL with
+user-info such as `CI_REPOSITORY_URL`'s `gitlab-ci-token:<token>@`), nor any variable whose
 value is one of the run's configured secrets (whatever its name).
 
 A repo that really needs one of them during its dryrun (rare: a dryrun runs no
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Iterable, Mapping
 
 # Names (upper-cased) that hold credentials in GitLab CI and in the tools we talk to.
@@ -23,12 +27,14 @@ SECRET_NAME_PATTERNS: tuple[str, ...] = (
     "JIRA_MCP_TOKEN",
     "CI_JOB_TOKEN",
     "CI_JOB_JWT*",
+    "CI_REPOSITORY_URL",
     "CI_REGISTRY_PASSWORD",
     "CI_DEPLOY_PASSWORD",
     "*TOKEN*",
     "*SECRET*",
-    "*PASSWORD*",
+    "*PASS*",
     "*PASSWD*",
+    "*WEBHOOK*",
     "*API_KEY*",
     "*APIKEY*",
     "*PRIVATE_KEY*",
@@ -38,10 +44,19 @@ SECRET_NAME_PATTERNS: tuple[str, ...] = (
 )
 
 
+# `scheme://user:password@host` or `scheme://token@host`: credentials in a URL, whatever the name.
+_URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]+@")
+
+
 def is_secret_name(name: str) -> bool:
     """True when a variable name looks like it holds a credential."""
     upper = name.upper()
     return any(fnmatch.fnmatchcase(upper, pattern) for pattern in SECRET_NAME_PATTERNS)
+
+
+def has_url_credentials(value: str) -> bool:
+    """True for a value holding a URL with user-info (`https://gitlab-ci-token:x@host/…`)."""
+    return bool(_URL_USERINFO.search(value))
 
 
 def scrubbed_env(
@@ -63,7 +78,7 @@ def scrubbed_env(
     for name, value in source.items():
         if value in secret_values or any(s in value for s in secret_values if len(s) >= 8):
             continue
-        if is_secret_name(name) and name.upper() not in kept_names:
+        if (is_secret_name(name) or has_url_credentials(value)) and name.upper() not in kept_names:
             continue
         env[name] = value
     return env

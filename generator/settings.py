@@ -246,7 +246,8 @@ def build_settings(
             problems.append(f"--scan-timeout / JIRA2ROBOT_SCAN_TIMEOUT: expected seconds, got {value!r}")
     usable = repo.is_dir()
     try:
-        repo_config = RepoConfig.model_validate({**repo_config.model_dump(), **overrides})
+        # Only what was set: a model's unset `temperature` must stay unset, not become "send none".
+        repo_config = RepoConfig.model_validate({**repo_config.model_dump(exclude_unset=True), **overrides})
     except ValidationError as exc:
         problems.extend(format_pydantic("", exc))
         usable = False
@@ -313,12 +314,17 @@ def build_settings(
     gitlab_project = pick("gitlab_project", "CI_PROJECT_ID", "CI_PROJECT_PATH")
     gitlab_token = pick("gitlab_token", "GITLAB_TOKEN")
     if publish == "gitlab" and command == "run":
+        token = "GITLAB_TOKEN (a project access token with api scope; CI_JOB_TOKEN cannot open MRs)"
+        if env.get("CI_COMMIT_REF_PROTECTED") == "false":
+            # The usual cause in a job: the variable is protected and this branch is not.
+            ref = env.get("CI_COMMIT_REF_NAME") or "this ref"
+            token += f"; {ref} is not protected, and a protected CI/CD variable reaches only pipelines of protected branches and tags"
         missing = [
             name
             for name, value in (
                 ("CI_SERVER_URL", gitlab_url),
                 ("CI_PROJECT_ID or CI_PROJECT_PATH", gitlab_project),
-                ("GITLAB_TOKEN (a project access token with api scope; CI_JOB_TOKEN cannot open MRs)", gitlab_token),
+                (token, gitlab_token),
             )
             if not value
         ]

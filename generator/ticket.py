@@ -41,7 +41,7 @@ from generator.publish import PublishError
 from generator.report import ReportWriter
 from generator.retrieval.matcher import KeywordMatcher
 from generator.settings import Settings
-from generator.validate import UnsafePathError, validate
+from generator.validate import UnsafePathError, check_static, validate
 
 if TYPE_CHECKING:  # loaded only when used (see `run`, `RunContext.linter`, `_run`): start-up stays light
     pass
@@ -182,7 +182,7 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
         similar_suites=find_similar_suites(rc.suites, ticket, limit=VOTERS),
     )
     log.info(
-        f"ticket: {ticket.summary!r}, {len(ticket.acceptance_criteria)} criteria; "
+        f"ticket: {ticket.summary!r}, {len(ticket.acceptance_criteria)} acceptance-criteria line(s); "
         f"{len(ctx.pages)} page(s); examples: {', '.join(e.path for e in ctx.examples) or 'none'}"
     )
 
@@ -216,7 +216,8 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
     # Counted from the file written, whichever writer wrote it: console, report and MR agree.
     result.steps_mapped = max(result.steps_total - test.steps_missing, 0)
     result.tests_total, result.tests_incomplete = test.tests, test.incomplete_tests
-    result.complete = test.tests > 0 and test.incomplete_tests == 0
+    # A file that failed validation is never complete, whatever its steps say.
+    result.complete = validation.ok and test.tests > 0 and test.incomplete_tests == 0
     log.info(
         f"{result.steps_mapped}/{result.steps_total} steps mapped; "
         f"{test.tests - test.incomplete_tests}/{test.tests} test(s) complete"
@@ -244,9 +245,13 @@ async def _write_and_validate(
         test.target_path = spec.rf.target_path  # the writer never chooses where the file goes
         log.info(f"validating {test.target_path} (attempt {result.attempts}/{cfg.limits.max_attempts})")
         if leaked := rc.redact.found(test.text):
-            # Never written, never published: the writer gets it back to remove, like any error.
-            validation = ValidationResult(ok=False, diagnostics=[_secret_diagnostic(leaked)])
+            # Never written, never published: the writer gets it back to remove, like any error,
+            # with what the static checks say of the rest (no dryrun runs a leaking file).
             test.text = rc.redact(test.text)  # the repair prompt shows the file, never the secret
+            static = check_static(
+                test.text, test.target_path, rc.repo.inventory, repo=rc.settings.repo, tests_dir=cfg.tests_dir
+            )
+            validation = ValidationResult(ok=False, diagnostics=[_secret_diagnostic(leaked), *static])
         else:
             test.text = rc.redact(test.text)  # what is validated is exactly what is written
             validation = await validate(
@@ -289,8 +294,9 @@ async def _write_and_validate(
             return test, validation
         if result.attempts >= cfg.limits.max_attempts:
             errors = sum(d.severity == "error" for d in validation.diagnostics)
-            what = "robocop gate" if all(d.source == "lint" for d in validation.diagnostics) else "dryrun"
-            result.reason = f"{what} still failing after {result.attempts} attempt(s): {errors} error(s)"
+            result.reason = (
+                f"{_failed_checks(validation)} still failing after {result.attempts} attempt(s): {errors} error(s)"
+            )
             return test, validation
         result.attempts += 1
         repaired = await session.repair(test, validation.diagnostics)
@@ -298,6 +304,25 @@ async def _write_and_validate(
             result.reason = f"writer could not repair the file ({len(validation.diagnostics)} diagnostic(s))"
             return test, validation
         test = repaired
+
+
+# What each diagnostic source is called in a failure reason, in the order the checks run.
+_CHECK_NAMES = {
+    "secret": "secret check",
+    "parse": "parse",
+    "path": "path check",
+    "trust": "trust rule",
+    "import": "import allow-list",
+    "dryrun": "dryrun",
+    "lint": "robocop gate",
+}
+
+
+def _failed_checks(validation: ValidationResult) -> str:
+    """The checks that failed, by name: a reason never says "dryrun" when no dryrun ran."""
+    failed = {d.source for d in validation.diagnostics if d.severity == "error"}
+    names = [name for source, name in _CHECK_NAMES.items() if source in failed]
+    return ", ".join(names) or "validation"
 
 
 def _secret_diagnostic(leaked: list[str]) -> Diagnostic:

@@ -365,6 +365,6 @@ def test_served_from_a_folder_and_stopped_quickly(tmp_path: Path) -> None:
 def test_recording_is_of_the_version_ci_installs() -> None:
     from tests.servers.mcp_atlassian_process import ROOT, VERSION
 
-    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert f"pip install --quiet mcp-atlassian=={VERSION}" in ci and f"== '{VERSION}'" in ci
+    ci = (ROOT / "ci" / "test.sh").read_text(encoding="utf-8")  # what .ci/run and README's command run
+    assert f"\ntool_venv .venv-mcp-atlassian mcp-atlassian=={VERSION} " in ci
     assert json.loads(RECORDED.read_text(encoding="utf-8"))["server"] == f"mcp-atlassian {VERSION}"

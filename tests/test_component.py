@@ -23,8 +23,10 @@ import jsonschema
 import pytest
 import yaml
 from packaging.requirements import Requirement
+from packaging.version import Version
 
 from generator.settings import build_settings
+from tests.conftest import missing_tool
 from tests.servers.fake_gitlab import FakeGitLab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +35,8 @@ PIPELINE = ROOT / ".gitlab-ci.yml"
 SCHEMA = json.loads((Path(__file__).parent / "data" / "gitlab-ci-schema.json").read_text(encoding="utf-8"))
 PLACEHOLDER = re.compile(r"\$\[\[\s*inputs\.(\w+)\s*\]\]")
 COMPONENT = re.compile(r"\$\[\[\s*component\.(\w+)\s*\]\]")
-CONTEXT = {"version": "1.2.3"}  # what GitLab fills in for `include: component: ...@1.2.3`
+# What GitLab fills in for `include: component: ...@1.2.3`; by SHA or branch, version is "".
+CONTEXT = {"version": "1.2.3", "sha": "0123456789abcdef0123456789abcdef01234567"}
 GITLAB_CI_LOCAL = "4.72.0"  # newer releases need Node.js 22 (Set.prototype.union)
 
 
@@ -59,15 +62,15 @@ def _sample(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     return values
 
 
-def _interpolate(node: Any, values: dict[str, Any]) -> Any:
+def _interpolate(node: Any, values: dict[str, Any], context: dict[str, str] = CONTEXT) -> Any:
     """GitLab's interpolation: a lone placeholder keeps the input's type, an embedded one is text.
 
     Component context (`$[[ component.version ]]`) is text, as for a release include.
     """
     if isinstance(node, dict):
-        return {_interpolate(k, values): _interpolate(v, values) for k, v in node.items()}
+        return {_interpolate(k, values, context): _interpolate(v, values, context) for k, v in node.items()}
     if isinstance(node, list):
-        return [_interpolate(item, values) for item in node]
+        return [_interpolate(item, values, context) for item in node]
     if isinstance(node, str):
         whole = PLACEHOLDER.fullmatch(node.strip())
         if whole:
@@ -77,12 +80,12 @@ def _interpolate(node: Any, values: dict[str, Any]) -> Any:
             value = values[match.group(1)]
             return str(value).lower() if isinstance(value, bool) else str(value)
 
-        return COMPONENT.sub(lambda m: CONTEXT[m.group(1)], PLACEHOLDER.sub(text, node))
+        return COMPONENT.sub(lambda m: context[m.group(1)], PLACEHOLDER.sub(text, node))
     return node
 
 
-def _jobs(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    return _interpolate(_documents(TEMPLATE)[1], _sample(overrides))
+def _jobs(overrides: dict[str, Any] | None = None, context: dict[str, str] = CONTEXT) -> dict[str, Any]:
+    return _interpolate(_documents(TEMPLATE)[1], _sample(overrides), context)
 
 
 def _schema_errors(document: Any) -> list[str]:
@@ -98,6 +101,8 @@ def test_template_has_a_spec_header_and_one_job_document() -> None:
     assert len(documents) == 2
     assert set(documents[0]) == {"spec"}
     assert _schema_errors(documents[0]) == []
+    # The CI/CD Catalog shows spec:description on the component's page (the schema caps it at 256).
+    assert "draft merge request" in documents[0]["spec"]["description"]
 
 
 @pytest.mark.parametrize(
@@ -131,7 +136,7 @@ def test_every_placeholder_is_declared_and_every_input_is_used() -> None:
     context = COMPONENT.findall(body)
     assert body.count("$[[") == len(PLACEHOLDER.findall(body)) + len(context), "a malformed $[[ ... ]] placeholder"
     # GitLab only fills in the component context fields the header declares.
-    assert set(context) == set(_documents(TEMPLATE)[0]["spec"]["component"]) == {"version"}
+    assert set(context) == set(_documents(TEMPLATE)[0]["spec"]["component"]) == {"version", "sha"}
     header = TEMPLATE.read_text(encoding="utf-8").split("\n---\n", 1)[0]
     assert not COMPONENT.search(header), "GitLab does not interpolate component context in input defaults"
 
@@ -216,12 +221,12 @@ def test_rules_run_only_with_tickets_and_merge_job_only_when_sharded() -> None:
     jobs = _jobs({"parallel": 4})
     generate, merge = jobs["jira2robot-generate"], jobs["jira2robot-merge-reports"]
     assert generate["parallel"] == 4
-    never, rule = generate["rules"]
+    never, _unreleased, rule = generate["rules"]
     assert never == {"if": "$CI_COMMIT_BRANCH =~ $JIRA2ROBOT_OWN_BRANCHES", "when": "never"}
     assert merge["rules"][0] == never
     assert rule["if"].startswith("($JIRA_KEYS || $JIRA_JQL) && $CI_PIPELINE_SOURCE =~ /^(web|api|trigger|schedule")
     assert merge["variables"]["JIRA2ROBOT_SHARDS"] == 4
-    assert merge["rules"][1]["if"].endswith('&& $JIRA2ROBOT_SHARDS != "1"')
+    assert all(r["if"].endswith('&& $JIRA2ROBOT_SHARDS != "1"') for r in merge["rules"][1:])
     assert merge["needs"] == [{"job": "jira2robot-generate", "artifacts": True}]
     assert generate["artifacts"]["when"] == "always"
     assert generate["artifacts"]["reports"]["junit"][0] == "generated/junit.xml"
@@ -260,9 +265,74 @@ def test_publishing_job_is_never_interrupted_serialised_and_caches_pip() -> None
 
 def test_job_image_is_the_components_own_release() -> None:
     jobs = _jobs({"image_repository": "registry.example.com/qa/jira2robot"})
-    assert {job["image"] for job in jobs.values()} == {"registry.example.com/qa/jira2robot:1.2.3"}
+    assert {job["image"] for job in jobs.values()} == {"$JIRA2ROBOT_IMAGE"}
+    assert {job["variables"]["JIRA2ROBOT_IMAGE"] for job in jobs.values()} == {
+        "registry.example.com/qa/jira2robot:1.2.3"
+    }
     assert re.fullmatch(_inputs()["image_repository"]["regex"], "registry.example.com/qa/jira2robot")
     assert not re.fullmatch(_inputs()["image_repository"]["regex"], "registry.example.com/qa/jira2robot:latest")
+
+
+def test_without_a_released_version_the_jobs_run_the_image_of_the_components_commit() -> None:
+    """By SHA, branch or from outside the Catalog, `component.version` is empty: an image
+    `…/jira2robot:` cannot be pulled, so a rule before the ordinary one (same condition, plus
+    the empty version) switches to the image this project's pipeline pushed for that commit."""
+    unreleased = CONTEXT | {"version": ""}
+    for name, job in _jobs({"image_repository": "registry.example.com/qa/jira2robot"}, unreleased).items():
+        assert job["variables"]["JIRA2ROBOT_COMPONENT_VERSION"] == "", name
+        _never, fallback, ordinary = job["rules"]
+        assert fallback["if"] == '$JIRA2ROBOT_COMPONENT_VERSION == "" && ' + ordinary["if"], name
+        assert fallback.get("when") == ordinary.get("when"), name
+        assert fallback["variables"] == {"JIRA2ROBOT_IMAGE": f"registry.example.com/qa/jira2robot:{CONTEXT['sha']}"}
+        assert _schema_errors({name: job}) == [], name
+    # This project's pipeline pushes that image for every commit it builds.
+    (pipeline,) = _documents(PIPELINE)
+    assert pipeline["variables"]["IMAGE"] == "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA"
+    assert 'docker push "$IMAGE"' in pipeline["build-image"]["script"]
+
+
+@pytest.mark.parametrize("version", ["", "1.2.3"])
+def test_the_job_log_says_which_image_runs_when_unreleased(version: str) -> None:
+    """The generate job's first step, run in a shell as the runner does: silent for a release,
+    and for an unreleased include it names the image and how to choose another."""
+    notice = _jobs({}, CONTEXT | {"version": version})["jira2robot-generate"]["script"][0]
+    env = {"PATH": os.environ["PATH"], "JIRA2ROBOT_COMPONENT_VERSION": version}
+    env["JIRA2ROBOT_IMAGE"] = f"registry.example.com/qa/jira2robot:{version or CONTEXT['sha']}"
+    done = subprocess.run(["sh", "-c", notice], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    if version:
+        assert done.stdout == ""
+    else:
+        assert f"runs registry.example.com/qa/jira2robot:{CONTEXT['sha']}" in done.stdout
+        assert "pin a release" in done.stdout and "jira2robot-generate: image: " in done.stdout
+
+
+def test_artifacts_quoting_jira_text_are_for_members_by_default() -> None:
+    """Specs, tests and report.json quote tickets and Confluence pages: on a public project the
+    GitLab default (`all`) would hand them to anyone."""
+    for overrides, access in (({}, "developer"), ({"artifacts_access": "maintainer"}, "maintainer")):
+        jobs = _jobs(overrides)
+        assert {job["artifacts"]["access"] for job in jobs.values()} == {access}
+        assert _schema_errors(jobs) == []
+
+
+@pytest.mark.parametrize("requirements", [None, "robotframework==6.1.1\nrequests\n"])
+def test_default_install_pins_robot_framework_to_the_images_unless_the_repo_decides(
+    requirements: str | None, tmp_path: Path
+) -> None:
+    """The default `install` run in a shell, with pip replaced by `echo` to show what it would
+    install: the image's Robot Framework without requirements.txt, the repo's file with one."""
+    import robot
+
+    if requirements is not None:
+        (tmp_path / "requirements.txt").write_text(requirements, encoding="utf-8")
+    command = _inputs()["install"]["default"].replace("/tmp/repo-venv/bin/pip install", "echo pip install")
+    command = command.replace("python -m venv /tmp/repo-venv", "true")
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # the tool's python
+    done = subprocess.run(["sh", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    expected = f"robotframework=={robot.__version__}" if requirements is None else "robotframework -r requirements.txt"
+    assert done.stdout.strip() == f"pip install {expected}"
 
 
 # --------------------------------------------------------------------------- docs
@@ -354,28 +424,51 @@ def test_release_publishes_with_glab_only_after_the_versioned_image_is_pushed() 
     assert "      default: $CI_REGISTRY/qa-tools/jira2robot\n" in template
 
 
+RELEASE_TAGS = ["1.2.3", "0.1.0", "10.20.30", "1.0.0-rc.1", "2.0.0-beta.2", "1.0.0-alpha.1"]
+NOT_RELEASE_TAGS = ["v1.2.3", "V1.2.3", "1.2", "1.2.3.4", "01.2.3", "main", "1.2.3-", "release-1.2.3", "1.2.3 "]
+
+
 def test_release_tag_becomes_the_package_version(tmp_path: Path) -> None:
     import tomllib
 
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     (pipeline,) = _documents(PIPELINE)
     assert 'sh ci/stamp-version.sh "$CI_COMMIT_TAG"' in pipeline["build-image"]["script"][0]
     script = ROOT / "ci" / "stamp-version.sh"
-    done = subprocess.run(["sh", str(script), "v2.3.4"], cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    stamped = tomllib.loads((tmp_path / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
-    assert stamped == "2.3.4"
-    bad = subprocess.run(["sh", str(script), "main"], cwd=tmp_path, capture_output=True, text=True)
-    assert bad.returncode == 2 and "not a semantic version tag" in bad.stderr
+    for tag, version in (("2.3.4", "2.3.4"), ("1.3.0-rc.1", "1.3.0rc1")):
+        shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+        done = subprocess.run(["sh", str(script), tag], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        stamped = tomllib.loads((tmp_path / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+        assert str(Version(stamped)) == version  # what pip builds into the image
+    # A tag the release rule refuses fails the build before any image is pushed, saying why.
+    for tag in ("v2.3.4", "main", "1.0.0-foo.1"):
+        bad = subprocess.run(["sh", str(script), tag], cwd=tmp_path, capture_output=True, text=True)
+        assert bad.returncode == 2 and "no leading v" in bad.stderr, tag
 
 
-def test_release_runs_on_semantic_version_tags_only() -> None:
+def _release_pattern(job: dict[str, Any]) -> re.Pattern[str]:
+    """The job's tag rule as GitLab reads it (`$CI_COMMIT_TAG =~ /.../`); Python's `re` reads the
+    pattern as RE2 does here (no look-around, no back-references)."""
+    (rule,) = job["rules"]
+    found = re.fullmatch(r"\$CI_COMMIT_TAG =~ /(.+)/", rule["if"])
+    assert found, rule
+    return re.compile(found.group(1))
+
+
+def test_release_runs_on_exact_semantic_versions_only() -> None:
+    """The CI/CD Catalog publishes only semantic versions without a `v`: the rule must agree."""
     (pipeline,) = _documents(PIPELINE)
-    condition = pipeline["release"]["rules"][0]["if"]
-    pattern = re.search(r"=~ /(.+)/$", condition).group(1)
-    matches = {tag: bool(re.search(pattern, tag)) for tag in ("v1.2.3", "1.2.3", "v1.2", "main", "v1.2.3-rc1")}
-    assert matches == {"v1.2.3": True, "1.2.3": True, "v1.2": False, "main": False, "v1.2.3-rc1": False}
+    patterns = {job: _release_pattern(pipeline[job]) for job in ("tag-image", "release")}
+    assert len(set(p.pattern for p in patterns.values())) == 1, "tag-image and release must agree"
+    pattern = patterns["release"]
+    assert [tag for tag in RELEASE_TAGS if not pattern.search(tag)] == []
+    assert [tag for tag in NOT_RELEASE_TAGS if pattern.search(tag)] == []
     assert pipeline["release"]["release"]["tag_name"] == "$CI_COMMIT_TAG"
+    # Every tag the rule releases, the image build can stamp (or the release would publish a
+    # component whose image was never built).
+    stamp = (ROOT / "ci" / "stamp-version.sh").read_text(encoding="utf-8")
+    stamp_pattern = re.search(r"grep -Eqx '([^']+)'", stamp).group(1).replace("[0-9]", r"\d")
+    assert [tag for tag in RELEASE_TAGS if not re.fullmatch(stamp_pattern, tag)] == []
 
 
 # --------------------------------------------------------------------------- job image
@@ -414,11 +507,11 @@ def gitlab_ci_local(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """A working gitlab-ci-local command, installed from the npm registry into a temp folder."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
-        pytest.skip("gitlab-ci-local needs Node.js and npm, which are not installed")
+        missing_tool("gitlab-ci-local needs Node.js >= 20 and npm, which are not installed")
     if not shutil.which("rsync"):
-        pytest.skip("gitlab-ci-local copies the checkout with rsync, which is not installed (apt-get install rsync)")
+        missing_tool("gitlab-ci-local copies the checkout with rsync, which is not installed (apt-get install rsync)")
     if not shutil.which("git"):
-        pytest.skip("gitlab-ci-local needs git, which is not installed")
+        missing_tool("gitlab-ci-local needs git, which is not installed")
     prefix = tmp_path_factory.mktemp("gitlab-ci-local")
     install = subprocess.run(
         [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), f"gitlab-ci-local@{GITLAB_CI_LOCAL}"],
@@ -427,26 +520,26 @@ def gitlab_ci_local(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         timeout=300,
     )
     if install.returncode != 0:
-        pytest.skip(f"npm could not install gitlab-ci-local@{GITLAB_CI_LOCAL}: {install.stderr.strip()[-300:]}")
+        missing_tool(f"npm could not install gitlab-ci-local@{GITLAB_CI_LOCAL}: {install.stderr.strip()[-300:]}")
     command = [node, str(prefix / "node_modules" / "gitlab-ci-local" / "dist" / "index.js")]
     probe = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=60)
     if probe.returncode != 0:
-        pytest.skip(f"gitlab-ci-local does not run on this Node.js: {probe.stderr.strip()[-300:]}")
+        missing_tool(f"gitlab-ci-local does not run on this Node.js (it needs >= 20): {probe.stderr.strip()[-300:]}")
     return command
 
 
-def _consumer_repo(path: Path) -> None:
+def _consumer_repo(path: Path, context: dict[str, str] = CONTEXT) -> None:
     """A test repository that includes the component the way a consumer does (local include).
 
     Its own pipeline declares `jira_keys`/`jql` as pipeline inputs (spec:inputs) and passes them
     on to the component, the recipe of docs/component.md for projects where pipeline variables
     are not allowed. GitLab fills in `$[[ component.version ]]` for a release include; the copy
-    gets the same text.
+    gets the same text (`context`: an unreleased include has an empty version).
     """
     shutil.copytree(ROOT / "generator" / "data" / "sample_repo", path)
     shutil.copytree(ROOT / "generator" / "data" / "tickets", path / "exports")
     (path / "templates").mkdir()
-    template = COMPONENT.sub(lambda m: CONTEXT[m.group(1)], TEMPLATE.read_text(encoding="utf-8"))
+    template = COMPONENT.sub(lambda m: context[m.group(1)], TEMPLATE.read_text(encoding="utf-8"))
     (path / "templates" / "generate.yml").write_text(template, encoding="utf-8")
     header = {"spec": {"inputs": {"jira_keys": {"default": ""}, "jql": {"default": ""}}}}
     consumer = {
@@ -558,3 +651,30 @@ def test_component_job_runs_sharded_from_pipeline_inputs_and_opens_draft_mrs(
         assert statuses == {"QA-101": "created", "QA-102": "created"}
         assert sorted(mr.source_branch for mr in fake.mrs.values()) == ["jira2robot/QA-101", "jira2robot/QA-102"]
         assert all(mr.title.startswith("Draft: ") for mr in fake.mrs.values())
+
+
+def test_unreleased_include_runs_and_names_the_commits_image(gitlab_ci_local: list[str], tmp_path: Path) -> None:
+    """gitlab-ci-local evaluates the rules (rules:variables included) as GitLab does: with an
+    empty component version the job gets the commit's image and its log says so."""
+    repo = tmp_path / "shop-tests"
+    _consumer_repo(repo, CONTEXT | {"version": ""})
+    run = subprocess.run(
+        [
+            *gitlab_ci_local,
+            "--force-shell-executor",
+            "--no-color",
+            "--input",
+            "jira_keys=QA-101",
+            "jira2robot-generate",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=_clean_env(),
+        cwd=repo,
+    )
+    log = run.stdout + run.stderr
+    notices = [line for line in log.splitlines() if "without a released version" in line]
+    assert len(notices) == 2, log[-3000:]  # one per shard
+    assert all(re.search(rf"this job runs \S+/qa-tools/jira2robot:{CONTEXT['sha']}, ", line) for line in notices)
+    assert all("jira2robot-generate: image: <registry>/jira2robot:<tag>" in line for line in notices)

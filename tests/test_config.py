@@ -62,6 +62,19 @@ def test_missing_everything_reported_together(tmp_path: Path):
     assert any("CI_SERVER_URL" in p and "GITLAB_TOKEN" in p for p in problems)
 
 
+@pytest.mark.parametrize("protected", ["true", "false"])
+def test_missing_gitlab_token_on_an_unprotected_branch_names_the_protected_variable(tmp_path: Path, protected: str):
+    """A protected GITLAB_TOKEN is absent from pipelines of unprotected branches: the error says so
+    there, where "needs GITLAB_TOKEN" alone sends people to check a variable that exists."""
+    env = {**BASE_ENV, "JIRA_KEYS": "QA-1", "CI_SERVER_URL": "https://gitlab.example.com", "CI_PROJECT_ID": "7"}
+    env |= {"CI_COMMIT_REF_PROTECTED": protected, "CI_COMMIT_REF_NAME": "try-jira2robot"}
+    with pytest.raises(ConfigError) as err:
+        build_settings({"repo": str(tmp_path), "publish": "gitlab"}, env)
+    (problem,) = [p for p in err.value.problems if "GITLAB_TOKEN" in p]
+    hint = "try-jira2robot is not protected, and a protected CI/CD variable reaches only pipelines of protected"
+    assert (hint in problem) is (protected == "false")
+
+
 def test_bad_keys_and_values(tmp_path: Path):
     env = {
         **BASE_ENV,
@@ -88,3 +101,25 @@ def test_demo_defaults_to_offline_without_llm_settings(tmp_path: Path):
     assert s.llm == "offline"
     s = build_settings({"repo": str(tmp_path)}, {"OPENAI_BASE_URL": "http://x/v1"}, command="demo")
     assert s.llm == "openai"
+
+
+def test_model_request_fields_survive_layering_and_errors_name_the_key(tmp_path: Path):
+    (tmp_path / ".jira2robot.yml").write_text(
+        "temperature: null\nwriter_tools: false\nmodels:\n  gpt-5:\n    temperature: null\n    reasoning_effort: low\n"
+        "  qwen:\n    max_tokens: 4000\n    extra_body: {top_k: 20}\n"
+    )
+    s = build_settings({"repo": str(tmp_path), "keys": "QA-1"}, BASE_ENV)
+    cfg = s.repo_config
+    assert cfg.temperature is None and cfg.writer_tools is False
+    # An unset temperature stays unset through the layering: only gpt-5 asks for none.
+    assert cfg.models["gpt-5"].request_fields() == {"reasoning_effort": "low", "temperature": None}
+    assert cfg.models["qwen"].request_fields() == {"top_k": 20, "max_tokens": 4000}
+    (tmp_path / ".jira2robot.yml").write_text(
+        "writer_tools: sometimes\nmodels:\n  gpt-5:\n    temprature: 1\n    max_tokens: lots\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_repo_config(tmp_path)
+    text = str(err.value)
+    assert "key 'writer_tools'" in text
+    assert "unknown key 'models.gpt-5.temprature'" in text
+    assert "key 'models.gpt-5.max_tokens'" in text

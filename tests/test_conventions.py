@@ -160,7 +160,9 @@ def test_llm_writer_on_a_repo_without_a_common_resource(llm, atlassian, sample_r
     run_cli("--keys", "QA-101", *llm_args(llm, atlassian, sample_repo, tmp_path / "out"))
     entry = report(tmp_path / "out")["tickets"][0]
     assert "internal error" not in entry["reason"], entry["reason"]
-    assert len(llm.requests) == 2  # the writer was asked
+    # The writer was asked (its file imports shop.resource, which no suite of this repo imports
+    # any more: the allow-list refuses it and the repairs follow, issue #18).
+    assert len(llm.requests) >= 2 and "WRITER" in llm.requests[1]["messages"][0]["content"]
 
 
 def test_planner_folder_hints_are_ranked_by_relevance() -> None:

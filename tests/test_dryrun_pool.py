@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from generator.models import KeywordInventory
 from generator.validate import dryrun, dryrun_pool
 
 HEADER = """\
@@ -48,10 +49,20 @@ CORPUS = {
 TARGET = "tests/login/qa-999_pool.robot"
 PYTHONPATH = ["libraries"]  # the sample repo's own settings (.jira2robot.yml)
 OPTIONS = ["-v", "ENV:demo"]
+# The allow-list the trust gate enforces: the sample repo's resource and the libraries of the corpus.
+ALLOWED = KeywordInventory(
+    libraries=["BuiltIn", "NoSuchLib", "Exiting", "Sleepy"],
+    resources=["resources/shop.resource"],
+    importers={"RESOURCE:resources/shop.resource": ["tests/login/login_basic.robot"]},
+)
 
 
 def _check(repo: Path, text: str, pool=None):
-    return anyio.run(lambda: dryrun(text, TARGET, repo=repo, pythonpath=PYTHONPATH, robot_options=OPTIONS, pool=pool))
+    return anyio.run(
+        lambda: dryrun(
+            text, TARGET, repo=repo, pythonpath=PYTHONPATH, robot_options=OPTIONS, pool=pool, inventory=ALLOWED
+        )
+    )
 
 
 def test_warm_workers_give_the_diagnostics_of_a_fresh_dryrun(sample_repo: Path):
@@ -63,11 +74,27 @@ def test_warm_workers_give_the_diagnostics_of_a_fresh_dryrun(sample_repo: Path):
         try:
             # Twice through the corpus on one worker: a file must not see what the previous one loaded.
             first = {
-                name: await dryrun(t, TARGET, repo=sample_repo, pythonpath=PYTHONPATH, robot_options=OPTIONS, pool=pool)
+                name: await dryrun(
+                    t,
+                    TARGET,
+                    repo=sample_repo,
+                    pythonpath=PYTHONPATH,
+                    robot_options=OPTIONS,
+                    pool=pool,
+                    inventory=ALLOWED,
+                )
                 for name, t in CORPUS.items()
             }
             again = {
-                name: await dryrun(t, TARGET, repo=sample_repo, pythonpath=PYTHONPATH, robot_options=OPTIONS, pool=pool)
+                name: await dryrun(
+                    t,
+                    TARGET,
+                    repo=sample_repo,
+                    pythonpath=PYTHONPATH,
+                    robot_options=OPTIONS,
+                    pool=pool,
+                    inventory=ALLOWED,
+                )
                 for name, t in CORPUS.items()
             }
             assert first == again
@@ -87,7 +114,13 @@ def test_a_worker_is_replaced_after_max_jobs(sample_repo: Path):
             for _ in range(5):
                 assert (
                     await dryrun(
-                        GOOD, TARGET, repo=sample_repo, pythonpath=PYTHONPATH, robot_options=OPTIONS, pool=pool
+                        GOOD,
+                        TARGET,
+                        repo=sample_repo,
+                        pythonpath=PYTHONPATH,
+                        robot_options=OPTIONS,
+                        pool=pool,
+                        inventory=ALLOWED,
                     )
                 ).ok
             return pool.started
@@ -100,7 +133,8 @@ def test_a_worker_is_replaced_after_max_jobs(sample_repo: Path):
 def test_a_crashing_worker_is_replaced_and_the_file_gets_a_fresh_dryrun(sample_repo: Path):
     """A library that ends the worker's process on import: the file's verdict is a fresh dryrun's."""
     (sample_repo / "libraries" / "Exiting.py").write_text(
-        "import os, sys\nif any(a.endswith('dryrun_worker.py') for a in sys.orig_argv):\n    os._exit(3)\n",
+        "import os, sys\nif any(a.endswith('dryrun_worker.py') for a in sys.orig_argv) and '--once' not in sys.orig_argv:\n"
+        "    os._exit(3)\n",
         encoding="utf-8",
     )
     crashing = GOOD.replace("Suite Setup", "Library             ../../libraries/Exiting.py\nSuite Setup")
@@ -110,10 +144,22 @@ def test_a_crashing_worker_is_replaced_and_the_file_gets_a_fresh_dryrun(sample_r
         pool = dryrun_pool(None, [], [])
         try:
             crashed = await dryrun(
-                crashing, TARGET, repo=sample_repo, pythonpath=PYTHONPATH, robot_options=OPTIONS, pool=pool
+                crashing,
+                TARGET,
+                repo=sample_repo,
+                pythonpath=PYTHONPATH,
+                robot_options=OPTIONS,
+                pool=pool,
+                inventory=ALLOWED,
             )
             after = await dryrun(
-                GOOD, TARGET, repo=sample_repo, pythonpath=PYTHONPATH, robot_options=OPTIONS, pool=pool
+                GOOD,
+                TARGET,
+                repo=sample_repo,
+                pythonpath=PYTHONPATH,
+                robot_options=OPTIONS,
+                pool=pool,
+                inventory=ALLOWED,
             )
             return crashed, after, pool.started
         finally:
@@ -143,7 +189,14 @@ def test_a_timed_out_worker_is_killed(sample_repo: Path):
         pool = dryrun_pool(None, [], [])
         try:
             outcome = await dryrun(
-                sleepy, TARGET, repo=sample_repo, robot_options=OPTIONS, pythonpath=PYTHONPATH, timeout=3, pool=pool
+                sleepy,
+                TARGET,
+                repo=sample_repo,
+                robot_options=OPTIONS,
+                pythonpath=PYTHONPATH,
+                timeout=3,
+                pool=pool,
+                inventory=ALLOWED,
             )
             assert outcome.environment_error and "did not finish within 3 s" in outcome.diagnostics[0].message
             return pool.started

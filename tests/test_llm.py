@@ -31,6 +31,7 @@ from tests.servers.fake_openai import (
     Text,
     ToolCalls,
 )
+from tests.servers.model_servers import Gateway, Groq
 
 API_KEY = "sk-test-secret-key-0123456789"
 USER = [{"role": "user", "content": "Write the spec for PROJ-1."}]
@@ -305,7 +306,7 @@ async def test_rejected_response_format_falls_back_and_is_remembered(server: Fak
     assert "response_format" in server.requests[0]
     assert "response_format" not in server.requests[1]
     assert "response_format" not in server.requests[2]
-    assert llm.supports_response_format is False
+    assert llm.refused(MODEL_ID) == {"response_format"}
 
 
 # --------------------------------------------------------------------------- robustness
@@ -325,7 +326,7 @@ async def test_429_with_retry_after_is_honoured_and_penalizes_the_shared_backoff
     assert len(server.requests) == 2
     assert time.monotonic() - started >= 0.3
     assert backoff.paused_until >= started + 0.3
-    assert "429 (Rate limit reached) from LLM, retrying in 0.3s (attempt 2/4)" in caplog.text
+    assert "429: Rate limit reached (rate_limit_exceeded) from LLM, retrying in 0.3s (attempt 2/4)" in caplog.text
 
 
 @pytest.mark.anyio
@@ -395,7 +396,7 @@ async def test_400_unrelated_to_response_format_is_not_retried(server: FakeOpenA
         with pytest.raises(LLMError, match="400: context length exceeded"):
             await llm.chat(USER, model=MODEL_ID, json_schema={"type": "object"})
     assert len(server.requests) == 1
-    assert llm.supports_response_format is True
+    assert llm.refused(MODEL_ID) == set()
 
 
 @pytest.mark.anyio
@@ -585,3 +586,63 @@ async def test_fake_server_answers_500_when_the_script_is_exhausted(server: Fake
     async with make_client(server, retries=0) as llm:
         with pytest.raises(LLMError, match="no scripted reply left"):
             await llm.chat(USER, model=MODEL_ID)
+
+
+# --------------------------------------------------------------------------- request fields and server kinds
+
+
+@pytest.mark.anyio
+async def test_temperature_none_is_not_sent_and_model_fields_override_it(server: FakeOpenAI) -> None:
+    server.script(Text("a"), Text("b"))
+    fields = {"gpt-5": {"temperature": None, "reasoning_effort": "low", "top_k": 20}}
+    async with make_client(server, temperature=0.3, model_fields=fields) as llm:
+        await llm.chat(USER, model="gpt-5")
+        await llm.chat(USER, model="other")
+    assert "temperature" not in server.requests[0]
+    assert server.requests[0]["reasoning_effort"] == "low" and server.requests[0]["top_k"] == 20
+    assert server.requests[1]["temperature"] == 0.3 and "reasoning_effort" not in server.requests[1]
+
+
+@pytest.mark.anyio
+async def test_a_field_refused_again_after_adaptation_is_a_clear_failure_not_a_loop(server: FakeOpenAI) -> None:
+    refusal = Error(400, "Unsupported value: 'temperature' …", param="temperature", code="unsupported_value")
+    server.script(refusal, refusal, Text("never used"))
+    async with make_client(server) as llm:
+        with pytest.raises(LLMError, match=r"400: Unsupported value: 'temperature' … \(param temperature"):
+            await llm.chat(USER, model=MODEL_ID)
+    assert len(server.requests) == 2 and "temperature" not in server.requests[1]
+    assert llm.refused(MODEL_ID) == {"temperature"}
+
+
+@pytest.mark.anyio
+async def test_a_generic_unsupported_message_drops_nothing(server: FakeOpenAI) -> None:
+    # "Unsupported" is in refusals of anything: only a field the server names is dropped.
+    server.script(Error(400, "Unsupported value: this model does not support streaming for this account"))
+    async with make_client(server) as llm:
+        with pytest.raises(LLMError, match="does not support streaming"):
+            await llm.chat(USER, model=MODEL_ID, json_schema={"type": "object"})
+    assert len(server.requests) == 1 and llm.refused(MODEL_ID) == set()
+
+
+@pytest.mark.anyio
+async def test_a_proxy_answering_plain_text_is_quoted() -> None:
+    with FakeOpenAI(profile=Gateway()) as fake:
+        message = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
+        fake.script(Error(503, message), Error(503, message))
+        async with OpenAIChat(base_url=fake.base_url, api_key=API_KEY, retries=1, retry_base_delay=0.01) as llm:
+            with pytest.raises(LLMError, match=r"after 2 attempt\(s\): 503: upstream connect error or disconnect"):
+                await llm.chat(USER, model=MODEL_ID)
+
+
+@pytest.mark.anyio
+async def test_usage_under_x_groq_on_the_last_chunk_is_counted_not_estimated() -> None:
+    groq = Groq()
+    with FakeOpenAI(profile=groq) as fake:
+        fake.script(Text("*** Test Cases ***\nA test\n    Log    hello"))
+        async with OpenAIChat(base_url=fake.base_url, api_key=API_KEY) as llm:
+            result = await llm.chat(USER, model=MODEL_ID)
+    sent = groq.sent[0]
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (
+        sent["prompt_tokens"],
+        sent["completion_tokens"],
+    )

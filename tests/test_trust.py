@@ -75,6 +75,28 @@ PLAIN = [
     "\\${{__import__('os')}}",
     "\\%{GITLAB_TOKEN}",
     "a ${x} b ${y}[0] c",
+    # What real suites write (issue #18's corpus): dict-dot and attribute chains, methods
+    # without arguments, item access, arithmetic with literals, inline Python inside the grammar.
+    "${user.email}",
+    "${a.b.c}",
+    "${response.status_code}",
+    "${response.headers}",
+    "${resp.json()}",
+    "${resp.json()}[0]",
+    "${resp.json()['items'][0].id}",
+    "${x[0]}",
+    "${SPACE * 4}",
+    "${x-1}",
+    "${x.upper()}",
+    "${BROWSER.lower().replace(' ', '')}",
+    "@{x.y}",
+    "&{d.copy()}",
+    "${x}[${y.z}]",
+    "${{1+1}}",
+    "@{{[1, 2]}}",
+    "${x}[${{1}}]",
+    "${{ $resp.json()['id'] == 3 }}",
+    "${{ len($items) > 0 }}",
 ]
 
 
@@ -84,20 +106,23 @@ def test_plain_variables_and_escaped_text_pass(cell):
 
 
 HOSTILE_CELLS = [
-    ("${{1+1}}", "inline Python"),
-    ("@{{[1, 2]}}", "inline Python"),
-    ("${x.upper()}", "extended variable syntax"),
-    ("${SPACE.join(['a'])}", "extended variable syntax"),
-    ("${x}[${{1}}]", "inline Python"),
-    ("${x}[${y.z}]", "extended variable syntax"),
+    ("${{__import__('os').system('id')}}", "inline Python"),
+    ("${{posix.system('id')}}", "inline Python"),
+    ("@{{dict(posix.environ)}}", "inline Python"),
+    ("${{ ${x} + 1 }}", "inline Python"),
+    ("${x.__class__}", "extended variable syntax"),
+    ("${SPACE.join([open('f').read()])}", "extended variable syntax"),
+    ("${x.format()}", "extended variable syntax"),
+    ("${x}[${{os.sep}}]", "inline Python"),
+    ("${x}[${y._z}]", "extended variable syntax"),
     ("${${name}}", "variable inside the variable's name"),
     ("${a${b}}", "variable inside the variable's name"),
-    ("@{x.y}", "extended variable syntax"),
-    ("&{d.copy()}", "extended variable syntax"),
-    ("${x-1}", "extended variable syntax"),
+    ("@{x._y}", "extended variable syntax"),
+    ("&{d.copy(__import__('os'))}", "extended variable syntax"),
+    ("${my-var}", "extended variable syntax"),
     ("%{GITLAB_TOKEN}", "reads an environment variable"),
     ("%{HOME=/root}", "reads an environment variable"),
-    ("\\\\${{1}}", "inline Python"),  # an escaped backslash, then real syntax
+    ("\\\\${{pydoc.pipepager('x', 'id')}}", "inline Python"),  # an escaped backslash, then real syntax
 ]
 
 
@@ -110,7 +135,7 @@ def test_code_reaching_variables_are_rejected(cell, what):
 
 
 def test_every_place_of_a_file_is_checked():
-    code = "${{1}}"
+    code = "${{os.sep}}"
     text = textwrap.dedent(
         f"""\
         *** Settings ***

@@ -115,6 +115,11 @@ def inventory() -> KeywordInventory:
         ],
         libraries=["BuiltIn", "libraries/ShopLibrary.py", "NotInstalledLib"],
         resources=["resources/common.resource", "resources/env/x.resource", "resources/legacy.resource"],
+        # What a real inventory records: who imports each resource (only imported ones are allowed).
+        importers={
+            f"RESOURCE:{r}": ["tests/shop/existing.robot"]
+            for r in ("resources/common.resource", "resources/env/x.resource", "resources/legacy.resource")
+        },
     )
 
 
@@ -408,7 +413,7 @@ async def test_wrong_argument_count_keeps_keyword_name_and_exact_line(repo: Path
             END
         """,
     )
-    result = await dryrun(text, "tests/shop/QA-3.robot", repo=repo, robot_options=ENV_OPTIONS)
+    result = await dryrun(text, "tests/shop/QA-3.robot", repo=repo, robot_options=ENV_OPTIONS, inventory=inventory)
     assert not result.ok
     found = {(d.line, d.keyword, d.message) for d in errors(result.diagnostics)}
     assert found == {
@@ -422,17 +427,17 @@ async def test_wrong_argument_count_keeps_keyword_name_and_exact_line(repo: Path
 
 
 @pytest.mark.anyio
-async def test_failing_suite_setup_and_empty_test(repo: Path) -> None:
+async def test_failing_suite_setup_and_empty_test(repo: Path, inventory: KeywordInventory) -> None:
     text = robot_file(
         COMMON + "\nSuite Setup    Prepare Everything",
         "Nothing\n    [Tags]    smoke",
     )
-    result = await dryrun(text, "tests/shop/QA-4.robot", repo=repo, robot_options=ENV_OPTIONS)
+    result = await dryrun(text, "tests/shop/QA-4.robot", repo=repo, robot_options=ENV_OPTIONS, inventory=inventory)
     assert [(d.line, d.keyword, d.message) for d in errors(result.diagnostics)] == [
         (line_of(text, "Suite Setup"), "Prepare Everything", "No keyword with name 'Prepare Everything' found.")
     ]
     fixed = robot_file(COMMON, "Nothing\n    [Tags]    smoke")
-    result = await dryrun(fixed, "tests/shop/QA-4.robot", repo=repo, robot_options=ENV_OPTIONS)
+    result = await dryrun(fixed, "tests/shop/QA-4.robot", repo=repo, robot_options=ENV_OPTIONS, inventory=inventory)
     assert [(d.line, d.message) for d in errors(result.diagnostics)] == [
         (line_of(fixed, "Nothing"), "Test cannot be empty.")
     ]
@@ -508,7 +513,7 @@ async def test_symlink_escape_is_never_written(repo: Path, inventory: KeywordInv
     assert not result.ok
     assert [d.source for d in result.diagnostics] == ["path"]
     for target in ("escape/QA-1.robot", "../QA-1.robot", "/tmp/QA-1.robot", "tests/existing.robot/QA-1.robot"):
-        result = await dryrun(GOOD, target, repo=repo)
+        result = await dryrun(GOOD, target, repo=repo, inventory=inventory)
         assert [d.source for d in result.diagnostics] == ["path"], target
     assert list(outside.iterdir()) == []
 
@@ -549,7 +554,7 @@ async def test_robot_options_variable_is_honoured(repo: Path, inventory: Keyword
 
 
 @pytest.mark.anyio
-async def test_pythonpath_and_variablefile_options(repo: Path) -> None:
+async def test_pythonpath_and_variablefile_options(repo: Path, inventory: KeywordInventory) -> None:
     _write(repo / "config/settings.py", "ENV = 'x'\n")
     text = robot_file(
         "Resource    common.resource\nLibrary    ShopLibrary",
@@ -563,6 +568,7 @@ async def test_pythonpath_and_variablefile_options(repo: Path) -> None:
         # The repo's own output options must not make robot write into the repo.
         robot_options=["--variablefile", "config/settings.py", "-d", "results", "--log", "log.html", "-x", "x.xml"],
         pythonpath=["resources", "libraries"],
+        inventory=inventory,
     )
     assert result.ok, result.diagnostics
     assert snapshot(repo) == before
@@ -587,7 +593,7 @@ async def test_repo_library_missing_is_an_environment_error(repo: Path, inventor
 
     # Imported by one of the repo's resources: the repo's own, even without an inventory.
     through_resource = robot_file("Resource    ../resources/legacy.resource", "Legacy\n    Legacy Step")
-    result = await dryrun(through_resource, "tests/QA-10.robot", repo=repo)
+    result = await dryrun(through_resource, "tests/QA-10.robot", repo=repo, inventory=inventory)
     assert result.environment_error
     assert any(d.source == "environment" and "'NotInstalledLib'" in d.message for d in result.diagnostics), (
         result.diagnostics
@@ -595,29 +601,35 @@ async def test_repo_library_missing_is_an_environment_error(repo: Path, inventor
 
 
 @pytest.mark.anyio
-async def test_unlisted_missing_library_is_the_writers_fault(repo: Path) -> None:
+async def test_unlisted_library_is_refused_by_the_gate_as_the_writers_fault(
+    repo: Path, inventory: KeywordInventory
+) -> None:
+    """Past the static checks (called directly), Robot's own import is refused inside its process."""
     text = robot_file(COMMON + "\nLibrary    ImaginaryLib", "T\n    Open Shop    main")
-    result = await dryrun(text, "tests/shop/QA-11.robot", repo=repo, robot_options=ENV_OPTIONS)
+    result = await dryrun(text, "tests/shop/QA-11.robot", repo=repo, robot_options=ENV_OPTIONS, inventory=inventory)
     assert not result.environment_error
-    assert [(d.source, d.line) for d in errors(result.diagnostics)] == [("dryrun", line_of(text, "ImaginaryLib"))]
-    assert "Importing library 'ImaginaryLib' failed" in result.diagnostics[0].message
+    assert [(d.source, d.line) for d in errors(result.diagnostics)] == [("trust", line_of(text, "ImaginaryLib"))]
+    assert "Library 'ImaginaryLib' imported by the generated file is not imported" in result.diagnostics[0].message
     assert ".jira2robot-" not in result.diagnostics[0].message
 
 
 @pytest.mark.anyio
-async def test_timeout_kills_robot_and_cleans_up(repo: Path) -> None:
+async def test_timeout_kills_robot_and_cleans_up(repo: Path, inventory: KeywordInventory) -> None:
     before = snapshot(repo)
     text = robot_file("Library    ../../libraries/SlowLib.py", "T\n    Log    x")
+    allowed = inventory.model_copy(update={"libraries": [*inventory.libraries, "libraries/SlowLib.py"]})
     with anyio.fail_after(20):
-        result = await dryrun(text, "tests/slow/QA-12.robot", repo=repo, timeout=1.5)
+        result = await dryrun(text, "tests/slow/QA-12.robot", repo=repo, timeout=1.5, inventory=allowed)
     assert result.environment_error
     assert "did not finish within 1.5 s" in result.diagnostics[0].message
     assert snapshot(repo) == before
 
 
 @pytest.mark.anyio
-async def test_bad_robot_option_is_an_environment_error(repo: Path) -> None:
-    result = await dryrun(GOOD, "tests/shop/QA-13.robot", repo=repo, robot_options=["--no-such-option"])
+async def test_bad_robot_option_is_an_environment_error(repo: Path, inventory: KeywordInventory) -> None:
+    result = await dryrun(
+        GOOD, "tests/shop/QA-13.robot", repo=repo, robot_options=["--no-such-option"], inventory=inventory
+    )
     assert result.environment_error
     assert "option --nosuchoption not recognized" in result.diagnostics[0].message
 

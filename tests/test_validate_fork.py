@@ -18,7 +18,7 @@ import pytest
 
 from generator.validate import dryrun
 from generator.validate.fork import ForkedDryrun, can_fork
-from tests.test_dryrun_pool import CORPUS, GOOD, OPTIONS, PYTHONPATH, TARGET
+from tests.test_dryrun_pool import ALLOWED, CORPUS, GOOD, OPTIONS, PYTHONPATH, TARGET
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork and /proc")
 
@@ -26,7 +26,14 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork and /proc"
 def _check(repo: Path, text: str, pool=None, timeout: float = 300.0):
     return anyio.run(
         lambda: dryrun(
-            text, TARGET, repo=repo, pythonpath=PYTHONPATH, robot_options=OPTIONS, pool=pool, timeout=timeout
+            text,
+            TARGET,
+            repo=repo,
+            pythonpath=PYTHONPATH,
+            robot_options=OPTIONS,
+            pool=pool,
+            timeout=timeout,
+            inventory=ALLOWED,
         )
     )
 

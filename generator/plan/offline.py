@@ -172,7 +172,10 @@ class OfflinePlanner:
             )
             for title, steps, covers in found
         ]
-        log.info(f"planner (offline): {len(cases)} test case(s) from {len(ticket.acceptance_criteria)} criteria")
+        # A Gherkin scenario is one criterion over several lines: count criteria as the cases
+        # they became, and the lines beside, so "2 from 12" does not read as 10 dropped.
+        lines = len(ticket.acceptance_criteria)
+        log.info(f"planner (offline): {len(cases)} test case(s), one per acceptance criterion ({lines} line(s))")
         return TestSpec(
             meta=SpecMeta(jira_key=ticket.key, title=ticket.summary),
             confluence=SpecConfluence(

@@ -62,7 +62,7 @@ ALWAYS_LIBRARIES = ("BuiltIn",)
 # `.py`, `.yaml`/`.yml` and `.json` may be variable files: their names are part of the inventory.
 _HASHED_SUFFIXES = (".resource", ".robot", ".py", ".yaml", ".yml", ".json")
 #: The inventory's fields `validate` reads: the import allow-list, its importers and the errors.
-_IMPORTS = {"libraries", "resources", "variables", "importers", "errors"}
+_IMPORTS = {"libraries", "resources", "variables", "importers", "import_arguments", "errors"}
 #: Seconds one library or variable file may take to import before it is named and skipped.
 DEFAULT_SCAN_TIMEOUT = 60.0
 

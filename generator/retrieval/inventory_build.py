@@ -166,6 +166,7 @@ class Builder:
     errors: list[str] = field(default_factory=list)
     imports: list[_Import] = field(default_factory=list)
     importers: dict[str, set[str]] = field(default_factory=dict)
+    arguments: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)
     variable_names: list[str] = field(default_factory=list)
     # What `_resolve_imports` found to load for variable names: (path or module name, args, where).
     variable_sources: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
@@ -191,6 +192,7 @@ class Builder:
             suite_keywords=self.suite_keywords,
             suite_variables=self.suite_variables,
             importers={k: sorted(v) for k, v in sorted(self.importers.items())},
+            import_arguments={k: sorted(list(a) for a in v) for k, v in sorted(self.arguments.items())},
             # Repo-relative like every other path here: runner folders are noise in reports.
             errors=[e.replace(f"{self.repo}{os.sep}", "") for e in self.errors],
         )
@@ -286,6 +288,7 @@ class Builder:
         for imp in self.imports:
             for entry in self._resolve_import(imp, libraries, resources, variables):
                 self._allow(imp.kind, entry, imp.importer)
+                self.arguments.setdefault(f"{imp.kind}:{entry}", set()).add(imp.args)
         return libraries, resources, variables
 
     def _resolve_import(

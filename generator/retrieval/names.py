@@ -27,6 +27,7 @@ from robot.variables import VariableMatches
 from generator.models import Keyword, KeywordInventory, StepMapping
 from generator.retrieval.arguments import Param, arity, params_of, slots_of
 from generator.retrieval.words import content_of, forms_of, split_bdd_prefix, stems_of
+from generator.validate.trust import never_a_step
 
 _STD_LIBRARY_FACTOR = 0.8
 # BuiltIn's best possible similarity (0.5) stays under the default threshold: `Log` or
@@ -120,9 +121,12 @@ class KeywordIndex:
         self._embedded: list[tuple[int, EmbeddedArguments]] = []
         self._affixes: dict[int, tuple[str, str]] = {}
         importable = set(inventory.resources)
+        forbidden = never_a_step()
         for kw in inventory.keywords:
             if kw.owner_kind == "resource" and kw.owner.endswith(".robot") and kw.owner not in importable:
                 continue  # a suite's own keywords: no other file can import them
+            if kw.owner == "BuiltIn" and normalize(kw.name, ignore="_") in forbidden:
+                continue  # imports, run-keyword variants, Evaluate, Set Variable: text would become code
             embedded = _embedded(kw.name) if kw.embedded or "${" in kw.name else None
             literal = _name_text(kw.name, embedded)
             words = stems_of(literal)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import inspect
+import json
 import re
 import secrets
 import sys
@@ -22,9 +23,9 @@ import anyio
 from generator.models import Diagnostic, KeywordInventory, ValidationResult
 from generator.sandbox import repo_code_env
 from generator.validate.dryrun_listener import DryrunLineRecorder
-from generator.validate.outcome import read_outcome
+from generator.validate.outcome import GATE_REFUSALS, read_outcome
 from generator.validate.paths import confinement_problem
-from generator.validate.pool import DryrunPool, DryrunRunner
+from generator.validate.pool import WORKER, DryrunPool, DryrunRunner
 from generator.validate.static import parse_text, scan_model
 
 # --------------------------------------------------------------------------- dryrun
@@ -75,20 +76,19 @@ class _BorrowedFolders:
 _FOLDERS = _BorrowedFolders()
 
 
-def _robot_command(
+def _robot_args(
     candidate: Path,
     out_dir: Path,
     repo: Path,
     robot_options: Sequence[str],
     pythonpath: Sequence[str],
-    python: str | None = None,
 ) -> list[str]:
-    """The `robot --dryrun` command line; our output options come last so they win over the repo's.
+    """The arguments of `robot --dryrun`; our output options come last so they win over the repo's.
 
-    `python` is the repo's own interpreter (its RF and libraries); the listener is passed by
-    path, so that interpreter needs nothing of this tool installed.
+    The listener is passed by path, so the repo's own interpreter needs nothing of this tool
+    installed.
     """
-    command = [python or sys.executable, "-m", "robot", "--dryrun", *robot_options]
+    command = ["--dryrun", *robot_options]
     for entry in pythonpath:
         command += ["--pythonpath", str(repo / entry)]
     command += [
@@ -111,6 +111,29 @@ def _robot_command(
         str(candidate),
     ]
     return command
+
+
+def _fresh_command(python: str | None, gate: Path, args: Sequence[str]) -> list[str]:
+    """A one-off dryrun process in the repo's interpreter (`python`, default this one), with the
+    same entry point as the warm workers: the gate is armed before Robot Framework starts."""
+    return [python or sys.executable, str(WORKER), "--once", str(gate), *args]
+
+
+def _gate_config(out_dir: Path, root: Path, candidate: Path, inventory: KeywordInventory) -> Path:
+    """The trust gate's configuration for one dryrun (`validate.gate.install`), written beside
+    its outputs: the repo's allow-list and where refusals are recorded (`GATE_REFUSALS`)."""
+    path = out_dir / "gate.json"
+    config = {
+        "root": str(root),
+        "candidate": str(candidate),
+        "libraries": inventory.libraries,
+        "resources": inventory.imported_resources(),
+        "variables": inventory.variables,
+        "library_arguments": inventory.library_arguments(),
+        "report": str(out_dir / GATE_REFUSALS),
+    }
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return path
 
 
 def _robot_env(secrets: Sequence[str], dryrun_env: Sequence[str]) -> dict[str, str]:
@@ -174,7 +197,7 @@ async def dryrun(
     pythonpath: Sequence[str] = (),
     limiter: anyio.CapacityLimiter | None = None,
     timeout: float = 300.0,
-    inventory: KeywordInventory | None = None,
+    inventory: KeywordInventory,
     secrets: Sequence[str] = (),
     dryrun_env: Sequence[str] = (),
     python: str | None = None,
@@ -182,10 +205,9 @@ async def dryrun(
 ) -> ValidationResult:
     """`robot --dryrun` of `text` as if it were `repo/target_path`, leaving the repo untouched.
 
-    Without an `inventory` it cannot tell whether a failing import of the file itself is one
-    the repo uses, so only failing imports in the repo's other files count as environment
-    errors; with it (as `validate` calls it) the file's own allow-listed imports count too.
-    Robot runs without credentials in its environment (`_robot_env`), in `python` (the repo's
+    `inventory` is the repo's import allow-list: the trust gate (`validate.gate`) refuses, inside
+    Robot's process, any import it does not vouch for, and a failing allow-listed import of the
+    file counts as an environment error. Robot runs without credentials in its environment (`_robot_env`), in `python` (the repo's
     interpreter, default this one), on `pool` when given (warm workers or a fork).
     """
     root = Path(repo).resolve()
@@ -215,13 +237,17 @@ async def dryrun(
                 except OSError as exc:  # e.g. a file where the target wants a folder
                     message = f"Cannot write next to {target_path!r}: {exc.strerror or exc}"
                     return ValidationResult(ok=False, diagnostics=[Diagnostic(source="path", message=message)])
-                command = _robot_command(candidate, out_dir, root, robot_options, pythonpath, python)
+                args = _robot_args(candidate, out_dir, root, robot_options, pythonpath)
+                gate = _gate_config(out_dir, root, candidate, inventory)
                 with anyio.fail_after(timeout):
                     # A warm worker runs the same arguments; after a crash, a fresh process does.
-                    answer = await pool.run(command[3:], root) if pool is not None else None
+                    answer = await pool.run(args, root, gate) if pool is not None else None
                     if answer is None:
                         process = await anyio.run_process(
-                            command, cwd=root, env=_robot_env(secrets, dryrun_env), check=False
+                            _fresh_command(python, gate, args),
+                            cwd=root,
+                            env=_robot_env(secrets, dryrun_env),
+                            check=False,
                         )
                         answer = (process.returncode, process.stderr.decode("utf-8", "replace"), 0.0)
             except TimeoutError:

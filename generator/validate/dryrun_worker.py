@@ -10,27 +10,58 @@ this file's folder is taken off the module path as `python -m robot` would never
 `sys.argv` is set per request to what `python -m robot ARGS` would show, and the worker is
 started with `--dryrun` on its own command line, so `ps` and the repo's code see a dryrun.
 
-Protocol: one JSON request per line on stdin, `{"args": [...], "cwd": "..."}`; one JSON answer
-per line on the original stdout, `{"rc": int, "stderr": str, "seconds": float}` (`seconds`:
-Robot Framework's own work). Robot's console output goes to /dev/null (the arguments ask for
-`--console quiet` anyway) and its stderr is captured per request, as a subprocess's would be.
+Every request runs behind the trust gate (`gate.py`, loaded by path like this file): the
+request names its configuration file, and a request without one is refused, not run.
+
+Protocol: one JSON request per line on stdin, `{"args": [...], "cwd": "...", "gate": "..."}`;
+one JSON answer per line on the original stdout, `{"rc": int, "stderr": str, "seconds": float}`
+(`seconds`: Robot Framework's own work). Robot's console output goes to /dev/null (the
+arguments ask for `--console quiet` anyway) and its stderr is captured per request, as a
+subprocess's would be. `dryrun_worker.py --once GATE ARGS...` runs one dryrun the same way and
+exits with its return code: the fresh process of a run without warm workers.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
 import tempfile
 import time
 
+#: Return code of a request the gate could not be armed for (Robot's own codes stop at 252).
+GATE_FAILED = 253
 
-def run_request(args: list[str], cwd: str, robot_main: str) -> dict[str, object]:
-    """One dryrun as `python -m robot ARGS` in `cwd` would run it: its return code, its stderr
-    and Robot Framework's own seconds. Shared by this worker and the forked dryrun of
-    `jira2robot validate` (`generator/validate/fork.py`), so both answer alike."""
+
+def arm_gate(gate: str) -> None:
+    """Install the trust gate (`gate.py` beside this file) with the configuration file `gate`."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gate.py")
+    spec = importlib.util.spec_from_file_location("jira2robot_gate", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(path)
+    module = sys.modules.get("jira2robot_gate")
+    if module is None:
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["jira2robot_gate"] = module
+    with open(gate, encoding="utf-8") as config:
+        module.install(json.load(config))
+
+
+def run_request(args: list[str], cwd: str, robot_main: str, gate: str | None) -> dict[str, object]:
+    """One dryrun as `python -m robot ARGS` in `cwd` would run it, behind the trust gate: its
+    return code, its stderr and Robot Framework's own seconds. Shared by this worker and the
+    forked dryrun of `jira2robot validate` (`generator/validate/fork.py`), so both answer alike.
+    Without a gate nothing runs: a caller that forgot it gets an error, not an open door."""
     from robot import run_cli
 
+    try:
+        if not gate:
+            raise ValueError("no gate configuration given")
+        arm_gate(gate)
+    except Exception as exc:  # anything at all: nothing of the candidate may run unguarded
+        return {"rc": GATE_FAILED, "stderr": f"jira2robot trust gate could not be armed: {exc!r}", "seconds": 0.0}
     os.chdir(cwd)
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
@@ -63,6 +94,10 @@ def robot_main_path() -> str:
 
 def main() -> None:
     del sys.path[0]  # this file's folder: `python -m robot` puts the working directory there instead
+    if len(sys.argv) > 2 and sys.argv[1] == "--once":
+        answer = run_request(sys.argv[3:], os.getcwd(), robot_main_path(), sys.argv[2])
+        sys.stderr.write(str(answer["stderr"]))
+        sys.exit(int(answer["rc"]))  # type: ignore[call-overload]
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     quiet = os.open(os.devnull, os.O_WRONLY)
     os.dup2(quiet, 1)
@@ -72,7 +107,8 @@ def main() -> None:
     answers.flush()
     for line in sys.stdin:
         request = json.loads(line)
-        answers.write(json.dumps(run_request(request["args"], request["cwd"], robot_main)) + "\n")
+        answer = run_request(request["args"], request["cwd"], robot_main, request.get("gate"))
+        answers.write(json.dumps(answer) + "\n")
         answers.flush()
 
 

@@ -52,7 +52,7 @@ class ForkedDryrun:
         self.robot_main = robot_main_path()
         self.robot_seconds = 0.0
 
-    async def run(self, args: Sequence[str], cwd: Path) -> tuple[int, str, float] | None:
+    async def run(self, args: Sequence[str], cwd: Path, gate: Path) -> tuple[int, str, float] | None:
         """(return code, stderr, RF's own seconds), or None when the child died without an answer
         (the caller then runs a fresh `robot`). A cancelled or timed-out call kills the child."""
         read_end, write_end = os.pipe()
@@ -61,7 +61,7 @@ class ForkedDryrun:
             status = 1
             try:
                 os.close(read_end)
-                self._child(list(args), str(cwd), write_end)
+                self._child(list(args), str(cwd), str(gate), write_end)
                 status = 0
             finally:
                 os._exit(status)
@@ -93,7 +93,7 @@ class ForkedDryrun:
         self.robot_seconds += seconds
         return rc, stderr, seconds
 
-    def _child(self, args: list[str], cwd: str, answers: int) -> None:
+    def _child(self, args: list[str], cwd: str, gate: str, answers: int) -> None:
         os.setpgid(0, 0)  # its own group, so a kill reaches what the repo's code started
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)  # the parent's handlers belong to the parent
@@ -106,6 +106,6 @@ class ForkedDryrun:
         LOGGER.close()
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-        answer = run_request(args, cwd, self.robot_main)
+        answer = run_request(args, cwd, self.robot_main, gate)
         with os.fdopen(answers, "w", encoding="utf-8") as out:
             out.write(json.dumps(answer))

@@ -7,16 +7,21 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from robot.api import ExecutionResult
+from robot.errors import DataError
 from robot.result import Keyword as ResultKeyword
 
 from generator.models import Diagnostic, KeywordInventory, ValidationResult
 from generator.validate.static import ImportScan, import_allowed, resolve_import
 
+#: The JSON-lines file, in the dryrun's output folder, where the trust gate records each refusal.
+GATE_REFUSALS = "gate-refusals.jsonl"
+_GATE_MARK = "jira2robot trust gate: "
 _IMPORT_FAILED_RE = re.compile(r"Importing (?:library|variable file) '(?P<name>[^']*)' failed: (?P<reason>.*)")
 _FILE_ERROR_RE = re.compile(r"^Error in file '(?P<source>.+?)'(?: on line (?P<line>\d+))?: (?P<message>.*)$")
 _INSTALL_HINT = (
@@ -65,8 +70,22 @@ class _Outcome:
     environment_error: bool = False
 
     def add(self, diagnostic: Diagnostic) -> None:
+        if _GATE_MARK in diagnostic.message:  # refused inside Robot's process, whatever reported it
+            message = diagnostic.message[diagnostic.message.index(_GATE_MARK) + len(_GATE_MARK) :]
+            diagnostic = diagnostic.model_copy(update={"source": "trust", "severity": "error", "message": message})
         if diagnostic not in self.diagnostics:
             self.diagnostics.append(diagnostic)
+
+    def add_refusals(self, out_dir: Path) -> None:
+        """The gate's own record: authoritative even when the file caught the failure it raised."""
+        path = out_dir / GATE_REFUSALS
+        if not path.is_file():
+            return
+        for line in path.read_text(encoding="utf-8").splitlines():
+            message = json.loads(line)["message"]
+            if not any(d.source == "trust" and message in d.message for d in self.diagnostics):
+                self.add(Diagnostic(source="trust", message=message))
+        self.environment_error = False  # the file is at fault, not the job
 
     def result(self) -> ValidationResult:
         ok = not self.environment_error and all(d.severity != "error" for d in self.diagnostics)
@@ -92,14 +111,34 @@ def read_outcome(
     returncode: int,
     stderr: str,
 ) -> ValidationResult:
-    """Diagnostics from output.xml (Robot's result API) and the listener's line map."""
-    outcome = _Outcome()
+    """Diagnostics from output.xml (Robot's result API), the listener's line map and the trust
+    gate's refusals (`GATE_REFUSALS`)."""
 
     def clean(text: str) -> str:
         return text.replace(str(candidate), target).replace(f"{repo}{os.sep}", "")
 
+    outcome = _read(out_dir, candidate, target, scan, inventory, returncode, stderr, clean)
+    outcome.add_refusals(out_dir)
+    return outcome.result()
+
+
+def _read(
+    out_dir: Path,
+    candidate: Path,
+    target: str,
+    scan: ImportScan,
+    inventory: KeywordInventory | None,
+    returncode: int,
+    stderr: str,
+    clean: Callable[[str], str],
+) -> _Outcome:
+    outcome = _Outcome()
     output = out_dir / "output.xml"
-    if not output.is_file():
+    try:
+        result = ExecutionResult(str(output)) if output.is_file() else None
+    except DataError:  # the process died while writing it
+        result = None
+    if result is None:
         if scan.tests == 0:
             outcome.add(Diagnostic(source="dryrun", message="The file has no test case."))
         else:
@@ -112,9 +151,8 @@ def read_outcome(
                     message=f"robot --dryrun exited with code {returncode} without results: {tail}",
                 )
             )
-        return outcome.result()
+        return outcome
 
-    result = ExecutionResult(str(output))
     lines_file = out_dir / "lines.json"
     lines: dict[str, int] = json.loads(lines_file.read_text(encoding="utf-8")) if lines_file.is_file() else {}
     imports_by_line = {imp.line: imp for imp in scan.imports}
@@ -161,4 +199,4 @@ def read_outcome(
         steps += _failures(suite.teardown, lines)
     for line, keyword, text in steps:
         outcome.add(Diagnostic(source="dryrun", line=line, keyword=keyword, message=clean(text)))
-    return outcome.result()
+    return outcome

@@ -57,10 +57,11 @@ class _Worker:
             raise WorkerCrashed(f"unexpected answer {answer!r}")
         return answer
 
-    async def ask(self, args: Sequence[str], cwd: Path) -> tuple[int, str, float]:
+    async def ask(self, args: Sequence[str], cwd: Path, gate: Path) -> tuple[int, str, float]:
         assert self.process.stdin is not None
+        request = {"args": list(args), "cwd": str(cwd), "gate": str(gate)}
         try:
-            await self.process.stdin.send((json.dumps({"args": list(args), "cwd": str(cwd)}) + "\n").encode())
+            await self.process.stdin.send((json.dumps(request) + "\n").encode())
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
             raise WorkerCrashed(str(exc)) from None
         answer = await self.receive()
@@ -76,9 +77,10 @@ class _Worker:
 
 
 class DryrunRunner(Protocol):
-    """Runs `robot ARGS` in `cwd` somewhere warm: the pool's workers, or a fork of `validate`."""
+    """Runs `robot ARGS` in `cwd` somewhere warm, behind the trust gate configured by the file
+    `gate` (`validate.gate`): the pool's workers, or a fork of `validate`."""
 
-    async def run(self, args: Sequence[str], cwd: Path) -> tuple[int, str, float] | None: ...
+    async def run(self, args: Sequence[str], cwd: Path, gate: Path) -> tuple[int, str, float] | None: ...
 
 
 class DryrunPool:
@@ -113,8 +115,9 @@ class DryrunPool:
             raise
         return worker
 
-    async def run(self, args: Sequence[str], cwd: Path) -> tuple[int, str, float] | None:
-        """(return code, stderr, RF's own seconds) of `robot args` run in `cwd`, or None after a crash.
+    async def run(self, args: Sequence[str], cwd: Path, gate: Path) -> tuple[int, str, float] | None:
+        """(return code, stderr, RF's own seconds) of `robot args` run in `cwd` behind the gate
+        configured by `gate`, or None after a crash.
 
         The caller bounds the time (`anyio.fail_after`): a cancelled run kills its worker.
         """
@@ -126,7 +129,7 @@ class DryrunPool:
             return None
         kept = False
         try:
-            answer = await worker.ask(args, cwd)
+            answer = await worker.ask(args, cwd, gate)
             self.robot_seconds += answer[2]
             kept = worker.jobs < self.max_jobs and not self._closed
             return answer

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ from robot.parsing.model.statements import Statement
 from robot.variables import contains_variable
 
 from generator.models import Diagnostic, KeywordInventory
+from generator.validate.keyword_names import IMPORT_KEYWORDS, call_names
 from generator.validate.paths import UnsafePathError, confinement_problem, safe_target_path
-from generator.validate.trust import is_import_keyword, normalise_keyword, untrusted_code
+from generator.validate.trust import untrusted_code
 
 _ALLOWED_SHOWN = 10
 _ALWAYS_ALLOWED_LIBRARIES = frozenset({"BuiltIn"})
@@ -39,6 +41,7 @@ class FileImport:
     kind: str  # "Library", "Resource" or "Variables"
     name: str
     line: int
+    args: tuple[str, ...] = ()  # as written: a library's arguments can load code (`plugins=`)
 
 
 @dataclass
@@ -64,14 +67,16 @@ class ImportScan(ModelVisitor):
             self._error(node.lineno, message)
         if isinstance(node, LibraryImport | ResourceImport | VariablesImport):
             kind = {LibraryImport: "Library", ResourceImport: "Resource"}.get(type(node), "Variables")
-            self.imports.append(FileImport(kind, node.name or "", node.lineno))
-        elif isinstance(node, KeywordCall) and node.keyword and is_import_keyword(node.keyword):
-            # `Import Library` and friends are imports too: without this the allow-list
+            args = tuple(node.args) if isinstance(node, LibraryImport | VariablesImport) else ()
+            self.imports.append(FileImport(kind, node.name or "", node.lineno, args))
+        elif isinstance(node, KeywordCall) and node.keyword and (found := call_names(node.keyword) & IMPORT_KEYWORDS):
+            # `Import Library` and friends are imports too, under any spelling Robot resolves
+            # (`Given BuiltIn.Import Library`, `B.import_resource`): without this the allow-list
             # would be one keyword call away from meaningless. (Import keywords anywhere
-            # else are rejected outright by `trust.untrusted_code`.)
+            # else are rejected outright by `trust.untrusted_code`; the gate checks them all.)
             name = node.args[0] if node.args else ""
-            kind = normalise_keyword(node.keyword).removeprefix("import").capitalize()
-            self.imports.append(FileImport(kind, name, node.lineno))
+            kind = min(found).removeprefix("import").capitalize()
+            self.imports.append(FileImport(kind, name, node.lineno, tuple(node.args[1:])))
 
     def _error(self, line: int | None, message: str) -> None:
         diagnostic = Diagnostic(source="parse", line=line, message=message)
@@ -145,26 +150,41 @@ def resolve_import(imp: FileImport, target: str) -> _Resolution:
 def _allowed_set(imp_kind: str, inventory: KeywordInventory) -> list[str]:
     return {
         "Library": inventory.libraries,
-        "Resource": inventory.resources,
+        "Resource": inventory.imported_resources(),
         "Variables": inventory.variables,
     }[imp_kind]
+
+
+def _matched_entry(imp: FileImport, resolution: _Resolution, inventory: KeywordInventory) -> str | None:
+    """The allow-list entry that vouches for an import, or None."""
+    allowed = _allowed_set(imp.kind, inventory)
+    if resolution.problem:
+        return None
+    if not resolution.is_path:
+        return resolution.value if resolution.value in allowed else None
+    by_path = {_norm(a): a for a in allowed}
+    if resolution.value in by_path:
+        return by_path[resolution.value]
+    # A plain relative name may be found on the module search path (`--pythonpath
+    # resources`); accept it when it names the tail of a known file. Dryrun proves it.
+    written = _norm(imp.name)
+    if written.startswith(".."):
+        return None
+    return next((a for p, a in by_path.items() if p == written or p.endswith("/" + written)), None)
+
+
+def library_arguments_allowed(args: Sequence[str], entry: str, inventory: KeywordInventory) -> bool:
+    """No arguments, or exactly arguments the repo's own files give that library."""
+    return not args or list(args) in inventory.library_arguments().get(entry, [])
 
 
 def import_allowed(imp: FileImport, resolution: _Resolution, inventory: KeywordInventory) -> bool:
     if imp.kind == "Library" and imp.name.strip() in _ALWAYS_ALLOWED_LIBRARIES:
         return True
-    allowed = _allowed_set(imp.kind, inventory)
-    if resolution.problem:
+    entry = _matched_entry(imp, resolution, inventory)
+    if entry is None:
         return False
-    if not resolution.is_path:
-        return resolution.value in allowed
-    paths = {_norm(a) for a in allowed}
-    if resolution.value in paths:
-        return True
-    # A plain relative name may be found on the module search path (`--pythonpath
-    # resources`); accept it when it names the tail of a known file. Dryrun proves it.
-    written = _norm(imp.name)
-    return not written.startswith("..") and any(p == written or p.endswith("/" + written) for p in paths)
+    return imp.kind != "Library" or library_arguments_allowed(imp.args, entry, inventory)
 
 
 def _import_diagnostic(
@@ -180,6 +200,13 @@ def _import_diagnostic(
         reason = f"{imp.kind} import without a name"
     elif resolution.problem:
         reason = resolution.problem
+    elif (entry := _matched_entry(imp, resolution, inventory)) is not None:
+        known = inventory.library_arguments().get(entry, [])
+        shown_args = "; ".join("    ".join(a) or "(none)" for a in known) or "(none)"
+        reason = (
+            f"Library {imp.name!r} with the arguments {'    '.join(imp.args)!r} is imported by this repository only "
+            f"with: {shown_args} (a library's arguments can load code)"
+        )
     else:
         resolved = f" (resolves to {resolution.value!r})" if resolution.is_path else ""
         reason = f"{imp.kind} {imp.name!r}{resolved} is not imported anywhere in this repository"
@@ -199,7 +226,7 @@ def check_static(
     (`generator.validate.trust`), confinement, import allow-list."""
     model = parse_text(text)
     scan = scan_model(model)
-    diagnostics = [*scan.errors, *untrusted_code(model)]
+    diagnostics = [*scan.errors, *untrusted_code(model, known_variables=inventory.variable_names)]
     if scan.tests == 0:
         diagnostics.append(
             Diagnostic(source="parse", message="The file has no test case: add a '*** Test Cases ***' section.")

@@ -14,9 +14,11 @@ model output is shaped by it. Two halves:
 
 from __future__ import annotations
 
+import ast
 import json
 import re
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cache
@@ -51,11 +53,22 @@ from robot.parsing.model.statements import Statement
 from robot.running.librarykeywordrunner import RunKeywordRunner
 from robot.running.testlibraries import TestLibrary
 from robot.variables import VariableMatches, contains_variable, search_variable
-from robot.variables.finders import NOT_FOUND, NumberFinder
+from robot.variables.finders import NOT_FOUND, ExtendedFinder, NumberFinder
 from robot.version import get_version
 
 from generator import cache as content_cache
 from generator.models import Diagnostic
+from generator.validate import grammar
+from generator.validate.keyword_names import (
+    EXPRESSION_KEYWORDS,
+    IMPORT_KEYWORDS,
+    SETTING_KEYWORDS,
+    builtin_name,
+    could_be,
+    expression_arguments,
+    is_import_keyword,
+    norm,
+)
 
 _WHITESPACE = re.compile(r"\s+")
 # Robot's escape character first, then everything that starts syntax inside a cell.
@@ -78,7 +91,6 @@ def escape_cell(text: str) -> str:
 
 # --------------------------------------------------------------------------- the static rule
 
-_IMPORT_KEYWORDS = ("importlibrary", "importresource", "importvariables")
 _IMPORT_NAMES = "Import Library/Resource/Variables"
 # Never resolved by Robot Framework (comments) or pure layout.
 _INERT = frozenset({Token.COMMENT, Token.SEPARATOR, Token.EOL, Token.EOS, Token.CONTINUATION})
@@ -88,62 +100,23 @@ _DEFINING = frozenset({Token.ASSIGN, Token.VARIABLE, Token.KEYWORD_NAME})
 # `${/}`, `${:}` and `${\n}` are Robot's own built-in variables.
 _BUILT_IN_NAMES = frozenset({"/", ":", "\\n"})
 _PLAIN_NAME = re.compile(r"[\w ]+")
-# BuiltIn keywords whose arguments Robot evaluates as Python at run time.
-_EXPRESSION_KEYWORDS = frozenset(
-    {
-        "evaluate",
-        "callmethod",
-        "shouldbetrue",
-        "shouldnotbetrue",
-        "runkeywordif",
-        "runkeywordunless",
-        "setvariableif",
-        "skipif",
-        "passexecutionif",
-        "returnfromkeywordif",
-        "runkeywordandreturnif",
-        "continueforloopif",
-        "exitforloopif",
-    }
-)
-# What turns a condition into a way to run code: dunder access (`__import__`,
-# `__class__.__subclasses__`), imports, the builtins that reach code or files, and the
-# modules Robot's evaluation imports automatically when an expression names them.
-_UNSAFE_EXPRESSION = re.compile(
-    r"__|\bimport\b|\b(?:exec|eval|compile|open|getattr|setattr|delattr|globals|locals|vars|breakpoint)\s*\("
-    r"|\b(?:os|sys|subprocess|shutil|socket|pty|ctypes|builtins|importlib|pickle|marshal|runpy|pathlib)\s*\."
-)
 _FIXTURES = (Setup, Teardown, SuiteSetup, SuiteTeardown, TestSetup, TestTeardown)
 # Statements whose cells can end up as the name of a keyword that runs: arguments (a
 # run-keyword variant, or a repo keyword passing it on), fixture and template names, and
 # variable values. Documentation, tags and test names may say "Import Library" harmlessly.
 _MAY_NAME_KEYWORDS = (KeywordCall, Variable, Var, Template, TestTemplate, TemplateArguments, *_FIXTURES)
 _NAMES_OR_VALUES = frozenset({Token.ARGUMENT, Token.NAME, Token.KEYWORD})
+# Statements and keywords whose values become variables: code hidden there reaches an
+# expression through `${name}`, which Robot substitutes as text before evaluating.
+_VALUE_KEYWORDS = SETTING_KEYWORDS | {"catenate", "createlist", "createdictionary"}
 _MOVE_IT = "compute it in a keyword of the repo's resource files instead"
+# Robot's own split of `${base.extended}` (`robot.variables.finders.ExtendedFinder`).
+_EXTENDED = ExtendedFinder._match_extended
 
 
 def normalise_keyword(name: str) -> str:
-    """A keyword name as Robot compares it: case, spaces and underscores ignored, `BuiltIn.` dropped."""
-    return re.sub(r"[\s_]", "", name).lower().removeprefix("builtin.")
-
-
-def is_import_keyword(name: str) -> bool:
-    """True for `Import Library`, `import_resource`, `BuiltIn.Import Variables` and the like."""
-    return normalise_keyword(name) in _IMPORT_KEYWORDS
-
-
-def _could_be_import_keyword(name: str) -> bool:
-    """Whether `name`, once its variables are replaced by anything, could be an import keyword."""
-
-    def literal(text: str) -> str:
-        return re.escape(re.sub(r"[\s_]", "", text).lower())
-
-    pattern, rest = "", name
-    for match in VariableMatches(name, ignore_errors=True):
-        pattern += literal(match.before) + ".*"
-        rest = match.after
-    pattern += literal(rest)
-    return any(re.fullmatch(pattern, prefix + kw) for kw in _IMPORT_KEYWORDS for prefix in ("", "builtin."))
+    """A keyword name as Robot compares it (`keyword_names.norm`)."""
+    return norm(name)
 
 
 def _is_plain(base: str, *, defining: bool) -> bool:
@@ -157,10 +130,21 @@ def _is_number(base: str) -> bool:
     return NumberFinder().find(search_variable("${" + base + "}")) is not NOT_FOUND
 
 
-def variable_problems(value: str, *, defining: bool = False) -> list[str]:
+def _extended_problems(base: str, known: frozenset[str]) -> list[str]:
+    """Why `${base}` with extended syntax is outside `grammar` (a name the repo defines is plain)."""
+    if norm(base) in known:
+        return []  # `${api-key}` defined by the repo: Robot finds it before trying extended syntax
+    match = _EXTENDED(base)
+    if match is None or not _PLAIN_NAME.fullmatch(match.group(1)):
+        return ["is not a variable name Robot can resolve without evaluating it"]
+    return grammar.extended_problems(match.group(2))
+
+
+def variable_problems(value: str, *, defining: bool = False, known: frozenset[str] = frozenset()) -> list[str]:
     """Why the variables in one cell could run code or read the environment (empty when inert).
 
-    Escaped syntax (`\\${x}`) is literal text to Robot, so its own parser decides what is a variable.
+    Escaped syntax (`\\${x}`) is literal text to Robot, so its own parser decides what is a
+    variable. `known`: normalised names of the variables the repo and the file define.
     """
     problems: list[str] = []
     for match in VariableMatches(value, parse_type=defining, ignore_errors=True):
@@ -173,23 +157,56 @@ def variable_problems(value: str, *, defining: bool = False) -> list[str]:
                 f"use a variable of the repo's variable files or resources instead{as_text}"
             )
         elif match.base.startswith("{") and match.base.endswith("}"):
-            problems.append(
-                f"inline Python {shown} is evaluated by Robot Framework, even in a dryrun; "
-                f"write the value as a literal or {_MOVE_IT}{as_text}"
-            )
+            inner = match.base[1:-1]
+            found = grammar.problems(inner)
+            if contains_variable(inner):
+                found.append("substitutes ${...} as text before evaluating it (write $name inside)")
+            if found:
+                problems.append(f"inline Python {shown} {'; '.join(found)}: {_MOVE_IT}{as_text}")
         elif contains_variable(match.base):
             problems.append(
                 f"{shown} has a variable inside the variable's name, so the file does not say what it "
                 "reads; use the variable by its own name"
             )
-        elif not _is_plain(match.base, defining=defining):
+        elif not _is_plain(match.base, defining=defining) and (found := _extended_problems(match.base, known)):
             problems.append(
-                f"{shown} is extended variable syntax, which evaluates Python; use a plain variable "
-                f"such as ${{name}} or ${{name}}[item] and {_MOVE_IT}{as_text}"
+                f"{shown} {'; '.join(found)}: extended variable syntax evaluates Python, and only attribute "
+                f"and item access and method calls without arguments are allowed; {_MOVE_IT}{as_text}"
             )
         for item in match.items:
-            problems += variable_problems(item)
+            problems += variable_problems(item, known=known)
     return problems
+
+
+def _with_placeholders(expression: str) -> str:
+    """`expression` with each `${var}` as one variable name: Robot substitutes its value first,
+    and what a variable holds is checked where it is defined (`_hidden_code`)."""
+    out, rest = "", expression
+    for match in VariableMatches(expression, ignore_errors=True):
+        out += match.before + f" {grammar.VARIABLE_PREFIX}v "
+        rest = match.after
+    return out + rest
+
+
+def _hidden_code(value: str) -> str | None:
+    """Why a value would run as code once substituted into an expression, or None.
+
+    Data rarely parses as Python with a call in it; a plain word (`alice`) or a host name
+    (`api.example.com`) is not code, `__import__('os')` or `posix.environ` is.
+    """
+    try:
+        tree = ast.parse(value.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) or (isinstance(node, ast.Attribute) and node.attr.startswith("_")):
+            return f"the value {value.strip()[:80]!r} is Python code that would run once substituted into an expression"
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in _MODULES:
+            return f"the value {value.strip()[:80]!r} reads the module {node.value.id!r} once evaluated"
+    return None
+
+
+_MODULES = frozenset(sys.stdlib_module_names) | {"posix", "nt"}
 
 
 @cache
@@ -210,12 +227,17 @@ def _runner_names() -> frozenset[str]:
         with suppress(ValueError):
             return frozenset(json.loads(data))
     names = sorted(
-        normalise_keyword(kw.name)
-        for kw in _builtin().keywords
-        if isinstance(kw.create_runner(kw.name), RunKeywordRunner)
+        norm(kw.name) for kw in _builtin().keywords if isinstance(kw.create_runner(kw.name), RunKeywordRunner)
     )
     content_cache.write(entry, json.dumps(names))
     return frozenset(names)
+
+
+def never_a_step() -> frozenset[str]:
+    """Normalised BuiltIn keywords no step is ever mapped to by resemblance or by name: the
+    import, run-keyword, evaluating and variable-setting families. A ticket saying "when Import
+    Library …" describes nothing a test should do, and these keywords turn text into code."""
+    return IMPORT_KEYWORDS | SETTING_KEYWORDS | frozenset(EXPRESSION_KEYWORDS) | _runner_names()
 
 
 def _run_keyword_children(name: str, args: Sequence[str]) -> list[tuple[str, Sequence[str]]]:
@@ -225,11 +247,11 @@ def _run_keyword_children(name: str, args: Sequence[str]) -> list[tuple[str, Seq
     `Wait Until Keyword Succeeds    1x    1s    A`); asking it avoids a second, divergent
     list. Arguments it cannot split are all treated as possible keyword names.
     """
-    if contains_variable(name) or normalise_keyword(name) not in _runner_names():
+    if contains_variable(name) or (runner_name := builtin_name(name, _runner_names())) is None:
         return []
-    found = _builtin().find_keywords(name.strip().removeprefix("BuiltIn."))
+    found = [kw for kw in _builtin().keywords if norm(kw.name) == runner_name]
     if len(found) != 1:
-        return []
+        return [(arg, ()) for arg in args]
     keyword = found[0]
     runner = keyword.create_runner(keyword.name)
     if not isinstance(runner, RunKeywordRunner):
@@ -252,7 +274,7 @@ def _condition_tokens(node: Statement) -> list[Token]:
     """Tokens Robot evaluates as Python: IF/ELSE IF/WHILE conditions and `IN RANGE` bounds."""
     if isinstance(node, IfHeader | ElseIfHeader | InlineIfHeader | WhileHeader):
         return list(node.get_tokens(Token.ARGUMENT))
-    if isinstance(node, ForHeader) and normalise_keyword(node.flavor or "") == "inrange":
+    if isinstance(node, ForHeader) and norm(node.flavor or "") == "inrange":
         return list(node.get_tokens(Token.ARGUMENT))
     return []
 
@@ -261,6 +283,7 @@ def _condition_tokens(node: Statement) -> list[Token]:
 class _TrustRule(ModelVisitor):
     """Checks every token of every statement; see `untrusted_code`."""
 
+    known: frozenset[str] = frozenset()
     diagnostics: list[Diagnostic] = field(default_factory=list)
     suite_template: str | None = None
     template: str | None = None  # of the test being visited: its rows are that keyword's arguments
@@ -285,8 +308,7 @@ class _TrustRule(ModelVisitor):
         if isinstance(node, Template | TestTemplate) and node.value:
             return [(node.value, ())]
         if isinstance(node, TemplateArguments) and self.template:
-            args = [t.value for t in node.get_tokens(Token.ARGUMENT)]
-            return [call for child in _run_keyword_children(self.template, args) for call in _calls(*child)]
+            return list(_calls(self.template, [t.value for t in node.get_tokens(Token.ARGUMENT)]))
         return []
 
     def visit_Statement(self, node: Statement) -> None:
@@ -296,7 +318,7 @@ class _TrustRule(ModelVisitor):
             if token.type in _INERT:
                 continue
             defining = token.type in _DEFINING or (isinstance(node, Arguments) and token.type == Token.ARGUMENT)
-            for problem in variable_problems(token.value, defining=defining):
+            for problem in variable_problems(token.value, defining=defining, known=self.known):
                 self._add(token.lineno, problem)
             if (
                 isinstance(node, _MAY_NAME_KEYWORDS)
@@ -309,26 +331,46 @@ class _TrustRule(ModelVisitor):
                     f"{token.value.strip()!r} used as an argument or name imports code at run time, past the "
                     "import allow-list; import only in the Settings section, and only what the repo imports",
                 )
+        if isinstance(node, Variable | Var):
+            self._values(node.lineno, [t.value for t in node.get_tokens(Token.ARGUMENT)])
         for name, args in self._called(node):
-            if contains_variable(name) and _could_be_import_keyword(name):
-                self._add(
-                    node.lineno,
-                    f"keyword name {name!r} is built from variables and could resolve to {_IMPORT_NAMES}; "
-                    "call the keyword by its literal name",
-                )
-            if normalise_keyword(name) in _EXPRESSION_KEYWORDS:
-                self._expressions(node.lineno, name, args)
+            self._call(node, name, list(args))
         for token in _condition_tokens(node):
             self._expressions(token.lineno, node.data_tokens[0].value, [token.value])
 
+    def _call(self, node: Statement, name: str, args: list[str]) -> None:
+        if contains_variable(name) and could_be(name, IMPORT_KEYWORDS | frozenset(EXPRESSION_KEYWORDS)):
+            self._add(
+                node.lineno,
+                f"keyword name {name!r} is built from variables and could resolve to {_IMPORT_NAMES} or to "
+                "a keyword that evaluates Python; call the keyword by its literal name",
+            )
+            return
+        # An import keyword written anywhere but as a plain call is flagged token by token
+        # (`visit_Statement`); a plain call is an import the allow-list checks.
+        builtin = builtin_name(name, frozenset(EXPRESSION_KEYWORDS) | _VALUE_KEYWORDS)
+        if builtin in EXPRESSION_KEYWORDS:
+            self._expressions(node.lineno, name, expression_arguments(builtin, args))
+            if builtin == "evaluate" and len(args) > 1:
+                self._add(node.lineno, f"{name} with modules or a namespace imports Python modules: {_MOVE_IT}")
+        elif builtin in _VALUE_KEYWORDS:
+            self._values(node.lineno, args)
+
     def _expressions(self, line: int, where: str, values: Sequence[str]) -> None:
         for value in values:
-            if _UNSAFE_EXPRESSION.search(value):
+            found = grammar.problems(_with_placeholders(value))
+            if found:
                 self._add(
                     line,
-                    f"the Python expression {value!r} given to {where} reaches imports, dunder attributes, "
-                    f"files or system modules; a generated test compares plain values: {_MOVE_IT}",
+                    f"the Python expression {value[:200]!r} given to {where.strip()} {'; '.join(found)}; a test's "
+                    "conditions may use literals, variables, comparisons, arithmetic, item and attribute access and "
+                    f"methods of variables (docs/security.md): {_MOVE_IT}",
                 )
+
+    def _values(self, line: int, values: Sequence[str]) -> None:
+        for value in values:
+            if not contains_variable(value) and (problem := _hidden_code(value)):
+                self._add(line, f"{problem}: {_MOVE_IT}")
 
     def _add(self, line: int, problem: str) -> None:
         diagnostic = Diagnostic(source="trust", line=line, message=problem[:1].upper() + problem[1:] + ".")
@@ -336,15 +378,45 @@ class _TrustRule(ModelVisitor):
             self.diagnostics.append(diagnostic)
 
 
-def untrusted_code(model: File) -> list[Diagnostic]:
+def defined_names(model: File) -> frozenset[str]:
+    """Normalised names of the variables a file defines (its Variables section, `VAR`, assignments,
+    keyword arguments)."""
+    names: set[str] = set()
+    for node in model.sections:
+        for statement in _walk_statements(node):
+            tokens = list(statement.get_tokens(Token.VARIABLE, Token.ASSIGN))
+            if isinstance(statement, Arguments):  # `[Arguments]    ${img-width}=${DEFAULT}`
+                tokens += statement.get_tokens(Token.ARGUMENT)
+            for token in tokens:
+                found = search_variable(token.value.split("=", 1)[0].rstrip(" "), ignore_errors=True)
+                if found.base:
+                    names.add(norm(found.base))
+    return frozenset(names)
+
+
+def _walk_statements(node: object) -> Iterator[Statement]:
+    if isinstance(node, Statement):
+        yield node
+        return
+    for attr in ("header", "body", "orelse", "next", "end"):
+        child = getattr(node, attr, None)
+        for item in child if isinstance(child, list) else [child] if child is not None else []:
+            yield from _walk_statements(item)
+
+
+def untrusted_code(model: File, *, known_variables: Iterable[str] = ()) -> list[Diagnostic]:
     """Every place where a parsed .robot file could run code or read secrets, as `trust` diagnostics.
 
-    The rule: variables only by plain name (with `[item]` access), no inline Python, no
-    environment reads, no import keywords outside a direct call (which the import
-    allow-list checks), no keyword names that could become an import keyword, no
-    code-reaching Python in conditions or `Evaluate`. Robot's own parser tokenises the
-    file and its variable search decides what is a variable, so escaped text stays text.
+    The rule (docs/security.md): variables by plain name or with the extended forms of
+    `grammar` (attribute and item access, methods without arguments); Python only inside the
+    grammar (conditions, `Evaluate`-style arguments, inline `${{…}}`); no environment reads; no
+    import keywords except a direct call, which the import allow-list checks; no keyword name
+    built from variables that could become an import or an evaluating keyword; no code hidden
+    in values. Keyword names are resolved by Robot's own rules (`keyword_names`), and Robot's
+    own parser and variable search decide what is a keyword, a variable or escaped text.
+    `known_variables`: names the repo defines (`${api-key}` is then a name, not a subtraction).
     """
-    rule = _TrustRule()
+    known = defined_names(model) | {norm(search_variable(n, ignore_errors=True).base or n) for n in known_variables}
+    rule = _TrustRule(known=frozenset(known))
     rule.visit(model)
     return rule.diagnostics

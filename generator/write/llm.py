@@ -81,6 +81,7 @@ class LLMWriterSession:
                 skip=[repo.convention_path, *(e.path for e in ctx.examples)],
                 limit=MAX_MUST_READ_CHARS,
             ),
+            tools=bool(writer.tools),
         )
 
     async def _ask(self, what: str) -> GeneratedTest:

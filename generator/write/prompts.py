@@ -36,10 +36,18 @@ Rules:
 """
 
 
-def writer_system(conventions: Conventions) -> str:
-    """The writer's rules, with the repo's own gap marker, incomplete tags and ending."""
+_TOOLS_RULE = "- You may call the read-only tools"
+
+
+def writer_system(conventions: Conventions, *, tools: bool = True) -> str:
+    """The writer's rules, with the repo's own gap marker, incomplete tags and ending; without
+    tools (`writer_tools: false`) the rule offering them is left out, so no model looks for them."""
+    rules = WRITER_SYSTEM
+    if not tools:
+        start = rules.index(_TOOLS_RULE)
+        rules = rules[:start] + rules[rules.index("\n- ", start + 1) + 1 :]
     return (
-        WRITER_SYSTEM.replace("{marker}", conventions.missing_marker)
+        rules.replace("{marker}", conventions.missing_marker)
         .replace("{tags}", "    ".join(conventions.incomplete_tags))
         .replace("{ending}", conventions.incomplete.capitalize())
     )
@@ -86,6 +94,8 @@ def writer_messages(
     variable_names: Sequence[str] = (),
     conventions: Conventions | None = None,
     files: Sequence[tuple[str, str]] = (),
+    *,
+    tools: bool = True,
 ) -> list[dict[str, str]]:
     """The writer's first request. `allowed_imports` are the imports the relevant keywords and
     the examples need plus the common resource, not every file of the repo: the prompt stays
@@ -106,7 +116,7 @@ def writer_messages(
         ]
     )
     conventions = conventions or Conventions()
-    system = writer_system(conventions) + "\n" + house_style(conventions) + "\n"
+    system = writer_system(conventions, tools=tools) + "\n" + house_style(conventions) + "\n"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 

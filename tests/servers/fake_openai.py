@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -29,82 +29,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.servers.replies import Cut, Error, Hang, Malformed, RejectResponseFormat, Reply, Text, ToolCalls
+from tests.servers.stream_shapes import Profile, StreamContext
+
+__all__ = ["MODEL_ID", "Cut", "Error", "FakeOpenAI", "Hang", "Malformed", "RejectResponseFormat", "Text", "ToolCalls"]
+
 MODEL_ID = "fake-model"
-
-
-@dataclass
-class Text:
-    """A plain assistant answer, streamed ``chunk_size`` characters at a time.
-
-    ``reasoning_prefix`` is streamed before ``content`` as part of the content, the way
-    reasoning models served without a reasoning parser leak their ``<think>`` blocks.
-    """
-
-    content: str
-    chunk_size: int = 7
-    usage: bool = True
-    reasoning_prefix: str = ""
-
-
-@dataclass
-class ToolCalls:
-    """An assistant turn that calls tools: ``[(name, arguments_json_string), ...]``.
-
-    With ``split`` each call is spread over several chunks — the id first, the name in a later
-    chunk, then the arguments in small pieces — as vLLM and OpenAI stream them.
-    """
-
-    calls: list[tuple[str, str]]
-    split: bool = True
-    content: str = ""
-    usage: bool = True
-
-
-@dataclass
-class Error:
-    """An HTTP error with an OpenAI-shaped body; ``retry_after`` is sent as the Retry-After header
-    (a number of seconds, or a string such as an HTTP date, sent verbatim)."""
-
-    status: int
-    message: str
-    retry_after: float | str | None = None
-
-
-@dataclass
-class Malformed:
-    """A stream that starts well, then sends a line that is not JSON and ends."""
-
-
-@dataclass
-class RejectResponseFormat:
-    """Answers 400 only if the request asks for ``response_format``; otherwise the next reply is used."""
-
-
-@dataclass
-class Hang:
-    """Accepts the request and never answers: no status line, no headers (a wedged server)."""
-
-
-@dataclass
-class Cut:
-    """An answer that stops part-way: ``content`` is streamed, then, depending on ``how``:
-
-    - ``"stall"``: nothing more is sent and the connection stays open;
-    - ``"abort"``: the connection is dropped in the middle of the body;
-    - ``"close"``: the response ends cleanly but without ``finish_reason`` or ``[DONE]``
-      (a proxy giving up);
-    - ``"length"``: the answer ends with ``finish_reason="length"`` (the token limit).
-    """
-
-    content: str
-    how: Literal["stall", "abort", "close", "length"]
 
 
 class _DropConnection(Exception):
     """Raised inside a streaming body: uvicorn then closes the socket mid-response."""
-
-
-Reply = Text | ToolCalls | Error | Malformed | RejectResponseFormat | Hang | Cut
 
 
 @dataclass
@@ -117,7 +51,9 @@ class _Stats:
 class FakeOpenAI:
     """Scripted OpenAI-compatible server; use as a context manager or call start()/stop()."""
 
-    def __init__(self, latency: float = 0.0, token_rate: float | None = None) -> None:
+    def __init__(self, latency: float = 0.0, token_rate: float | None = None, profile: Profile | None = None) -> None:
+        """``profile`` makes it answer as one real server kind does (tests/servers/model_servers.py)."""
+        self.profile = profile or Profile()
         self.latency = latency
         self.token_rate = token_rate
         self.requests: list[dict[str, Any]] = []
@@ -197,7 +133,7 @@ class FakeOpenAI:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("FakeOpenAI server did not start")
             time.sleep(0.01)
-        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self.base_url = f"http://127.0.0.1:{port}{self.profile.base_path}"
         return self
 
     def stop(self) -> None:
@@ -234,8 +170,8 @@ class FakeOpenAI:
     def _app(self) -> Starlette:
         return Starlette(
             routes=[
-                Route("/v1/chat/completions", self._chat, methods=["POST"]),
-                Route("/v1/models", self._models, methods=["GET"]),
+                Route(f"{self.profile.base_path}/chat/completions", self._chat, methods=["POST"]),
+                Route(f"{self.profile.base_path}/models", self._models, methods=["GET"]),
             ]
         )
 
@@ -251,18 +187,22 @@ class FakeOpenAI:
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)
+            # A refusal comes before the model is asked: it does not consume a scripted reply.
+            refusal = self.profile.refuse(body, dict(request.headers))
+            if refusal is not None:
+                return self.profile.error_response(refusal)
             reply = self._next_reply(body)
             if reply is None:
-                return _error_response(
+                return self.profile.error_response(
                     Error(500, "FakeOpenAI: no scripted reply left and no responder set for this request")
                 )
             if isinstance(reply, Error):
-                return _error_response(reply)
+                return self.profile.error_response(reply)
             if isinstance(reply, RejectResponseFormat):
-                return _error_response(Error(400, "response_format json_schema is not supported"))
+                return self.profile.error_response(Error(400, "response_format json_schema is not supported"))
             if isinstance(reply, Hang):
                 await self._hold()
-                return _error_response(Error(503, "FakeOpenAI: released while hanging"))
+                return self.profile.error_response(Error(503, "FakeOpenAI: released while hanging"))
             completion_id = f"chatcmpl-{next(self._ids)}"
             if not body.get("stream"):
                 return self._complete(body, reply, completion_id)
@@ -291,73 +231,36 @@ class FakeOpenAI:
             await asyncio.sleep(max(len(piece) / 4, 1) / self.token_rate)
 
     async def _stream(self, body: dict[str, Any], reply: Reply, completion_id: str) -> AsyncIterator[str]:
-        created = int(time.time())
-
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-            payload = {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": body.get("model", MODEL_ID),
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            }
-            return f"data: {json.dumps(payload)}\n\n"
-
-        def usage_chunk(usage: dict[str, int]) -> str:
-            payload = {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": body.get("model", MODEL_ID),
-                "choices": [],
-                "usage": usage,
-            }
-            return f"data: {json.dumps(payload)}\n\n"
-
-        wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        ctx = StreamContext(
+            body=body,
+            completion_id=completion_id,
+            created=int(time.time()),
+            usage_for=lambda generated: self._usage(body, generated),
+            pace=self._pace,
+        )
         # Leave before the last event: once a client has seen [DONE] it may send its next
         # request, which must not be counted as overlapping with this one.
         left = False
         try:
-            yield chunk({"role": "assistant", "content": ""})
             if isinstance(reply, Malformed):
-                yield chunk({"content": "partial "})
+                yield ctx.chunk({"role": "assistant", "content": ""})
+                yield ctx.chunk({"content": "partial "})
                 yield 'data: {"id": "broken", "choices": [{"delta": {"content": "oops"\n\n'
                 return
             if isinstance(reply, Cut):
-                yield chunk({"content": reply.content})
+                yield ctx.chunk({"role": "assistant", "content": ""})
+                yield ctx.chunk({"content": reply.content})
                 if reply.how == "length":
-                    yield chunk({}, "length")
+                    yield ctx.chunk({}, "length")
                     yield "data: [DONE]\n\n"
                 elif reply.how == "stall":
                     await self._hold()
                 elif reply.how == "abort":
                     raise _DropConnection("FakeOpenAI drops the connection mid-answer (scripted)")
                 return
-            if isinstance(reply, Text):
-                generated = reply.reasoning_prefix + reply.content
-                size = max(reply.chunk_size, 1)
-                for start in range(0, len(generated), size):
-                    piece = generated[start : start + size]
-                    await self._pace(piece)
-                    yield chunk({"content": piece})
-                yield chunk({}, "stop")
-                send_usage = reply.usage
-            else:
-                assert isinstance(reply, ToolCalls)
-                generated = reply.content
-                if reply.content:
-                    yield chunk({"content": reply.content})
-                for index, (name, arguments) in enumerate(reply.calls):
-                    generated += name + arguments
-                    call_id = f"call_{completion_id[9:]}_{index}"
-                    for delta in _tool_call_deltas(index, call_id, name, arguments, reply.split):
-                        await self._pace(arguments)
-                        yield chunk({"tool_calls": [delta]})
-                yield chunk({}, "tool_calls")
-                send_usage = reply.usage
-            if send_usage and wants_usage:
-                yield usage_chunk(self._usage(body, generated))
+            assert isinstance(reply, (Text, ToolCalls))
+            async for event in self.profile.events(ctx, reply):
+                yield event
             left = True
             self._leave()
             yield "data: [DONE]\n\n"
@@ -396,30 +299,3 @@ class FakeOpenAI:
                 "usage": self._usage(body, generated),
             }
         )
-
-
-def _tool_call_deltas(index: int, call_id: str, name: str, arguments: str, split: bool) -> list[dict[str, Any]]:
-    if not split:
-        return [{"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}]
-    deltas: list[dict[str, Any]] = [
-        {"index": index, "id": call_id, "type": "function"},
-        {"index": index, "function": {"name": name}},
-    ]
-    piece = 5
-    deltas += [
-        {"index": index, "function": {"arguments": arguments[start : start + piece]}}
-        for start in range(0, len(arguments), piece)
-    ]
-    return deltas
-
-
-def _error_response(error: Error) -> JSONResponse:
-    headers = {} if error.retry_after is None else {"Retry-After": str(error.retry_after)}
-    kind = "rate_limit_exceeded" if error.status == 429 else "invalid_request_error"
-    if error.status >= 500:
-        kind = "server_error"
-    return JSONResponse(
-        {"error": {"message": error.message, "type": kind, "param": None, "code": str(error.status)}},
-        status_code=error.status,
-        headers=headers,
-    )

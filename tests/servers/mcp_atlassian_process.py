@@ -1,7 +1,7 @@
 """The real mcp-atlassian server as a child process on 127.0.0.1, in front of a REST double.
 
 mcp-atlassian pins `mcp` 1.x while jira2robot uses 2.x, so it lives in its own virtualenv
-(`.venv-mcp-atlassian`, made by `.ci/run`; or `MCP_ATLASSIAN_BIN` naming its executable).
+(`.venv-mcp-atlassian`, made by `ci/test.sh`, which `.ci/run` runs; or `MCP_ATLASSIAN_BIN` naming its executable).
 It runs as an operator would run it for a team: streamable HTTP, Jira (and optionally
 Confluence) URLs configured on the server, each client sending its own token.
 """
@@ -20,7 +20,7 @@ import httpx2
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv-mcp-atlassian" / "bin" / "mcp-atlassian"
-#: The version `.ci/run` installs and the fixtures in generator/standin/recorded/ were recorded with.
+#: The version `ci/test.sh` installs and the fixtures in generator/standin/recorded/ were recorded with.
 VERSION = "0.23.1"
 
 
@@ -43,7 +43,7 @@ def installed_version() -> str:
 
 MISSING = (
     "the real mcp-atlassian is not installed: run `python3 -m venv .venv-mcp-atlassian && "
-    f".venv-mcp-atlassian/bin/pip install mcp-atlassian=={VERSION}` (as .ci/run does) or set MCP_ATLASSIAN_BIN"
+    f".venv-mcp-atlassian/bin/pip install mcp-atlassian=={VERSION}` (as ci/test.sh does) or set MCP_ATLASSIAN_BIN"
 )
 
 
