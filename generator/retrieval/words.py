@@ -159,10 +159,12 @@ def content_words(text: str) -> list[str]:
     """`text`'s stemmed content words, values removed: the terms retrieval ranks by.
 
     An ALL-CAPS value is a word too: it may fill an argument, but "sends a DELETE request"
-    names the keyword by it (`DELETE On Session`), and a `CANCELLED` state is in the docs.
+    names the keyword by it (`DELETE On Session`), and a `CANCELLED` state is in the docs. So is
+    a URL path: repos name keywords by their endpoint (`DELETE Endpoint /produtos`).
     """
-    caps = " ".join(m.group("caps") for m in value_matches(PARENTHETICAL.sub(" ", text)) if m.group("caps"))
-    return content_of(stems_of(f"{without_values(text)} {caps}"))
+    matches = value_matches(PARENTHETICAL.sub(" ", text))
+    named = " ".join(m.group("caps") or m.group("path") for m in matches if m.group("caps") or m.group("path"))
+    return content_of(stems_of(f"{without_values(text)} {named}"))
 
 
 _ASSERTION_STEMS = frozenset(stem_of(word) for word in _ASSERTION_WORDS)
