@@ -239,8 +239,8 @@ def _hook() -> None:
     def checked_evaluate(expression: Any, variable_store: Any, modules: Any = None, namespace: Any = None) -> Any:
         if isinstance(expression, str) and not _trusted_text(expression):
             found = _grammar().problems(expression)
-            if modules:
-                found.append(f"imports the modules {modules!r}")
+            if modules and (unsafe := _grammar().unsafe_modules(str(modules))):
+                found.append(f"imports the modules {unsafe!r}")
             if namespace:
                 found.append("passes its own namespace")
             if found:
