@@ -97,6 +97,9 @@ PLAIN = [
     "${x}[${{1}}]",
     "${{ $resp.json()['id'] == 3 }}",
     "${{ len($items) > 0 }}",
+    "${{ len(${refs}) }}",
+    '${json["${usuario}"]}',
+    "${rows[${i}]}",
 ]
 
 
@@ -109,12 +112,12 @@ HOSTILE_CELLS = [
     ("${{__import__('os').system('id')}}", "inline Python"),
     ("${{posix.system('id')}}", "inline Python"),
     ("@{{dict(posix.environ)}}", "inline Python"),
-    ("${{ ${x} + 1 }}", "inline Python"),
     ("${x.__class__}", "extended variable syntax"),
     ("${SPACE.join([open('f').read()])}", "extended variable syntax"),
     ("${x.format()}", "extended variable syntax"),
     ("${x}[${{os.sep}}]", "inline Python"),
     ("${x}[${y._z}]", "extended variable syntax"),
+    ('${json["${k}"].__class__}', "extended variable syntax"),
     ("${${name}}", "variable inside the variable's name"),
     ("${a${b}}", "variable inside the variable's name"),
     ("@{x._y}", "extended variable syntax"),

@@ -301,3 +301,24 @@ def test_a_library_takes_only_the_arguments_the_repo_gives_it(gated_repo: Path) 
     gate = [d for d in _gate_only(gated_repo, other, "fresh") if d.source == "trust"]
     assert gate and "never give it" in gate[0].message, gate
     assert not [d for d in _gate_only(gated_repo, own, "fresh") if d.source == "trust"]
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "*** Test Cases ***\nName ${{CODE}}\n    Log    x\n",
+        "*** Variables ***\n${X}    ${{CODE}}\n\n*** Test Cases ***\nT\n    Log    x\n",
+        "*** Test Cases ***\nT\n    [Documentation]    ${SPACE.join([str(CODE)])}\n    Log    x\n",
+        "*** Test Cases ***\nT\n    [Tags]    ${{CODE}}\n    Log    x\n",
+    ],
+)
+def test_the_gate_alone_refuses_python_outside_the_grammar(where: str, gated_repo: Path, tmp_path: Path) -> None:
+    """Inline Python and extended syntax Robot evaluates in a dryrun, with the file also at its
+    target path (as `validate` checks files of the repo): the repo's own text vouches for an
+    expression, the file being checked never does."""
+    marker = tmp_path / "marker"
+    text = where.replace("CODE", f"__import__('pathlib').Path('{marker}').touch()")
+    (gated_repo / TARGET).write_text(text, encoding="utf-8")
+    diagnostics = _gate_only(gated_repo, text, "fresh")
+    assert not marker.exists()
+    assert [d for d in diagnostics if d.source == "trust"], diagnostics

@@ -119,13 +119,14 @@ def _fresh_command(python: str | None, gate: Path, args: Sequence[str]) -> list[
     return [python or sys.executable, str(WORKER), "--once", str(gate), *args]
 
 
-def _gate_config(out_dir: Path, root: Path, candidate: Path, inventory: KeywordInventory) -> Path:
+def _gate_config(out_dir: Path, root: Path, candidate: Path, target: Path, inventory: KeywordInventory) -> Path:
     """The trust gate's configuration for one dryrun (`validate.gate.install`), written beside
     its outputs: the repo's allow-list and where refusals are recorded (`GATE_REFUSALS`)."""
     path = out_dir / "gate.json"
     config = {
         "root": str(root),
         "candidate": str(candidate),
+        "target": str(target),
         "libraries": inventory.libraries,
         "resources": inventory.imported_resources(),
         "variables": inventory.variables,
@@ -238,7 +239,7 @@ async def dryrun(
                     message = f"Cannot write next to {target_path!r}: {exc.strerror or exc}"
                     return ValidationResult(ok=False, diagnostics=[Diagnostic(source="path", message=message)])
                 args = _robot_args(candidate, out_dir, root, robot_options, pythonpath)
-                gate = _gate_config(out_dir, root, candidate, inventory)
+                gate = _gate_config(out_dir, root, candidate, target, inventory)
                 with anyio.fail_after(timeout):
                     # A warm worker runs the same arguments; after a crash, a fresh process does.
                     answer = await pool.run(args, root, gate) if pool is not None else None

@@ -130,7 +130,7 @@ def _from_repo_file(import_: Any, runtime: bool) -> bool:
     if runtime or not source:
         return False
     source = _real(str(source))
-    if source == _CONFIG["candidate"] or _repo_relative(source) is None:
+    if source in _CONFIG["own"] or _repo_relative(source) is None:
         return False
     from robot.utils import normalize
 
@@ -162,14 +162,15 @@ def _check_import(namespace: Any, import_: Any, kind: str) -> None:
 
 
 def _trusted_text(text: str) -> bool:
-    """Whether one of the repo's own files (never the candidate) holds `text` verbatim."""
+    """Whether one of the repo's own files (never the candidate, nor the file it becomes) holds
+    `text` verbatim."""
     if "repo_texts" not in _LOADED:
         texts: list[str] = []
         for folder, dirs, files in os.walk(_CONFIG["root"]):
             dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("node_modules", "__pycache__")]
             for name in files:
                 path = os.path.join(folder, name)
-                if name.endswith(_TEXT_SUFFIXES) and not name.startswith(".") and _real(path) != _CONFIG["candidate"]:
+                if name.endswith(_TEXT_SUFFIXES) and not name.startswith(".") and _real(path) not in _CONFIG["own"]:
                     try:
                         with open(path, encoding="utf-8", errors="replace") as handle:
                             texts.append(handle.read(2_000_000))
@@ -187,6 +188,9 @@ def install(config: dict[str, Any]) -> None:
     _CONFIG.update(config)
     _CONFIG["root"] = _real(config["root"])
     _CONFIG["candidate"] = _real(config["candidate"])
+    # The candidate and the file it will become (`validate` checks files already in the repo):
+    # neither is the repo's own text.
+    _CONFIG["own"] = {_real(config["candidate"]), _real(config.get("target", config["candidate"]))}
     for key in ("candidate_variables", "repo_texts"):
         _LOADED.pop(key, None)
     if not _LOADED.get("hooks"):
@@ -239,8 +243,8 @@ def _hook() -> None:
     def checked_evaluate(expression: Any, variable_store: Any, modules: Any = None, namespace: Any = None) -> Any:
         if isinstance(expression, str) and not _trusted_text(expression):
             found = _grammar().problems(expression)
-            if modules:
-                found.append(f"imports the modules {modules!r}")
+            if modules and (unsafe := _grammar().unsafe_modules(str(modules))):
+                found.append(f"imports the modules {unsafe!r}")
             if namespace:
                 found.append("passes its own namespace")
             if found:

@@ -14,7 +14,9 @@ says what *is* allowed, node by node of Python's own `ast`, and everything else 
   `type`, `range`…) and of methods reached from a variable or a literal (`$resp.json()`,
   `$name.lower()`, `"a,b".split(",")`), never `format`/`format_map` (a format string reads
   attributes, `"{0.__class__}"`, past this check);
-* no other name: no module, no `__import__`, `open`, `getattr`, `eval`, `type`…
+* modules only through `SAFE_MODULES` and their listed first attributes (`datetime.datetime`,
+  `json.loads`, `random.choice`…); no other name: no other module, no `__import__`, `open`,
+  `getattr`, `eval`…
 
 Used by the static rule (`validate.trust`) and by the gate inside the Robot Framework process
 (`validate.gate`), so the writer's early diagnostic and the enforcement agree. Standard
@@ -59,6 +61,42 @@ ALLOWED_BUILTINS = frozenset(
         "zip",
     }
 )
+#: Modules an expression may name, each with the attributes it may start from: pure functions and
+#: value classes that real suites use in `Evaluate` (dates, JSON, random test data, regular
+#: expressions). A module's other public attributes can lead to other modules
+#: (`datetime.sys.modules[…]`), so only these first steps are allowed; after them the usual
+#: rules hold (no `_` names, methods of the values they return).
+SAFE_MODULES: dict[str, frozenset[str]] = {
+    "base64": frozenset({"b64encode", "b64decode", "urlsafe_b64encode", "urlsafe_b64decode"}),
+    "collections": frozenset({"Counter", "OrderedDict"}),
+    "datetime": frozenset({"date", "datetime", "time", "timedelta", "timezone"}),
+    "decimal": frozenset({"Decimal"}),
+    "hashlib": frozenset({"md5", "sha1", "sha256", "sha512"}),
+    "json": frozenset({"dumps", "loads"}),
+    "math": frozenset({"ceil", "e", "exp", "fabs", "floor", "inf", "isclose", "isnan", "log", "pi", "pow", "sqrt"}),
+    "random": frozenset({"choice", "choices", "randint", "random", "randrange", "sample", "shuffle", "uniform"}),
+    "re": frozenset(
+        {
+            "compile",
+            "escape",
+            "findall",
+            "fullmatch",
+            "match",
+            "search",
+            "split",
+            "sub",
+            "I",
+            "IGNORECASE",
+            "M",
+            "MULTILINE",
+            "S",
+            "DOTALL",
+        }
+    ),
+    "string": frozenset({"ascii_letters", "ascii_lowercase", "ascii_uppercase", "digits", "hexdigits", "punctuation"}),
+    "time": frozenset({"gmtime", "localtime", "monotonic", "strftime", "time"}),
+    "uuid": frozenset({"UUID", "uuid4"}),
+}
 #: Methods that interpret a string as a template of attribute lookups.
 _FORMAT_METHODS = frozenset({"format", "format_map"})
 #: Prefix of the names standing for Robot Framework variables (Robot's own `RF_VAR_` decoration).
@@ -118,12 +156,28 @@ def _is_variable(node: ast.AST) -> bool:
     return isinstance(node, ast.Name) and (node.id.startswith(VARIABLE_PREFIX) or node.id == BASE_VARIABLE)
 
 
-def _rooted_in_value(node: ast.AST) -> bool:
+def _safe_module_steps(tree: ast.AST) -> set[int]:
+    """ids of the `Name` nodes that are a `SAFE_MODULES` module taking one of its allowed first steps."""
+    return {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.attr in SAFE_MODULES.get(node.value.id, ())
+    }
+
+
+def unsafe_modules(modules: str) -> list[str]:
+    """The names in `Evaluate`'s `modules` argument (comma separated) outside `SAFE_MODULES`."""
+    return [m for m in (part.strip() for part in modules.split(",")) if m and m not in SAFE_MODULES]
+
+
+def _rooted_in_value(node: ast.AST, safe: set[int] = frozenset()) -> bool:  # type: ignore[assignment]
     """`$x`, `$x.a`, `$x[0].b()`, `"a b".split()`…: a chain whose start is a variable or a literal
     (a `${var}` inside quotes is substituted as text, so `"${BROWSER}".lower()` is a literal's)."""
     while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
         node = node.func if isinstance(node, ast.Call) else node.value
-    return _is_variable(node) or isinstance(node, ast.Constant | ast.JoinedStr)
+    return _is_variable(node) or isinstance(node, ast.Constant | ast.JoinedStr) or id(node) in safe
 
 
 def problems(expression: str, *, known_names: frozenset[str] = frozenset()) -> list[str]:
@@ -136,16 +190,17 @@ def problems(expression: str, *, known_names: frozenset[str] = frozenset()) -> l
     except (SyntaxError, ValueError) as exc:
         return [f"is not a Python expression ({exc.__class__.__name__})"]
     found: list[str] = []
+    safe = _safe_module_steps(tree)
     for node in ast.walk(tree):
-        found += _node_problems(node, known_names)
+        found += _node_problems(node, known_names, safe)
     return list(dict.fromkeys(found))
 
 
-def _node_problems(node: ast.AST, known_names: frozenset[str]) -> list[str]:
+def _node_problems(node: ast.AST, known_names: frozenset[str], safe: set[int] = frozenset()) -> list[str]:  # type: ignore[assignment]
     if isinstance(node, _LITERAL_NODES + _PLAIN_NODES):
         return []
     if isinstance(node, ast.Name):
-        if _is_variable(node) or node.id in ALLOWED_BUILTINS or node.id in known_names:
+        if _is_variable(node) or node.id in ALLOWED_BUILTINS or node.id in known_names or id(node) in safe:
             return []
         return [f"names {node.id!r}, which is neither a variable nor an allowed builtin (a module or function)"]
     if isinstance(node, ast.Attribute):
@@ -158,7 +213,7 @@ def _node_problems(node: ast.AST, known_names: frozenset[str]) -> list[str]:
             return []
         if isinstance(func, ast.Attribute) and func.attr in _FORMAT_METHODS:
             return [f"calls {func.attr!r}, whose format string can read any attribute"]
-        if isinstance(func, ast.Attribute) and _rooted_in_value(func):
+        if isinstance(func, ast.Attribute) and _rooted_in_value(func, safe):
             return []
         return [f"calls {ast.unparse(func)!r}, which is neither an allowed builtin nor a method of a variable"]
     return [f"uses {type(node).__name__} syntax, which a test's expression does not need"]

@@ -140,6 +140,16 @@ def _extended_problems(base: str, known: frozenset[str]) -> list[str]:
     return grammar.extended_problems(match.group(2))
 
 
+def _nested_problems(base: str) -> list[str] | None:
+    """For `${json["${user}"]}` (a variable inside the extended part, substituted as text first,
+    like `${var}` in an expression): the extended grammar's verdict; None when the variable is in
+    the name itself (`${a${b}}`, `${${x}}`), which says nothing of what is read."""
+    match = _EXTENDED(base)
+    if match is None or not _PLAIN_NAME.fullmatch(match.group(1)) or match.group(2)[:2] in ("${", "@{", "&{", "%{"):
+        return None
+    return grammar.extended_problems(_with_placeholders(match.group(2)))
+
+
 def variable_problems(value: str, *, defining: bool = False, known: frozenset[str] = frozenset()) -> list[str]:
     """Why the variables in one cell could run code or read the environment (empty when inert).
 
@@ -157,12 +167,14 @@ def variable_problems(value: str, *, defining: bool = False, known: frozenset[st
                 f"use a variable of the repo's variable files or resources instead{as_text}"
             )
         elif match.base.startswith("{") and match.base.endswith("}"):
-            inner = match.base[1:-1]
-            found = grammar.problems(inner)
-            if contains_variable(inner):
-                found.append("substitutes ${...} as text before evaluating it (write $name inside)")
+            found = grammar.problems(_with_placeholders(match.base[1:-1]))
             if found:
                 problems.append(f"inline Python {shown} {'; '.join(found)}: {_MOVE_IT}{as_text}")
+        elif contains_variable(match.base) and (nested := _nested_problems(match.base)) is not None:
+            if nested:
+                problems.append(
+                    f"{shown} {'; '.join(nested)}: extended variable syntax evaluates Python; {_MOVE_IT}{as_text}"
+                )
         elif contains_variable(match.base):
             problems.append(
                 f"{shown} has a variable inside the variable's name, so the file does not say what it "
@@ -178,6 +190,21 @@ def variable_problems(value: str, *, defining: bool = False, known: frozenset[st
     return problems
 
 
+def _evaluate_options(options: Sequence[str]) -> str | None:
+    """What is wrong with `Evaluate`'s arguments after the expression (`modules=`, `namespace=`)."""
+    if len(options) > 1 or any(o.startswith("namespace=") for o in options):
+        return "with a namespace runs against objects the file does not show"
+    if options:
+        modules = options[0].removeprefix("modules=")
+        if contains_variable(modules):
+            return "imports modules named by a variable"
+        if unsafe := grammar.unsafe_modules(modules):
+            return (
+                f"imports the modules {', '.join(unsafe)} (only {', '.join(sorted(grammar.SAFE_MODULES))} may be named)"
+            )
+    return None
+
+
 def _with_placeholders(expression: str) -> str:
     """`expression` with each `${var}` as one variable name: Robot substitutes its value first,
     and what a variable holds is checked where it is defined (`_hidden_code`)."""
@@ -188,12 +215,31 @@ def _with_placeholders(expression: str) -> str:
     return out + rest
 
 
+def _breaks_out_of_quotes(value: str) -> str | None:
+    """Why an argument would run as code once a keyword puts it between quotes in an expression
+    (`${json["${user}"]}`, `Evaluate    '${name}'.upper()` in a repo keyword), or None.
+
+    Quoted text such as `He said "hi"` or `O'Brien` does not parse; `x"]+__import__("os")…+["`
+    does, with a call in it.
+    """
+    for quote in ('"', "'"):
+        try:
+            tree = ast.parse(quote + value + quote, mode="eval")
+        except (SyntaxError, ValueError):
+            continue
+        if any(isinstance(node, ast.Call | ast.Name) for node in ast.walk(tree)):
+            return f"the value {value.strip()[:80]!r} closes a quoted string and runs code once a keyword quotes it"
+    return None
+
+
 def _hidden_code(value: str) -> str | None:
     """Why a value would run as code once substituted into an expression, or None.
 
     Data rarely parses as Python with a call in it; a plain word (`alice`) or a host name
     (`api.example.com`) is not code, `__import__('os')` or `posix.environ` is.
     """
+    if problem := _breaks_out_of_quotes(value):
+        return problem
     try:
         tree = ast.parse(value.strip(), mode="eval")
     except (SyntaxError, ValueError):
@@ -351,10 +397,14 @@ class _TrustRule(ModelVisitor):
         builtin = builtin_name(name, frozenset(EXPRESSION_KEYWORDS) | _VALUE_KEYWORDS)
         if builtin in EXPRESSION_KEYWORDS:
             self._expressions(node.lineno, name, expression_arguments(builtin, args))
-            if builtin == "evaluate" and len(args) > 1:
-                self._add(node.lineno, f"{name} with modules or a namespace imports Python modules: {_MOVE_IT}")
+            if builtin == "evaluate" and (problem := _evaluate_options(args[1:])):
+                self._add(node.lineno, f"{name} {problem}: {_MOVE_IT}")
         elif builtin in _VALUE_KEYWORDS:
             self._values(node.lineno, args)
+        else:  # any keyword may quote its arguments into an expression
+            for arg in args:
+                if not contains_variable(arg) and (problem := _breaks_out_of_quotes(arg)):
+                    self._add(node.lineno, f"{problem}: {_MOVE_IT}")
 
     def _expressions(self, line: int, where: str, values: Sequence[str]) -> None:
         for value in values:
