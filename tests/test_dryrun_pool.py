@@ -57,12 +57,15 @@ ALLOWED = KeywordInventory(
 )
 
 
-def _check(repo: Path, text: str, pool=None):
-    return anyio.run(
-        lambda: dryrun(
-            text, TARGET, repo=repo, pythonpath=PYTHONPATH, robot_options=OPTIONS, pool=pool, inventory=ALLOWED
-        )
+async def _dryrun(repo: Path, text: str, pool=None, **options):
+    """The dryrun of `text` as TARGET with the sample repo's settings and the corpus's allow-list."""
+    return await dryrun(
+        text, TARGET, repo=repo, pythonpath=PYTHONPATH, robot_options=OPTIONS, pool=pool, inventory=ALLOWED, **options
     )
+
+
+def _check(repo: Path, text: str, pool=None):
+    return anyio.run(lambda: _dryrun(repo, text, pool))
 
 
 def test_warm_workers_give_the_diagnostics_of_a_fresh_dryrun(sample_repo: Path):
@@ -73,30 +76,8 @@ def test_warm_workers_give_the_diagnostics_of_a_fresh_dryrun(sample_repo: Path):
         pool = dryrun_pool(None, [], [])
         try:
             # Twice through the corpus on one worker: a file must not see what the previous one loaded.
-            first = {
-                name: await dryrun(
-                    t,
-                    TARGET,
-                    repo=sample_repo,
-                    pythonpath=PYTHONPATH,
-                    robot_options=OPTIONS,
-                    pool=pool,
-                    inventory=ALLOWED,
-                )
-                for name, t in CORPUS.items()
-            }
-            again = {
-                name: await dryrun(
-                    t,
-                    TARGET,
-                    repo=sample_repo,
-                    pythonpath=PYTHONPATH,
-                    robot_options=OPTIONS,
-                    pool=pool,
-                    inventory=ALLOWED,
-                )
-                for name, t in CORPUS.items()
-            }
+            first = {name: await _dryrun(sample_repo, t, pool) for name, t in CORPUS.items()}
+            again = {name: await _dryrun(sample_repo, t, pool) for name, t in CORPUS.items()}
             assert first == again
             assert pool.started == 1
             return first
@@ -112,17 +93,7 @@ def test_a_worker_is_replaced_after_max_jobs(sample_repo: Path):
         pool.max_jobs = 2
         try:
             for _ in range(5):
-                assert (
-                    await dryrun(
-                        GOOD,
-                        TARGET,
-                        repo=sample_repo,
-                        pythonpath=PYTHONPATH,
-                        robot_options=OPTIONS,
-                        pool=pool,
-                        inventory=ALLOWED,
-                    )
-                ).ok
+                assert (await _dryrun(sample_repo, GOOD, pool)).ok
             return pool.started
         finally:
             await pool.aclose()
@@ -143,24 +114,8 @@ def test_a_crashing_worker_is_replaced_and_the_file_gets_a_fresh_dryrun(sample_r
     async def go() -> tuple[object, object, int]:
         pool = dryrun_pool(None, [], [])
         try:
-            crashed = await dryrun(
-                crashing,
-                TARGET,
-                repo=sample_repo,
-                pythonpath=PYTHONPATH,
-                robot_options=OPTIONS,
-                pool=pool,
-                inventory=ALLOWED,
-            )
-            after = await dryrun(
-                GOOD,
-                TARGET,
-                repo=sample_repo,
-                pythonpath=PYTHONPATH,
-                robot_options=OPTIONS,
-                pool=pool,
-                inventory=ALLOWED,
-            )
+            crashed = await _dryrun(sample_repo, crashing, pool)
+            after = await _dryrun(sample_repo, GOOD, pool)
             return crashed, after, pool.started
         finally:
             await pool.aclose()
@@ -188,16 +143,7 @@ def test_a_timed_out_worker_is_killed(sample_repo: Path):
     async def go() -> int:
         pool = dryrun_pool(None, [], [])
         try:
-            outcome = await dryrun(
-                sleepy,
-                TARGET,
-                repo=sample_repo,
-                robot_options=OPTIONS,
-                pythonpath=PYTHONPATH,
-                timeout=3,
-                pool=pool,
-                inventory=ALLOWED,
-            )
+            outcome = await _dryrun(sample_repo, sleepy, pool, timeout=3)
             assert outcome.environment_error and "did not finish within 3 s" in outcome.diagnostics[0].message
             return pool.started
         finally:
