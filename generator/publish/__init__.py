@@ -33,6 +33,10 @@ class Publisher(Protocol):
         """Publishing the ticket would open a new MR, so it needs one of the run's slots."""
         ...
 
+    def allow_update(self, keys: set[str]) -> None:
+        """These tickets drifted: their merged MR no longer covers them, a new one may follow it."""
+        ...
+
     async def new_mr_capacity(self) -> tuple[int, str] | None:
         """New MRs this run may open and the skip reason past them; None when unlimited."""
         ...

@@ -101,6 +101,7 @@ class GitLabPublisher:
         self._user_ids: dict[str, int | None] = {}
         self._recreated: set[str] = set()
         self._recreate_keys: set[str] = set()
+        self._update_keys: set[str] = set()
         self._open_count: int | None = None
         self._new_count = 0
         self._lock = anyio.Lock()
@@ -315,6 +316,10 @@ class GitLabPublisher:
         """Recreate these tickets' closed MRs (a reviewer ticked "recreate" on the dashboard)."""
         self._recreate_keys |= keys
 
+    def allow_update(self, keys: set[str]) -> None:
+        """Drifted tickets: their merged MR is history, the update opens a new MR on the same branch."""
+        self._update_keys |= keys
+
     def _may_recreate(self, key: str) -> bool:
         return self._recreate or key in self._recreate_keys
 
@@ -339,7 +344,8 @@ class GitLabPublisher:
     async def needs_new_mr(self, key: str) -> bool:
         """Publishing this ticket would open a new MR (none yet, or a closed one to recreate)."""
         mr = await self._find_mr(self._branch(key))
-        return mr is None or (mr.state == "closed" and self._may_recreate(key))
+        merged = mr is not None and mr.state == "merged" and key in self._update_keys
+        return mr is None or merged or (mr.state == "closed" and self._may_recreate(key))
 
     async def new_mr_capacity(self) -> tuple[int, str]:
         """How many new MRs this run may still open, and the reason to give a ticket past that."""
@@ -378,6 +384,8 @@ class GitLabPublisher:
     ) -> PublishOutcome:
         branch = self._branch(ticket.key)
         mr = await self._find_mr(branch)
+        if mr is not None and mr.state == "merged" and ticket.key in self._update_keys:
+            mr = None  # the merged MR's test drifted: the update is a new MR from the same branch name
         if mr is not None and mr.state == "merged":
             return PublishOutcome(status="skipped", reason=f"covered by merged MR !{mr.iid}", mr_url=mr.web_url)
         if mr is not None and mr.state == "closed":

@@ -37,6 +37,9 @@ class LocalPublisher:
     async def needs_new_mr(self, key: str) -> bool:
         return False
 
+    def allow_update(self, keys: set[str]) -> None:
+        """The working tree has no MRs: a drifted suite is rewritten like any file (git guards it)."""
+
     async def new_mr_capacity(self) -> tuple[int, str] | None:
         return None
 
