@@ -69,6 +69,9 @@ class RunContext:
     drifts: dict[str, DriftCheck] = field(default_factory=dict)
     #: Criteria recorded for suites without provenance (from the dashboard): key → fingerprint → text.
     baselines: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Dashboard boxes: drifted tickets to regenerate now, orphaned tests whose removal MR is asked for.
+    regenerate: set[str] = field(default_factory=set)
+    remove: set[str] = field(default_factory=set)
     _pages: list[ConfluencePage] | None = None
     _pages_lock: anyio.Lock = field(default_factory=anyio.Lock)
     _lint: tuple[RepoLint, float] | None = None

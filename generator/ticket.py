@@ -152,7 +152,8 @@ async def triage_ticket(rc: RunContext, key: str, needs_slot: dict[str, bool]) -
     A covered ticket is checked for drift first (when on): only a drifted one goes on, to an update MR.
     """
     try:
-        if rc.settings.drift_on and not rc.settings.recreate and covered_by(rc.coverage, key):
+        drift_on = rc.settings.drift_on or key in rc.regenerate | rc.remove
+        if drift_on and not rc.settings.recreate and covered_by(rc.coverage, key):
             from generator.update import triage_drift  # drift code loads only when a run checks drift
 
             await triage_drift(rc, key, needs_slot)

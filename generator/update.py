@@ -51,6 +51,14 @@ async def triage_drift(rc: RunContext, key: str, needs_slot: dict[str, bool]) ->
     check = await check_drift(
         rc.jira, key, suite, cfg.tools, acceptance_field=cfg.acceptance_field, baseline=rc.baselines.get(key)
     )
+    if check.drift.state == "orphaned" and key in rc.remove:
+        outcome = await rc.publisher.propose_removal(key, [check.drift.test_path], check.reason)
+        rc.report.record(
+            TicketResult(
+                key=key, status=outcome.status, reason=outcome.reason, mr_url=outcome.mr_url, drift=check.drift
+            )
+        )
+        return
     if check.drift.state != "drifted":
         settle(rc, key, "skipped", check.reason, check.drift)
         return

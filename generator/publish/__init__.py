@@ -37,6 +37,10 @@ class Publisher(Protocol):
         """These tickets drifted: their merged MR no longer covers them, a new one may follow it."""
         ...
 
+    async def propose_removal(self, key: str, paths: list[str], reason: str) -> PublishOutcome:
+        """Open a draft MR deleting an orphaned ticket's suites (a person ticked its dashboard box)."""
+        ...
+
     async def new_mr_capacity(self) -> tuple[int, str] | None:
         """New MRs this run may open and the skip reason past them; None when unlimited."""
         ...

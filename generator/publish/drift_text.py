@@ -9,7 +9,7 @@ neutralisers (`inline`, `code`), never at a line start.
 from __future__ import annotations
 
 from generator.models import CriteriaDrift
-from generator.publish.describe import code, inline
+from generator.publish.describe import BLOCK_END, BLOCK_START, code, inline, marker, neutralise_quick_actions
 
 
 def drift_section(drift: CriteriaDrift) -> list[str]:
@@ -42,3 +42,24 @@ def drift_section(drift: CriteriaDrift) -> list[str]:
         )
     lines += ["- every other test case, and every line a person changed, is kept byte for byte", ""]
     return lines
+
+
+def render_removal(key: str, paths: list[str], reason: str, *, run_id: str) -> str:
+    """The bot's block of a removal MR: which suites go and why (a person asked, on the dashboard)."""
+    lines = [
+        BLOCK_START,
+        f"## Remove the tests of {code(key)}",
+        "",
+        f"**Why:** {inline(reason)}",
+        "",
+        "Files this merge request deletes:",
+        *(f"- {code(path)}" for path in paths),
+        "",
+        "---",
+        "_Opened by jira2robot because a person ticked this ticket's box in the dashboard issue. "
+        "Close this merge request to keep the tests._",
+        "",
+        marker(key, "", run_id=run_id),
+        BLOCK_END,
+    ]
+    return neutralise_quick_actions("\n".join(lines)) + "\n"
