@@ -1,5 +1,17 @@
 *** Settings ***
 Documentation     QA-103: Cancel an order before it ships
+Metadata          Jira Ticket    QA-103
+Metadata          Jira Criterion f0548b7c06    Given the user "uma" has a placed order, when she cancels the order from "My orders", then
+...               the order status is CANCELLED
+Metadata          Jira Criterion f6532c548a    Given the user "victor" has a placed order, when he cancels the order, then the full
+...               amount is refunded to the card used for the order
+Metadata          Jira Criterion f3aef65a79    Cancelled products go back in stock: given the shop has 5 "Notebook" in stock, and the
+...               user "wendy" is logged in, and the cart contains 2 "Notebook", and she checks out with a
+...               valid card, when she cancels the order, then the stock of "Notebook" is back to 5
+Metadata          Jira Criterion a56ea3d7d8    Shipped orders cannot be cancelled: given the user "xavier" has a placed order, and the
+...               order has been shipped, then cancelling the order fails with the message "Order already
+...               shipped"
+Metadata          Jira Criterion 57c70d12bc    A cancellation confirmation email is sent to the customer
 
 Resource          ../../resources/shop.resource
 
@@ -13,6 +25,7 @@ Test Tags         QA-103    orders
 Order Status Is CANCELLED
     [Documentation]    Given the user "uma" has a placed order, when she cancels the order from "My orders", then the
     ...    order status is CANCELLED.
+    [Tags]    ac:f0548b7c06
     Given The user "uma" has a placed order
     When Cancel Order
     Then Order Status Should Be    CANCELLED
@@ -20,6 +33,7 @@ Order Status Is CANCELLED
 Full Amount Is Refunded To Card Used
     [Documentation]    Given the user "victor" has a placed order, when he cancels the order, then the full amount is
     ...    refunded to the card used for the order.
+    [Tags]    ac:f6532c548a
     Given The user "victor" has a placed order
     When Cancel Order
     Then Order Should Be Refunded
@@ -28,6 +42,7 @@ Cancelled Products Go Back In Stock
     [Documentation]    Cancelled products go back in stock: given the shop has 5 "Notebook" in stock, and the user
     ...    "wendy" is logged in, and the cart contains 2 "Notebook", and she checks out with a valid card, when she
     ...    cancels the order, then the stock of "Notebook" is back to 5.
+    [Tags]    ac:f3aef65a79
     Given The shop has "5" of "Notebook" in stock
     And The user "wendy" is logged in
     And The cart contains "2" of "Notebook"
@@ -38,12 +53,13 @@ Cancelled Products Go Back In Stock
 Shipped Orders Cannot Be Cancelled
     [Documentation]    Shipped orders cannot be cancelled: given the user "xavier" has a placed order, and the order has
     ...    been shipped, then cancelling the order fails with the message "Order already shipped".
+    [Tags]    ac:a56ea3d7d8
     Given The user "xavier" has a placed order
     And The order has been shipped
     Then Order Cancellation Should Fail With Message    Order already shipped
 
 Cancellation Confirmation Email Is Sent To Customer
     [Documentation]    A cancellation confirmation email is sent to the customer.
-    [Tags]    wip    jira2robot:incomplete
+    [Tags]    wip    jira2robot:incomplete    ac:57c70d12bc
     Skip    Incomplete (jira2robot): 1 step(s) without a keyword: A cancellation confirmation email is sent to the ...
     # MISSING KEYWORD: A cancellation confirmation email is sent to the customer
