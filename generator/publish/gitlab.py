@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
-import re
 import uuid
 from typing import Any
 
@@ -52,7 +51,6 @@ AUTHOR_NAME = "jira2robot"
 AUTHOR_EMAIL = "jira2robot@noreply"
 FOREIGN_NOTE_MARKER = "<!-- jira2robot:foreign-commits -->"
 _UNCOUNTED = 10_000
-_KEY_SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 class _Conflict(Exception):
@@ -495,7 +493,7 @@ class GitLabPublisher:
             )
         if limit := await self._reserve_new():
             return PublishOutcome(status="skipped", reason=limit)
-        title = f"Draft: [{_KEY_SAFE.sub('', key)}] Remove tests of a ticket that went away"
+        title = f"Draft: [{key}] Remove tests of a ticket that went away"  # `key` passed valid_key
         try:
             if not await self._branch_exists(branch):
                 actions = [{"action": "delete", "file_path": path} for path in paths]
