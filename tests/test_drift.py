@@ -210,6 +210,12 @@ def test_criteria_change_gives_one_update_mr_touching_only_those_test_cases(
     assert block(after, "Three Failures Lock The Account").rstrip("\n") == edited_lock.rstrip("\n")
     assert "Valid Login Shows The User" in after and "Successful Login Resets Counter" in after
     assert "Login With Valid Password" not in after and "Wrong Password Is Refused" not in after
+    names = [
+        line for line in after.splitlines() if line and not line[0].isspace() and not line.startswith(("*", "..."))
+    ]
+    assert [n for n in names if n in {c[0] for c in CASES.values()}] == [
+        "Valid Login Shows The User", "Three Failures Lock The Account", "Successful Login Resets Counter"
+    ]  # fmt: skip
     gone = block(before, "Login With Valid Password") + block(before, "Wrong Password Is Refused")
     removed = [line[2:] for line in difflib.ndiff(before.splitlines(), after.splitlines()) if line.startswith("- ")]
     assert removed and all(line in gone or line.startswith("Metadata") for line in removed), removed

@@ -151,13 +151,16 @@ class _Replace(ModelTransformer):
 
 
 def merge(existing: str, candidate: str, *, gone: list[str], replaced_by: dict[str, list[str]]) -> str:
-    """`existing` with the `gone` cases removed and the candidate's cases in, provenance from the candidate.
+    """`existing` with the `gone` cases removed and the candidate's new cases in, provenance from the candidate.
 
     `replaced_by`: a removed case → fingerprints whose new cases take its place (the rest are
     appended). Imports the new cases need and `existing` lacks are added after its own.
     """
     model, new = get_model(existing), get_model(candidate)
-    fresh = [_trimmed(case) for case in _cases(new)]
+    # A case the existing suite keeps is the suite's, whatever the candidate holds under its name
+    # (a repair or robocop's formatting hands back the whole merged file).
+    kept = {normalize(case.name) for case in _cases(model) if case.name not in gone}
+    fresh = [_trimmed(case) for case in _cases(new) if normalize(case.name) not in kept]
     placed: dict[str, list[TestCase]] = {}
     used: set[int] = set()
     for name, fps in replaced_by.items():
