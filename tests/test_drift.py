@@ -262,17 +262,20 @@ def test_orphaned_ticket_is_listed_and_removed_only_once_ticked(
     rest: FakeAtlassianRest, env: FakeGitLab, llm: FakeOpenAI, sample_repo: Path, tmp_path: Path
 ) -> None:
     gl = env
-    paths = {key: f"tests/login/{key.lower()}_hand_written.robot" for key in ("QA-303", "QA-304", "QA-305")}
+    keys = ("QA-303", "QA-304", "QA-305", "QA-306")
+    paths = {key: f"tests/login/{key.lower()}_hand_written.robot" for key in keys}
     for key, path in paths.items():
         gl.push_human_commit("main", path, HAND_WRITTEN.format(key=key))
     checkout(gl, sample_repo, *paths.values())
     rest.tickets.pop("QA-303", None)  # deleted
     rest.tickets["QA-304"] = {**ticket("QA-304", "Old logout", [LOGOUT]), "status": "Closed", "resolution": "Won't Do"}
     rest.tickets["QA-305"] = ticket("QA-305", "Logout", [LOGOUT])  # no provenance in its suite: a baseline
-    code, report = run(sample_repo, tmp_path / "first", "--keys", "QA-303,QA-304,QA-305", "--drift", "--dashboard")
+    rest.moved["QA-306"] = "QA-305"  # moved: Jira answers the old key with the issue under its new key
+    code, report = run(sample_repo, tmp_path / "first", "--keys", ",".join(keys), "--drift", "--dashboard")
     assert code == 0, report
     assert "QA-303 was deleted or is hidden" in report["QA-303"]["reason"]
     assert "QA-304 was closed as Won't Do" in report["QA-304"]["reason"]
+    assert "QA-306 was moved to QA-305" in report["QA-306"]["reason"]
     assert report["QA-305"]["drift"] == {**report["QA-305"]["drift"], "state": "baseline"}
     assert report["QA-305"]["drift"]["baseline"] == {fingerprint(LOGOUT): LOGOUT}
     [board] = gl.issues.values()
