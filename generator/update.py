@@ -116,6 +116,8 @@ async def update_drifted(
         )
     else:
         text = merge(existing, stamp(_SETTINGS_ONLY, key, criteria, {}), gone=plan.gone, replaced_by={})
+        if not case_criteria(text):
+            raise PlanError(f"every test case of {path} covers only removed criteria: remove the suite by hand")
         spec = _remaining_spec(ticket, path, text, criteria)
         test = GeneratedTest(target_path=path, text=text, tests=len(spec.rf.test_cases))
         if leaked := rc.redact.found(text):

@@ -517,34 +517,41 @@ def test_rules_follow_pipeline_inputs_and_skip_the_bots_branches(gitlab_ci_local
     assert on_bot_branch == {"jira2robot-generate": "never", "jira2robot-merge-reports": "never"}
 
 
+def _run_pipeline(
+    gitlab_ci_local: list[str], repo: Path, fake: FakeGitLab, pipeline_input: str
+) -> subprocess.CompletedProcess[str]:
+    """The consumer's pipeline in shell mode, with the variables a GitLab job gets, against the double."""
+    variables = {
+        "CI_PROJECT_DIR": str(repo),
+        "CI_SERVER_URL": fake.url,
+        "CI_PROJECT_ID": str(fake.project_id),
+        "CI_DEFAULT_BRANCH": "main",
+        "GITLAB_TOKEN": fake.token,
+    }
+    return subprocess.run(
+        [
+            *gitlab_ci_local,
+            "--force-shell-executor",
+            "--no-color",
+            "--input",
+            pipeline_input,
+            *(arg for name, value in variables.items() for arg in ("--variable", f"{name}={value}")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_clean_env(),
+        cwd=repo,
+    )
+
+
 def test_component_job_runs_sharded_from_pipeline_inputs_and_opens_draft_mrs(
     gitlab_ci_local: list[str], tmp_path: Path
 ) -> None:
     repo = tmp_path / "shop-tests"
     _consumer_repo(repo)
     with FakeGitLab() as fake:
-        variables = {
-            "CI_PROJECT_DIR": str(repo),
-            "CI_SERVER_URL": fake.url,
-            "CI_PROJECT_ID": str(fake.project_id),
-            "CI_DEFAULT_BRANCH": "main",
-            "GITLAB_TOKEN": fake.token,
-        }
-        run = subprocess.run(
-            [
-                *gitlab_ci_local,
-                "--force-shell-executor",
-                "--no-color",
-                "--input",
-                "jira_keys=QA-101 QA-102",
-                *(arg for name, value in variables.items() for arg in ("--variable", f"{name}={value}")),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=240,
-            env=_clean_env(),
-            cwd=repo,
-        )
+        run = _run_pipeline(gitlab_ci_local, repo, fake, "jira_keys=QA-101 QA-102")
         log = run.stdout + run.stderr
         assert fake.token not in log.replace(f"GITLAB_TOKEN={fake.token}", "")
         assert run.returncode == 0, log[-4000:]
@@ -577,28 +584,7 @@ def test_scheduled_backlog_pipeline_finds_drift_and_opens_the_update_mr(
     git = ["git", "-C", str(repo), "-c", "user.name=QA", "-c", "user.email=qa@example.com"]
     subprocess.run([*git, "commit", "-qam", "QA-102 merged; its criteria edited since"], check=True)
     with FakeGitLab() as fake:
-        variables = {
-            "CI_PROJECT_DIR": str(repo),
-            "CI_SERVER_URL": fake.url,
-            "CI_PROJECT_ID": str(fake.project_id),
-            "CI_DEFAULT_BRANCH": "main",
-            "GITLAB_TOKEN": fake.token,
-        }
-        run = subprocess.run(
-            [
-                *gitlab_ci_local,
-                "--force-shell-executor",
-                "--no-color",
-                "--input",
-                "jql=project = QA AND key in (QA-102, QA-103)",
-                *(arg for name, value in variables.items() for arg in ("--variable", f"{name}={value}")),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=_clean_env(),
-            cwd=repo,
-        )
+        run = _run_pipeline(gitlab_ci_local, repo, fake, "jql=project = QA AND key in (QA-102, QA-103)")
         log = run.stdout + run.stderr
         assert run.returncode == 0, log[-4000:]
         report = json.loads((repo / "generated" / "report.json").read_text(encoding="utf-8"))
