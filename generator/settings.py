@@ -337,6 +337,7 @@ def build_settings(
     node_total = _int(problems, "CI_NODE_TOTAL", pick("node_total", "CI_NODE_TOTAL"), 1)
     if not 1 <= node_index <= max(node_total, 1):
         problems.append(f"CI_NODE_INDEX={node_index} is outside 1..CI_NODE_TOTAL={node_total}")
+    drift = _flag(problems, pick("drift", "JIRA2ROBOT_DRIFT"), "--drift/--no-drift / JIRA2ROBOT_DRIFT")
     max_tickets = _int(
         problems, "--max-tickets / JIRA2ROBOT_MAX_TICKETS", pick("max_tickets", "JIRA2ROBOT_MAX_TICKETS"), 50
     )
@@ -380,7 +381,7 @@ def build_settings(
         gitlab_token=SecretStr(gitlab_token) if gitlab_token else None,
         target_branch=pick("target_branch", "CI_DEFAULT_BRANCH") or "main",
         recreate=bool(cli.get("recreate")),
-        drift=_flag(problems, pick("drift", "JIRA2ROBOT_DRIFT"), "--drift/--no-drift / JIRA2ROBOT_DRIFT"),
+        drift=drift,
         node_index=node_index,
         node_total=node_total,
         repo_config=repo_config,

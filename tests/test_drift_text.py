@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from generator.config import ConfigError
 from generator.gather.criteria import diff, fingerprint, fingerprints, normalise
 from generator.gather.drift import ORPHAN_PREFIX, plan_update
 from generator.models import CriteriaDrift, CriterionChange, TicketResult
 from generator.publish.dashboard import Requests, merge_state, read_requests, render_dashboard
 from generator.publish.describe import render_mr_description
 from generator.publish.drift_text import render_removal
+from generator.settings import build_settings
 from generator.write.provenance import case_criteria, stamp
 from tests.test_publish_gitlab import assert_golden, inputs
 
@@ -110,3 +116,14 @@ def test_dashboard_drift_and_orphan_sections_golden() -> None:
 def test_removal_mr_description_golden() -> None:
     reason = f"{ORPHAN_PREFIX}tests/cart/qa-6.robot: QA-6 was moved to SHOP-9"
     assert_golden("mr_removal.md", render_removal("QA-6", ["tests/cart/qa-6.robot"], reason, run_id="run0001"))
+
+
+def test_drift_is_on_for_backlog_runs_unless_turned_off(tmp_path: Path) -> None:
+    env = {"CI_PROJECT_DIR": str(tmp_path), "JIRA_MCP_URL": "http://127.0.0.1:9/mcp", "JIRA2ROBOT_LLM": "offline"}
+    assert build_settings({"jql": "project = QA"}, env).drift_on
+    assert not build_settings({"keys": "QA-1"}, env).drift_on  # a covered key stays a start-up-cost decision
+    assert build_settings({"keys": "QA-1", "drift": True}, env).drift_on
+    assert not build_settings({"jql": "project = QA", "drift": False}, env).drift_on
+    assert not build_settings({"jql": "project = QA"}, {**env, "JIRA2ROBOT_DRIFT": "false"}).drift_on
+    with pytest.raises(ConfigError, match="JIRA2ROBOT_DRIFT: expected true or false"):
+        build_settings({"jql": "project = QA"}, {**env, "JIRA2ROBOT_DRIFT": "sometimes"})
