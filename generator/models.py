@@ -269,6 +269,9 @@ class CriteriaDrift(_Model):
     removed: list[str] = Field(default_factory=list)
     tests_rewritten: list[str] = Field(default_factory=list, description="Test cases replaced by new ones.")
     tests_removed: list[str] = Field(default_factory=list, description="Test cases whose criteria are all gone.")
+    tests_kept: list[str] = Field(
+        default_factory=list, description="Test cases of changed criteria left as they are: a person edited them."
+    )
     baseline: dict[str, str] = Field(
         default_factory=dict, description="Fingerprint → criterion: what a suite without provenance is compared to."
     )

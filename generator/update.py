@@ -13,9 +13,12 @@ need no LLM: their test cases are removed from the suite, validated, and the MR 
 
 from __future__ import annotations
 
+import anyio
+
 from generator.budget import TicketBudget
 from generator.context import RunContext
-from generator.gather.drift import DriftCheck, check_drift
+from generator.gather.drift import DriftCheck, check_drift, keep_cases
+from generator.gather.history import edited_by_people
 from generator.gather.jira import fetch_ticket
 from generator.gather.repo import SuiteInfo, tag_key
 from generator.logs import TicketLog
@@ -94,6 +97,11 @@ async def update_drifted(
     ticket = await fetch_ticket(rc.jira, key, cfg.tools, acceptance_field=cfg.acceptance_field)
     criteria = check.criteria
     existing = (rc.settings.repo / path).read_text(encoding="utf-8")
+    if kept := await anyio.to_thread.run_sync(edited_by_people, rc.settings.repo, path, existing, plan.gone):
+        log.info(f"kept as people edited them since jira2robot's last commit: {kept}")
+        plan = keep_cases(plan, kept)
+        check.drift.tests_kept = kept
+        check.drift.tests_rewritten, check.drift.tests_removed = plan.rewritten, plan.removed
     if plan.regenerate:
         asked = ticket.model_copy(update={"acceptance_criteria": plan.regenerate})
         ctx = await gather_context(rc, asked, log, result, target=path)

@@ -205,6 +205,8 @@ def test_criteria_change_gives_one_update_mr_touching_only_those_test_cases(
 
     [update] = [mr for mr in gl.mrs.values() if mr.state == "opened"]
     assert update.source_branch == "jira2robot/QA-301"
+    [commit] = gl.branch_commits("jira2robot/QA-301")
+    assert commit.message.startswith("Update generated Robot Framework test for QA-301")
     after = gl.file("jira2robot/QA-301", path)
     # The reviewer's edit, byte for byte (a blank line now separates it from the case appended after it).
     assert block(after, "Three Failures Lock The Account").rstrip("\n") == edited_lock.rstrip("\n")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from generator.config import ConfigError
 from generator.gather.criteria import diff, fingerprint, fingerprints, normalise
-from generator.gather.drift import ORPHAN_PREFIX, plan_update
+from generator.gather.drift import ORPHAN_PREFIX, UpdatePlan, keep_cases, plan_update
+from generator.gather.history import edited_by_people
 from generator.models import CriteriaDrift, CriterionChange, TicketResult
+from generator.publish import AUTHOR_EMAIL
 from generator.publish.dashboard import Requests, merge_state, read_requests, render_dashboard
 from generator.publish.describe import render_mr_description
 from generator.publish.drift_text import render_removal
@@ -70,6 +73,7 @@ def drifted() -> CriteriaDrift:
         removed=["a wrong password is refused @team"],
         tests_rewritten=["Login Works"],
         tests_removed=["Wrong Password `Is` Refused"],
+        tests_kept=["Guest Checkout"],
     )
 
 
@@ -127,3 +131,23 @@ def test_drift_is_on_for_backlog_runs_unless_turned_off(tmp_path: Path) -> None:
     assert not build_settings({"jql": "project = QA"}, {**env, "JIRA2ROBOT_DRIFT": "false"}).drift_on
     with pytest.raises(ConfigError, match="JIRA2ROBOT_DRIFT: expected true or false"):
         build_settings({"jql": "project = QA"}, {**env, "JIRA2ROBOT_DRIFT": "sometimes"})
+
+
+def test_cases_people_edited_since_the_bots_commit_are_told_apart_in_real_git(tmp_path: Path) -> None:
+    suite = "*** Test Cases ***\nFirst\n    Log    one\n\nSecond\n    Log    two\n\nThird\n    Log    three\n"
+    path = tmp_path / "tests" / "qa-1.robot"
+    path.parent.mkdir()
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=Alice", "-c", "user.email=alice@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    assert edited_by_people(tmp_path, "tests/qa-1.robot", suite, ["First"]) == []  # no history: nothing to tell
+    path.write_text(suite, encoding="utf-8")
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "bot", f"--author=jira2robot <{AUTHOR_EMAIL}>"], check=True)
+    edited = suite.replace("    Log    two\n", "    Log    two, checked by Alice\n")
+    path.write_text(edited, encoding="utf-8")
+    subprocess.run([*git, "commit", "-qam", "review"], check=True)
+    assert edited_by_people(tmp_path, "tests/qa-1.robot", edited, ["First", "Second", "Gone"]) == ["Second"]
+    plan = keep_cases(
+        UpdatePlan(gone=["First", "Second"], rewritten=["First", "Second"], replaced_by={"Second": ["a"]}), ["Second"]
+    )
+    assert (plan.gone, plan.rewritten, plan.replaced_by) == (["First"], ["First"], {})

@@ -46,6 +46,17 @@ class UpdatePlan:
     removed: list[str] = field(default_factory=list)
 
 
+def keep_cases(plan: UpdatePlan, kept: list[str]) -> UpdatePlan:
+    """The plan with `kept` cases left in the suite (their replacements are appended instead)."""
+    return UpdatePlan(
+        regenerate=plan.regenerate,
+        gone=[n for n in plan.gone if n not in kept],
+        replaced_by={n: fps for n, fps in plan.replaced_by.items() if n not in kept},
+        rewritten=[n for n in plan.rewritten if n not in kept],
+        removed=[n for n in plan.removed if n not in kept],
+    )
+
+
 @dataclass
 class DriftCheck:
     """One covered ticket's verdict, what the report and the dashboard show, and the update to make."""

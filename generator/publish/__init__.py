@@ -8,6 +8,10 @@ from pydantic import BaseModel
 
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 
+#: The author of every commit jira2robot makes: how its own commits are told from people's.
+AUTHOR_NAME = "jira2robot"
+AUTHOR_EMAIL = "jira2robot@noreply"
+
 
 class PublishError(Exception):
     """A publishing failure for one ticket, with a message fit for the report (never a token)."""

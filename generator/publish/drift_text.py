@@ -33,6 +33,11 @@ def drift_section(drift: CriteriaDrift) -> list[str]:
         "keep it by restoring it in this branch"
         for name in drift.tests_removed
     ]
+    lines += [
+        f"- **kept as a person edited it** since jira2robot wrote it: {code(name)}; its criteria changed, "
+        "so check it against the new ones"
+        for name in drift.tests_kept
+    ]
     if drift.added or drift.edited:
         lines.append("- new test cases for the edited and added criteria (tagged with their `ac:` fingerprints)")
     if drift.baseline:

@@ -30,7 +30,7 @@ from gitlab.v4.objects import ProjectMergeRequest
 
 from generator.config import MergeRequestSettings
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
-from generator.publish import PublishError, PublishOutcome
+from generator.publish import AUTHOR_EMAIL, AUTHOR_NAME, PublishError, PublishOutcome
 from generator.publish.dashboard import CLOSED_PREFIX, DashboardIssue
 from generator.publish.describe import (
     bot_owns_title,
@@ -47,8 +47,6 @@ from generator.publish.drift_text import render_removal
 from generator.publish.gitlab_api import GitLabApi, message
 from generator.redact import Redactor
 
-AUTHOR_NAME = "jira2robot"
-AUTHOR_EMAIL = "jira2robot@noreply"
 FOREIGN_NOTE_MARKER = "<!-- jira2robot:foreign-commits -->"
 _UNCOUNTED = 10_000
 
@@ -526,11 +524,16 @@ class GitLabPublisher:
             else:
                 actions = [{"action": "create", "file_path": path, "content": text}]
             actions += [{"action": "delete", "file_path": old} for old in stale]
-            await self._commit(key, branch, actions, start=None)
+            await self._commit(key, branch, actions, start=None, what=self._verb(key))
             return
         on_target = await self._file_digest(path, self._target)
         action = "create" if on_target is None else "update"
-        await self._commit(key, branch, [{"action": action, "file_path": path, "content": text}], start=self._target)
+        actions = [{"action": action, "file_path": path, "content": text}]
+        await self._commit(key, branch, actions, start=self._target, what=self._verb(key))
+
+    def _verb(self, key: str) -> str:
+        """The commit message's first word: a drifted ticket's commit updates its merged test."""
+        return "Update" if key in self._update_keys else "Add"
 
     @staticmethod
     def _foreign_note(key: str, branch: str, authors: list[str]) -> str:
