@@ -74,7 +74,8 @@ def _fps(case: TestCase) -> list[str]:
 def _metadata(name: str, text: str) -> Metadata:
     """One Metadata statement; a long text continues on `...` lines (joined back when read)."""
     lines = textwrap.wrap(escape(text), _WRAP, break_long_words=False, break_on_hyphens=False) or [""]
-    lines[0] = "\\" + lines[0] if lines[0].startswith("#") else lines[0]
+    # A cell starting with `#` is a comment and `...` a continuation: escaped, they stay text.
+    lines = ["\\" + line if line.startswith(("#", "...")) else line for line in lines]
     return Metadata.from_params(name, "\n".join(lines))
 
 
