@@ -287,18 +287,17 @@ async def write_and_validate(
     result: TicketResult,
     *,
     shape: Callable[[str], str],
-    keep: Callable[[str], str] | None = None,
 ) -> tuple[GeneratedTest, ValidationResult]:
-    """Draft, validate, repair within the attempts; `shape` turns each draft into the file to publish
-    (provenance stamped, or merged into the drifted suite), so what is validated is what is published.
-    `keep` runs after robocop's formatting: a merged suite takes back every line it did not change."""
+    """Draft, validate, repair within the attempts; then `shape` turns the writer's passing file into
+    the file to publish (provenance stamped, or merged into the drifted suite), validated again as
+    that file: what is validated is what is published, and the writer's diagnostics and robocop's
+    gate stay about the writer's own lines."""
     cfg = rc.settings.repo_config
     session = rc.writer.session(spec, ctx, rc.matcher, budget, log)
     result.attempts = 1  # one writer request per draft and per repair
     test: GeneratedTest = await session.draft()
     while True:
         test.target_path = spec.rf.target_path  # the writer never chooses where the file goes
-        test.text = shape(test.text)
         log.info(f"validating {test.target_path} (attempt {result.attempts}/{cfg.limits.max_attempts})")
         if leaked := rc.redact.found(test.text):
             # Never written, never published: the writer gets it back to remove, like any error.
@@ -313,7 +312,6 @@ async def write_and_validate(
             # dryrun verdict holds; diagnostics above refer to the writer's own line numbers.
             lint, lint_rate = await rc.linter()
             test.text = lint.format(test.text, test.target_path)
-            test.text = keep(test.text) if keep is not None else test.text
             linted = lint.lint(test.text, test.target_path)
             result.lint_issues = len(linted.issues)
             log.info(
@@ -326,7 +324,7 @@ async def write_and_validate(
         for d in validation.diagnostics:
             log.info(f"  {d.severity} line {d.line if d.line is not None else '-'} [{d.source}]: {d.message}")
         if validation.ok:
-            return test, validation
+            return await _publishable(rc, test, shape, log, result)
         if validation.environment_error:
             result.reason = "environment error (not the generated test): " + next(
                 (d.message for d in validation.diagnostics if d.source == "environment"), "a repo library is missing"
@@ -343,6 +341,22 @@ async def write_and_validate(
             result.reason = f"writer could not repair the file ({len(validation.diagnostics)} diagnostic(s))"
             return test, validation
         test = repaired
+
+
+async def _publishable(
+    rc: RunContext, test: GeneratedTest, shape: Callable[[str], str], log: TicketLog, result: TicketResult
+) -> tuple[GeneratedTest, ValidationResult]:
+    """The writer's validated file shaped for publishing, and that file's own validation."""
+    test.text = shape(test.text)
+    if leaked := rc.redact.found(test.text):  # ticket text went into the provenance lines
+        validation = ValidationResult(ok=False, diagnostics=[_secret_diagnostic(leaked)])
+    else:
+        log.info(f"validating {test.target_path} as published (provenance, merge)")
+        validation = await validate_file(rc, test.text, test.target_path)
+    result.diagnostics = validation.diagnostics
+    if not validation.ok:
+        result.reason = f"the file as published fails validation: {validation.diagnostics[0].message}"
+    return test, validation
 
 
 async def validate_file(rc: RunContext, text: str, path: str) -> ValidationResult:

@@ -109,9 +109,6 @@ async def update_drifted(
         spec.rf.target_path = path  # the update goes into the suite that drifted, wherever the planner aimed
         save_spec(rc, key, spec, result)
 
-        def keep(text: str) -> str:
-            return merge(existing, text, gone=plan.gone, replaced_by=plan.replaced_by)
-
         test, validation = await write_and_validate(
             rc,
             spec,
@@ -119,8 +116,12 @@ async def update_drifted(
             log,
             budget,
             result,
-            shape=lambda text: keep(stamp(text, key, criteria, covers(spec, criteria))),
-            keep=keep,
+            shape=lambda text: merge(
+                existing,
+                stamp(text, key, criteria, covers(spec, criteria)),
+                gone=plan.gone,
+                replaced_by=plan.replaced_by,
+            ),
         )
     else:
         text = merge(existing, stamp(_SETTINGS_ONLY, key, criteria, {}), gone=plan.gone, replaced_by={})

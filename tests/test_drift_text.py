@@ -59,7 +59,7 @@ def test_stamped_provenance_round_trips_and_escapes_ticket_text() -> None:
     suite = "*** Settings ***\nTest Tags    QA-1\n\n*** Test Cases ***\nT\n    Log    x\n"
     criteria = fingerprints(["a ${variable} and # hash", "plain"])
     text = stamp(suite, "QA-1", criteria, {"T": list(criteria)})
-    assert "\\${variable}" in text and "Metadata    Jira Ticket    QA-1" in text
+    assert "\\${variable}" in text and "Metadata     Jira Ticket    QA-1" in text  # aligned with Test Tags
     assert case_criteria(text) == {"T": list(criteria)}
     assert stamp(text, "QA-1", criteria, {"T": list(criteria)}) == text
 

@@ -71,25 +71,42 @@ def _fps(case: TestCase) -> list[str]:
     return [t.removeprefix(TAG_PREFIX) for t in tags if t.startswith(TAG_PREFIX)]
 
 
-def _metadata(name: str, text: str) -> Metadata:
-    """One Metadata statement; a long text continues on `...` lines (joined back when read)."""
+def _metadata(name: str, text: str, column: int = 0) -> Metadata:
+    """One Metadata statement, its value at `column` like the file's other settings; a long text
+    continues on `...` lines (joined back when read)."""
     lines = textwrap.wrap(escape(text), _WRAP, break_long_words=False, break_on_hyphens=False) or [""]
     # A cell starting with `#` is a comment and `...` a continuation: escaped, they stay text.
     lines = ["\\" + line if line.startswith(("#", "...")) else line for line in lines]
-    return Metadata.from_params(name, "\n".join(lines))
+    statement = Metadata.from_params(name, "\n".join(lines))
+    for before, token in zip(statement.tokens, statement.tokens[1:], strict=False):
+        if token.type == Token.SEPARATOR and before.type in (Token.METADATA, Token.CONTINUATION):
+            # The value column of the other settings, as robocop lays them out.
+            token.value = " " * max(4, column - len(before.value))
+    return statement
+
+
+def _value_column(section: SettingSection) -> int:
+    """Where the section's first setting puts its value (`Documentation     x`: 18), 0 if unknown."""
+    for statement in section.body:
+        tokens = [t for t in getattr(statement, "tokens", []) if t.type != Token.EOL]
+        if len(tokens) >= 3 and tokens[1].type == Token.SEPARATOR:
+            return len(tokens[0].value) + len(tokens[1].value)
+    return 0
 
 
 class _Stamp(ModelTransformer):
     """Replaces the provenance lines and `ac:` tags with the given ones; nothing else changes."""
 
     def __init__(self, key: str, criteria: dict[str, str], covers: dict[str, list[str]]) -> None:
-        self.lines = [
-            _metadata(TICKET_METADATA, key),
-            *(_metadata(CRITERION_METADATA + fp, t) for fp, t in criteria.items()),
-        ]
+        self.key, self.criteria = key, criteria
         self.covers = {normalize(name): fps for name, fps in covers.items()}
 
     def visit_SettingSection(self, node: SettingSection) -> SettingSection:
+        column = _value_column(node)
+        self.lines = [
+            _metadata(TICKET_METADATA, self.key, column),
+            *(_metadata(CRITERION_METADATA + fp, t, column) for fp, t in self.criteria.items()),
+        ]
         kept = [n for n in node.body if not is_provenance(n)]
         at = next((i + 1 for i, n in enumerate(kept) if isinstance(n, Documentation)), 0)
         node.body = [*kept[:at], *self.lines, *kept[at:]]
@@ -159,7 +176,7 @@ def merge(existing: str, candidate: str, *, gone: list[str], replaced_by: dict[s
     """
     model, new = get_model(existing), get_model(candidate)
     # A case the existing suite keeps is the suite's, whatever the candidate holds under its name
-    # (a repair or robocop's formatting hands back the whole merged file).
+    # (a writer shown the suite as an example may copy its cases: they are not added twice).
     kept = {normalize(case.name) for case in _cases(model) if case.name not in gone}
     fresh = [_trimmed(case) for case in _cases(new) if normalize(case.name) not in kept]
     placed: dict[str, list[TestCase]] = {}

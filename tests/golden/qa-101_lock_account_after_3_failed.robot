@@ -26,14 +26,7 @@ Test Tags         QA-101    login
 *** Test Cases ***
 Account Locked After Three Failures
     [Documentation]    Scenario: account locked after three failures
-    [Tags]    wip
-    ...       jira2robot:incomplete
-    ...       ac:e143ae9628
-    ...       ac:4ee08fdbd0
-    ...       ac:a4cd39615b
-    ...       ac:65b03a762e
-    ...       ac:a3b39dca2e
-    ...       ac:7ea505a4fa
+    [Tags]    wip    jira2robot:incomplete    ac:e143ae9628    ac:4ee08fdbd0    ac:a4cd39615b    ac:65b03a762e    ac:a3b39dca2e    ac:7ea505a4fa
     Given The user "alice" has an account
     When "alice" Enters A Wrong Password "3" Times
     Then Account "alice" Should Be Locked
