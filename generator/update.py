@@ -32,6 +32,7 @@ from generator.models import (
     TicketResult,
 )
 from generator.plan import PlanError
+from generator.publish.dashboard import CLOSED_PREFIX
 from generator.write.provenance import case_criteria, merge, stamp
 
 #: A settings section alone: the candidate of an update that only removes test cases.
@@ -64,6 +65,10 @@ async def triage_drift(rc: RunContext, key: str, needs_slot: dict[str, bool]) ->
         return
     if check.drift.state != "drifted":
         settle(rc, key, "skipped", check.reason, check.drift)
+        return
+    if (covered := await rc.publisher.covered(key)) and covered.startswith(CLOSED_PREFIX):
+        # A reviewer closed the update MR: a final "no" until the dashboard's regenerate box says otherwise.
+        settle(rc, key, "drifted", f"{check.reason}; {covered}", check.drift)
         return
     if key in rc.backlog_keys and (mr := await rc.publisher.open_mr(key)):
         reason = f"{check.reason}; update MR {mr} is open (backlog runs do not regenerate open MRs)"

@@ -226,6 +226,23 @@ def test_criteria_change_gives_one_update_mr_touching_only_those_test_cases(
     assert "| edited | the user can log in with a valid password |" in update.description
     assert "**removal proposed**: `Wrong Password Is Refused`" in update.description
 
+    # A reviewer closes the update MR: the ticket stays drifted, with no LLM call, and is listed on
+    # the dashboard; ticking its "regenerate" box opens a fresh update MR.
+    [iid] = [i for i, mr in gl.mrs.items() if mr is update]
+    gl.set_mr_state(iid, "closed")
+    llm.requests.clear()
+    code, third = run(sample_repo, tmp_path / "third", "--keys", "QA-301", "--drift", "--dashboard")
+    assert code == 0 and third["QA-301"]["status"] == "drifted", third
+    assert "not recreated" in third["QA-301"]["reason"] and llm.requests == []
+    [board] = gl.issues.values()
+    box = "<!-- jira2robot:regenerate=QA-301 -->"
+    assert f"- [ ] {box}" in board.description
+    board.description = board.description.replace(f"- [ ] {box}", f"- [x] {box}")
+    code, fourth = run(sample_repo, tmp_path / "fourth", "--keys", "QA-301", "--drift", "--dashboard")
+    assert code == 0 and fourth["QA-301"]["status"] == "drifted" and "created" in fourth["QA-301"]["reason"]
+    assert [mr.state for mr in gl.mrs.values() if mr.source_branch == "jira2robot/QA-301"].count("opened") == 1
+    assert f"- [ ] {box}" in board.description  # handled: unticked again
+
 
 def test_unchanged_or_markup_only_ticket_costs_no_llm_call_and_no_gitlab_write(
     rest: FakeAtlassianRest, env: FakeGitLab, llm: FakeOpenAI, sample_repo: Path, tmp_path: Path

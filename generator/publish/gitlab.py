@@ -114,7 +114,7 @@ class GitLabPublisher:
     # ------------------------------------------------------------------ state reads
 
     async def _find_mr(self, branch: str) -> ProjectMergeRequest | None:
-        """The MR that decides the branch's fate: an open one, else a merged one, else the last closed."""
+        """The MR that decides the branch's fate: an open one, else the newest merged or closed one."""
         if branch in self._mrs:
             return self._mrs[branch]
         mrs = await self._call(
@@ -124,12 +124,11 @@ class GitLabPublisher:
             state="all",
             get_all=True,
         )
-        chosen = None
-        for state in ("opened", "locked", "merged", "closed"):
-            matching = [mr for mr in mrs if mr.state == state]
-            if matching:
-                chosen = max(matching, key=lambda mr: mr.iid)
-                break
+        # An open MR decides; else the newest decision: a drift update closed after its ticket's
+        # first MR was merged is the reviewer's last word, not the merge.
+        live = [mr for mr in mrs if mr.state in ("opened", "locked")]
+        done = [mr for mr in mrs if mr.state in ("merged", "closed")]
+        chosen = max(live or done, key=lambda mr: mr.iid) if live or done else None
         self._mrs[branch] = chosen
         return chosen
 
