@@ -23,7 +23,7 @@ from generator.gather.criteria import CriteriaDiff, diff, fingerprints
 from generator.gather.jira import TicketGone, fetch_ticket
 from generator.gather.repo import SuiteInfo
 from generator.mcp_client import McpConnection
-from generator.models import CriteriaDrift, CriterionChange, Ticket
+from generator.models import CriteriaDrift, CriterionChange
 from generator.write.provenance import case_criteria, recorded_criteria
 
 #: What drift detection asks Jira for (the acceptance field is added when it is a custom field).
@@ -63,7 +63,6 @@ class DriftCheck:
 
     drift: CriteriaDrift
     reason: str
-    ticket: Ticket | None = None
     criteria: dict[str, str] = field(default_factory=dict)
     plan: UpdatePlan = field(default_factory=UpdatePlan)
 
@@ -119,7 +118,6 @@ async def check_drift(
         return DriftCheck(
             drift=CriteriaDrift(state="unchanged", test_path=path),
             reason=f"already covered by {path} (tagged {key}); the ticket has no acceptance criteria to compare",
-            ticket=ticket,
         )
     recorded = recorded_criteria(suite.suite_metadata) or baseline
     if recorded is None:
@@ -127,7 +125,6 @@ async def check_drift(
             drift=CriteriaDrift(state="baseline", test_path=path, baseline=current),
             reason=f"already covered by {path} (tagged {key}); it records no criteria: "
             f"the ticket's {len(current)} criteria are its baseline now",
-            ticket=ticket,
             criteria=current,
         )
     change = diff(recorded, current)
@@ -135,7 +132,6 @@ async def check_drift(
         return DriftCheck(
             drift=CriteriaDrift(state="unchanged", test_path=path),
             reason=f"already covered by {path} (tagged {key}); criteria unchanged",
-            ticket=ticket,
             criteria=current,
         )
     plan = plan_update(case_criteria(suite.text), change, current)

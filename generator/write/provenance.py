@@ -47,11 +47,6 @@ def recorded_criteria(metadata: dict[str, str]) -> dict[str, str] | None:
     return found or None
 
 
-def metadata_value(node: Metadata) -> str:
-    """The value as written (escapes kept, continuation lines joined by a space)."""
-    return " ".join(token.value for token in node.get_tokens(Token.ARGUMENT))
-
-
 def case_criteria(text: str) -> dict[str, list[str]]:
     """Test case name → fingerprints of its `ac:` tags."""
     found: dict[str, list[str]] = {}
