@@ -148,7 +148,6 @@ async def check_drift(
     return DriftCheck(
         drift=drift,
         reason=f"criteria changed since {path} was written ({change.summary()})",
-        ticket=ticket,
         criteria=current,
         plan=plan,
     )
