@@ -75,6 +75,11 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-new-mrs", type=int, help="new MRs per run, default 5")
     g.add_argument("--recreate", action="store_true", help="regenerate covered tickets, recreate closed MRs")
     g.add_argument("--dashboard", action="store_true", help="keep the 'jira2robot dashboard' issue current")
+    g.add_argument(
+        "--drift",
+        action=argparse.BooleanOptionalAction,
+        help="check covered tickets' criteria and propose update MRs (default: on for --jql runs; env JIRA2ROBOT_DRIFT)",
+    )
 
 
 def _repo_flags(g: argparse._ActionsContainer) -> None:

@@ -39,6 +39,7 @@ from generator.validate.pool import DryrunPool
 from generator.write import Writer
 
 if TYPE_CHECKING:  # loaded only when used (see `run`, `RunContext.linter`, `_run`): start-up stays light
+    from generator.gather.drift import DriftCheck
     from generator.validate.lint import RepoLint
 
 
@@ -65,6 +66,13 @@ class RunContext:
     #: Warm `robot --dryrun` workers for the run's attempts (None: a fresh process each time).
     dryrun_pool: DryrunPool | None = None
     backlog_keys: set[str] = field(default_factory=set)
+    #: Drifted covered tickets this run updates (filled by triage, read by generation).
+    drifts: dict[str, DriftCheck] = field(default_factory=dict)
+    #: Criteria recorded for suites without provenance (from the dashboard): key → fingerprint → text.
+    baselines: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Dashboard boxes: drifted tickets to regenerate now, orphaned tests whose removal MR is asked for.
+    regenerate: set[str] = field(default_factory=set)
+    remove: set[str] = field(default_factory=set)
     _pages: list[ConfluencePage] | None = None
     _pages_lock: anyio.Lock = field(default_factory=anyio.Lock)
     _lint: tuple[RepoLint, float] | None = None

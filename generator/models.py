@@ -33,6 +33,7 @@ class Ticket(_Model):
     labels: list[str] = Field(default_factory=list)
     comments: list[str] = Field(default_factory=list)
     status: str = ""
+    resolution: str = ""
     issue_type: str = ""
     url: str = ""
 
@@ -274,7 +275,30 @@ class LLMUsage(_Model):
         return self.prompt_tokens + self.completion_tokens
 
 
-TicketStatus = Literal["created", "updated", "skipped", "failed", "interrupted"]
+TicketStatus = Literal["created", "updated", "skipped", "failed", "interrupted", "drifted"]
+
+
+class CriterionChange(_Model):
+    old: str
+    new: str
+
+
+class CriteriaDrift(_Model):
+    """How a covered ticket's acceptance criteria moved since its test was written (report field `drift`)."""
+
+    state: Literal["unchanged", "baseline", "drifted", "orphaned"]
+    test_path: str = Field(description="The covering suite (repo-relative).")
+    edited: list[CriterionChange] = Field(default_factory=list)
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    tests_rewritten: list[str] = Field(default_factory=list, description="Test cases replaced by new ones.")
+    tests_removed: list[str] = Field(default_factory=list, description="Test cases whose criteria are all gone.")
+    tests_kept: list[str] = Field(
+        default_factory=list, description="Test cases of changed criteria left as they are: a person edited them."
+    )
+    baseline: dict[str, str] = Field(
+        default_factory=dict, description="Fingerprint → criterion: what a suite without provenance is compared to."
+    )
 
 
 class TicketResult(_Model):
@@ -308,3 +332,4 @@ class TicketResult(_Model):
     truncated: list[str] = Field(
         default_factory=list, description="Ticket/page fields cut before the prompt, with their sizes."
     )
+    drift: CriteriaDrift | None = Field(None, description="A covered ticket's criteria against its test's.")

@@ -31,7 +31,7 @@ JOURNAL = "report.jsonl"
 RENDER_EVERY = 5.0
 #: A render may take at most this share of the run's time (a huge report renders less often).
 _RENDER_SHARE = 0.1
-_STATUSES = ("created", "updated", "skipped", "failed", "interrupted")
+_STATUSES = ("created", "updated", "skipped", "failed", "interrupted", "drifted")
 
 
 def _atomic_write(path: Path, text: str) -> None:

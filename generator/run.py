@@ -85,7 +85,7 @@ def _all_covered(
     takes the ordinary path, where `_skip_reason` applies the same rule.
     """
     dashboard = settings.publish == "gitlab" and settings.repo_config.merge_request.dashboard
-    if settings.jql or settings.recreate or dashboard:
+    if settings.jql or settings.recreate or dashboard or settings.drift_on:
         return None
     selected = shard(list(dict.fromkeys(settings.keys)), settings.node_index, settings.node_total)
     reasons = [covered_by(coverage, key) for key in selected]
@@ -350,6 +350,9 @@ async def _run(
             dryrun_pool=pool,
         )
         stack.callback(rc.close)
+        if board is not None:
+            rc.baselines = {key: entry.baseline for key, entry in board.state.items() if entry.baseline}
+        rc.regenerate, rc.remove = asked.regenerate, asked.remove
         report.expect(selected)
         rejected = [_invalid_key(report, raw) for raw in invalid]
         await _process_all(rc, selected, limits.concurrency)
@@ -382,8 +385,8 @@ async def _read_dashboard(
         console.line(f"jira2robot: warning: dashboard issue not read: {exc}")
         return board, Requests()
     if asked.keys:
-        console.line(f"jira2robot: dashboard asks to retry or recreate: {', '.join(asked.keys)}")
-    publisher.allow_recreate(asked.recreate)
+        console.line(f"jira2robot: dashboard asks to retry, recreate, regenerate or remove: {', '.join(asked.keys)}")
+    publisher.allow_recreate(asked.recreate | asked.regenerate)
     return board, asked
 
 

@@ -67,11 +67,19 @@ class Settings(BaseModel):
     gitlab_token: SecretStr | None = None
     target_branch: str = "main"
     recreate: bool = False
+    drift: bool | None = Field(None, description="Check covered tickets for requirement drift; None: on for JQL runs.")
     node_index: int = 1
     node_total: int = 1
     repo_config: RepoConfig = Field(default_factory=RepoConfig)
     repo_python: str | None = Field(None, description="The repo's own interpreter, checked; None: this one.")
     layout_note: str = Field("", description="Where the tests folder came from, printed at start.")
+
+    @property
+    def drift_on(self) -> bool:
+        """Drift detection for this run: as asked, else on for backlog (JQL) runs, where covered
+        tickets are revisited on a schedule, and off for keyed runs (a covered key stays a
+        start-up-cost decision, no server asked)."""
+        return self.drift if self.drift is not None else bool(self.jql)
 
     def suites(self) -> list[SuiteInfo]:
         """The suites of the tests folder, parsed (`gather.repo.index_suites`); taken from the
@@ -335,6 +343,7 @@ def build_settings(
     node_total = _int(problems, "CI_NODE_TOTAL", pick("node_total", "CI_NODE_TOTAL"), 1)
     if not 1 <= node_index <= max(node_total, 1):
         problems.append(f"CI_NODE_INDEX={node_index} is outside 1..CI_NODE_TOTAL={node_total}")
+    drift = _flag(problems, pick("drift", "JIRA2ROBOT_DRIFT"), "--drift/--no-drift / JIRA2ROBOT_DRIFT")
     max_tickets = _int(
         problems, "--max-tickets / JIRA2ROBOT_MAX_TICKETS", pick("max_tickets", "JIRA2ROBOT_MAX_TICKETS"), 50
     )
@@ -378,6 +387,7 @@ def build_settings(
         gitlab_token=SecretStr(gitlab_token) if gitlab_token else None,
         target_branch=pick("target_branch", "CI_DEFAULT_BRANCH") or "main",
         recreate=bool(cli.get("recreate")),
+        drift=drift,
         node_index=node_index,
         node_total=node_total,
         repo_config=repo_config,
@@ -386,6 +396,21 @@ def build_settings(
     )
     settings._repo_suites = repo_suites
     return settings
+
+
+def _flag(problems: list[str], value: Any, name: str) -> bool | None:
+    """A yes/no flag or variable (`true`/`false`, `1`/`0`, `yes`/`no`); an empty variable is unset."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("", "default"):
+        return None
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    problems.append(f"{name}: expected true or false, got {value!r}")
+    return None
 
 
 def _settle_tests_dir(repo: Path, cfg: RepoConfig, *, explicit: bool) -> tuple[str, list[SuiteInfo] | None]:

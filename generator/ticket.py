@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from robot.api.parsing import KeywordCall, ModelVisitor
 
 from generator.breaker import EndpointDown, is_transport_failure
 from generator.budget import BudgetExceeded, RunBudgetSpent, TicketBudget, cap_context
+from generator.gather.criteria import best_match, fingerprints
 from generator.gather.jira import TicketError, fetch_ticket
 from generator.gather.repo import (
     find_examples,
@@ -25,9 +27,12 @@ from generator.llm import LLMError
 from generator.logs import Console, TicketLog
 from generator.mcp_client import McpError
 from generator.models import (
+    CriteriaDrift,
     Diagnostic,
+    ExampleTest,
     GeneratedTest,
     TestSpec,
+    Ticket,
     TicketContext,
     TicketResult,
     TicketStatus,
@@ -42,6 +47,7 @@ from generator.report import ReportWriter
 from generator.retrieval.matcher import KeywordMatcher
 from generator.settings import Settings
 from generator.validate import UnsafePathError, check_static, validate
+from generator.write.provenance import stamp
 
 if TYPE_CHECKING:  # loaded only when used (see `run`, `RunContext.linter`, `_run`): start-up stays light
     pass
@@ -122,21 +128,21 @@ async def _skip_reason(rc: RunContext, key: str) -> str | None:
     return reason
 
 
-def settle(rc: RunContext, key: str, status: TicketStatus, reason: str) -> None:
+def settle(rc: RunContext, key: str, status: TicketStatus, reason: str, drift: CriteriaDrift | None = None) -> None:
     """Record a ticket decided without generation (its log section holds the one-line reason)."""
-    decided(rc.settings, rc.console, rc.report, key, status, reason, buffered=rc.buffered_logs)
+    decided(rc.settings, rc.console, rc.report, key, status, reason, buffered=rc.buffered_logs, drift=drift)
 
 
 def decided(
     settings: Settings, console: Console, report: ReportWriter, key: str, status: TicketStatus, reason: str, *,
-    buffered: bool,
+    buffered: bool, drift: CriteriaDrift | None = None,
 ) -> None:  # fmt: skip
     log = TicketLog(console, key, buffered=buffered)
     log.open("checking the ticket")
     log.info(f"{status}: {reason}")
     log.close()
     shard_index = settings.node_index if settings.node_total > 1 else None
-    report.record(TicketResult(key=key, status=status, reason=reason, shard=shard_index))
+    report.record(TicketResult(key=key, status=status, reason=reason, shard=shard_index, drift=drift))
 
 
 def covered_by(coverage: dict[str, list[str]], key: str) -> str | None:
@@ -145,8 +151,17 @@ def covered_by(coverage: dict[str, list[str]], key: str) -> str | None:
 
 
 async def triage_ticket(rc: RunContext, key: str, needs_slot: dict[str, bool]) -> None:
-    """Checks made before any LLM call; a ticket to generate lands in `needs_slot` (new MR or not)."""
+    """Checks made before any LLM call; a ticket to generate lands in `needs_slot` (new MR or not).
+
+    A covered ticket is checked for drift first (when on): only a drifted one goes on, to an update MR.
+    """
     try:
+        drift_on = rc.settings.drift_on or key in rc.regenerate | rc.remove
+        if drift_on and not rc.settings.recreate and covered_by(rc.coverage, key):
+            from generator.update import triage_drift  # drift code loads only when a run checks drift
+
+            await triage_drift(rc, key, needs_slot)
+            return
         reason = await _skip_reason(rc, key)
         if reason is None:
             needs_slot[key] = await rc.publisher.needs_new_mr(key)
@@ -166,8 +181,34 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
         result.status, result.reason = "skipped", rc.run_budget.reason()
         return
 
+    if key in rc.drifts:
+        from generator.update import update_drifted  # imports this module: loaded with the first drifted ticket
+
+        await update_drifted(rc, rc.drifts[key], log, budget, result)
+        return
     log.info("gathering ticket, Confluence pages, conventions")
     ticket = await fetch_ticket(rc.jira, key, cfg.tools, acceptance_field=cfg.acceptance_field)
+    criteria = fingerprints(ticket.acceptance_criteria)  # of the whole ticket, before any capping
+    ctx = await gather_context(rc, ticket, log, result)
+
+    spec = await rc.planner.plan(ctx, budget, log)
+    # The plan chose the file's folder: the writer's first example is a suite of that folder.
+    examples = find_examples(rc.suites, ticket, limit=cfg.limits.examples, target=spec.rf.target_path)
+    ctx = ctx.model_copy(update={"examples": examples})
+    if problem := overwrite_error(ctx, spec.rf.target_path):
+        raise PlanError(f"refusing to overwrite: {problem}")
+    save_spec(rc, key, spec, result)
+    test, validation = await write_and_validate(
+        rc, spec, ctx, log, budget, result, shape=lambda text: stamp(text, key, criteria, covers(spec, criteria))
+    )
+    await publish_test(rc, ticket, spec, test, validation, log, result, examples=ctx.examples)
+
+
+async def gather_context(
+    rc: RunContext, ticket: Ticket, log: TicketLog, result: TicketResult, *, target: str | None = None
+) -> TicketContext:
+    """The ticket (capped), the Confluence pages and the examples the planner and writer see."""
+    cfg = rc.settings.repo_config
     result.conventions = rc.repo.convention_path if rc.repo.convention is not None else ""
     ticket, pages, result.truncated = cap_context(
         ticket, await rc.pages(), ticket_chars=cfg.limits.max_ticket_chars, page_chars=cfg.limits.max_page_chars
@@ -178,37 +219,35 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
         ticket=ticket,
         pages=pages,
         repo=rc.repo,
-        examples=find_examples(rc.suites, ticket, limit=cfg.limits.examples),
+        examples=find_examples(rc.suites, ticket, limit=cfg.limits.examples, target=target),
         similar_suites=find_similar_suites(rc.suites, ticket, limit=VOTERS),
     )
     log.info(
         f"ticket: {ticket.summary!r}, {len(ticket.acceptance_criteria)} acceptance-criteria line(s); "
         f"{len(ctx.pages)} page(s); examples: {', '.join(e.path for e in ctx.examples) or 'none'}"
     )
+    return ctx
 
-    spec = await rc.planner.plan(ctx, budget, log)
-    # The plan chose the file's folder: the writer's first example is a suite of that folder.
-    examples = find_examples(rc.suites, ticket, limit=cfg.limits.examples, target=spec.rf.target_path)
-    ctx = ctx.model_copy(update={"examples": examples})
-    if problem := overwrite_error(ctx, spec.rf.target_path):
-        raise PlanError(f"refusing to overwrite: {problem}")
-    spec_json = spec.model_dump_json(indent=2)
-    if leaked := rc.redact.found(spec_json):
-        raise PlanError(
-            f"the planner's spec contains a configured secret ({', '.join(leaked)}): "
-            "nothing written or published; check what the ticket asks the model to do"
-        )
-    spec_file = write_output(settings.output_dir, key, "spec.json", spec_json, rc.redact)
-    result.spec_path = spec_file.relative_to(settings.output_dir.resolve()).as_posix()
-    result.test_path = spec.rf.target_path
-    result.steps_total = sum(len(c.steps) for c in spec.rf.test_cases)
 
-    test, validation = await _write_and_validate(rc, spec, ctx, log, budget, result)
+async def publish_test(
+    rc: RunContext,
+    ticket: Ticket,
+    spec: TestSpec,
+    test: GeneratedTest,
+    validation: ValidationResult,
+    log: TicketLog,
+    result: TicketResult,
+    *,
+    examples: Sequence[ExampleTest] = (),
+) -> None:
+    """Write the output copy, count what the file covers, and publish it once it validated.
+    `examples`: the suites the writer was shown, whose arguments count as evidence."""
+    settings, cfg, key = rc.settings, rc.settings.repo_config, ticket.key
     if not any(d.source == "secret" for d in validation.diagnostics):  # a leaking candidate is never written
         write_output(settings.output_dir, key, Path(test.target_path).name, test.text, rc.redact)
     result.open_questions = test.open_questions
     result.keywords_used = keywords_used(test.text, rc.matcher)
-    evidence = Evidence.of(ticket, ctx.examples, ctx.repo.inventory.variable_names)
+    evidence = Evidence.of(ticket, list(examples), rc.repo.inventory.variable_names)
     guessed = guessed_steps(test.text, evidence, rc.matcher)
     result.steps_guessed_arguments = len(guessed)
     for step in guessed:
@@ -234,9 +273,39 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
         await _comment_on_jira(rc, key, outcome.mr_url, log)
 
 
-async def _write_and_validate(
-    rc: RunContext, spec: TestSpec, ctx: TicketContext, log: TicketLog, budget: TicketBudget, result: TicketResult
-):
+def save_spec(rc: RunContext, key: str, spec: TestSpec, result: TicketResult) -> None:
+    """The planner's spec into the output folder (never one holding a secret); the result counts its steps."""
+    spec_json = spec.model_dump_json(indent=2)
+    if leaked := rc.redact.found(spec_json):
+        raise PlanError(
+            f"the planner's spec contains a configured secret ({', '.join(leaked)}): "
+            "nothing written or published; check what the ticket asks the model to do"
+        )
+    spec_file = write_output(rc.settings.output_dir, key, "spec.json", spec_json, rc.redact)
+    result.spec_path = spec_file.relative_to(rc.settings.output_dir.resolve()).as_posix()
+    result.test_path = spec.rf.target_path
+    result.steps_total = sum(len(c.steps) for c in spec.rf.test_cases)
+
+
+def covers(spec: TestSpec, criteria: dict[str, str]) -> dict[str, list[str]]:
+    """Test case name → fingerprints of the criteria its spec entry says it covers."""
+    return {c.name: [fp for text in c.covers if (fp := best_match(text, criteria))] for c in spec.rf.test_cases}
+
+
+async def write_and_validate(
+    rc: RunContext,
+    spec: TestSpec,
+    ctx: TicketContext,
+    log: TicketLog,
+    budget: TicketBudget,
+    result: TicketResult,
+    *,
+    shape: Callable[[str], str],
+) -> tuple[GeneratedTest, ValidationResult]:
+    """Draft, validate, repair within the attempts; then `shape` turns the writer's passing file into
+    the file to publish (provenance stamped, or merged into the drifted suite), validated again as
+    that file: what is validated is what is published, and the writer's diagnostics and robocop's
+    gate stay about the writer's own lines."""
     cfg = rc.settings.repo_config
     session = rc.writer.session(spec, ctx, rc.matcher, budget, log)
     result.attempts = 1  # one writer request per draft and per repair
@@ -254,20 +323,7 @@ async def _write_and_validate(
             validation = ValidationResult(ok=False, diagnostics=[_secret_diagnostic(leaked), *static])
         else:
             test.text = rc.redact(test.text)  # what is validated is exactly what is written
-            validation = await validate(
-                test.text,
-                test.target_path,
-                rc.repo.inventory,
-                repo=rc.settings.repo,
-                tests_dir=cfg.tests_dir,
-                robot_options=cfg.robot_options,
-                pythonpath=cfg.pythonpath,
-                limiter=rc.dryrun_limiter,
-                secrets=rc.settings.secrets(),
-                dryrun_env=cfg.dryrun_env,
-                python=rc.settings.repo_python,
-                pool=rc.dryrun_pool,
-            )
+            validation = await validate_file(rc, test.text, test.target_path)
         if validation.ok:
             log.info("dryrun passed")
             # Formatting keeps the meaning (robocop's formatter works on RF's own model), so the
@@ -286,7 +342,7 @@ async def _write_and_validate(
         for d in validation.diagnostics:
             log.info(f"  {d.severity} line {d.line if d.line is not None else '-'} [{d.source}]: {d.message}")
         if validation.ok:
-            return test, validation
+            return await _publishable(rc, test, shape, log, result)
         if validation.environment_error:
             result.reason = "environment error (not the generated test): " + next(
                 (d.message for d in validation.diagnostics if d.source == "environment"), "a repo library is missing"
@@ -323,6 +379,41 @@ def _failed_checks(validation: ValidationResult) -> str:
     failed = {d.source for d in validation.diagnostics if d.severity == "error"}
     names = [name for source, name in _CHECK_NAMES.items() if source in failed]
     return ", ".join(names) or "validation"
+
+
+async def _publishable(
+    rc: RunContext, test: GeneratedTest, shape: Callable[[str], str], log: TicketLog, result: TicketResult
+) -> tuple[GeneratedTest, ValidationResult]:
+    """The writer's validated file shaped for publishing, and that file's own validation."""
+    test.text = shape(test.text)
+    if leaked := rc.redact.found(test.text):  # ticket text went into the provenance lines
+        validation = ValidationResult(ok=False, diagnostics=[_secret_diagnostic(leaked)])
+    else:
+        log.info(f"validating {test.target_path} as published (provenance, merge)")
+        validation = await validate_file(rc, test.text, test.target_path)
+    result.diagnostics = validation.diagnostics
+    if not validation.ok:
+        result.reason = f"the file as published fails validation: {validation.diagnostics[0].message}"
+    return test, validation
+
+
+async def validate_file(rc: RunContext, text: str, path: str) -> ValidationResult:
+    """Static checks and `robot --dryrun` of `text` as the repo's file `path`, with the repo's options."""
+    cfg = rc.settings.repo_config
+    return await validate(
+        text,
+        path,
+        rc.repo.inventory,
+        repo=rc.settings.repo,
+        tests_dir=cfg.tests_dir,
+        robot_options=cfg.robot_options,
+        pythonpath=cfg.pythonpath,
+        limiter=rc.dryrun_limiter,
+        secrets=rc.settings.secrets(),
+        dryrun_env=cfg.dryrun_env,
+        python=rc.settings.repo_python,
+        pool=rc.dryrun_pool,
+    )
 
 
 def _secret_diagnostic(leaked: list[str]) -> Diagnostic:

@@ -3,6 +3,7 @@ serving the bundled tickets, and the OpenAI-compatible test server. All real, on
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from collections.abc import Iterator
@@ -73,3 +74,26 @@ def offline_args(repo: Path, out: Path) -> list[str]:
         "--output-dir",
         str(out),
     ]
+
+
+def without_provenance(text: str) -> list[str]:
+    """The words of a generated file without its provenance (the `Jira Ticket`/`Jira Criterion`
+    metadata and `ac:` tags every published file carries): what the writer itself wrote."""
+    from robot.api import get_model
+    from robot.api.parsing import Metadata, ModelTransformer, Tags
+
+    from generator.write.provenance import TAG_PREFIX, is_provenance
+
+    class Strip(ModelTransformer):
+        def visit_Metadata(self, node: Metadata) -> Metadata | None:
+            return None if is_provenance(node) else node
+
+        def visit_Tags(self, node: Tags) -> Tags | None:
+            values = [v for v in node.values if not v.startswith(TAG_PREFIX)]
+            return Tags.from_params(values) if values else None
+
+    model = get_model(text)
+    Strip().visit(model)
+    out = io.StringIO()
+    model.save(out)
+    return out.getvalue().split()

@@ -610,34 +610,41 @@ def test_rules_follow_pipeline_inputs_and_skip_the_bots_branches(gitlab_ci_local
     assert on_bot_branch == {"jira2robot-generate": "never", "jira2robot-merge-reports": "never"}
 
 
+def _run_pipeline(
+    gitlab_ci_local: list[str], repo: Path, fake: FakeGitLab, pipeline_input: str
+) -> subprocess.CompletedProcess[str]:
+    """The consumer's pipeline in shell mode, with the variables a GitLab job gets, against the double."""
+    variables = {
+        "CI_PROJECT_DIR": str(repo),
+        "CI_SERVER_URL": fake.url,
+        "CI_PROJECT_ID": str(fake.project_id),
+        "CI_DEFAULT_BRANCH": "main",
+        "GITLAB_TOKEN": fake.token,
+    }
+    return subprocess.run(
+        [
+            *gitlab_ci_local,
+            "--force-shell-executor",
+            "--no-color",
+            "--input",
+            pipeline_input,
+            *(arg for name, value in variables.items() for arg in ("--variable", f"{name}={value}")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_clean_env(),
+        cwd=repo,
+    )
+
+
 def test_component_job_runs_sharded_from_pipeline_inputs_and_opens_draft_mrs(
     gitlab_ci_local: list[str], tmp_path: Path
 ) -> None:
     repo = tmp_path / "shop-tests"
     _consumer_repo(repo)
     with FakeGitLab() as fake:
-        variables = {
-            "CI_PROJECT_DIR": str(repo),
-            "CI_SERVER_URL": fake.url,
-            "CI_PROJECT_ID": str(fake.project_id),
-            "CI_DEFAULT_BRANCH": "main",
-            "GITLAB_TOKEN": fake.token,
-        }
-        run = subprocess.run(
-            [
-                *gitlab_ci_local,
-                "--force-shell-executor",
-                "--no-color",
-                "--input",
-                "jira_keys=QA-101 QA-102",
-                *(arg for name, value in variables.items() for arg in ("--variable", f"{name}={value}")),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=240,
-            env=_clean_env(),
-            cwd=repo,
-        )
+        run = _run_pipeline(gitlab_ci_local, repo, fake, "jira_keys=QA-101 QA-102")
         log = run.stdout + run.stderr
         assert fake.token not in log.replace(f"GITLAB_TOKEN={fake.token}", "")
         assert run.returncode == 0, log[-4000:]
@@ -678,3 +685,34 @@ def test_unreleased_include_runs_and_names_the_commits_image(gitlab_ci_local: li
     assert len(notices) == 2, log[-3000:]  # one per shard
     assert all(re.search(rf"this job runs \S+/qa-tools/jira2robot:{CONTEXT['sha']}, ", line) for line in notices)
     assert all("jira2robot-generate: image: <registry>/jira2robot:<tag>" in line for line in notices)
+
+
+def test_scheduled_backlog_pipeline_finds_drift_and_opens_the_update_mr(
+    gitlab_ci_local: list[str], tmp_path: Path
+) -> None:
+    """QA-102's merged suite records its criteria; the product owner then edits one: the backlog
+    pipeline (JQL input) reports the ticket `drifted` and opens the update MR changing that case only."""
+    repo = tmp_path / "shop-tests"
+    _consumer_repo(repo)
+    suite = "tests/cart/qa-102_apply_discount_code_in_cart.robot"
+    merged = (Path(__file__).parent / "golden" / Path(suite).name).read_text(encoding="utf-8")
+    (repo / suite).write_text(merged, encoding="utf-8")
+    ticket = repo / "exports" / "QA-102.yaml"
+    ticket.write_text(
+        ticket.read_text(encoding="utf-8").replace('code "NOPE" is', 'code "NOPE-42" is'), encoding="utf-8"
+    )
+    git = ["git", "-C", str(repo), "-c", "user.name=QA", "-c", "user.email=qa@example.com"]
+    subprocess.run([*git, "commit", "-qam", "QA-102 merged; its criteria edited since"], check=True)
+    with FakeGitLab() as fake:
+        run = _run_pipeline(gitlab_ci_local, repo, fake, "jql=project = QA AND key in (QA-102, QA-103)")
+        log = run.stdout + run.stderr
+        assert run.returncode == 0, log[-4000:]
+        report = json.loads((repo / "generated" / "report.json").read_text(encoding="utf-8"))
+        statuses = {t["key"]: t["status"] for t in report["tickets"]}
+        assert statuses == {"QA-102": "drifted", "QA-103": "created"}, log[-4000:]
+        [update] = [mr for mr in fake.mrs.values() if mr.source_branch == "jira2robot/QA-102"]
+        assert "Requirement drift" in update.description and "NOPE-42" in update.description
+        after = fake.file("jira2robot/QA-102", suite)
+        assert 'code "NOPE" is' not in after and '"NOPE-42"' in after  # the edited case rewritten, metadata too
+        assert after.count("Unknown Code\n") == after.count("Expired Code\n") == 1
+        assert merged.split("Expired Code\n")[1].split("\n\n")[0] in after  # an untouched case, byte for byte

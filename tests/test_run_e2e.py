@@ -12,7 +12,7 @@ import pytest
 
 from generator.cli import main
 from generator.validate.lint import RepoLint
-from tests.conftest import TICKETS, offline_args
+from tests.conftest import TICKETS, offline_args, without_provenance
 from tests.servers.fake_openai import Error, Malformed, Text, ToolCalls
 
 GOOD_PATH = "tests/login/qa-101_login_lockout.robot"
@@ -88,12 +88,13 @@ def test_happy_path_two_llm_calls(llm, atlassian, sample_repo, tmp_path, capsys)
     assert entry["attempts"] == 1
     assert entry["llm"]["calls"] == 2
     assert entry["llm"]["prompt_tokens"] > 0
-    # The file written is the model's answer as robocop's formatter writes it.
+    # The file written is the model's answer as robocop's formatter writes it, with its provenance.
     formatted = RepoLint(sample_repo, "tests").format(GOOD_ROBOT, GOOD_PATH)
     assert formatted != GOOD_ROBOT
-    assert (sample_repo / GOOD_PATH).read_text() == formatted
+    written = (sample_repo / GOOD_PATH).read_text()
+    assert without_provenance(written) == formatted.split() and "Jira Ticket    QA-101" in written
     assert (out / "QA-101" / "spec.json").is_file()
-    assert (out / "QA-101" / "qa-101_login_lockout.robot").read_text() == formatted
+    assert (out / "QA-101" / "qa-101_login_lockout.robot").read_text() == written
     assert "Open Shop Session" not in entry["keywords_used"] or True  # setup keywords are settings, not calls
     assert 'The user "${user}" has an account' in entry["keywords_used"]
     junit = (out / "junit.xml").read_text()

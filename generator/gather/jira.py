@@ -25,6 +25,14 @@ class TicketError(Exception):
     """The ticket cannot be used (not found, no acceptance criteria...); fails that ticket only."""
 
 
+class TicketGone(TicketError):
+    """Jira no longer has the ticket under this key: deleted (`moved_to` None) or moved to another key."""
+
+    def __init__(self, message: str, moved_to: str | None = None) -> None:
+        super().__init__(message)
+        self.moved_to = moved_to
+
+
 _AC_HEADING = re.compile(
     r"^\s*(?:h[1-6]\.\s*|#{1,6}\s*|\*{1,2}|_)?\s*acceptance\s+criteria\s*(?:\*{1,2}|_)?\s*:?\s*(?P<rest>.*)$",
     re.IGNORECASE,
@@ -33,6 +41,7 @@ _WIKI_HEADING = re.compile(r"^\s*h[1-6]\.\s+\S")
 _MD_HEADING = re.compile(r"^\s*#{1,6}\s+\S")
 _BULLET = re.compile(r"^\s*(?:[-*•+]|#{1,2}(?=\s)|\(?\d{1,3}[.)])\s+")
 _FENCE = re.compile(r"^(?:```|~~~|\{code(?::[^}]*)?\}|\{noformat\})")
+_NOT_FOUND = re.compile(r"\bnot found\b|does not exist", re.IGNORECASE)
 _GHERKIN = re.compile(r"^\s*(?:scenario(?: outline)?:|given|when|then|and|but)\b", re.IGNORECASE)
 
 
@@ -176,6 +185,7 @@ def normalize_issue(data: Any, *, acceptance_field: str = "") -> Ticket:
         labels=_names(merged.get("labels")),
         comments=comments,
         status=_text(merged.get("status")),
+        resolution=_text(merged.get("resolution")),
         issue_type=_text(merged.get("issue_type") or merged.get("issuetype")),
         # `browse_url` is the page a human opens; mcp-atlassian's `url` is the REST link.
         url=str(merged.get("browse_url") or merged.get("url") or ""),
@@ -228,24 +238,33 @@ async def _lookup_field(jira: McpConnection, tools: ToolNames, name: str) -> str
     return ""
 
 
-async def fetch_ticket(jira: McpConnection, key: str, tools: ToolNames, *, acceptance_field: str = "") -> Ticket:
+async def fetch_ticket(
+    jira: McpConnection, key: str, tools: ToolNames, *, acceptance_field: str = "", fields: str = ISSUE_FIELDS
+) -> Ticket:
     """Ask for exactly the fields test generation reads (mcp-atlassian's default leaves out
     components, comments and every custom field), with `expand=names` so a custom field
-    carries its display name."""
+    carries its display name. Drift detection asks for fewer (`fields`).
+
+    Raises `TicketGone` when Jira answers "not found" (deleted, or no longer visible) or hands
+    back the issue under another key (moved to another project): the ticket's tests are orphans.
+    """
     try:
         field_id = await _field_id(jira, tools, acceptance_field)
         # No id to ask for but maybe a field by that name: every field, matched by its display name.
-        fields = "*all" if field_id is None else ",".join(filter(None, [ISSUE_FIELDS, field_id]))
+        asked = "*all" if field_id is None else ",".join(filter(None, [fields, field_id]))
         data = await jira.call(
-            tools.jira_get_issue, {"issue_key": key, "fields": fields, "expand": "names", "comment_limit": 20}
+            tools.jira_get_issue, {"issue_key": key, "fields": asked, "expand": "names", "comment_limit": 20}
         )
     except McpAuthError:
         raise
     except McpError as exc:
+        if _NOT_FOUND.search(str(exc)):
+            raise TicketGone(f"cannot read ticket {key}: {exc}") from None
         raise TicketError(f"cannot read ticket {key}: {exc}") from None
     ticket = normalize_issue(data, acceptance_field=acceptance_field)
     if not ticket.key.isascii() or ticket.key.upper() != key:  # `key` passed valid_key; "ſ".upper() == "S"
-        raise TicketError(f"asked for {key}, the MCP server returned {ticket.key}")
+        moved = ticket.key if ticket.key.isascii() and re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", ticket.key) else None
+        raise TicketGone(f"asked for {key}, the MCP server returned {ticket.key}", moved_to=moved)
     return ticket
 
 

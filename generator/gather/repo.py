@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePath, PurePosixPath
 
 from robot.api import get_model
-from robot.api.parsing import ModelVisitor
+from robot.api.parsing import ModelVisitor, Token
 from robot.utils import normalize
 from robot.version import get_version
 
@@ -55,6 +55,8 @@ class SuiteInfo:
     steps: int = 0
     bdd_steps: int = 0
     resources: list[str] = field(default_factory=list, metadata={"doc": "Resource imports, as written."})
+    #: Suite `Metadata` name → value as written: holds the provenance drift detection reads.
+    suite_metadata: dict[str, str] = field(default_factory=dict)
     #: Its cases and what they call, for retrieval: built from the same parse, cached with it.
     doc: SuiteDoc | None = None
 
@@ -112,6 +114,9 @@ class _SuiteVisitor(ModelVisitor):
         if self._in_test:
             self.info.steps += 1
             self.info.bdd_steps += bool(_BDD_PREFIX.match(node.keyword or ""))
+
+    def visit_Metadata(self, node):
+        self.info.suite_metadata[node.name] = " ".join(t.value for t in node.get_tokens(Token.ARGUMENT))
 
     def visit_ResourceImport(self, node):
         self.info.resources.append(node.name)

@@ -8,6 +8,10 @@ from pydantic import BaseModel
 
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 
+#: The author of every commit jira2robot makes: how its own commits are told from people's.
+AUTHOR_NAME = "jira2robot"
+AUTHOR_EMAIL = "jira2robot@noreply"
+
 
 class PublishError(Exception):
     """A publishing failure for one ticket, with a message fit for the report (never a token)."""
@@ -31,6 +35,14 @@ class Publisher(Protocol):
 
     async def needs_new_mr(self, key: str) -> bool:
         """Publishing the ticket would open a new MR, so it needs one of the run's slots."""
+        ...
+
+    def allow_update(self, keys: set[str]) -> None:
+        """These tickets drifted: their merged MR no longer covers them, a new one may follow it."""
+        ...
+
+    async def propose_removal(self, key: str, paths: list[str], reason: str) -> PublishOutcome:
+        """Open a draft MR deleting an orphaned ticket's suites (a person ticked its dashboard box)."""
         ...
 
     async def new_mr_capacity(self) -> tuple[int, str] | None:

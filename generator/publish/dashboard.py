@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from generator.gather.drift import ORPHAN_PREFIX
 from generator.models import TicketResult
 from generator.publish.describe import (
     BLOCK_END,
@@ -39,7 +40,9 @@ from generator.publish.describe import (
 
 TITLE = "jira2robot dashboard"
 _KEY = r"[A-Z][A-Z0-9_]*-\d+"
-_BOX = re.compile(rf"^- \[(?P<mark>[ xX])\] <!-- jira2robot:(?P<action>retry|recreate)=(?P<key>{_KEY}) -->", re.M)
+_BOX = re.compile(
+    rf"^- \[(?P<mark>[ xX])\] <!-- jira2robot:(?P<action>retry|recreate|regenerate|remove)=(?P<key>{_KEY}) -->", re.M
+)
 _STATE = re.compile(r"<!-- jira2robot:state=(?P<data>[A-Za-z0-9+/=]*) -->")
 _MR_IID = re.compile(r"/merge_requests/(\d+)$")
 _REASON_MAX = 300
@@ -57,6 +60,8 @@ class Entry(BaseModel):
     reason: str = ""
     mr_url: str | None = None
     open_questions: list[str] = Field(default_factory=list)
+    #: Criteria recorded for a covering suite without provenance (fingerprint → text): its drift baseline.
+    baseline: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
     def of(cls, result: TicketResult) -> Entry:
@@ -65,11 +70,16 @@ class Entry(BaseModel):
             reason=result.reason[:_REASON_MAX],
             mr_url=result.mr_url,
             open_questions=[q[:_REASON_MAX] for q in result.open_questions[:_QUESTIONS_KEPT]],
+            baseline={fp: text[:_REASON_MAX] for fp, text in (result.drift.baseline if result.drift else {}).items()},
         )
 
     @property
     def closed(self) -> bool:
         return self.status == "skipped" and self.reason.startswith(CLOSED_PREFIX)
+
+    @property
+    def orphaned(self) -> bool:
+        return self.status == "skipped" and self.reason.startswith(ORPHAN_PREFIX)
 
 
 @dataclass
@@ -78,10 +88,14 @@ class Requests:
 
     retry: set[str] = field(default_factory=set)
     recreate: set[str] = field(default_factory=set)
+    #: Drifted tickets to regenerate now (drift handled even on a run with drift off).
+    regenerate: set[str] = field(default_factory=set)
+    #: Orphaned tests whose removal MR a person asked for.
+    remove: set[str] = field(default_factory=set)
 
     @property
     def keys(self) -> list[str]:
-        return sorted(self.retry | self.recreate)
+        return sorted(self.retry | self.recreate | self.regenerate | self.remove)
 
 
 def read_requests(description: str | None) -> Requests:
@@ -120,6 +134,8 @@ def merge_state(state: dict[str, Entry], results: Iterable[TicketResult]) -> dic
             entry = Entry.of(result)
             if entry.mr_url is None and result.key in state:
                 entry.mr_url = state[result.key].mr_url
+            if not entry.baseline and result.key in state:  # a baseline stays until the suite records criteria
+                entry.baseline = state[result.key].baseline
             merged[result.key] = entry
     return dict(sorted(merged.items()))
 
@@ -165,6 +181,7 @@ def render_dashboard(state: dict[str, Entry], *, still_asked: Requests | None = 
         ),
         *([] if closed else ["_none_"]),
         "",
+        *_drift_sections(state, asked),
         "### All tickets",
         "| Ticket | Status | Merge request | Open questions | Reason |",
         "| --- | --- | --- | --- | --- |",
@@ -181,8 +198,42 @@ def render_dashboard(state: dict[str, Entry], *, still_asked: Requests | None = 
     return neutralise_quick_actions("\n".join(lines)) + "\n"
 
 
+def _drift_sections(state: dict[str, Entry], asked: Requests) -> list[str]:
+    """Drifted tickets (tick: regenerate now) and orphaned tests (tick: open a removal MR); shown when any."""
+    drifted = [(key, e) for key, e in state.items() if e.status == "drifted"]
+    orphans = [(key, e) for key, e in state.items() if e.orphaned]
+    lines: list[str] = []
+    if drifted:
+        lines += [
+            "### Changed since their tests were written: tick to regenerate now",
+            *(
+                f"- [{'x' if key in asked.regenerate else ' '}] <!-- jira2robot:regenerate={key} --> "
+                f"{code(key)}: {_mr_link(e.mr_url)} {inline(e.reason)}"
+                for key, e in drifted
+            ),
+            "",
+        ]
+    if orphans:
+        lines += [
+            "### Orphaned tests (ticket deleted, moved or closed as won't do): tick to open a removal MR",
+            *(
+                f"- [{'x' if key in asked.remove else ' '}] <!-- jira2robot:remove={key} --> "
+                f"{code(key)}: {inline(e.reason.removeprefix(ORPHAN_PREFIX))}"
+                for key, e in orphans
+            ),
+            "",
+            "_Nothing is removed until its box is ticked; the removal is a draft merge request to review._",
+            "",
+        ]
+    return lines
+
+
 def _encode(state: dict[str, Entry]) -> str:
-    data = json.dumps({key: entry.model_dump() for key, entry in state.items()}, separators=(",", ":"))
+    # An empty baseline is left out: the state of a run without drift reads as it always did.
+    data = json.dumps(
+        {key: entry.model_dump(exclude=set() if entry.baseline else {"baseline"}) for key, entry in state.items()},
+        separators=(",", ":"),
+    )
     return base64.b64encode(data.encode("utf-8")).decode("ascii")
 
 
@@ -194,6 +245,7 @@ class DashboardIssue:
         self._call = call
         self._label = label
         self._redact = redact
+        self.state: dict[str, Entry] = {}
 
     async def _find(self) -> Any | None:
         issues = await self._call(
@@ -208,8 +260,9 @@ class DashboardIssue:
         return min(mine, key=lambda issue: issue.iid) if mine else None
 
     async def read(self) -> Requests:
-        """The boxes ticked since the last run."""
+        """The boxes ticked since the last run (what earlier runs recorded is kept in `state`)."""
         issue = await self._find()
+        self.state = read_state(issue.description) if issue is not None else {}
         return read_requests(issue.description) if issue is not None else Requests()
 
     async def write(self, results: Iterable[TicketResult], *, handled: set[str], asked: Requests) -> str:
@@ -223,6 +276,8 @@ class DashboardIssue:
         still = Requests(
             retry=(asked.retry | fresh.retry) - handled,
             recreate=(asked.recreate | fresh.recreate) - handled,
+            regenerate=(asked.regenerate | fresh.regenerate) - handled,
+            remove=(asked.remove | fresh.remove) - handled,
         )
         state = read_state(current)
         # A ticket this run did not handle (held back by the limits) keeps its recorded outcome.

@@ -202,6 +202,8 @@ def render_mr_description(
     run_id: str | None = None,
 ) -> str:
     """The bot's block of the MR description, safe to post whatever the ticket or model said."""
+    from generator.publish.drift_text import drift_section  # it renders with this module's neutralisers
+
     sources = [
         f"- {inline(src.title)} ({code(src.page_id)}{', space ' + code(src.space_key) if src.space_key else ''})"
         for src in spec.confluence.sources
@@ -218,6 +220,7 @@ def render_mr_description(
         "",
         *_completeness(result),
         "",
+        *(drift_section(result.drift) if result.drift is not None else []),
         "### Open questions",
         *_bullets(questions, empty="none"),
         "",

@@ -37,6 +37,13 @@ class LocalPublisher:
     async def needs_new_mr(self, key: str) -> bool:
         return False
 
+    def allow_update(self, keys: set[str]) -> None:
+        """The working tree has no MRs: a drifted suite is rewritten like any file (git guards it)."""
+
+    async def propose_removal(self, key: str, paths: list[str], reason: str) -> PublishOutcome:
+        """Removal is only ever a reviewed MR (the dashboard's box): the working tree is never pruned."""
+        return PublishOutcome(status="skipped", reason=f"{reason}; removal is proposed only as a GitLab MR")
+
     async def new_mr_capacity(self) -> tuple[int, str] | None:
         return None
 

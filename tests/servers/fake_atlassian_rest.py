@@ -82,6 +82,8 @@ class FakeAtlassianRest:
         self.tickets = {t["key"]: t for t in ticket_files()}
         self.pages = {str(p["id"]): p for p in page_files()}
         self.fail_500: set[str] = set()
+        #: Keys of issues moved to another project: Jira answers the old key with the issue under its new one.
+        self.moved: dict[str, str] = {}
         self.fail_confluence = False
         #: The token Confluence accepts (on Server/DC it is not Jira's: each product issues its own PATs).
         self.confluence_pat = PAT
@@ -192,6 +194,7 @@ class FakeAtlassianRest:
             "created": CREATED,
             "updated": CREATED,
             "customfield_10001": None,
+            "resolution": {"name": ticket["resolution"], "id": "10000"} if ticket.get("resolution") else None,
             # v3 (Cloud) sends rich-text custom fields as ADF too.
             ACCEPTANCE_FIELD: adf(criteria) if version == "3" and criteria else criteria,
         }
@@ -225,7 +228,7 @@ class FakeAtlassianRest:
     def _issue(self, version: str, key: str, query: dict[str, str]) -> Response:
         if key in self.fail_500:
             return JSONResponse({"errorMessages": ["Internal server error"], "errors": {}}, status_code=500)
-        ticket = self.tickets.get(key)
+        ticket = self.tickets.get(self.moved.get(key, key))
         if ticket is None:
             return JSONResponse(
                 {"errorMessages": ["Issue Does Not Exist"], "errors": {}}, status_code=404
