@@ -77,6 +77,11 @@ def is_scenario(line: str) -> bool:
     return _SCENARIO.match(line) is not None
 
 
+def names_itself(line: str) -> bool:
+    """A criterion that carries its own title: `Scenario: …` or a rule label (`Unknown code: given …`)."""
+    return is_scenario(line) or (not _GHERKIN.match(line) and _LABEL.match(line) is not None)
+
+
 def cases_from_criteria(criteria: list[str]) -> list[tuple[str, list[str], list[str]]]:
     """(title, steps, criteria covered) per test case.
 
@@ -160,7 +165,7 @@ class OfflinePlanner:
         conventions = ctx.repo.conventions
         components = [c.lower() for c in ticket.components]
         found = cases_from_criteria(ticket.acceptance_criteria)
-        if len(found) == 1 and not is_scenario(found[0][2][0]):
+        if len(found) == 1 and not names_itself(found[0][2][0]):
             # One test for the ticket: the ticket names it, not the wording of one of its steps.
             found = [(ticket.summary, found[0][1], found[0][2])]
         cases = [
