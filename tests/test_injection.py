@@ -136,15 +136,21 @@ def hostile_repo(sample_repo: Path, tmp_path: Path) -> Path:
 CASES = sorted(hostile_files(Path("/m")))
 
 
+def assert_validate_refuses(repo: Path, text: str, marker: Path, case: str, sources: tuple[str, ...]) -> None:
+    """`jira2robot validate` of `text` as TARGET: the payload never ran (no `marker`), the file is
+    refused with a diagnostic of one of `sources`, and no secret is printed."""
+    (repo / TARGET).write_text(text, encoding="utf-8")
+    done = cli("validate", TARGET, "--repo", str(repo))
+    assert not marker.exists(), f"{case}: the payload ran"
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert any(f"[{source}]" in done.stdout for source in sources), done.stdout
+    assert not any(value in done.stdout + done.stderr for value in SECRETS.values())
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_validate_rejects_hostile_file_without_running_it(case: str, hostile_repo: Path, tmp_path: Path) -> None:
     marker = tmp_path / "marker"
-    (hostile_repo / TARGET).write_text(hostile_files(marker)[case], encoding="utf-8")
-    done = cli("validate", TARGET, "--repo", str(hostile_repo))
-    assert not marker.exists(), f"{case}: the payload ran"
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "[trust]" in done.stdout, done.stdout
-    assert not any(value in done.stdout + done.stderr for value in SECRETS.values())
+    assert_validate_refuses(hostile_repo, hostile_files(marker)[case], marker, case, ("trust",))
 
 
 def dryrun_env_seen(repo: Path, tmp_path: Path, extra_env: dict[str, str]) -> dict[str, str]:

@@ -28,7 +28,14 @@ from generator.validate import check_static, dryrun, dryrun_pool
 from generator.validate.fork import ForkedDryrun
 from generator.validate.keyword_names import is_import_keyword
 from tests.servers.fake_openai import Text
-from tests.test_injection import SECRETS, TARGET, cli, dryrun_env_seen, hostile_repo  # noqa: F401
+from tests.test_injection import (  # noqa: F401 (hostile_repo: a fixture)
+    SECRETS,
+    TARGET,
+    assert_validate_refuses,
+    cli,
+    dryrun_env_seen,
+    hostile_repo,
+)
 from tests.test_leaks import GITLAB_TOKEN, assert_nothing_leaked, run_to_gitlab
 from tests.test_leaks import report as leak_report
 from tests.test_run_e2e import spec_json
@@ -98,12 +105,7 @@ def gated_repo(hostile_repo: Path, tmp_path: Path) -> Path:  # noqa: F811
 @pytest.mark.parametrize("form", FORMS)
 def test_validate_refuses_every_spelling_of_an_import(form: str, gated_repo: Path, tmp_path: Path) -> None:
     marker = tmp_path / "marker"
-    (gated_repo / TARGET).write_text(forms(marker)[form], encoding="utf-8")
-    done = cli("validate", TARGET, "--repo", str(gated_repo))
-    assert not marker.exists(), f"{form}: the payload ran"
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "[trust]" in done.stdout or "[import]" in done.stdout, done.stdout
-    assert not any(value in done.stdout + done.stderr for value in SECRETS.values())
+    assert_validate_refuses(gated_repo, forms(marker)[form], marker, form, ("trust", "import"))
 
 
 def _gate_only(repo: Path, text: str, runner: str) -> list:
@@ -322,3 +324,18 @@ def test_the_gate_alone_refuses_python_outside_the_grammar(where: str, gated_rep
     diagnostics = _gate_only(gated_repo, text, "fresh")
     assert not marker.exists()
     assert [d for d in diagnostics if d.source == "trust"], diagnostics
+
+
+def test_the_gate_lets_through_python_the_repos_own_files_write(gated_repo: Path) -> None:
+    """The repo's own code is trusted: an expression outside the grammar that the repo's resource
+    writes itself is evaluated, and the same expression written only by the candidate is refused."""
+    resource = gated_repo / "resources/shop.resource"
+    resource.write_text(
+        resource.read_text(encoding="utf-8") + "\n*** Variables ***\n${SEP}    ${{ os.sep }}\n", encoding="utf-8"
+    )
+    body = '*** Test Cases ***\nT\n    Given The user "alice" has an account\n'
+    own = HEADER.format(settings="") + body
+    assert not [d for d in _gate_only(gated_repo, own, "fresh") if d.source == "trust"]
+    candidates = HEADER.format(settings="") + "*** Variables ***\n${PATH}    ${{ os.getcwd() }}\n\n" + body
+    refused = [d for d in _gate_only(gated_repo, candidates, "fresh") if d.source == "trust"]
+    assert refused and "os.getcwd" in refused[0].message, refused

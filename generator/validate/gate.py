@@ -100,28 +100,19 @@ def _candidate_variables() -> frozenset[str]:
     """Normalised names of the variables the candidate defines anywhere (it may steer a repo import)."""
     if "candidate_variables" not in _LOADED:
         from robot.api import get_model
-        from robot.api.parsing import Token
+        from robot.api.parsing import ModelVisitor, Token
         from robot.utils import normalize
 
         names: set[str] = set()
-        for node in get_model(_CONFIG["candidate"]).sections:
-            for statement in _statements(node):
-                for tok in statement.tokens:
-                    if tok.type in (Token.VARIABLE, Token.ASSIGN, Token.ARGUMENT):
-                        names.update(normalize(m[2:-1], ignore="_") for m in _VARIABLE.findall(tok.value))
+
+        class Definitions(ModelVisitor):
+            def visit_Statement(self, statement: Any) -> None:
+                for tok in statement.get_tokens(Token.VARIABLE, Token.ASSIGN, Token.ARGUMENT):
+                    names.update(normalize(m[2:-1], ignore="_") for m in _VARIABLE.findall(tok.value))
+
+        Definitions().visit(get_model(_CONFIG["candidate"]))
         _LOADED["candidate_variables"] = frozenset(names)
     return _LOADED["candidate_variables"]
-
-
-def _statements(node: Any) -> Any:
-    if hasattr(node, "tokens"):
-        yield node
-    for child in getattr(node, "body", ()) or ():
-        yield from _statements(child)
-    for attr in ("header", "orelse", "next", "end"):
-        child = getattr(node, attr, None)
-        if child is not None and not isinstance(child, list | str):
-            yield from _statements(child)
 
 
 def _from_repo_file(import_: Any, runtime: bool) -> bool:
@@ -141,10 +132,10 @@ def _from_repo_file(import_: Any, runtime: bool) -> bool:
 def _check_import(namespace: Any, import_: Any, kind: str) -> None:
     runtime = getattr(_RUNTIME, "pending", False)
     _RUNTIME.pending = False  # the imported resource's own settings are settings again
+    if _from_repo_file(import_, runtime):
+        return  # decided by the setting as written: Robot resolves its name once, in the import itself
     name = namespace._resolve_name(import_)
     if kind == "libraries" and name in type(namespace)._default_libraries:
-        return
-    if _from_repo_file(import_, runtime):
         return
     by_path = kind == "resources" or namespace._is_import_by_path(import_.type, name)
     label = {"libraries": "Library", "resources": "Resource", "variables": "Variables"}[kind]
@@ -241,13 +232,14 @@ def _hook() -> None:
     evaluate = evaluation._evaluate
 
     def checked_evaluate(expression: Any, variable_store: Any, modules: Any = None, namespace: Any = None) -> Any:
-        if isinstance(expression, str) and not _trusted_text(expression):
+        if isinstance(expression, str):
             found = _grammar().problems(expression)
             if modules and (unsafe := _grammar().unsafe_modules(str(modules))):
                 found.append(f"imports the modules {unsafe!r}")
             if namespace:
                 found.append("passes its own namespace")
-            if found:
+            # The repo's text is read only for what the grammar refuses: most dryruns never read it.
+            if found and not _trusted_text(expression):
                 _refuse(f"the expression {expression[:200]!r} " + "; ".join(found))
         return evaluate(expression, variable_store, modules, namespace)
 
@@ -257,10 +249,9 @@ def _hook() -> None:
 
     def checked_find(self: Any, variable: Any) -> Any:
         match = self._match_extended(variable.base)
-        if match is not None and not _trusted_text(variable.base):
-            found = _grammar().extended_problems(match.group(2))
-            if found:
-                _refuse(f"the variable '${{{variable.base[:200]}}}' " + "; ".join(found))
+        found = _grammar().extended_problems(match.group(2)) if match is not None else []
+        if found and not _trusted_text(variable.base):  # the repo's text only for what the grammar refuses
+            _refuse(f"the variable '${{{variable.base[:200]}}}' " + "; ".join(found))
         return find_extended(self, variable)
 
     ExtendedFinder.find = checked_find

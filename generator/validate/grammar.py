@@ -29,6 +29,7 @@ import ast
 import io
 import token
 import tokenize
+from collections.abc import Set as AbstractSet
 
 #: Builtins an expression may call or name: conversions, sizes and aggregates of plain values.
 ALLOWED_BUILTINS = frozenset(
@@ -172,7 +173,7 @@ def unsafe_modules(modules: str) -> list[str]:
     return [m for m in (part.strip() for part in modules.split(",")) if m and m not in SAFE_MODULES]
 
 
-def _rooted_in_value(node: ast.AST, safe: set[int] = frozenset()) -> bool:  # type: ignore[assignment]
+def _rooted_in_value(node: ast.AST, safe: AbstractSet[int] = frozenset()) -> bool:
     """`$x`, `$x.a`, `$x[0].b()`, `"a b".split()`…: a chain whose start is a variable or a literal
     (a `${var}` inside quotes is substituted as text, so `"${BROWSER}".lower()` is a literal's)."""
     while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
@@ -196,7 +197,7 @@ def problems(expression: str, *, known_names: frozenset[str] = frozenset()) -> l
     return list(dict.fromkeys(found))
 
 
-def _node_problems(node: ast.AST, known_names: frozenset[str], safe: set[int] = frozenset()) -> list[str]:  # type: ignore[assignment]
+def _node_problems(node: ast.AST, known_names: frozenset[str], safe: AbstractSet[int] = frozenset()) -> list[str]:
     if isinstance(node, _LITERAL_NODES + _PLAIN_NODES):
         return []
     if isinstance(node, ast.Name):

@@ -114,11 +114,6 @@ _MOVE_IT = "compute it in a keyword of the repo's resource files instead"
 _EXTENDED = ExtendedFinder._match_extended
 
 
-def normalise_keyword(name: str) -> str:
-    """A keyword name as Robot compares it (`keyword_names.norm`)."""
-    return norm(name)
-
-
 def _is_plain(base: str, *, defining: bool) -> bool:
     if defining:
         base = base.split(":", 1)[0]  # the embedded argument's pattern is a regexp, not Python
@@ -431,27 +426,25 @@ class _TrustRule(ModelVisitor):
 def defined_names(model: File) -> frozenset[str]:
     """Normalised names of the variables a file defines (its Variables section, `VAR`, assignments,
     keyword arguments)."""
-    names: set[str] = set()
-    for node in model.sections:
-        for statement in _walk_statements(node):
-            tokens = list(statement.get_tokens(Token.VARIABLE, Token.ASSIGN))
-            if isinstance(statement, Arguments):  # `[Arguments]    ${img-width}=${DEFAULT}`
-                tokens += statement.get_tokens(Token.ARGUMENT)
-            for token in tokens:
-                found = search_variable(token.value.split("=", 1)[0].rstrip(" "), ignore_errors=True)
-                if found.base:
-                    names.add(norm(found.base))
-    return frozenset(names)
+    visitor = _Definitions()
+    visitor.visit(model)
+    return frozenset(visitor.names)
 
 
-def _walk_statements(node: object) -> Iterator[Statement]:
-    if isinstance(node, Statement):
-        yield node
-        return
-    for attr in ("header", "body", "orelse", "next", "end"):
-        child = getattr(node, attr, None)
-        for item in child if isinstance(child, list) else [child] if child is not None else []:
-            yield from _walk_statements(item)
+@dataclass
+class _Definitions(ModelVisitor):
+    """The variable names each statement defines (see `defined_names`)."""
+
+    names: set[str] = field(default_factory=set)
+
+    def visit_Statement(self, node: Statement) -> None:
+        tokens = list(node.get_tokens(Token.VARIABLE, Token.ASSIGN))
+        if isinstance(node, Arguments):  # `[Arguments]    ${img-width}=${DEFAULT}`
+            tokens += node.get_tokens(Token.ARGUMENT)
+        for token in tokens:
+            found = search_variable(token.value.split("=", 1)[0].rstrip(" "), ignore_errors=True)
+            if found.base:
+                self.names.add(norm(found.base))
 
 
 def untrusted_code(model: File, *, known_variables: Iterable[str] = ()) -> list[Diagnostic]:
