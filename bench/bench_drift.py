@@ -39,8 +39,8 @@ from bench_startup import add_api_suites
 from make_repo import make_repo
 
 from generator.atlassian_server import DEMO_PAGES_DIR, ServedAtlassian
-from generator.gather.criteria import fingerprints
-from generator.write.provenance import case_criteria, stamp
+from generator.gather.criteria import case_criteria, fingerprints
+from generator.write.provenance import stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 

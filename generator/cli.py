@@ -21,6 +21,7 @@ import generator
 from generator.config import ConfigError
 from generator.interrupt import Interrupted
 from generator.logs import Console, redact_logging
+from generator.models import TicketResult
 from generator.settings import Settings, build_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -123,6 +124,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _exit_code(results: list[TicketResult]) -> int:
+    """A run, a demo or merged reports fail the job when any ticket failed."""
+    return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+
+
 def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if v is not None and v is not False}
 
@@ -142,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from generator.demo import run_demo
 
-            return run_demo(args)
+            return _exit_code(run_demo(_cli_values(args)))
         if args.command == "validate":
             return _validate(args)
         if args.command == "keywords":
@@ -170,8 +176,7 @@ def _run(args: argparse.Namespace) -> int:
     console = Console(redactor=settings.redactor())
     redact_logging(console.redact)
     console.line(f"jira2robot: {settings.layout_note}")
-    results = anyio.run(run, settings, console)
-    return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+    return _exit_code(anyio.run(run, settings, console))
 
 
 def _on_own_branch(prefix: str) -> bool:
@@ -280,7 +285,7 @@ def _merge(args: argparse.Namespace) -> int:
         raise ConfigError([f"no such report: {m}" for m in missing])
     results = merge_reports(paths, Path(args.output_dir))
     print(f"merged {len(paths)} report(s): {len(results)} ticket(s) -> {args.output_dir}/report.json")
-    return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+    return _exit_code(results)
 
 
 if __name__ == "__main__":

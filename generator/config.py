@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from generator.mcp_tools import ToolNames
+
 REPO_CONFIG_FILE = ".jira2robot.yml"
 
 
@@ -25,17 +27,6 @@ class ConfigError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True, defer_build=True)
-
-
-class ToolNames(_Strict):
-    """MCP tool names; defaults are those of the mcp-atlassian server."""
-
-    jira_get_issue: str = "jira_get_issue"
-    jira_search: str = "jira_search"
-    confluence_search: str = "confluence_search"
-    confluence_get_page: str = "confluence_get_page"
-    jira_add_comment: str = "jira_add_comment"
-    jira_search_fields: str = "jira_search_fields"
 
 
 class Limits(_Strict):

@@ -12,7 +12,6 @@ to know where the files are, which `robot` to call, and why some tests end in Sk
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import shutil
@@ -20,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -121,14 +121,14 @@ def closing(
     return "\n".join(lines)
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    from generator.cli import EXIT_FAILED, EXIT_OK, _cli_values
+def run_demo(cli: dict[str, Any]) -> list[TicketResult]:
+    """The demo's run, from the command line's values (`--workdir` and the run's own flags)."""
     from generator.run import run
 
-    temporary = not args.workdir
-    workdir = Path(tempfile.mkdtemp(prefix="jira2robot-demo-")) if temporary else Path(args.workdir).resolve()
+    cli = dict(cli)
+    temporary = not cli.get("workdir")
+    workdir = Path(tempfile.mkdtemp(prefix="jira2robot-demo-")) if temporary else Path(cli["workdir"]).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    cli = _cli_values(args)
     repo = prepare_workdir(workdir)
     cli["repo"] = str(repo)
     if not cli.get("jira_mcp_url"):
@@ -151,4 +151,4 @@ def run_demo(args: argparse.Namespace) -> int:
         stat = _git(repo, "diff", "--cached", "--stat")
     console.line("")
     console.line(closing(workdir, temporary, settings, results, stat, robot_command()))
-    return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+    return results

@@ -45,7 +45,8 @@ from generator.report import ReportWriter
 from generator.retrieval.rank import Retriever
 from generator.settings import Settings
 from generator.slots import NewMrSlots
-from generator.ticket import covered_by, decided, process_ticket, settle, triage_ticket
+from generator.steps import decided, settle
+from generator.ticket import covered_by, process_ticket, triage_ticket
 from generator.validate import dryrun_pool, remove_stale_candidates
 from generator.write.llm import LLMWriter
 from generator.write.offline import OfflineWriter

@@ -17,6 +17,7 @@ import anyio
 
 from generator.budget import TicketBudget
 from generator.context import RunContext
+from generator.gather.criteria import case_criteria
 from generator.gather.drift import DriftCheck, check_drift, keep_cases
 from generator.gather.history import edited_by_people
 from generator.gather.jira import fetch_ticket
@@ -33,7 +34,8 @@ from generator.models import (
 )
 from generator.plan import PlanError
 from generator.publish.dashboard import CLOSED_PREFIX
-from generator.write.provenance import case_criteria, merge, stamp
+from generator.steps import covers, gather_context, publish_test, save_spec, settle, validate_file, write_and_validate
+from generator.write.provenance import merge, stamp
 
 #: A settings section alone: the candidate of an update that only removes test cases.
 _SETTINGS_ONLY = "*** Settings ***\n"
@@ -48,8 +50,6 @@ def covering_suite(rc_suites: list[SuiteInfo], paths: list[str]) -> SuiteInfo:
 
 async def triage_drift(rc: RunContext, key: str, needs_slot: dict[str, bool]) -> None:
     """Check one covered ticket; only a drifted one that needs an update lands in `needs_slot`."""
-    from generator.ticket import settle
-
     cfg = rc.settings.repo_config
     suite = covering_suite(rc.suites, rc.coverage[tag_key(key)])
     check = await check_drift(
@@ -94,8 +94,6 @@ async def update_drifted(
     rc: RunContext, check: DriftCheck, log: TicketLog, budget: TicketBudget, result: TicketResult
 ) -> None:
     """Propose the smallest change of the drifted suite as a draft MR (or into the working tree)."""
-    from generator.ticket import covers, gather_context, publish_test, save_spec, validate_file, write_and_validate
-
     cfg, key, plan, path = rc.settings.repo_config, result.key, check.plan, check.drift.test_path
     result.drift = check.drift
     log.info(f"{check.reason}: rewriting {plan.rewritten or 'no'} test case(s), removing {plan.removed or 'none'}")

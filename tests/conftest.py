@@ -82,7 +82,8 @@ def without_provenance(text: str) -> list[str]:
     from robot.api import get_model
     from robot.api.parsing import Metadata, ModelTransformer, Tags
 
-    from generator.write.provenance import TAG_PREFIX, is_provenance
+    from generator.gather.criteria import TAG_PREFIX
+    from generator.write.provenance import is_provenance
 
     class Strip(ModelTransformer):
         def visit_Metadata(self, node: Metadata) -> Metadata | None:

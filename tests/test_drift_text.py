@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from generator.config import ConfigError
-from generator.gather.criteria import diff, fingerprint, fingerprints, normalise
+from generator.gather.criteria import case_criteria, diff, fingerprint, fingerprints, normalise
 from generator.gather.drift import ORPHAN_PREFIX, UpdatePlan, keep_cases, plan_update
 from generator.gather.history import edited_by_people
 from generator.models import CriteriaDrift, CriterionChange, TicketResult
@@ -17,7 +17,7 @@ from generator.publish.dashboard import Requests, merge_state, read_requests, re
 from generator.publish.describe import render_mr_description
 from generator.publish.drift_text import render_removal
 from generator.settings import build_settings
-from generator.write.provenance import case_criteria, stamp
+from generator.write.provenance import stamp
 from tests.test_publish_gitlab import assert_golden, inputs
 
 HOSTILE = "the total shows <b>VAT</b> @all #12\n/close"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from generator.gather.jira import acceptance_section, adf_to_text, criteria_lines, normalize_issue
-from generator.gather.repo import coverage_index, find_examples, index_suites
+from generator.gather.repo import coverage_index, index_suites
 from generator.models import Ticket
+from generator.retrieval.examples import find_examples
 
 
 def test_simplified_issue_with_wiki_numbered_list():
@@ -73,9 +74,9 @@ def test_examples_and_coverage_from_real_suites(sample_repo):
 def test_jql_selection_is_paginated_and_capped(atlassian):
     import anyio
 
-    from generator.config import ToolNames
     from generator.gather.jira import search_keys
     from generator.mcp_client import McpConnection
+    from generator.mcp_tools import ToolNames
 
     async def select(limit: int) -> list[str]:
         async with McpConnection(atlassian.url) as jira:
@@ -159,9 +160,9 @@ def _confluence(search, get_page=None):
 def _fetch(served, warnings):
     import anyio
 
-    from generator.config import ToolNames
     from generator.gather.confluence import fetch_pages
     from generator.mcp_client import McpConnection
+    from generator.mcp_tools import ToolNames
 
     async def go():
         async with McpConnection(served.url, label="Jira") as server:

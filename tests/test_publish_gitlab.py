@@ -35,17 +35,9 @@ from generator.models import (
 )
 from generator.publish import PublishOutcome
 from generator.publish.dashboard import Requests, merge_state, read_requests, read_state, render_dashboard
-from generator.publish.describe import (
-    BLOCK_END,
-    BLOCK_START,
-    fingerprint,
-    merge_block,
-    read_marker,
-    render_mr_description,
-    render_mr_title,
-    title_digest,
-)
+from generator.publish.describe import render_mr_description, render_mr_title
 from generator.publish.gitlab import AUTHOR_EMAIL, FOREIGN_NOTE_MARKER, GitLabPublisher, PublishError
+from generator.publish.markdown import BLOCK_END, BLOCK_START, fingerprint, merge_block, read_marker, title_digest
 from tests.servers.fake_gitlab import FakeGitLab
 
 TOKEN = "glpat-s3cr3t-value-never-shown"

@@ -11,9 +11,10 @@ import pytest
 import robot.parsing.parser.parser as parser_module
 
 from generator.cli import main
-from generator.gather.repo import find_examples, index_suites
+from generator.gather.repo import index_suites
 from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket
 from generator.repo_tools import must_read
+from generator.retrieval.examples import find_examples
 from generator.retrieval.inventory import build_inventory
 from generator.retrieval.rank import Retriever
 from generator.retrieval.render import format_call

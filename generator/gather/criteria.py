@@ -8,6 +8,10 @@ changed value (`"VIP20"` → `"vip20"`) is a changed requirement.
 
 `diff` pairs an edited criterion with the removed one it most resembles, so the update MR can
 say "this criterion changed" (and rewrite its test cases) rather than "one removed, one added".
+
+A generated suite records the criteria it was written for (`Metadata    Jira Criterion <fp>`) and
+which of them each test case covers (an `ac:<fp>` tag); `recorded_criteria` and `case_criteria`
+read them back (drift detection), `generator.write.provenance` writes them.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ import re
 from difflib import SequenceMatcher
 
 from pydantic import BaseModel, Field
+from robot.api import get_model
+from robot.api.parsing import Tags, TestCase
+from robot.parsing.model.blocks import File, TestCaseSection
+from robot.utils import unescape
 
 #: Hex digits of a criterion fingerprint: ample for the criteria of one ticket, short in a tag.
 FP_LENGTH = 10
@@ -105,3 +113,40 @@ def best_match(covers: str, criteria: dict[str, str]) -> str | None:
     scored = [(SequenceMatcher(None, wanted, text).ratio(), fp) for fp, text in criteria.items()]
     ratio, fp = max(scored, default=(0.0, ""))
     return fp if ratio >= 0.6 else None
+
+
+#: How a generated suite names its ticket and criteria (Metadata) and a case's criteria (tags).
+TICKET_METADATA = "Jira Ticket"
+CRITERION_METADATA = "Jira Criterion "
+TAG_PREFIX = "ac:"
+
+
+def recorded_criteria(metadata: dict[str, str]) -> dict[str, str] | None:
+    """Fingerprint → criterion text a suite was written for (from its `Metadata`), None if it has none."""
+    found = {
+        name.removeprefix(CRITERION_METADATA).strip(): normalise(unescape(value))
+        for name, value in metadata.items()
+        if name.startswith(CRITERION_METADATA)
+    }
+    return found or None
+
+
+def case_criteria(text: str) -> dict[str, list[str]]:
+    """Test case name → fingerprints of its `ac:` tags."""
+    found: dict[str, list[str]] = {}
+    for case in suite_cases(get_model(text)):
+        found[case.name] = case_fingerprints(case)
+    return found
+
+
+def suite_cases(model: File) -> list[TestCase]:
+    """The test cases of a parsed suite, in file order."""
+    return [
+        case for s in model.sections if isinstance(s, TestCaseSection) for case in s.body if isinstance(case, TestCase)
+    ]
+
+
+def case_fingerprints(case: TestCase) -> list[str]:
+    """Fingerprints of the criteria a test case names in its `ac:` tags."""
+    tags = [t for node in case.body if isinstance(node, Tags) for t in node.values]
+    return [t.removeprefix(TAG_PREFIX) for t in tags if t.startswith(TAG_PREFIX)]

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from generator.config import ToolNames
-from generator.gather.criteria import CriteriaDiff, diff, fingerprints
+from generator.gather.criteria import CriteriaDiff, case_criteria, diff, fingerprints, recorded_criteria
 from generator.gather.jira import TicketGone, fetch_ticket
 from generator.gather.repo import SuiteInfo
 from generator.mcp_client import McpConnection
+from generator.mcp_tools import ToolNames
 from generator.models import CriteriaDrift, CriterionChange
-from generator.write.provenance import case_criteria, recorded_criteria
 
 #: What drift detection asks Jira for (the acceptance field is added when it is a custom field).
 DRIFT_FIELDS = "summary,description,status,resolution"

@@ -26,7 +26,6 @@ from robot.utils import normalize
 from robot.version import get_version
 
 from generator import cache
-from generator.models import ExampleTest, Ticket
 from generator.retrieval import corpus
 from generator.retrieval.corpus import SuiteDoc, doc_fields, doc_from_fields, suite_doc
 
@@ -403,20 +402,3 @@ def coverage_index(suites: list[SuiteInfo]) -> dict[str, list[str]]:
         for tag in {tag_key(t) for t in suite.tags}:
             index.setdefault(tag, []).append(suite.path)
     return index
-
-
-def find_examples(
-    suites: list[SuiteInfo], ticket: Ticket, *, limit: int, target: str | None = None
-) -> list[ExampleTest]:
-    """The existing test cases most like the ticket, with their suites' settings (generator/retrieval);
-    once the plan has chosen the file's `target` path, its folder's suites first."""
-    from generator.retrieval.examples import similar_tests  # ranking loads with the first ticket, not at start
-
-    return similar_tests(suites, ticket, limit=limit, target=target)
-
-
-def find_similar_suites(suites: list[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
-    """Whole suites most like the ticket, best first: the planner's evidence for its folder."""
-    from generator.retrieval.examples import similar_suites  # loads with the first ticket, as above
-
-    return similar_suites(suites, ticket, limit=limit)

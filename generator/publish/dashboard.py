@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from generator.gather.drift import ORPHAN_PREFIX
 from generator.models import TicketResult
-from generator.publish.describe import (
+from generator.publish.markdown import (
     BLOCK_END,
     BLOCK_START,
     code,

@@ -9,7 +9,7 @@ neutralisers (`inline`, `code`), never at a line start.
 from __future__ import annotations
 
 from generator.models import CriteriaDrift
-from generator.publish.describe import BLOCK_END, BLOCK_START, code, inline, marker, neutralise_quick_actions
+from generator.publish.markdown import BLOCK_END, BLOCK_START, code, inline, marker, neutralise_quick_actions
 
 
 def drift_section(drift: CriteriaDrift) -> list[str]:

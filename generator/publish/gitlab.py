@@ -32,19 +32,18 @@ from generator.config import MergeRequestSettings
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 from generator.publish import AUTHOR_EMAIL, AUTHOR_NAME, PublishError, PublishOutcome
 from generator.publish.dashboard import CLOSED_PREFIX, DashboardIssue
-from generator.publish.describe import (
+from generator.publish.describe import render_mr_description, render_mr_title
+from generator.publish.drift_text import render_removal
+from generator.publish.gitlab_api import GitLabApi, message
+from generator.publish.markdown import (
     bot_owns_title,
     code,
     fingerprint,
     merge_block,
     neutralise_quick_actions,
     read_marker,
-    render_mr_description,
-    render_mr_title,
     title_digest,
 )
-from generator.publish.drift_text import render_removal
-from generator.publish.gitlab_api import GitLabApi, message
 from generator.redact import Redactor
 
 FOREIGN_NOTE_MARKER = "<!-- jira2robot:foreign-commits -->"

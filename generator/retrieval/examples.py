@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from robot.utils import normalize
 
+from generator.gather.repo import SuiteInfo
 from generator.models import ExampleTest, Ticket
 from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25
 from generator.retrieval.words import content_words, split_bdd_prefix
@@ -25,8 +26,6 @@ from generator.retrieval.words import content_words, split_bdd_prefix
 if TYPE_CHECKING:
     from rank_bm25 import BM25Okapi
 
-if TYPE_CHECKING:  # the suite index imports retrieval for its examples
-    from generator.gather.repo import SuiteInfo
 
 #: Characters of one example at most (its settings and its best test cases).
 MAX_EXAMPLE_CHARS = 6000
@@ -71,7 +70,7 @@ def _scored(
     return cases, raw, scored
 
 
-def similar_suites(suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
+def find_similar_suites(suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int) -> list[ExampleTest]:
     """The `limit` suites whose best case is most like the ticket, whole, best first: the
     evidence for where a new test goes (generator/plan/placement.py)."""
     docs = tuple(s.doc for s in suites if s.test_names and s.doc is not None)
@@ -86,7 +85,7 @@ def similar_suites(suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int) -
     return [ExampleTest(path=path, text=texts[path], score=round(score, 3)) for path, score in best.items()]
 
 
-def similar_tests(
+def find_examples(
     suites: Sequence[SuiteInfo], ticket: Ticket, *, limit: int, target: str | None = None
 ) -> list[ExampleTest]:
     """Up to `limit` examples, each a suite's settings and its test cases most like the ticket.

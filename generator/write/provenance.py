@@ -21,13 +21,16 @@ from robot.api import get_model
 from robot.api.parsing import EmptyLine, Metadata, ModelTransformer, Tags, TestCase, Token
 from robot.parsing.model.blocks import File, SettingSection, TestCaseSection
 from robot.parsing.model.statements import Documentation, LibraryImport, ResourceImport, VariablesImport
-from robot.utils import escape, normalize, unescape
+from robot.utils import escape, normalize
 
-from generator.gather.criteria import normalise
+from generator.gather.criteria import (
+    CRITERION_METADATA,
+    TAG_PREFIX,
+    TICKET_METADATA,
+    case_fingerprints,
+    suite_cases,
+)
 
-TICKET_METADATA = "Jira Ticket"
-CRITERION_METADATA = "Jira Criterion "
-TAG_PREFIX = "ac:"
 _WRAP = 90
 _IMPORTS = (LibraryImport, ResourceImport, VariablesImport)
 
@@ -35,35 +38,6 @@ _IMPORTS = (LibraryImport, ResourceImport, VariablesImport)
 def is_provenance(node: object) -> bool:
     """A `Metadata` line jira2robot owns (the ticket and its criteria)."""
     return isinstance(node, Metadata) and (node.name == TICKET_METADATA or node.name.startswith(CRITERION_METADATA))
-
-
-def recorded_criteria(metadata: dict[str, str]) -> dict[str, str] | None:
-    """Fingerprint → criterion text a suite was written for (from its `Metadata`), None if it has none."""
-    found = {
-        name.removeprefix(CRITERION_METADATA).strip(): normalise(unescape(value))
-        for name, value in metadata.items()
-        if name.startswith(CRITERION_METADATA)
-    }
-    return found or None
-
-
-def case_criteria(text: str) -> dict[str, list[str]]:
-    """Test case name → fingerprints of its `ac:` tags."""
-    found: dict[str, list[str]] = {}
-    for case in _cases(get_model(text)):
-        found[case.name] = _fps(case)
-    return found
-
-
-def _cases(model: File) -> list[TestCase]:
-    return [
-        case for s in model.sections if isinstance(s, TestCaseSection) for case in s.body if isinstance(case, TestCase)
-    ]
-
-
-def _fps(case: TestCase) -> list[str]:
-    tags = [t for node in case.body if isinstance(node, Tags) for t in node.values]
-    return [t.removeprefix(TAG_PREFIX) for t in tags if t.startswith(TAG_PREFIX)]
 
 
 def _metadata(name: str, text: str, column: int = 0) -> Metadata:
@@ -172,12 +146,12 @@ def merge(existing: str, candidate: str, *, gone: list[str], replaced_by: dict[s
     model, new = get_model(existing), get_model(candidate)
     # A case the existing suite keeps is the suite's, whatever the candidate holds under its name
     # (a writer shown the suite as an example may copy its cases: they are not added twice).
-    kept = {normalize(case.name) for case in _cases(model) if case.name not in gone}
-    fresh = [_trimmed(case) for case in _cases(new) if normalize(case.name) not in kept]
+    kept = {normalize(case.name) for case in suite_cases(model) if case.name not in gone}
+    fresh = [_trimmed(case) for case in suite_cases(new) if normalize(case.name) not in kept]
     placed: dict[str, list[TestCase]] = {}
     used: set[int] = set()
     for name, fps in replaced_by.items():
-        placed[name] = [c for c in fresh if set(_fps(c)) & set(fps) and id(c) not in used]
+        placed[name] = [c for c in fresh if set(case_fingerprints(c)) & set(fps) and id(c) not in used]
         used |= {id(c) for c in placed[name]}
     _Replace(set(gone), placed, [c for c in fresh if id(c) not in used]).visit(model)
     _merge_settings(model, new)
