@@ -38,11 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import anyio
 import yaml
 
-from generator.atlassian_server import DEMO_PAGES_DIR, SAMPLE_REPO_DIR, load_tickets
 from generator.logs import Console
 from generator.models import TicketResult
 from generator.run import run
 from generator.settings import Settings, build_settings
+from generator.standin.files import DEMO_PAGES_DIR, SAMPLE_REPO_DIR, load_tickets
 from tests.servers.fake_openai import Error, FakeOpenAI, Reply, Text
 
 COMPONENTS = ("login", "cart", "orders")

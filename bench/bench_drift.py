@@ -38,8 +38,9 @@ import yaml
 from bench_startup import add_api_suites
 from make_repo import make_repo
 
-from generator.atlassian_server import DEMO_PAGES_DIR, ServedAtlassian
 from generator.gather.criteria import case_criteria, fingerprints
+from generator.standin.files import DEMO_PAGES_DIR
+from generator.standin.server import ServedAtlassian
 from generator.write.provenance import stamp
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -42,10 +42,10 @@ from _common import (
     write_tickets,
 )
 
-from generator.atlassian_server import DEMO_PAGES_DIR
 from generator.config import Limits
 from generator.models import TicketResult
 from generator.report import ReportWriter
+from generator.standin.files import DEMO_PAGES_DIR
 from tests.servers.fake_openai import FakeOpenAI, Hang, Text
 from tests.servers.hanging_mcp import HangingMCP
 from tests.test_faults import SLEEPING_IMPORT, candidates, dryrun_pids, on_import

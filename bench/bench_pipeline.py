@@ -34,9 +34,9 @@ from _common import (
     ticket_phases,
 )
 
-from generator.atlassian_server import DEMO_TICKETS_DIR
 from generator.context import build_repo_context
 from generator.retrieval.inventory import last_build_from_cache
+from generator.standin.files import DEMO_TICKETS_DIR
 
 KEYS = ("QA-101", "QA-102", "QA-103", "QA-104")
 

@@ -45,10 +45,10 @@ from make_repo import make_repo
 from robot.api import get_model
 from robot.api.parsing import Documentation, KeywordCall, TestCase
 
-from generator.atlassian_server import SAMPLE_REPO_DIR
 from generator.gather.repo import index_suites
 from generator.retrieval.inventory import build_inventory
 from generator.retrieval.matcher import KeywordMatcher
+from generator.standin.files import SAMPLE_REPO_DIR
 from generator.validate.lint import RepoLint
 from tests.servers.fake_openai import FakeOpenAI, Text
 

@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import anyio
 from make_repo import NOUNS, keyword_names, make_repo
 
-from generator.atlassian_server import DEMO_PAGES_DIR, ServedAtlassian
 from generator.models import TicketResult
 from generator.report import ReportWriter
-from generator.standin.files import DEMO_TICKETS_DIR
+from generator.standin.files import DEMO_PAGES_DIR, DEMO_TICKETS_DIR
+from generator.standin.server import ServedAtlassian
 from generator.validate import dryrun, dryrun_pool
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import pytest
 
-from generator.atlassian_server import ServedAtlassian
+from generator.standin.server import ServedAtlassian
 from tests.servers.fake_openai import FakeOpenAI
 
 DATA = Path(__file__).resolve().parents[1] / "generator" / "data"

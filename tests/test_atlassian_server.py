@@ -15,16 +15,10 @@ import pytest
 from mcp import Client
 from mcp.server.mcpserver.exceptions import ToolError
 
-from generator.atlassian_server import (
-    DEMO_PAGES_DIR,
-    DEMO_TICKETS_DIR,
-    ServedAtlassian,
-    TicketStoreError,
-    load_pages,
-    load_tickets,
-    run_jql,
-)
 from generator.standin import RECORDED
+from generator.standin.files import DEMO_PAGES_DIR, DEMO_TICKETS_DIR, TicketStoreError, load_pages, load_tickets
+from generator.standin.jql import run_jql
+from generator.standin.server import ServedAtlassian
 
 
 @pytest.fixture(scope="module")

@@ -407,7 +407,7 @@ def test_calls_of_user_keywords_come_from_robot_model(repo: Path, cache: Path) -
 
 
 def test_sample_repo_wrappers_and_variable_names(tmp_path: Path) -> None:
-    from generator.atlassian_server import SAMPLE_REPO_DIR
+    from generator.standin.files import SAMPLE_REPO_DIR
 
     sample = shutil.copytree(SAMPLE_REPO_DIR, tmp_path / "repo", ignore=shutil.ignore_patterns("__pycache__"))
     inv = build_inventory(sample, pythonpath=["libraries"], cache_dir=tmp_path / "cache")

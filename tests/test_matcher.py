@@ -12,12 +12,12 @@ import pytest
 from robot.api import get_model
 from robot.parsing.model.statements import KeywordCall
 
-from generator.atlassian_server import SAMPLE_REPO_DIR
 from generator.models import Keyword, KeywordInventory, StepMapping
 from generator.retrieval.inventory import build_inventory
 from generator.retrieval.matcher import KeywordMatcher
 from generator.retrieval.render import escape_cell, format_call
 from generator.retrieval.words import split_bdd_prefix
+from generator.standin.files import SAMPLE_REPO_DIR
 from tests.test_keywords import write_fixture_repo
 
 EXTRA_RESOURCE = """\

@@ -19,8 +19,8 @@ from robot.api import TestSuiteBuilder as SuiteBuilder  # aliased: pytest would 
 from robot.libdoc import LibraryDocumentation
 from robot.running import ResourceFile
 
-from generator.atlassian_server import SAMPLE_REPO_DIR
 from generator.config import load_repo_config
+from generator.standin.files import SAMPLE_REPO_DIR
 
 
 @pytest.fixture(scope="module")

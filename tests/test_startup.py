@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from generator.atlassian_server import ServedAtlassian
+from generator.standin.server import ServedAtlassian
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("uvicorn", "starlette", "mcp.server", "gitlab", "robocop", "openai", "numpy", "rank_bm25")

@@ -7,7 +7,7 @@ from a folder, with mcp-atlassian's tool names, argument names and answers (JSON
 shaped as `recorded/mcp-atlassian.json` shows the real server's). It also lets a team try
 jira2robot on tickets exported as YAML/JSON files:
 
-    python -m generator.atlassian_server --tickets my-tickets/ --pages my-pages/ --port 9000
+    python -m generator.standin --tickets my-tickets/ --pages my-pages/ --port 9000
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ class ServedAtlassian(ServedMcp):
 
 def main(argv: list[str] | None = None) -> None:
     """Serve a ticket folder until Ctrl-C, to point `JIRA_MCP_URL` at it."""
-    parser = argparse.ArgumentParser(prog="python -m generator.atlassian_server", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m generator.standin", description=__doc__.split("\n")[0])
     parser.add_argument("--tickets", type=Path, default=DEMO_TICKETS_DIR, help="folder of ticket files")
     parser.add_argument("--pages", type=Path, default=DEMO_PAGES_DIR, help="folder of Confluence page files")
     parser.add_argument("--port", type=int, default=9000)

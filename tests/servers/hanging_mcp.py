@@ -18,7 +18,8 @@ import uvicorn
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 
-from generator.atlassian_server import build_server, load_pages, load_tickets
+from generator.standin.files import load_pages, load_tickets
+from generator.standin.server import build_server
 
 ALL_TOOLS = ("jira_get_issue", "jira_search", "confluence_search", "confluence_get_page")
 
