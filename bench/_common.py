@@ -38,10 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import anyio
 import yaml
 
-from generator.logs import Console
+from generator.config.settings import Settings, build_settings
 from generator.models import TicketResult
+from generator.outputs.logs import Console
 from generator.run import run
-from generator.settings import Settings, build_settings
 from generator.standin.files import DEMO_PAGES_DIR, SAMPLE_REPO_DIR, load_tickets
 from tests.servers.fake_openai import Error, FakeOpenAI, Reply, Text
 
@@ -352,7 +352,7 @@ _LiteralDumper.add_representer(str, _str)
 
 
 def write_tickets(folder: Path, keys: Sequence[str]) -> dict[str, TicketPlan]:
-    """One YAML file per key, like `generator/data/tickets/QA-101.yaml`; returns the plans.
+    """One YAML file per key, like `generator/demo/data/tickets/QA-101.yaml`; returns the plans.
 
     Components rotate over login/cart/orders; half the tickets keep the Gherkin criteria in the
     description (under "h3. Acceptance Criteria"), the other half in the acceptance-criteria

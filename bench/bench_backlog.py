@@ -50,8 +50,8 @@ from _common import (
     write_tickets,
 )
 
-from generator.config import Limits
-from generator.context import build_repo_context
+from generator.config.repo_file import Limits
+from generator.run.context import build_repo_context
 
 JQL = "project = QA ORDER BY key"
 FIRST_BACKLOG_KEY = 201  # above the sample repo's own QA-1..QA-10 tags, so nothing is covered

@@ -42,9 +42,9 @@ from _common import (
     write_tickets,
 )
 
-from generator.config import Limits
+from generator.config.repo_file import Limits
 from generator.models import TicketResult
-from generator.report import ReportWriter
+from generator.outputs.report import ReportWriter
 from generator.standin.files import DEMO_PAGES_DIR
 from tests.servers.fake_openai import FakeOpenAI, Hang, Text
 from tests.servers.hanging_mcp import HangingMCP
@@ -142,7 +142,7 @@ def _interrupt_once(work: Path, signum: int, to_group: bool) -> dict[str, object
         command = [sys.executable, "-m", "generator", "run", "--keys", "QA-101,QA-102,QA-103", "--concurrency", "2"]
         command += [
             "--tickets-dir",
-            str(ROOT / "generator/data/tickets"),
+            str(ROOT / "generator/demo/data/tickets"),
             "--repo",
             str(repo),
             "--output-dir",

@@ -34,8 +34,8 @@ from _common import (
     ticket_phases,
 )
 
-from generator.context import build_repo_context
 from generator.retrieval.inventory import last_build_from_cache
+from generator.run.context import build_repo_context
 from generator.standin.files import DEMO_TICKETS_DIR
 
 KEYS = ("QA-101", "QA-102", "QA-103", "QA-104")
@@ -168,7 +168,7 @@ def main() -> None:
         ],
     )
     print(
-        "  repo context = keyword inventory + suites index (generator.context.build_repo_context);\n"
+        "  repo context = keyword inventory + suites index (generator.run.context.build_repo_context);\n"
         "  run wall minus ticket seconds = start-up (ticket folder check, embedded MCP server, connect,\n"
         "  repo context from the warm cache) and shutdown"
     )

@@ -30,7 +30,7 @@ import anyio
 from make_repo import NOUNS, keyword_names, make_repo
 
 from generator.models import TicketResult
-from generator.report import ReportWriter
+from generator.outputs.report import ReportWriter
 from generator.standin.files import DEMO_PAGES_DIR, DEMO_TICKETS_DIR
 from generator.standin.server import ServedAtlassian
 from generator.validate import dryrun, dryrun_pool

@@ -18,11 +18,11 @@ from typing import Any
 import anyio
 
 import generator
-from generator.config import ConfigError
-from generator.interrupt import Interrupted
-from generator.logs import Console, redact_logging
+from generator.config.repo_file import ConfigError
+from generator.config.settings import Settings, build_settings
 from generator.models import TicketResult
-from generator.settings import Settings, build_settings
+from generator.outputs.logs import Console, redact_logging
+from generator.run.interrupt import Interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_SIGINT = 130
@@ -277,7 +277,7 @@ def _keywords(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from generator.report import merge_reports
+    from generator.outputs.report import merge_reports
 
     paths = [Path(p) for p in args.reports]
     missing = [str(p) for p in paths if not p.is_file()]

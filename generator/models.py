@@ -111,7 +111,7 @@ class ExampleTest(_Model):
 
 
 class Conventions(_Model):
-    """How generated tests are written (see generator/conventions.py: defaults < convention doc < config)."""
+    """How generated tests are written (see generator/plan/conventions.py: defaults < convention doc < config)."""
 
     incomplete: Literal["skip", "fail"] = Field(
         "skip", description="How a test with a missing step ends: `Skip` (default) or `Fail`, never a pass."

@@ -15,7 +15,7 @@ import pytest
 from generator.standin.server import ServedAtlassian
 from tests.servers.fake_openai import FakeOpenAI
 
-DATA = Path(__file__).resolve().parents[1] / "generator" / "data"
+DATA = Path(__file__).resolve().parents[1] / "generator" / "demo" / "data"
 TICKETS = DATA / "tickets"
 PAGES = DATA / "confluence"
 

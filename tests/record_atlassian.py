@@ -17,9 +17,9 @@ from typing import Any
 import anyio
 import yaml
 
+from generator.clients.mcp.auth import auth_headers
+from generator.clients.mcp.client import McpConnection, McpError
 from generator.gather.jira import ISSUE_FIELDS
-from generator.mcp_auth import auth_headers
-from generator.mcp_client import McpConnection, McpError
 from generator.standin import RECORDED
 from tests.servers.fake_atlassian_rest import ACCEPTANCE_FIELD, DATA, PAT, FakeAtlassianRest
 from tests.servers.mcp_atlassian_process import McpAtlassianProcess, installed_version

@@ -1,4 +1,4 @@
-"""The repo cache (generator/cache.py): keyed by content and settings only, bounded by size.
+"""The repo cache (generator/gather/cache.py): keyed by content and settings only, bounded by size.
 
 Real files, real builds: an entry is proven to be used by editing it on disk and seeing the
 edit come back, and a cold or warm inventory build is told by `last_build_from_cache`.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from robot.parsing.parser import parser as parser_module
 
-from generator import cache
+from generator.gather import cache
 from generator.gather.repo import index_suites
 from generator.retrieval.inventory import build_inventory, last_build_from_cache, without_importer
 

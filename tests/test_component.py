@@ -4,7 +4,7 @@ GitLab only reports a broken component when someone's pipeline fails to start, s
 tests catch it first: both documents of the template and `.gitlab-ci.yml` are validated
 against GitLab's own CI JSON schema (vendored in tests/data from the `check-jsonschema` PyPI
 package, which copies it from gitlab-org/gitlab), inputs are checked for consistency, the
-variables the job sets are read back through the real `generator.config`, and, where
+variables the job sets are read back through the real `generator.config.repo_file`, and, where
 gitlab-ci-local can run, the job itself runs in shell mode against the GitLab double.
 """
 
@@ -25,7 +25,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from generator.settings import build_settings
+from generator.config.settings import build_settings
 from tests.conftest import missing_tool
 from tests.servers.fake_gitlab import FakeGitLab
 
@@ -370,7 +370,7 @@ def test_docs_inputs_table_is_generated_from_the_template() -> None:
 
 
 def test_configuration_example_is_a_valid_repo_config() -> None:
-    from generator.config import RepoConfig
+    from generator.config.repo_file import RepoConfig
 
     text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     (example,) = re.findall(r"```yaml\n(.*?)```", text, re.S)
@@ -536,8 +536,8 @@ def _consumer_repo(path: Path, context: dict[str, str] = CONTEXT) -> None:
     are not allowed. GitLab fills in `$[[ component.version ]]` for a release include; the copy
     gets the same text (`context`: an unreleased include has an empty version).
     """
-    shutil.copytree(ROOT / "generator" / "data" / "sample_repo", path)
-    shutil.copytree(ROOT / "generator" / "data" / "tickets", path / "exports")
+    shutil.copytree(ROOT / "generator" / "demo" / "data" / "sample_repo", path)
+    shutil.copytree(ROOT / "generator" / "demo" / "data" / "tickets", path / "exports")
     (path / "templates").mkdir()
     template = COMPONENT.sub(lambda m: context[m.group(1)], TEMPLATE.read_text(encoding="utf-8"))
     (path / "templates" / "generate.yml").write_text(template, encoding="utf-8")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import ConfigError, load_repo_config, split_keys
-from generator.settings import build_settings
+from generator.config.repo_file import ConfigError, load_repo_config, split_keys
+from generator.config.settings import build_settings
 
 BASE_ENV = {"OPENAI_BASE_URL": "http://127.0.0.1:1/v1", "JIRA_MCP_URL": "http://127.0.0.1:2/mcp"}
 

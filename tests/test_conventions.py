@@ -13,10 +13,10 @@ from robot.api import get_model
 from robot.utils.escaping import unescape
 
 from generator.cli import main
-from generator.conventions import build_conventions, file_name, file_slug, parse_convention, wrapped_setting
-from generator.conventions import test_name as make_name
-from generator.gaps import measure, seal_incomplete
 from generator.models import Conventions
+from generator.plan.conventions import build_conventions, file_name, file_slug, parse_convention, wrapped_setting
+from generator.plan.conventions import test_name as make_name
+from generator.write.gaps import measure, seal_incomplete
 from tests.conftest import DATA, PAGES, offline_args
 from tests.servers.fake_openai import Text
 
@@ -141,7 +141,7 @@ def test_llm_file_with_a_gap_is_reported_incomplete(llm, atlassian, sample_repo:
 
 
 def test_convention_doc_is_capped_with_a_note_in_the_writer_prompt() -> None:
-    from generator.prompt_blocks import MAX_CONVENTION_CHARS, conventions_block
+    from generator.plan.prompt_blocks import MAX_CONVENTION_CHARS, conventions_block
 
     doc = "rule number one applies here\n" * 1000
     block = conventions_block(doc)
@@ -180,7 +180,7 @@ def test_planner_folder_hints_are_ranked_by_relevance() -> None:
 def test_a_word_longer_than_a_line_is_split_without_breaking_an_escape(room: int) -> None:
     from robot.variables import contains_variable
 
-    from generator.conventions import fit_words
+    from generator.plan.conventions import fit_words
     from generator.validate.trust import escape_cell
 
     word = escape_cell("${{__import__('os').system('id')}}\\%{GITLAB_TOKEN}@{x}&{y}" * 3)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import ConfigError
+from generator.config.repo_file import ConfigError
+from generator.config.settings import build_settings
 from generator.gather.criteria import case_criteria, diff, fingerprint, fingerprints, normalise
 from generator.gather.drift import ORPHAN_PREFIX, UpdatePlan, keep_cases, plan_update
-from generator.gather.history import edited_by_people
 from generator.models import CriteriaDrift, CriterionChange, TicketResult
 from generator.publish import AUTHOR_EMAIL
 from generator.publish.dashboard import Requests, merge_state, read_requests, render_dashboard
 from generator.publish.describe import render_mr_description
 from generator.publish.drift_text import render_removal
-from generator.settings import build_settings
+from generator.publish.history import edited_by_people
 from generator.write.provenance import stamp
 from tests.test_publish_gitlab import assert_golden, inputs
 

@@ -19,9 +19,9 @@ import pytest
 from generator.cli import main
 from generator.models import ExampleTest, Keyword, KeywordInventory, Ticket
 from generator.plan.placement import area_of
-from generator.provenance import Evidence, guessed_steps, is_guessed
 from generator.retrieval.matcher import KeywordMatcher
 from generator.retrieval.render import format_call
+from generator.write.evidence import Evidence, guessed_steps, is_guessed
 
 REPOS = Path(__file__).resolve().parent / "data" / "repos"
 

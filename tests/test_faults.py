@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from generator.cli import main
-from generator.config import ConfigError
-from generator.settings import build_settings
+from generator.config.repo_file import ConfigError
+from generator.config.settings import build_settings
 from tests.conftest import TICKETS, offline_args, without_provenance
 from tests.servers.fake_openai import Cut, FakeOpenAI, Hang, Text
 from tests.servers.hanging_mcp import HangingMCP

@@ -74,9 +74,9 @@ def test_examples_and_coverage_from_real_suites(sample_repo):
 def test_jql_selection_is_paginated_and_capped(atlassian):
     import anyio
 
+    from generator.clients.mcp.client import McpConnection
+    from generator.clients.mcp.tools import ToolNames
     from generator.gather.jira import search_keys
-    from generator.mcp_client import McpConnection
-    from generator.mcp_tools import ToolNames
 
     async def select(limit: int) -> list[str]:
         async with McpConnection(atlassian.url) as jira:
@@ -160,9 +160,9 @@ def _confluence(search, get_page=None):
 def _fetch(served, warnings):
     import anyio
 
+    from generator.clients.mcp.client import McpConnection
+    from generator.clients.mcp.tools import ToolNames
     from generator.gather.confluence import fetch_pages
-    from generator.mcp_client import McpConnection
-    from generator.mcp_tools import ToolNames
 
     async def go():
         async with McpConnection(served.url, label="Jira") as server:

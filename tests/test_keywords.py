@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.cache import default_cache_dir
+from generator.gather.cache import default_cache_dir
 from generator.models import Keyword, KeywordInventory
 from generator.retrieval.inventory import build_inventory, last_build_from_cache
 from generator.retrieval.listing import render_keywords

@@ -116,7 +116,7 @@ def report(out: Path) -> dict[str, dict]:
 
 
 def test_the_redactor_masks_every_escaped_form_and_any_url_user_info():
-    from generator.redact import MASK, Redactor
+    from generator.safety.redact import MASK, Redactor
 
     redact = Redactor({"OPENAI_API_KEY": LLM_KEY, "JIRA_MCP_URL user-info": f"{MCP_USER}:{MCP_PASSWORD}"})
     basic = base64.b64encode(f"{MCP_USER}:{MCP_PASSWORD}".encode()).decode()

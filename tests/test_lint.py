@@ -109,7 +109,7 @@ def test_gate_fails_the_ticket_after_the_last_attempt(llm, atlassian, sample_rep
 def test_keywords_used_names_library_keywords_too(sample_repo: Path) -> None:
     from generator.retrieval.inventory import build_inventory
     from generator.retrieval.matcher import KeywordMatcher
-    from generator.steps import keywords_used
+    from generator.run.steps import keywords_used
 
     matcher = KeywordMatcher(build_inventory(sample_repo, pythonpath=["libraries"], cache_dir=sample_repo / ".c"))
     text = GOOD_ROBOT + "    Reset Shop\n    Log    done\n"

@@ -17,9 +17,9 @@ import anyio
 import pytest
 from openai import AsyncOpenAI
 
-from generator.breaker import Breaker
-from generator.llm import Backoff, LLMError, OpenAIChat, Tool
-from generator.text import extract_json_object
+from generator.clients.breaker import Breaker
+from generator.clients.llm.client import Backoff, LLMError, OpenAIChat, Tool
+from generator.clients.llm.text import extract_json_object
 from tests.servers.fake_openai import (
     MODEL_ID,
     Cut,

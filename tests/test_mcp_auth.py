@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import ConfigError
-from generator.settings import build_settings
+from generator.config.repo_file import ConfigError
+from generator.config.settings import build_settings
 
 BASE = {"JIRA_MCP_URL": "http://127.0.0.1:2/mcp", "OPENAI_BASE_URL": "http://127.0.0.1:1/v1", "JIRA_KEYS": "QA-1"}
 

@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 import pytest
 
-from generator.config import MergeRequestSettings
+from generator.config.repo_file import MergeRequestSettings
 from generator.models import (
     Diagnostic,
     GeneratedTest,

@@ -17,11 +17,11 @@ import anyio
 import pytest
 
 from generator.cli import main
+from generator.clients.mcp.auth import auth_headers
+from generator.clients.mcp.client import McpAuthError, McpConnection
+from generator.clients.mcp.tools import ToolNames
 from generator.gather.confluence import fetch_pages
 from generator.gather.jira import TicketError, fetch_ticket, normalize_issue, search_keys
-from generator.mcp_auth import auth_headers
-from generator.mcp_client import McpAuthError, McpConnection
-from generator.mcp_tools import ToolNames
 from generator.models import ConfluencePage, Ticket
 from tests.conftest import missing_tool
 from tests.servers.fake_atlassian_rest import CLOUD_TOKEN, CLOUD_USER, PAT, FakeAtlassianRest

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from generator.cli import main
-from generator.config import ConfigError, RepoConfig
+from generator.config.repo_file import ConfigError, RepoConfig
+from generator.config.settings import build_settings
 from generator.gather.repo import derive_conventions, detect_tests_dir, index_suites, suites_within
 from generator.models import (
     GeneratedTest,
@@ -33,7 +34,6 @@ from generator.models import (
 )
 from generator.publish.describe import render_mr_description
 from generator.retrieval.inventory import build_inventory, last_build_from_cache
-from generator.settings import build_settings
 from generator.validate import safe_target_path
 
 REPOS = Path(__file__).resolve().parent / "data" / "repos"

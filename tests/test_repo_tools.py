@@ -13,10 +13,10 @@ import pytest
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 
-from generator.mcp_client import McpConnection
-from generator.repo_tools import RepoAccessError, gitlab_tools, repo_tools
+from generator.clients.mcp.client import McpConnection
 from generator.retrieval.inventory import build_inventory
 from generator.retrieval.matcher import KeywordMatcher
+from generator.write.repo_tools import RepoAccessError, gitlab_tools, repo_tools
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from generator.cli import main
 from generator.models import Diagnostic, LLMUsage, TicketResult
-from generator.redact import Redactor
-from generator.report import JOURNAL, ReportWriter
+from generator.outputs.report import JOURNAL, ReportWriter
+from generator.safety.redact import Redactor
 
 NEVER = 1e9  # render_every: only explicit flushes render, so tests see exactly what was journaled
 
@@ -87,7 +87,7 @@ CRASHING_RUN = """
 import os, sys
 from pathlib import Path
 from generator.models import TicketResult
-from generator.report import ReportWriter
+from generator.outputs.report import ReportWriter
 writer = ReportWriter(Path(sys.argv[1]), render_every=1e9)
 writer.flush()
 for key in ("QA-1", "QA-2"):

@@ -13,12 +13,12 @@ import robot.parsing.parser.parser as parser_module
 from generator.cli import main
 from generator.gather.repo import index_suites
 from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket
-from generator.repo_tools import must_read
 from generator.retrieval.examples import find_examples
 from generator.retrieval.inventory import build_inventory
 from generator.retrieval.rank import Retriever
 from generator.retrieval.render import format_call
 from generator.write.prompts import writer_messages
+from generator.write.repo_tools import must_read
 from tests.servers.fake_openai import Text
 from tests.test_run_e2e import GOOD_PATH, GOOD_ROBOT, llm_args, spec_json
 

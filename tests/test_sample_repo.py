@@ -19,7 +19,7 @@ from robot.api import TestSuiteBuilder as SuiteBuilder  # aliased: pytest would 
 from robot.libdoc import LibraryDocumentation
 from robot.running import ResourceFile
 
-from generator.config import load_repo_config
+from generator.config.repo_file import load_repo_config
 from generator.standin.files import SAMPLE_REPO_DIR
 
 

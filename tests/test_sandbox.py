@@ -1,6 +1,6 @@
 """The scrubbed environment handed to every process that runs the repository's code."""
 
-from generator.sandbox import is_secret_name, scrubbed_env
+from generator.safety.sandbox import is_secret_name, scrubbed_env
 
 
 def test_secret_names_are_dropped_and_ordinary_ones_kept():

@@ -83,7 +83,7 @@ def test_the_embedded_server_loads_for_tickets_dir(sample_repo: Path, tmp_path: 
     """The other side of the rule: `--tickets-dir` does start the stand-in (so the probe can see it)."""
     out = tmp_path / "out"
     args = ["run", "--keys", "QA-7", "--llm", "offline", "--publish", "none", "--repo", str(sample_repo)]
-    args += ["--tickets-dir", str(ROOT / "generator" / "data" / "tickets"), "--output-dir", str(out)]
+    args += ["--tickets-dir", str(ROOT / "generator" / "demo" / "data" / "tickets"), "--output-dir", str(out)]
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     loaded = _loaded_after(f"from generator.cli import main\nassert main({args!r}) == 0", env)
     assert {"uvicorn", "mcp.server"} <= set(loaded)

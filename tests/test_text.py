@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from generator.redact import MASK, Redactor
-from generator.text import extract_json_object, strip_fences, strip_reasoning
+from generator.clients.llm.text import extract_json_object, strip_fences, strip_reasoning
+from generator.safety.redact import MASK, Redactor
 
 # --------------------------------------------------------------------------- strip_reasoning
 

@@ -22,8 +22,8 @@ from robot.api import get_model
 from robot.api.parsing import KeywordCall
 
 from generator.cli import main
-from generator.redact import Redactor
 from generator.retrieval.inventory import build_inventory
+from generator.safety.redact import Redactor
 from generator.validate import check_static, dryrun, dryrun_pool
 from generator.validate.fork import ForkedDryrun
 from generator.validate.keyword_names import is_import_keyword

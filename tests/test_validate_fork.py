@@ -121,7 +121,7 @@ def _validate_with_spy(repo: Path, env: dict[str, str]) -> dict:
 
 
 def _quiet_env(tmp_path: Path) -> dict[str, str]:
-    from generator.sandbox import scrubbed_env
+    from generator.safety.sandbox import scrubbed_env
 
     return {**scrubbed_env(), "XDG_CACHE_HOME": str(tmp_path / "cache")}
 

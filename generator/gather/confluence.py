@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from generator.mcp_client import McpConnection, McpError
-from generator.mcp_tools import ToolNames
+from generator.clients.mcp.client import McpConnection, McpError
+from generator.clients.mcp.tools import ToolNames
 from generator.models import ConfluencePage
 
 NO_PAGES = "tickets are planned without Confluence pages"

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from generator.clients.mcp.client import McpConnection
+from generator.clients.mcp.tools import ToolNames
 from generator.gather.criteria import CriteriaDiff, case_criteria, diff, fingerprints, recorded_criteria
 from generator.gather.jira import TicketGone, fetch_ticket
 from generator.gather.repo import SuiteInfo
-from generator.mcp_client import McpConnection
-from generator.mcp_tools import ToolNames
 from generator.models import CriteriaDrift, CriterionChange
 
 #: What drift detection asks Jira for (the acceptance field is added when it is a custom field).

@@ -12,8 +12,8 @@ from weakref import WeakKeyDictionary
 
 import anyio
 
-from generator.mcp_client import McpAuthError, McpConnection, McpError
-from generator.mcp_tools import ToolNames
+from generator.clients.mcp.client import McpAuthError, McpConnection, McpError
+from generator.clients.mcp.tools import ToolNames
 from generator.models import Ticket
 
 #: Jira fields test generation reads (the acceptance field is added when it is a custom field).

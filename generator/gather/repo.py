@@ -25,9 +25,8 @@ from robot.api.parsing import ModelVisitor, Token
 from robot.utils import normalize
 from robot.version import get_version
 
-from generator import cache
-from generator.retrieval import corpus
-from generator.retrieval.corpus import SuiteDoc, doc_fields, doc_from_fields, suite_doc
+from generator.gather import cache, corpus
+from generator.gather.corpus import SuiteDoc, doc_fields, doc_from_fields, suite_doc
 
 #: Folders never walked: tooling, virtualenvs and caches hold third-party files, not the repo's tests.
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__"})
@@ -166,7 +165,7 @@ def index_suites(repo: Path, tests_dir: str, *, cache_dir: Path | None = None) -
     """Every `.robot` file under `tests_dir` (the whole repo when it is missing), parsed.
 
     Parsing a thousand suites costs seconds on every run and every shard, so the index is cached
-    by the files' paths and bytes (see `generator.cache`): only reading and hashing remain. Each
+    by the files' paths and bytes (see `generator.gather.cache`): only reading and hashing remain. Each
     suite's retrieval document (`SuiteDoc`) comes from the same parse and is cached with it.
     """
     real_repo = repo.resolve()

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from generator.budget import TicketBudget
+from generator.clients.llm.budget import TicketBudget
 from generator.gather.repo import owned_by
-from generator.logs import TicketLog
 from generator.models import TestSpec, TicketContext
+from generator.outputs.logs import TicketLog
 
 
 class PlanError(Exception):

@@ -11,13 +11,13 @@ import re
 
 from pydantic import ValidationError
 
-from generator.budget import TicketBudget
-from generator.llm import ChatModel
-from generator.logs import TicketLog
+from generator.clients.llm.budget import TicketBudget
+from generator.clients.llm.client import ChatModel
+from generator.clients.llm.text import extract_json_object
 from generator.models import TestSpec, TicketContext
+from generator.outputs.logs import TicketLog
 from generator.plan import PlanError, overwrite_error
 from generator.plan.prompts import planner_messages, planner_retry_message
-from generator.text import extract_json_object
 from generator.validate import UnsafePathError, safe_target_path
 
 

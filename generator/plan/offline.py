@@ -2,7 +2,7 @@
 
 Acceptance criteria (Gherkin scenarios, numbered procedures, bullet lists) become test cases
 and steps; the target path follows the ticket's component or the most similar suite, and the
-file name follows generator/conventions.py. The offline writer (generator/write/offline.py)
+file name follows generator/plan/conventions.py. The offline writer (generator/write/offline.py)
 turns the spec into the suite.
 """
 
@@ -12,9 +12,7 @@ import posixpath
 import re
 from pathlib import Path
 
-from generator.budget import TicketBudget
-from generator.conventions import file_name, test_name
-from generator.logs import TicketLog
+from generator.clients.llm.budget import TicketBudget
 from generator.models import (
     Conventions,
     ExampleTest,
@@ -27,7 +25,9 @@ from generator.models import (
     Ticket,
     TicketContext,
 )
+from generator.outputs.logs import TicketLog
 from generator.plan import PlanError
+from generator.plan.conventions import file_name, test_name
 from generator.plan.placement import choose_folder
 
 _SCENARIO = re.compile(r"^\s*scenario(?: outline)?:\s*(?P<name>.*)$", re.IGNORECASE)

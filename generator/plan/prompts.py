@@ -1,12 +1,12 @@
 """The planner's prompts: the ticket, its pages and the repo's layout in, one JSON spec out.
 
-Ticket and page text is fenced as data (generator/prompt_blocks.py).
+Ticket and page text is fenced as data (generator/plan/prompt_blocks.py).
 """
 
 from __future__ import annotations
 
 from generator.models import ConfluencePage, Conventions, ExampleTest, Ticket
-from generator.prompt_blocks import conventions_block, fenced, house_style
+from generator.plan.prompt_blocks import conventions_block, fenced, house_style
 
 PLANNER_SYSTEM = """\
 You are the PLANNER of a QA team's test automation. You turn one Jira ticket into a JSON test

@@ -28,7 +28,7 @@ import anyio
 from gitlab.exceptions import GitlabError
 from gitlab.v4.objects import ProjectMergeRequest
 
-from generator.config import MergeRequestSettings
+from generator.config.repo_file import MergeRequestSettings
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 from generator.publish import AUTHOR_EMAIL, AUTHOR_NAME, PublishError, PublishOutcome
 from generator.publish.dashboard import CLOSED_PREFIX, DashboardIssue
@@ -44,7 +44,7 @@ from generator.publish.markdown import (
     read_marker,
     title_digest,
 )
-from generator.redact import Redactor
+from generator.safety.redact import Redactor
 
 FOREIGN_NOTE_MARKER = "<!-- jira2robot:foreign-commits -->"
 _UNCOUNTED = 10_000

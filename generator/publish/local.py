@@ -15,7 +15,7 @@ import anyio
 
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
 from generator.publish import PublishOutcome
-from generator.sandbox import scrubbed_env
+from generator.safety.sandbox import scrubbed_env
 from generator.validate import safe_target_path
 
 # Edited, staged and untracked files all count; a repo's fsmonitor hook is not run.

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from robot.utils import normalize
 
+from generator.gather.corpus import CaseDoc, SuiteDoc, bm25
 from generator.gather.repo import SuiteInfo
 from generator.models import ExampleTest, Ticket
-from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25
 from generator.retrieval.words import content_words, split_bdd_prefix
 
 if TYPE_CHECKING:

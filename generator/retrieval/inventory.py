@@ -24,7 +24,7 @@ suite's `*** Variables ***` (`suite_variables`).
 
 Files are parsed here with the tool's RF (the parser runs no repo code). Libraries and variable
 files are imported in the repo's own interpreter, in a subprocess with a deadline per item
-(`generator.repo_env.run_scan`): a library whose import hangs is named in `errors` and the
+(`generator.safety.repo_env.run_scan`): a library whose import hangs is named in `errors` and the
 scan goes on without it.
 
 Building is cached by content hash because the inventory is needed by every command and a
@@ -46,13 +46,13 @@ from typing import Any
 from pydantic import ValidationError
 from robot.version import get_version
 
-from generator import cache
+from generator.config.settings import Settings
+from generator.gather import cache
 from generator.gather.repo import skip_dir
 from generator.models import KeywordInventory
-from generator.repo_env import WORKER as SCAN_WORKER
-from generator.repo_env import probe
 from generator.retrieval.inventory_build import Builder, Scanner, SourceFile
-from generator.settings import Settings
+from generator.safety.repo_env import WORKER as SCAN_WORKER
+from generator.safety.repo_env import probe
 
 log = logging.getLogger(__name__)
 

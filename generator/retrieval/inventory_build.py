@@ -31,9 +31,9 @@ from robot.running.arguments.argumentspec import ArgInfo, ArgumentSpec
 from robot.utils import find_file, normalize
 from robot.variables import VariableMatches
 
-from generator import cache
+from generator.gather import cache
 from generator.models import Keyword, KeywordInventory
-from generator.repo_env import run_scan
+from generator.safety.repo_env import run_scan
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from robot.utils import normalize
 
+from generator.gather.corpus import CaseDoc, SuiteDoc, bm25
 from generator.models import Keyword, KeywordInventory, StepMapping
-from generator.retrieval.corpus import CaseDoc, SuiteDoc, bm25
 from generator.retrieval.matcher import KeywordMatcher
 from generator.retrieval.render import VARIABLE_ARGUMENT
 from generator.retrieval.synonyms import expand, synonyms_of

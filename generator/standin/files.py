@@ -14,9 +14,9 @@ from typing import Annotated, Any, TypeVar
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from generator.config import KEY_PATTERN
+from generator.config.repo_file import KEY_PATTERN
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "demo" / "data"
 DEMO_TICKETS_DIR = DATA_DIR / "tickets"
 DEMO_PAGES_DIR = DATA_DIR / "confluence"
 SAMPLE_REPO_DIR = DATA_DIR / "sample_repo"

@@ -1,6 +1,6 @@
 """The real `robot --dryrun` of a candidate inside the checked-out repo, leaving it as it was:
 the candidate is a hidden sibling of its target, every output goes outside the repo, no
-byte-code is written, and the environment is scrubbed (`generator.sandbox`). A warm worker
+byte-code is written, and the environment is scrubbed (`generator.safety.sandbox`). A warm worker
 (`validate.pool`) or a fork (`validate.fork`) runs it when one is given, else a fresh process."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TextIO
 import anyio
 
 from generator.models import Diagnostic, KeywordInventory, ValidationResult
-from generator.sandbox import repo_code_env
+from generator.safety.sandbox import repo_code_env
 from generator.validate.dryrun_listener import DryrunLineRecorder
 from generator.validate.outcome import GATE_REFUSALS, read_outcome
 from generator.validate.paths import confinement_problem

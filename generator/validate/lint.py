@@ -38,7 +38,7 @@ from robocop.runtime.resolver import ConfigResolver
 from robocop.source_file import SourceFile, StatementLinesCollector
 from robot.api import get_model
 
-from generator import cache
+from generator.gather import cache
 from generator.models import Diagnostic
 
 CONFIG_FILES = ("robocop.toml", "robot.toml", "pyproject.toml")

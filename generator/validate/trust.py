@@ -56,7 +56,7 @@ from robot.variables import VariableMatches, contains_variable, search_variable
 from robot.variables.finders import NOT_FOUND, ExtendedFinder, NumberFinder
 from robot.version import get_version
 
-from generator import cache as content_cache
+from generator.gather import cache as content_cache
 from generator.models import Diagnostic
 from generator.validate import grammar
 from generator.validate.keyword_names import (

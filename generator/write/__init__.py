@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from generator.budget import TicketBudget
-from generator.logs import TicketLog
+from generator.clients.llm.budget import TicketBudget
 from generator.models import Diagnostic, GeneratedTest, TestSpec, TicketContext
+from generator.outputs.logs import TicketLog
 from generator.retrieval.matcher import KeywordMatcher
 
 

@@ -2,7 +2,7 @@
 
 A repair sends the model its current file, the dryrun and robocop diagnostics, the keywords
 and the imports: not the whole first context again, so a repair costs a fraction of the first
-request. Gaps are sealed and counted in generator/gaps.py.
+request. Gaps are sealed and counted in generator/write/gaps.py.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ import posixpath
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator.budget import TicketBudget
-from generator.gaps import measured, seal_incomplete
-from generator.imports import example_imports, import_lines_for
-from generator.llm import ChatModel, Tool
-from generator.logs import TicketLog
+from generator.clients.llm.budget import TicketBudget
+from generator.clients.llm.client import ChatModel, Tool
+from generator.clients.llm.text import strip_fences
 from generator.models import Diagnostic, GeneratedTest, TestSpec, TicketContext
-from generator.repo_tools import must_read
+from generator.outputs.logs import TicketLog
 from generator.retrieval.matcher import KeywordMatcher
-from generator.text import strip_fences
+from generator.write.gaps import measured, seal_incomplete
+from generator.write.imports import example_imports, import_lines_for
 from generator.write.prompts import repair_messages, writer_messages
+from generator.write.repo_tools import must_read
 
 #: Characters of the planner's `must_read_files` put in the writer's first request, all files
 #: together: the rest stays one `read_file` call away.

@@ -4,8 +4,8 @@ Every step goes through the same `KeywordMatcher` the LLM writer gets as its loo
 step nothing matches stays in place as the convention's marker comment
 (`# MISSING KEYWORD: <step>`), and its test is tagged and ends in `Skip` (or `Fail`), so it
 never passes while it verifies less than the ticket asks. Imports are what the mapped keywords
-need (see generator/imports.py); setup and teardown follow the most similar suite; names and
-documentation follow generator/conventions.py.
+need (see generator/write/imports.py); setup and teardown follow the most similar suite; names and
+documentation follow generator/plan/conventions.py.
 """
 
 from __future__ import annotations
@@ -16,19 +16,19 @@ from pathlib import Path
 from robot.api import get_model
 from robot.api.parsing import SuiteSetup, SuiteTeardown, TestSetup, TestTeardown
 
-from generator.budget import TicketBudget
-from generator.conventions import missing_marker_line, one_line_setting, wrapped_setting
-from generator.gaps import measured, seal_incomplete
-from generator.imports import import_lines, import_targets, leaned_on
-from generator.logs import TicketLog
+from generator.clients.llm.budget import TicketBudget
 from generator.models import Conventions, Diagnostic, GeneratedTest, StepMapping, TestSpec, TicketContext
+from generator.outputs.logs import TicketLog
+from generator.plan.conventions import missing_marker_line, one_line_setting, wrapped_setting
 from generator.plan.offline import is_scenario
-from generator.provenance import Evidence, is_guessed
 from generator.retrieval.conditions import open_conditions
 from generator.retrieval.matcher import KeywordMatcher
 from generator.retrieval.render import format_call
 from generator.retrieval.words import split_bdd_prefix
 from generator.validate.trust import escape_cell
+from generator.write.evidence import Evidence, is_guessed
+from generator.write.gaps import measured, seal_incomplete
+from generator.write.imports import import_lines, import_targets, leaned_on
 
 SEP = "    "
 
@@ -127,7 +127,7 @@ class OfflineWriterSession:
 
     def _checked(self, mappings: list[StepMapping]) -> list[StepMapping]:
         """Each mapping, or a gap saying why it is not written: a call passing an argument
-        neither the ticket nor an example holds (generator/provenance.py: it would pass the
+        neither the ticket nor an example holds (generator/write/evidence.py: it would pass the
         dryrun and fail the run), or a keyword chosen by resemblance that leaves a condition of
         the step unchecked (generator/retrieval/conditions.py). The reviewer adds the step; the
         test never passes without it."""

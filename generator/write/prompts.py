@@ -1,7 +1,7 @@
 """The writer's prompts: the spec, the keywords, the imports and similar suites in, one
 `.robot` file out; and the repair request that follows a rejected file.
 
-Repository text is fenced as data (generator/prompt_blocks.py).
+Repository text is fenced as data (generator/plan/prompt_blocks.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 
 from generator.models import Conventions, Diagnostic, ExampleTest, Keyword, TestSpec, Ticket
-from generator.prompt_blocks import conventions_block, fenced, house_style
+from generator.plan.prompt_blocks import conventions_block, fenced, house_style
 from generator.retrieval.listing import render_keywords
 
 WRITER_SYSTEM = """\

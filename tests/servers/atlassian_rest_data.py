@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-DATA = Path(__file__).resolve().parents[2] / "generator" / "data"
+DATA = Path(__file__).resolve().parents[2] / "generator" / "demo" / "data"
 PAT = "jira-pat-for-tests"
 CLOUD_USER, CLOUD_TOKEN = "qa@shop.example.com", "cloud-api-token-for-tests"
 ACCEPTANCE_FIELD = "customfield_10100"

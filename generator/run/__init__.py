@@ -6,7 +6,7 @@ ticket's `failed` entry, the report journals every ticket as it ends, and the ot
 
 Faults are bounded: each ticket has a deadline, an endpoint that stops answering trips its
 breaker so tickets not started yet are skipped, and SIGTERM/SIGINT cancel the run cleanly
-(unfinished tickets reported `interrupted`, see `generator.interrupt`).
+(unfinished tickets reported `interrupted`, see `generator.run.interrupt`).
 """
 
 from __future__ import annotations
@@ -19,37 +19,37 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from generator.breaker import Breakers, GuardedMcp
-from generator.budget import RunBudget
-from generator.config import ConfigError, describe_key, valid_key
-from generator.context import RunContext, build_repo_context
+from generator.clients.breaker import Breakers, GuardedMcp
+from generator.clients.llm.budget import RunBudget
+from generator.clients.llm.client import Backoff, OpenAIChat
+from generator.clients.mcp.client import McpConnection, McpError
+from generator.config.repo_file import ConfigError, describe_key, valid_key
+from generator.config.settings import Settings
 from generator.gather.jira import search_keys
 from generator.gather.repo import (
     coverage_index,
 )
-from generator.interrupt import Stop, in_daemon_thread, stop_on_signals
-from generator.llm import Backoff, OpenAIChat
-from generator.logs import Console
-from generator.mcp_client import McpConnection, McpError
 from generator.models import (
     TicketResult,
 )
+from generator.outputs.logs import Console
+from generator.outputs.report import ReportWriter
 from generator.plan.llm import LLMPlanner
 from generator.plan.offline import OfflinePlanner
 from generator.publish import Publisher, PublishError
 from generator.publish.dashboard import DashboardIssue, Requests
 from generator.publish.local import LocalPublisher
-from generator.redact import Redactor
-from generator.repo_tools import gitlab_tools, redacted, repo_tools
-from generator.report import ReportWriter
 from generator.retrieval.rank import Retriever
-from generator.settings import Settings
-from generator.slots import NewMrSlots
-from generator.steps import decided, settle
-from generator.ticket import covered_by, process_ticket, triage_ticket
+from generator.run.context import RunContext, build_repo_context
+from generator.run.interrupt import Stop, in_daemon_thread, stop_on_signals
+from generator.run.slots import NewMrSlots
+from generator.run.steps import decided, settle
+from generator.run.ticket import covered_by, process_ticket, triage_ticket
+from generator.safety.redact import Redactor
 from generator.validate import dryrun_pool, remove_stale_candidates
 from generator.write.llm import LLMWriter
 from generator.write.offline import OfflineWriter
+from generator.write.repo_tools import gitlab_tools, redacted, repo_tools
 
 if TYPE_CHECKING:  # loaded only when used (see `run`, `RunContext.linter`, `_run`): start-up stays light
     from generator.standin.server import ServedAtlassian
@@ -102,7 +102,7 @@ async def _process_all(rc: RunContext, selected: list[str], concurrency: int) ->
     """Triage every ticket, hand out new-MR slots in selection order, then generate.
 
     No ticket past the MR limits reaches the planner; a slot whose ticket opens no MR goes to
-    the next waiting ticket (see `generator.slots`).
+    the next waiting ticket (see `generator.run.slots`).
     """
     ticket_limiter = anyio.CapacityLimiter(concurrency)
     needs_slot: dict[str, bool] = {}
@@ -196,7 +196,7 @@ async def _jira_connection(
 async def run(settings: Settings, console: Console) -> list[TicketResult]:
     """Process every selected ticket; returns the results (also in report.json/junit.xml).
 
-    Raises `generator.interrupt.Interrupted` after a SIGTERM/SIGINT, once the report is written.
+    Raises `generator.run.interrupt.Interrupted` after a SIGTERM/SIGINT, once the report is written.
     """
     cfg = settings.repo_config
     limits = cfg.limits

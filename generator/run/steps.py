@@ -13,11 +13,10 @@ from pathlib import Path
 from robot.api import get_model
 from robot.api.parsing import KeywordCall, ModelVisitor
 
-from generator.budget import TicketBudget, cap_context
-from generator.context import RunContext
+from generator.clients.llm.budget import TicketBudget, cap_context
+from generator.clients.mcp.client import McpError
+from generator.config.settings import Settings
 from generator.gather.criteria import best_match
-from generator.logs import Console, TicketLog
-from generator.mcp_client import McpError
 from generator.models import (
     CriteriaDrift,
     Diagnostic,
@@ -30,15 +29,16 @@ from generator.models import (
     TicketStatus,
     ValidationResult,
 )
-from generator.outputs import write_output
+from generator.outputs.files import write_output
+from generator.outputs.logs import Console, TicketLog
+from generator.outputs.report import ReportWriter
 from generator.plan import PlanError
 from generator.plan.placement import VOTERS
-from generator.provenance import Evidence, guessed_steps
-from generator.report import ReportWriter
 from generator.retrieval.examples import find_examples, find_similar_suites
 from generator.retrieval.matcher import KeywordMatcher
-from generator.settings import Settings
+from generator.run.context import RunContext
 from generator.validate import check_static, validate
+from generator.write.evidence import Evidence, guessed_steps
 
 
 def keywords_used(text: str, matcher: KeywordMatcher) -> list[str]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import httpx2
 
-from generator.mcp_auth import REFUSED
+from generator.clients.mcp.auth import REFUSED
 
 if TYPE_CHECKING:
     from mcp import Client

@@ -26,8 +26,8 @@ from robot.api.parsing import (
     Token,
 )
 
-from generator.conventions import MARKER_CONTINUATION
 from generator.models import Conventions, GeneratedTest
+from generator.plan.conventions import MARKER_CONTINUATION
 from generator.validate.trust import escape_cell
 
 PLACEHOLDER_MARK = "PLACEHOLDER (jira2robot)"

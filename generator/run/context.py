@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from generator.breaker import Breakers
-from generator.budget import RunBudget
-from generator.conventions import build_conventions
+from generator.clients.breaker import Breakers
+from generator.clients.llm.budget import RunBudget
+from generator.clients.mcp.client import McpConnection
+from generator.config.settings import Settings
 from generator.gather.confluence import fetch_pages
 from generator.gather.repo import (
     SuiteInfo,
@@ -21,22 +22,21 @@ from generator.gather.repo import (
     index_suites,
     read_convention,
 )
-from generator.imports import common_resource
-from generator.logs import Console
-from generator.mcp_client import McpConnection
 from generator.models import (
     ConfluencePage,
     RepoContext,
 )
+from generator.outputs.logs import Console
+from generator.outputs.report import ReportWriter
 from generator.plan import Planner
+from generator.plan.conventions import build_conventions
 from generator.publish import Publisher
-from generator.redact import Redactor
-from generator.report import ReportWriter
 from generator.retrieval.inventory import repo_inventory
 from generator.retrieval.matcher import KeywordMatcher
-from generator.settings import Settings
+from generator.safety.redact import Redactor
 from generator.validate.pool import DryrunPool
 from generator.write import Writer
+from generator.write.imports import common_resource
 
 if TYPE_CHECKING:  # loaded only when used (see `run`, `RunContext.linter`, `_run`): start-up stays light
     from generator.gather.drift import DriftCheck

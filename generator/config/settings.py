@@ -3,7 +3,7 @@
 `build_settings` layers the three sources and checks them all at once: every problem is
 collected and raised together as one `ConfigError` (exit code 2), so a user fixes a broken CI
 variable set in one round trip instead of one per pipeline run. The repository's own file and
-its models are in `generator.config`.
+its models are in `generator.config.repo_file`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
-from generator.config import (
+from generator.clients.mcp.auth import AUTH_SCHEMES, auth_headers
+from generator.config.repo_file import (
     ConfigError,
     RepoConfig,
     describe_key,
@@ -26,9 +27,8 @@ from generator.config import (
     split_keys,
     valid_key,
 )
-from generator.mcp_auth import AUTH_SCHEMES, auth_headers
-from generator.redact import Redactor, url_credentials
-from generator.repo_env import RepoPythonError, check_supported, resolve_python
+from generator.safety.redact import Redactor, url_credentials
+from generator.safety.repo_env import RepoPythonError, check_supported, resolve_python
 
 if TYPE_CHECKING:
     from generator.gather.repo import SuiteInfo
@@ -122,7 +122,7 @@ class Settings(BaseModel):
         return list(dict.fromkeys(self.secret_items().values()))
 
     def redactor(self) -> Redactor:
-        """The run's one redaction function (see generator/redact.py)."""
+        """The run's one redaction function (see generator/safety/redact.py)."""
         return Redactor(self.secret_items())
 
     def jira_mcp_http_headers(self) -> dict[str, str]:

@@ -23,9 +23,9 @@ from typing import Any
 
 import anyio
 
-from generator.logs import Console, redact_logging
+from generator.config.settings import Settings, build_settings
 from generator.models import TicketResult
-from generator.settings import Settings, build_settings
+from generator.outputs.logs import Console, redact_logging
 
 DATA = Path(__file__).parent / "data"
 DEMO_JQL = "labels = jira2robot ORDER BY key"

@@ -9,22 +9,22 @@ import traceback
 
 import anyio
 
-from generator.breaker import EndpointDown, is_transport_failure
-from generator.budget import BudgetExceeded, RunBudgetSpent, TicketBudget
-from generator.context import RunContext
+from generator.clients.breaker import EndpointDown, is_transport_failure
+from generator.clients.llm.budget import BudgetExceeded, RunBudgetSpent, TicketBudget
+from generator.clients.llm.client import LLMError
+from generator.clients.mcp.client import McpError
 from generator.gather.criteria import fingerprints
 from generator.gather.jira import TicketError, fetch_ticket
 from generator.gather.repo import tag_key
-from generator.llm import LLMError
-from generator.logs import TicketLog
-from generator.mcp_client import McpError
 from generator.models import (
     TicketResult,
 )
+from generator.outputs.logs import TicketLog
 from generator.plan import PlanError, overwrite_error
 from generator.publish import PublishError
 from generator.retrieval.examples import find_examples
-from generator.steps import (
+from generator.run.context import RunContext
+from generator.run.steps import (
     covers,
     gather_context,
     publish_test,
@@ -106,7 +106,7 @@ async def triage_ticket(rc: RunContext, key: str, needs_slot: dict[str, bool]) -
     try:
         drift_on = rc.settings.drift_on or key in rc.regenerate | rc.remove
         if drift_on and not rc.settings.recreate and covered_by(rc.coverage, key):
-            from generator.update import triage_drift  # drift code loads only when a run checks drift
+            from generator.run.update import triage_drift  # drift code loads only when a run checks drift
 
             await triage_drift(rc, key, needs_slot)
             return
@@ -130,7 +130,7 @@ async def _generate(rc: RunContext, key: str, log: TicketLog, budget: TicketBudg
         return
 
     if key in rc.drifts:
-        from generator.update import update_drifted  # loaded with the first drifted ticket
+        from generator.run.update import update_drifted  # loaded with the first drifted ticket
 
         await update_drifted(rc, rc.drifts[key], log, budget, result)
         return

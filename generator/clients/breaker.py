@@ -22,7 +22,7 @@ from typing import Any
 import anyio
 import httpx2
 
-from generator.mcp_client import McpConnection, McpError
+from generator.clients.mcp.client import McpConnection, McpError
 
 log = logging.getLogger("jira2robot.breaker")
 

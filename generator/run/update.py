@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import anyio
 
-from generator.budget import TicketBudget
-from generator.context import RunContext
+from generator.clients.llm.budget import TicketBudget
 from generator.gather.criteria import case_criteria
 from generator.gather.drift import DriftCheck, check_drift, keep_cases
-from generator.gather.history import edited_by_people
 from generator.gather.jira import fetch_ticket
 from generator.gather.repo import SuiteInfo, tag_key
-from generator.logs import TicketLog
 from generator.models import (
     GeneratedTest,
     SpecMeta,
@@ -32,9 +29,20 @@ from generator.models import (
     Ticket,
     TicketResult,
 )
+from generator.outputs.logs import TicketLog
 from generator.plan import PlanError
 from generator.publish.dashboard import CLOSED_PREFIX
-from generator.steps import covers, gather_context, publish_test, save_spec, settle, validate_file, write_and_validate
+from generator.publish.history import edited_by_people
+from generator.run.context import RunContext
+from generator.run.steps import (
+    covers,
+    gather_context,
+    publish_test,
+    save_spec,
+    settle,
+    validate_file,
+    write_and_validate,
+)
 from generator.write.provenance import merge, stamp
 
 #: A settings section alone: the candidate of an update that only removes test cases.

@@ -28,11 +28,11 @@ from robot.api.parsing import KeywordCall, ModelVisitor
 from robot.utils import normalize, unescape
 from robot.variables import VariableMatches, search_variable
 
-from generator.gaps import INCOMPLETE_MARK
 from generator.models import ExampleTest, Ticket
 from generator.retrieval.arguments import analyse
 from generator.retrieval.names import KeywordIndex
 from generator.retrieval.words import split_bdd_prefix
+from generator.write.gaps import INCOMPLETE_MARK
 
 # Variables `escape_cell` writes for ticket text ("" and runs of spaces): the value is the text.
 _ESCAPES = (("${EMPTY}", ""), ("${SPACE}", " "))

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import TextIO
 
-from generator.redact import Redactor
+from generator.safety.redact import Redactor
 
 _SECTION_NAME = re.compile(r"[^a-z0-9_.-]+")
 _LOCK = threading.Lock()

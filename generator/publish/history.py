@@ -18,7 +18,7 @@ from robot.api.parsing import TestCase
 from robot.parsing.model.blocks import TestCaseSection
 
 from generator.publish import AUTHOR_EMAIL
-from generator.sandbox import scrubbed_env
+from generator.safety.sandbox import scrubbed_env
 
 
 def _git(repo: Path, *args: str) -> str | None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from generator.models import LLMUsage, TicketResult
-from generator.redact import Redactor
+from generator.safety.redact import Redactor
 
 JOURNAL = "report.jsonl"
 #: Seconds between two renders of report.json/junit.xml while tickets keep finishing.

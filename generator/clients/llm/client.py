@@ -11,9 +11,9 @@ a CI job processing many tickets against a shared, often self-hosted, model need
   `Backoff` rather than each ticket hammering the server independently;
 - a request field the server refuses (``temperature`` on reasoning models, ``max_tokens``,
   ``response_format``, ``tools``…) is dropped or adapted by what the server says, retried once
-  and remembered for the run (`generator.llm_request`, `generator.llm_errors`);
+  and remembered for the run (`generator.clients.llm.request`, `generator.clients.llm.errors`);
 - what the server needs back is sent back: streamed reasoning and tool calls' extra fields
-  (`generator.llm_stream`);
+  (`generator.clients.llm.stream`);
 - deadlines a CI job can live with: connecting, silence between streamed chunks, and the whole
   call are each bounded, so a hung server costs a retry instead of the job's time limit;
 - truncated or withheld answers (a stream that ends without ``finish_reason``, a connection lost
@@ -38,11 +38,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio
 from pydantic import BaseModel, Field
 
-from generator.breaker import Breaker
-from generator.llm_errors import ServerError, parse_error
-from generator.llm_request import RequestFields
-from generator.llm_retry import RETRYABLE_STATUS, UNAVAILABLE_STATUS, Backoff, Retry, retry_after_seconds
-from generator.llm_stream import (
+from generator.clients.breaker import Breaker
+from generator.clients.llm.errors import ServerError, parse_error
+from generator.clients.llm.request import RequestFields
+from generator.clients.llm.retry import RETRYABLE_STATUS, UNAVAILABLE_STATUS, Backoff, Retry, retry_after_seconds
+from generator.clients.llm.stream import (
     COMPLETE,
     BrokenStream,
     Completion,
@@ -53,7 +53,7 @@ from generator.llm_stream import (
     sse_data,
 )
 from generator.models import LLMUsage
-from generator.redact import Redactor
+from generator.safety.redact import Redactor
 
 if TYPE_CHECKING:  # the SDK costs half a second to import: only `--llm openai` pays it (see __init__)
     import openai
@@ -125,7 +125,7 @@ def _estimate_tokens(chars: int) -> int:
 
 
 def server_error(err: openai.APIStatusError) -> ServerError:
-    """The refusal as the server put it, whatever the body's shape (`generator.llm_errors`)."""
+    """The refusal as the server put it, whatever the body's shape (`generator.clients.llm.errors`)."""
     try:
         text = err.response.text
     except Exception:  # a streamed response that was never read: the SDK's body is all there is
@@ -221,7 +221,7 @@ class OpenAIChat:
         ``json_schema`` is sent as ``response_format`` only on rounds where no tools are
         offered: several servers (vLLM guided decoding among them) constrain the whole output
         to the schema, which would make tool calls impossible. Callers still parse the answer
-        with `generator.text.extract_json_object` and validate it.
+        with `generator.clients.llm.text.extract_json_object` and validate it.
 
         ``on_text`` receives content deltas as they stream; after a retried failure the next
         attempt streams again from the start.
@@ -433,7 +433,7 @@ class OpenAIChat:
             raise Retry(f"stalled: no {waiting_for} for {self._stall_timeout:g}s", unavailable=True) from None
 
     async def _stream(self, body: dict[str, Any], on_text: Callable[[str], None] | None) -> Completion:
-        """Send ``body`` and assemble the SSE stream (`generator.llm_stream`).
+        """Send ``body`` and assemble the SSE stream (`generator.clients.llm.stream`).
 
         The body goes as the SDK's ``extra_body``: fields are sent exactly as built (and as
         adapted), including the ones the SDK has no parameter for. The event stream is read

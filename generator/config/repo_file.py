@@ -1,6 +1,6 @@
 """The repository's own configuration, `.jira2robot.yml`: its models (unknown keys and wrong
 types are errors naming the key), the tests-folder rule, and the one rule for Jira keys.
-`generator.settings` layers it under the environment and the command line."""
+`generator.config.settings` layers it under the environment and the command line."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from generator.mcp_tools import ToolNames
+from generator.clients.mcp.tools import ToolNames
 
 REPO_CONFIG_FILE = ".jira2robot.yml"
 

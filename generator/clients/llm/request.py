@@ -3,7 +3,7 @@ and what that model's server refused so far (dropped or renamed for the rest of 
 
 Reasoning models refuse a temperature other than their default and ``max_tokens``; vLLM and Ollama
 refuse tools unless configured for them; DeepSeek refuses ``response_format`` json_schema. Each
-refusal is learnt once from the server's own answer (`generator.llm_errors`), not guessed from the
+refusal is learnt once from the server's own answer (`generator.clients.llm.errors`), not guessed from the
 model's name, so a new model or server needs no code change.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from generator.llm_errors import ServerError, rejected_parameter
+from generator.clients.llm.errors import ServerError, rejected_parameter
 
 log = logging.getLogger("jira2robot.llm")
 

@@ -9,7 +9,7 @@ as data (`fenced`): it is untrusted and must not be read as instructions.
 
 from __future__ import annotations
 
-from generator.budget import cap_text
+from generator.clients.llm.budget import cap_text
 from generator.models import Conventions
 
 #: Cap on the convention document in a prompt (characters): past it the text is cut with a

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.sandbox import repo_code_env, scrubbed_env
+from generator.safety.sandbox import repo_code_env, scrubbed_env
 
 #: Oldest and first unsupported Robot Framework in the repo's interpreter. 6.1 is the first
 #: release with the `robot.api.interfaces` listener base our dryrun listener uses.

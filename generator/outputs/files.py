@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.config import describe_key, valid_key
-from generator.redact import Redactor
+from generator.config.repo_file import describe_key, valid_key
+from generator.safety.redact import Redactor
 from generator.validate import UnsafePathError
 
 

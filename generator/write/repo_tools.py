@@ -21,12 +21,12 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
+from generator.clients.llm.client import Tool
+from generator.clients.mcp.client import McpConnection
 from generator.gather.repo import skip_dir, skipped
-from generator.llm import Tool
-from generator.mcp_client import McpConnection
-from generator.redact import Redactor
 from generator.retrieval.matcher import KeywordMatcher
 from generator.retrieval.render import format_call
+from generator.safety.redact import Redactor
 
 MAX_FILE_CHARS = 20_000
 MAX_HITS = 40
