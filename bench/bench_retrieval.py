@@ -38,8 +38,8 @@ from retrieval_repos import make_api_repo, make_ui_repo, paraphrase
 from robot.api import get_model
 from robot.api.parsing import KeywordCall, TestCase
 
-from generator.gather.repo import find_examples
 from generator.models import SpecMeta, SpecRF, SpecTestCase, TestSpec, Ticket, TicketContext
+from generator.retrieval.examples import find_examples
 from generator.retrieval.rank import Retriever
 from generator.run.context import build_repo_context
 from generator.write.llm import LLMWriter, LLMWriterSession

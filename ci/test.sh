@@ -64,4 +64,5 @@ tool_venv .venv-litellm "litellm[proxy]==1.106.12"    # tests/servers/litellm_pr
 
 ruff check .
 ruff format --check .
+lint-imports --no-cache      # the layout's layers and no import circles (docs/development.md, "Layout")
 python -m pytest "$@"

@@ -3,7 +3,9 @@
 Two planners share the `Planner` interface: `llm.py` (a model writes the spec) and
 `offline.py` (the acceptance criteria parsed deterministically). `overwrite_error` is the rule
 every spec obeys whoever planned it: the LLM planner feeds it back to the model, the run
-checks it again before writing.
+checks it again before writing. Beside them: where a new file goes (`placement.py`), the house
+style of names, slugs and gap markers (`conventions.py`, also the writers'), and what the
+planner's and the writer's prompts share (`prompt_blocks.py`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One ticket, isolated: decide whether it needs generating (covered by a test or an MR), then
 gather → plan → write → validate → publish under the ticket's deadline and budget. Whatever goes
-wrong becomes the ticket's own `failed` entry; `run.py` selects tickets and runs them."""
+wrong becomes the ticket's own `failed` entry; `generator.run` selects tickets and runs them."""
 
 from __future__ import annotations
 
