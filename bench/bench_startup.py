@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import anyio
 from make_repo import NOUNS, keyword_names, make_repo
 
+from generator.clients.mcp.client import McpConnection
 from generator.models import TicketResult
 from generator.outputs.report import ReportWriter
 from generator.standin.files import DEMO_PAGES_DIR, DEMO_TICKETS_DIR
@@ -137,6 +138,23 @@ def dryrun_attempts(repo: Path, rel: str, attempts: int) -> tuple[float, float, 
     return anyio.run(measure)
 
 
+def standin_stop_seconds(repetitions: int) -> float:
+    """How long the embedded stand-in takes to stop after a client called it (median)."""
+    seconds = []
+    for _ in range(repetitions):
+        served = ServedAtlassian(DEMO_TICKETS_DIR, DEMO_PAGES_DIR).start()
+        anyio.run(_one_call, served.url)
+        started = time.perf_counter()
+        served.stop()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+async def _one_call(url: str) -> None:
+    async with McpConnection(url) as jira:
+        await jira.call("jira_get_issue", {"issue_key": "QA-101"})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suites", type=int, default=1000)
@@ -184,6 +202,7 @@ def main() -> None:
         plain = [timed(robot, repo, env) for _ in range(ns.repetitions)]
         merged = merge_seconds(Path(tmp) / "reports", 8, 5000, env)
         fresh_attempt, warm_attempt, warm_overhead = dryrun_attempts(repo, rel, 5)
+    standin_stop = standin_stop_seconds(ns.repetitions)
 
     med = statistics.median
     print(f"\nmedian of {ns.repetitions} (load average {os.getloadavg()[0]:.2f} at the end)\n")
@@ -204,6 +223,7 @@ def main() -> None:
     rows.append(("dryrun attempt, fresh robot process (mean of 5)", fresh_attempt, ""))
     rows.append(("dryrun attempt, warm worker (mean of 5)", warm_attempt, ""))
     rows.append(("  of which beyond Robot Framework's own work", warm_overhead, "< 0.15 s"))
+    rows.append(("stand-in: stop after a client's call (median)", standin_stop, "< 1 s"))
     for name, seconds, target in rows:
         print(f"{name:<58} {seconds:8.3f}  {target}")
     print(f"{'validate warm / robot --dryrun':<58} {med(validate) / med(plain):7.2f}x  <= 1.2x")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -340,17 +340,19 @@ def test_bad_page_file_and_missing_folder(tmp_path: Path) -> None:
         load_tickets(tmp_path / "nowhere")
 
 
-def test_served_from_a_folder_and_stopped_quickly(tmp_path: Path) -> None:
+def test_served_from_a_folder_and_stopped_for_good(tmp_path: Path) -> None:
+    """`stop` ends the server's thread and frees its port once clients have called it (how long
+    it takes is printed by bench/bench_startup.py, not asserted here)."""
     (tmp_path / "X-1.json").write_text('{"key": "X-1", "summary": "From JSON"}', encoding="utf-8")
+    before = set(threading.enumerate())
     server = ServedAtlassian(tmp_path).start()
+    serving = set(threading.enumerate()) - before
     try:
         assert ok(server.url, "jira_get_issue", {"issue_key": "X-1"})["summary"] == "From JSON"
         assert ok(server.url, "confluence_search", {"query": "anything"}) == []
     finally:
-        started = time.monotonic()
         server.stop()
-        elapsed = time.monotonic() - started
-    assert elapsed < 30  # generous: the point is not waiting for clients' open streams
+    assert serving and not any(thread.is_alive() for thread in serving)
     address = urlparse(server.url)
     with pytest.raises(OSError), socket.create_connection((address.hostname, address.port), timeout=1):
         pass
