@@ -7,6 +7,11 @@ ticket's `failed` entry, the report journals every ticket as it ends, and the ot
 Faults are bounded: each ticket has a deadline, an endpoint that stops answering trips its
 breaker so tickets not started yet are skipped, and SIGTERM/SIGINT cancel the run cleanly
 (unfinished tickets reported `interrupted`, see `generator.run.interrupt`).
+
+Beside this module: `context.py` opens once what the run shares, `slots.py` hands out new-MR slots
+before any generation, `ticket.py` takes one ticket from the covered check to publish, `update.py`
+a drifted one to an update MR, both through `steps.py`. This folder is the top layer below the
+CLI: it may import every stage and concern, and none of them imports it.
 """
 
 from __future__ import annotations
