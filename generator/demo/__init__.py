@@ -2,8 +2,9 @@
 
 The sample repo (`data/sample_repo`, beside the tickets and pages in `data/`) is copied to a
 work folder (and made a git repo so the change shows as a diff), the sample tickets are served
-by the embedded MCP server on 127.0.0.1, the offline planner/writer stand in for the LLM unless OPENAI_BASE_URL/OPENAI_API_KEY are set, and the
-result is validated with `robot --dryrun` and written into the copy (`--publish local`).
+by the embedded MCP server on 127.0.0.1, the offline planner/writer stand in for the LLM
+unless OPENAI_BASE_URL/OPENAI_API_KEY are set, and the result is validated with
+`robot --dryrun` and written into the copy (`--publish local`).
 
 It ends with a short "what happened / what next" block (`closing`): a newcomer's next step is
 to run the new tests and then to try the component on their own repository, and both need
