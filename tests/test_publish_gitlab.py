@@ -33,10 +33,10 @@ from generator.models import (
     TicketResult,
     ValidationResult,
 )
-from generator.publish import PublishOutcome
+from generator.publish import AUTHOR_EMAIL, PublishOutcome
 from generator.publish.dashboard import Requests, merge_state, read_requests, read_state, render_dashboard
 from generator.publish.describe import render_mr_description, render_mr_title
-from generator.publish.gitlab import AUTHOR_EMAIL, FOREIGN_NOTE_MARKER, GitLabPublisher, PublishError
+from generator.publish.gitlab import FOREIGN_NOTE_MARKER, GitLabPublisher, PublishError
 from generator.publish.markdown import BLOCK_END, BLOCK_START, fingerprint, merge_block, read_marker, title_digest
 from tests.servers.fake_gitlab import FakeGitLab
 

@@ -1,9 +1,11 @@
 """Publishing: where a validated test goes (draft MR, working tree, or only the output folder).
 
-`local.py` writes into the working tree or the output folder; `gitlab.py` (over `gitlab_api.py`)
-opens or updates the draft MR, never over a person's commits (`history.py` reads who last changed
-a suite); the texts a reviewer reads are rendered by `describe.py` (MR), `drift_text.py` (drift
-and removal sections) and `dashboard.py` (the dashboard issue), made GitLab-safe by `markdown.py`.
+`local.py` writes into the working tree or the output folder. `gitlab.py` decides whether to
+open, update or leave the draft MR, never over a person's commits (`history.py` reads who last
+changed a suite); `gitlab_project.py` reads and writes the project's branches, files and MRs,
+through `gitlab_api.py`, which bounds and retries each call. The texts a reviewer reads are
+rendered by `describe.py` (MR), `drift_text.py` (drift and removal sections) and `dashboard.py`
+(the dashboard issue), made GitLab-safe by `markdown.py`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ two files (a change of folder moves the file in the same commit).
 Limits: `new_mr_capacity` tells the run how many new MRs it may open, so slots are handed out
 before any generation; the publisher still refuses to exceed them itself.
 
-The HTTP plumbing (threads, limits, retries, error messages) lives in `gitlab_api`.
+What it reads and writes on the project lives in `gitlab_project`, the HTTP plumbing (threads,
+limits, retries, error messages) in `gitlab_api`.
 """
 
 from __future__ import annotations
@@ -22,19 +23,18 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import uuid
-from typing import Any
 
 import anyio
 from gitlab.exceptions import GitlabError
-from gitlab.v4.objects import ProjectMergeRequest
 
 from generator.config.repo_file import MergeRequestSettings
 from generator.models import GeneratedTest, TestSpec, Ticket, TicketResult, ValidationResult
-from generator.publish import AUTHOR_EMAIL, AUTHOR_NAME, PublishError, PublishOutcome
+from generator.publish import PublishError, PublishOutcome
 from generator.publish.dashboard import CLOSED_PREFIX, DashboardIssue
 from generator.publish.describe import render_mr_description, render_mr_title
 from generator.publish.drift_text import render_removal
-from generator.publish.gitlab_api import GitLabApi, message
+from generator.publish.gitlab_api import GitLabApi
+from generator.publish.gitlab_project import FOREIGN_NOTE_MARKER, Conflict, GitLabProject
 from generator.publish.markdown import (
     bot_owns_title,
     code,
@@ -45,13 +45,6 @@ from generator.publish.markdown import (
     title_digest,
 )
 from generator.safety.redact import Redactor
-
-FOREIGN_NOTE_MARKER = "<!-- jira2robot:foreign-commits -->"
-_UNCOUNTED = 10_000
-
-
-class _Conflict(Exception):
-    """GitLab says the branch, file or MR already exists: our view of the state is stale."""
 
 
 class GitLabPublisher:
@@ -93,104 +86,19 @@ class GitLabPublisher:
             retry_base_delay=retry_base_delay,
             timeout=timeout,
         )
-        self._call, self._error = api.call, api.error
-        self._gl, self._project = api.gl, api.project
-        self._mrs: dict[str, ProjectMergeRequest | None] = {}
-        self._user_ids: dict[str, int | None] = {}
+        self._api = api
+        self._gitlab = GitLabProject(
+            api, target_branch=target_branch, settings=settings, redact=self._redact, run_id=uuid.uuid4().hex[:12]
+        )
         self._recreated: set[str] = set()
         self._recreate_keys: set[str] = set()
         self._update_keys: set[str] = set()
         self._open_count: int | None = None
         self._new_count = 0
         self._lock = anyio.Lock()
-        # Written into each description this run creates: after a lost response, an MR carrying
-        # it is this run's own creation, not one another pipeline opened meanwhile.
-        self._run_id = uuid.uuid4().hex[:12]
 
     def _branch(self, key: str) -> str:
         return f"{self._settings.branch_prefix}{key}"
-
-    # ------------------------------------------------------------------ state reads
-
-    async def _find_mr(self, branch: str) -> ProjectMergeRequest | None:
-        """The MR that decides the branch's fate: an open one, else the newest merged or closed one."""
-        if branch in self._mrs:
-            return self._mrs[branch]
-        mrs = await self._call(
-            f"listing merge requests of {branch}",
-            self._project.mergerequests.list,
-            source_branch=branch,
-            state="all",
-            get_all=True,
-        )
-        # An open MR decides; else the newest decision: a drift update closed after its ticket's
-        # first MR was merged is the reviewer's last word, not the merge.
-        live = [mr for mr in mrs if mr.state in ("opened", "locked")]
-        done = [mr for mr in mrs if mr.state in ("merged", "closed")]
-        chosen = max(live or done, key=lambda mr: mr.iid) if live or done else None
-        self._mrs[branch] = chosen
-        return chosen
-
-    async def _branch_exists(self, branch: str) -> bool:
-        try:
-            await self._call(f"reading branch {branch}", self._project.branches.get, branch, expect=frozenset({404}))
-        except GitlabError:
-            return False
-        return True
-
-    async def _file_digest(self, path: str, ref: str) -> str | None:
-        """SHA-256 GitLab reports for the file at `ref` (a HEAD request, no content), None if absent."""
-        try:
-            headers = await self._call(
-                f"reading {path} on {ref}", self._project.files.head, path, ref=ref, expect=frozenset({404})
-            )
-        except GitlabError:
-            return None
-        return headers.get("X-Gitlab-Content-Sha256")
-
-    async def _branch_state(self, branch: str) -> tuple[list[str], list[str]]:
-        """Authors of branch commits jira2robot did not write, and the `.robot` files the branch adds."""
-        compare = await self._call(
-            f"comparing {branch} with {self._target}", self._project.repository_compare, self._target, branch
-        )
-        authors = [
-            f"{c.get('author_name') or '?'} <{c.get('author_email') or '?'}>"
-            for c in compare.get("commits", [])
-            if c.get("author_email") != AUTHOR_EMAIL
-        ]
-        added = sorted(
-            d["new_path"]
-            for d in compare.get("diffs", [])
-            if d.get("new_file") and not d.get("deleted_file") and d.get("new_path", "").endswith(".robot")
-        )
-        return list(dict.fromkeys(authors)), added
-
-    async def _count_open(self) -> int:
-        """Open jira2robot MRs: those with our labels (one request, GitLab's total header), else our branches."""
-        labels = self._settings.labels
-        if labels:
-            listing = await self._call(
-                "counting open merge requests",
-                self._project.mergerequests.list,
-                state="opened",
-                labels=labels,
-                per_page=1,
-                iterator=True,
-            )
-            # GitLab leaves the total out only past 10,000 results: far beyond any limit.
-            return listing.total if listing.total is not None else _UNCOUNTED
-        mrs = await self._call(
-            "counting open merge requests", self._project.mergerequests.list, state="opened", get_all=True
-        )
-        return sum(1 for mr in mrs if mr.source_branch.startswith(self._settings.branch_prefix))
-
-    async def _user_id(self, username: str) -> int | None:
-        if username not in self._user_ids:
-            users = await self._call(
-                f"looking up user {username}", self._gl.users.list, username=username, get_all=False
-            )
-            self._user_ids[username] = users[0].id if users else None
-        return self._user_ids[username]
 
     # ------------------------------------------------------------------ limits
 
@@ -202,7 +110,7 @@ class GitLabPublisher:
     async def _free(self) -> tuple[int, str]:
         """New MRs still allowed, and the reason given once they are used up; the caller holds the lock."""
         if self._open_count is None:
-            self._open_count = await self._count_open()
+            self._open_count = await self._gitlab.count_open()
         by_new = self._max_new - self._new_count
         by_open = self._max_open - self._open_count - self._new_count
         if by_new <= by_open:
@@ -222,94 +130,12 @@ class GitLabPublisher:
         async with self._lock:
             self._new_count -= 1
 
-    # ------------------------------------------------------------------ writes
-
-    async def _commit(
-        self, key: str, branch: str, actions: list[dict[str, Any]], *, start: str | None, what: str = "Add"
-    ) -> None:
-        """One commit with every file change; with `start`, the same call creates the branch atomically."""
-        data: dict[str, Any] = {
-            "branch": branch,
-            "commit_message": self._redact(
-                f"{what} generated Robot Framework test for {key}\n\n"
-                "Generated by jira2robot; review it in the draft merge request."
-            ),
-            "actions": [{**a, "content": self._redact(a["content"])} if "content" in a else a for a in actions],
-            "author_name": AUTHOR_NAME,
-            "author_email": AUTHOR_EMAIL,
-        }
-        if start is not None:
-            data["start_branch"] = start
-        try:
-            await self._call(
-                f"committing to {branch}", self._project.commits.create, data, expect=frozenset({400, 409})
-            )
-        except GitlabError as exc:
-            if exc.response_code == 409 or "already exists" in message(exc).lower():
-                raise _Conflict(f"committing to {branch}: {message(exc)}") from None
-            raise self._error(f"committing to {branch}", exc) from None
-
-    async def _create_mr(self, branch: str, title: str, description: str) -> tuple[ProjectMergeRequest, list[str]]:
-        data: dict[str, Any] = {
-            "source_branch": branch,
-            "target_branch": self._target,
-            "title": title,
-            "description": description,
-            "labels": list(self._settings.labels),
-            "remove_source_branch": True,
-        }
-        unknown: list[str] = []
-        if self._settings.assignee:
-            if (uid := await self._user_id(self._settings.assignee)) is not None:
-                data["assignee_id"] = uid
-            else:
-                unknown.append(self._settings.assignee)
-        reviewer_ids = []
-        for name in self._settings.reviewers:
-            if (uid := await self._user_id(name)) is not None:
-                reviewer_ids.append(uid)
-            else:
-                unknown.append(name)
-        if reviewer_ids:
-            data["reviewer_ids"] = reviewer_ids
-        try:
-            mr = await self._call(
-                f"opening a merge request from {branch}",
-                self._project.mergerequests.create,
-                data,
-                expect=frozenset({409}),
-            )
-        except (GitlabError, PublishError) as exc:
-            # The answer may be lost after GitLab created the MR (or a retried POST met our own
-            # MR): one carrying this run's id is ours, so the ticket is `created`, not `skipped`.
-            if (mine := await self._created_by_this_run(branch)) is not None:
-                return mine, unknown
-            if isinstance(exc, GitlabError):
-                raise _Conflict(f"opening a merge request from {branch}: {message(exc)}") from None
-            raise
-        return mr, unknown
-
-    async def _created_by_this_run(self, branch: str) -> ProjectMergeRequest | None:
-        self._mrs.pop(branch, None)
-        mr = await self._find_mr(branch)
-        if mr is not None and read_marker(mr.description).get("run") == self._run_id:
-            return mr
-        return None
-
-    async def _note_once(self, mr: ProjectMergeRequest, body: str) -> None:
-        """Leave the foreign-commits note unless an earlier run already did."""
-        handle = self._project.mergerequests.get(mr.iid, lazy=True)
-        notes = await self._call(f"reading notes of !{mr.iid}", handle.notes.list, get_all=True)
-        if any(FOREIGN_NOTE_MARKER in (note.body or "") for note in notes):
-            return
-        await self._call(f"commenting on !{mr.iid}", handle.notes.create, {"body": self._redact(body)})
-
     # ------------------------------------------------------------------ dashboard
 
     def dashboard(self) -> DashboardIssue:
         """The project's dashboard issue, labelled with the first MR label."""
         label = (self._settings.labels or ["jira2robot"])[0]
-        return DashboardIssue(self._project, self._call, label, redact=self._redact)
+        return DashboardIssue(self._api.project, self._api.call, label, redact=self._redact)
 
     def allow_recreate(self, keys: set[str]) -> None:
         """Recreate these tickets' closed MRs (a reviewer ticked "recreate" on the dashboard)."""
@@ -326,7 +152,7 @@ class GitLabPublisher:
 
     async def covered(self, key: str) -> str | None:
         """Skip reason before any LLM call: a merged MR, or a closed one not to be recreated."""
-        mr = await self._find_mr(self._branch(key))
+        mr = await self._gitlab.find_mr(self._branch(key))
         if mr is None:
             return None
         if mr.state == "merged":
@@ -337,12 +163,12 @@ class GitLabPublisher:
 
     async def open_mr(self, key: str) -> str | None:
         """`!iid` of the ticket's open MR: backlog runs leave it alone instead of regenerating it."""
-        mr = await self._find_mr(self._branch(key))
+        mr = await self._gitlab.find_mr(self._branch(key))
         return f"!{mr.iid}" if mr is not None and mr.state in ("opened", "locked") else None
 
     async def needs_new_mr(self, key: str) -> bool:
         """Publishing this ticket would open a new MR (none yet, or a closed one to recreate)."""
-        mr = await self._find_mr(self._branch(key))
+        mr = await self._gitlab.find_mr(self._branch(key))
         merged = mr is not None and mr.state == "merged" and key in self._update_keys
         return mr is None or merged or (mr.state == "closed" and self._may_recreate(key))
 
@@ -364,11 +190,11 @@ class GitLabPublisher:
         branch = self._branch(ticket.key)
         try:
             return await self._publish(ticket, spec, test, validation, result)
-        except _Conflict as first:
-            self._mrs.pop(branch, None)
+        except Conflict as first:
+            self._gitlab.forget_mr(branch)
             try:
                 return await self._publish(ticket, spec, test, validation, result)
-            except _Conflict as second:
+            except Conflict as second:
                 raise PublishError(
                     self._redact(f"GitLab conflict {second} (first: {first}); state changed twice, try again")
                 ) from None
@@ -382,7 +208,7 @@ class GitLabPublisher:
         result: TicketResult,
     ) -> PublishOutcome:
         branch = self._branch(ticket.key)
-        mr = await self._find_mr(branch)
+        mr = await self._gitlab.find_mr(branch)
         if mr is not None and mr.state == "merged" and ticket.key in self._update_keys:
             mr = None  # the merged MR's test drifted: the update is a new MR from the same branch name
         if mr is not None and mr.state == "merged":
@@ -396,7 +222,9 @@ class GitLabPublisher:
                 )
             if branch not in self._recreated:
                 # A person's commits on the branch are their work: never deleted, even on --recreate.
-                if await self._branch_exists(branch) and (authors := (await self._branch_state(branch))[0]):
+                if await self._gitlab.branch_exists(branch) and (
+                    authors := (await self._gitlab.branch_state(branch))[0]
+                ):
                     return PublishOutcome(
                         status="skipped",
                         reason=f"closed MR !{mr.iid}: branch {branch} has commits by someone else "
@@ -405,23 +233,21 @@ class GitLabPublisher:
                     )
                 # A 404 means it is already gone (deleted with the MR, or by someone): same outcome.
                 with contextlib.suppress(GitlabError):
-                    await self._call(
-                        f"deleting branch {branch}", self._project.branches.delete, branch, expect=frozenset({404})
-                    )
+                    await self._gitlab.delete_branch(branch)
                 self._recreated.add(branch)
             mr = None
 
-        exists = await self._branch_exists(branch)
-        authors, previous = await self._branch_state(branch) if exists else ([], [])
+        exists = await self._gitlab.branch_exists(branch)
+        authors, previous = await self._gitlab.branch_state(branch) if exists else ([], [])
         if authors:
             reason = f"branch {branch} has commits by someone else ({', '.join(authors)}); not overwritten"
             if mr is not None:
-                await self._note_once(mr, self._foreign_note(ticket.key, branch, authors))
+                await self._gitlab.note_once(mr, self._foreign_note(ticket.key, branch, authors))
             return PublishOutcome(status="skipped", reason=reason, mr_url=mr.web_url if mr is not None else None)
 
         test = test.model_copy(update={"target_path": _kept_path(test.target_path, previous)})
         stale = [path for path in previous if path != test.target_path]
-        current = await self._file_digest(test.target_path, branch) if exists else None
+        current = await self._gitlab.file_digest(test.target_path, branch) if exists else None
         up_to_date = exists and not stale and current == fingerprint(test.text)
         title = self._redact(render_mr_title(ticket))
 
@@ -444,7 +270,7 @@ class GitLabPublisher:
             fields = {"description": merge_block(mr.description, block)}
             if owns_title:
                 fields["title"] = title
-            await self._call(f"updating !{mr.iid}", self._project.mergerequests.update, mr.iid, fields)
+            await self._gitlab.update_mr(mr, fields)
             return PublishOutcome(
                 status="updated",
                 reason=f"MR !{mr.iid} updated with a new commit",
@@ -463,17 +289,17 @@ class GitLabPublisher:
                 result,
                 jira_url=self._jira_url,
                 title_hash=title_digest(title),
-                run_id=self._run_id,
+                run_id=self._gitlab.run_id,
             )
         )
         try:
             if not up_to_date:
                 await self._push(ticket.key, branch, exists, current, stale, test)
-            created, unknown = await self._create_mr(branch, title, description)
+            created, unknown = await self._gitlab.create_mr(branch, title, description)
         except BaseException:
             await self._release_new()
             raise
-        self._mrs[branch] = created
+        self._gitlab.remember_mr(branch, created)
         reason = f"draft MR !{created.iid} created"
         if unknown:
             reason += f"; unknown GitLab user(s) not assigned: {', '.join(unknown)}"
@@ -482,7 +308,7 @@ class GitLabPublisher:
     async def propose_removal(self, key: str, paths: list[str], reason: str) -> PublishOutcome:
         """A draft MR deleting the orphaned suites, on `<prefix><KEY>-removal`; once open, it stays as it is."""
         branch = f"{self._branch(key)}-removal"
-        mr = await self._find_mr(branch)
+        mr = await self._gitlab.find_mr(branch)
         if mr is not None and mr.state in ("opened", "locked", "merged"):
             return PublishOutcome(
                 status="skipped", reason=f"removal MR !{mr.iid} already {mr.state}", mr_url=mr.web_url
@@ -491,16 +317,16 @@ class GitLabPublisher:
             return PublishOutcome(status="skipped", reason=limit)
         title = f"Draft: [{key}] Remove tests of a ticket that went away"  # `key` passed valid_key
         try:
-            if not await self._branch_exists(branch):
+            if not await self._gitlab.branch_exists(branch):
                 actions = [{"action": "delete", "file_path": path} for path in paths]
-                await self._commit(key, branch, actions, start=self._target, what="Remove")
-            created, _ = await self._create_mr(
-                branch, title, self._redact(render_removal(key, paths, reason, run_id=self._run_id))
+                await self._gitlab.commit(key, branch, actions, start=self._target, what="Remove")
+            created, _ = await self._gitlab.create_mr(
+                branch, title, self._redact(render_removal(key, paths, reason, run_id=self._gitlab.run_id))
             )
         except BaseException:
             await self._release_new()
             raise
-        self._mrs[branch] = created
+        self._gitlab.remember_mr(branch, created)
         return PublishOutcome(
             status="created", reason=f"removal MR !{created.iid} opened ({reason})", mr_url=created.web_url
         )
@@ -522,12 +348,12 @@ class GitLabPublisher:
             else:
                 actions = [{"action": "create", "file_path": path, "content": text}]
             actions += [{"action": "delete", "file_path": old} for old in stale]
-            await self._commit(key, branch, actions, start=None, what=self._verb(key))
+            await self._gitlab.commit(key, branch, actions, start=None, what=self._verb(key))
             return
-        on_target = await self._file_digest(path, self._target)
+        on_target = await self._gitlab.file_digest(path, self._target)
         action = "create" if on_target is None else "update"
         actions = [{"action": action, "file_path": path, "content": text}]
-        await self._commit(key, branch, actions, start=self._target, what=self._verb(key))
+        await self._gitlab.commit(key, branch, actions, start=self._target, what=self._verb(key))
 
     def _verb(self, key: str) -> str:
         """The commit message's first word: a drifted ticket's commit updates its merged test."""
