@@ -50,7 +50,8 @@ from generator.config.settings import Settings
 from generator.gather import cache
 from generator.gather.repo import skip_dir
 from generator.models import KeywordInventory
-from generator.retrieval.inventory_build import Builder, Scanner, SourceFile
+from generator.retrieval.inventory_build import Builder, SourceFile
+from generator.retrieval.libdoc import Scanner
 from generator.safety.repo_env import WORKER as SCAN_WORKER
 from generator.safety.repo_env import probe
 
@@ -262,6 +263,7 @@ def _code() -> list[str | bytes]:
     return [
         here.read_bytes(),
         here.with_name("inventory_build.py").read_bytes(),
+        here.with_name("libdoc.py").read_bytes(),
         SCAN_WORKER.read_bytes(),
         get_version(),
     ]

@@ -1,6 +1,6 @@
 """Building the keyword inventory from a repo's files (see `retrieval.inventory`, which caches
 it): Robot Framework's parser for `.resource`/`.robot` files, libdoc in the repo's own
-interpreter for libraries and variable files (`Scanner`, one deadline per item), and the import
+interpreter for libraries and variable files (`libdoc.Scanner`, one deadline per item), and the import
 allow-list with who imports each entry."""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ import glob
 import logging
 import os
 import posixpath
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,20 +26,25 @@ from robot.parsing.model.statements import Arguments, Statement
 from robot.parsing.model.visitor import ModelVisitor
 from robot.running import Keyword as KeywordCall
 from robot.running import ResourceFile, TestSuite, UserKeyword
-from robot.running.arguments.argumentspec import ArgInfo, ArgumentSpec
 from robot.utils import find_file, normalize
 from robot.variables import VariableMatches
 
 from generator.gather import cache
 from generator.models import Keyword, KeywordInventory
-from generator.safety.repo_env import run_scan
+from generator.retrieval.libdoc import (
+    Scanner,
+    first_lines,
+    first_sentence,
+    format_arg_triples,
+    format_args,
+    has_variable,
+)
 
 log = logging.getLogger(__name__)
 
 ALWAYS_LIBRARIES = ("BuiltIn",)
 _VARIABLE_FILE_SUFFIXES = (".py", ".yaml", ".yml", ".json")
 _MAX_ERRORS_PER_FILE = 5
-_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -120,39 +124,6 @@ class _Import:
     name: str
     args: tuple[str, ...]
     importer: str  # repo-relative path of the importing file
-
-
-@dataclass(frozen=True)
-class Scanner:
-    """Runs the importing half of the scan in the repo's interpreter, item by item."""
-
-    python: str
-    timeout: float
-    secrets: tuple[str, ...]
-    allow: tuple[str, ...]
-
-    def scan(
-        self, repo: Path, pythonpath: Sequence[Path], items: Sequence[dict[str, object]]
-    ) -> list[dict[str, object] | str]:
-        """Per item: the worker's result, or why there is none (hung, crashed, failed).
-        Run from the repo's root, as `robot` is, for libraries reading files at import."""
-        if not items:
-            return []
-        paths = [str(d) for d in pythonpath]
-        outcome = run_scan(
-            self.python, paths, items, timeout=self.timeout, secrets=self.secrets, allow=self.allow, cwd=repo
-        )
-        found: list[dict[str, object] | str] = []
-        for index in range(len(items)):
-            if index in outcome.hung:
-                found.append(f"import did not finish within {self.timeout:g} s (scan_timeout); skipped")
-            elif index in outcome.crashed:
-                found.append(outcome.crashed[index])
-            elif not outcome.results[index]["ok"]:
-                found.append(str(outcome.results[index]["error"]))
-            else:
-                found.append(outcome.results[index])
-        return found
 
 
 @dataclass
@@ -261,7 +232,7 @@ class Builder:
                 Keyword(
                     name=kw.name,
                     args=format_args(kw.args),
-                    doc=_first_sentence(kw.short_doc),
+                    doc=first_sentence(kw.short_doc),
                     owner=f.rel,
                     owner_kind="resource",
                     embedded=kw.embedded is not None,
@@ -303,7 +274,7 @@ class Builder:
         if not imp.name.strip():
             self.errors.append(f"{imp.importer}: {imp.kind.title()} import without a name")
             return []
-        if _has_variable(imp.name):
+        if has_variable(imp.name):
             # Resolved by `robot -v ...` at run time: allowed as the repo writes it, but a
             # library behind it cannot be loaded here.
             if imp.kind == "LIBRARY":
@@ -369,7 +340,7 @@ class Builder:
         """
         items: dict[tuple[str, tuple[str, ...]], str] = {}
         for source, args, where in self.variable_sources:
-            items.setdefault((source, () if any(_has_variable(a) for a in args) else args), where)
+            items.setdefault((source, () if any(has_variable(a) for a in args) else args), where)
         requests = [{"kind": "variables", "source": source, "args": list(args)} for source, args in items]
         for where, found in zip(items.values(), self.scanner.scan(self.repo, self.pythonpath, requests), strict=True):
             if isinstance(found, str):
@@ -414,27 +385,27 @@ class Builder:
         requests: list[dict[str, object]] = []
         for name in sorted(libraries, key=lambda n: (n in STDLIBS, n)):
             target, args = libraries[name]
-            if _has_variable(name):
+            if has_variable(name):
                 continue  # reported when the import was read
             if name == "Remote":
                 # Its keywords live in a server that is not running here; asking would hang.
                 self.errors.append("Library 'Remote': keywords not listed (they come from a running server)")
                 continue
-            if any(_has_variable(a) for a in args):
+            if any(has_variable(a) for a in args):
                 args = ()  # `${URL}` has no value here; the keyword set rarely depends on it
             names.append(name)
             requests.append({"kind": "library", "target": target, "args": list(args)})
         keywords: list[Keyword] = []
         for name, found in zip(names, self.scanner.scan(self.repo, self.pythonpath, requests), strict=True):
             if isinstance(found, str):
-                self.errors.append(f"Library '{name}' could not be loaded: {_first_lines(found)}")
+                self.errors.append(f"Library '{name}' could not be loaded: {first_lines(found)}")
                 continue
             for kw in found["keywords"]:
                 keywords.append(
                     Keyword(
                         name=kw["name"],
-                        args=_format_arg_triples(tuple(a) for a in kw["args"]),
-                        doc=_first_sentence(kw["shortdoc"]),
+                        args=format_arg_triples(tuple(a) for a in kw["args"]),
+                        doc=first_sentence(kw["shortdoc"]),
                         owner=name,
                         owner_kind="library",
                         embedded="${" in kw["name"],
@@ -452,61 +423,9 @@ def _unique_variable_names(names: Sequence[str]) -> list[str]:
     return sorted(unique.values(), key=lambda n: (n[2:-1].lower(), n))
 
 
-def _first_sentence(short_doc: str) -> str:
-    """RF's short doc is the first paragraph; one sentence is what a prompt line can afford."""
-    text = " ".join(short_doc.split())
-    match = _SENTENCE_END.search(text)
-    return text[: match.start() + 1] if match else text
-
-
 def _without_detail(message: str) -> str:
     """RF's "Processing variable file 'x' failed: ValueError: invalid literal ...: 'Secret-1'"
     cut after the exception's name: the detail of an error in a variable file may quote the
     value it choked on, and errors are printed and written into reports."""
-    head, failed, reason = _first_lines(message).rpartition(" failed: ")
+    head, failed, reason = first_lines(message).rpartition(" failed: ")
     return head + failed + reason.split(":", 1)[0].strip()
-
-
-def _has_variable(text: str) -> bool:
-    return any(marker in text for marker in ("${", "@{", "&{", "%{"))
-
-
-def _first_lines(message: str, limit: int = 400) -> str:
-    """RF's import errors end with a traceback and the whole PYTHONPATH: keep the reason."""
-    lines = []
-    for line in message.splitlines():
-        if line.startswith(("Traceback", "PYTHONPATH")):
-            break
-        lines.append(line.strip())
-    text = " ".join(x for x in lines if x)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def format_args(spec: ArgumentSpec) -> list[str]:
-    """An argument spec in RF `[Arguments]` syntax: `${a}`, `${b}=x`, `@{c}`, `@{}`, `&{d}`.
-
-    One syntax for user and library keywords, so the matcher and the LLM do not need to know
-    which kind they look at. Types are left out: libdoc's Python types (`Literal[...] | None`)
-    cost many tokens and RF converts the strings anyway.
-    """
-    return _format_arg_triples((arg.kind, arg.name, arg.default_repr) for arg in spec)
-
-
-def _format_arg_triples(args: Iterable[tuple[str, str, str | None]]) -> list[str]:
-    """(kind, name, default repr) as RF `[Arguments]` cells; libdoc's JSON gives the same
-    triples for a library scanned in another interpreter."""
-    out: list[str] = []
-    for kind, name, default in args:
-        if kind == ArgInfo.POSITIONAL_ONLY_MARKER:
-            continue
-        if kind == ArgInfo.NAMED_ONLY_MARKER:
-            out.append("@{}")
-        elif kind == ArgInfo.VAR_POSITIONAL:
-            out.append(f"@{{{name}}}")
-        elif kind == ArgInfo.VAR_NAMED:
-            out.append(f"&{{{name}}}")
-        elif default is None:
-            out.append(f"${{{name}}}")
-        else:
-            out.append(f"${{{name}}}={default}")
-    return out
