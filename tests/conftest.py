@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from robot.parsing.parser import parser as parser_module
 
 from generator.standin.server import ServedAtlassian
 from tests.servers.fake_openai import FakeOpenAI
@@ -98,3 +99,18 @@ def without_provenance(text: str) -> list[str]:
     out = io.StringIO()
     model.save(out)
     return out.getvalue().split()
+
+
+@pytest.fixture
+def robot_parses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, bool]]:
+    """Every parse Robot Framework's parser does from now on, as (source, data_only): counted at
+    its own `_get_model`, so a test sees each parse whichever of our modules asked for it."""
+    seen: list[tuple[object, bool]] = []
+    real = parser_module._get_model
+
+    def counting(token_getter, source, data_only, curdir, lang):  # robot's own function, counted
+        seen.append((source, data_only))
+        return real(token_getter, source, data_only, curdir, lang)
+
+    monkeypatch.setattr(parser_module, "_get_model", counting)
+    return seen

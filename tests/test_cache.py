@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from robot.parsing.parser import parser as parser_module
 
 from generator.gather import cache
 from generator.gather.repo import index_suites
@@ -53,23 +52,16 @@ def test_an_edited_suite_is_parsed_again(sample_repo: Path, tmp_path: Path):
 
 
 def test_after_a_suite_is_added_only_that_suite_is_parsed(
-    sample_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sample_repo: Path, tmp_path: Path, robot_parses: list[tuple[object, bool]]
 ) -> None:
     """Re-parsing a thousand suites because one was added took seconds: the checkout's last
     index still holds every suite whose bytes did not change."""
     first = index_suites(sample_repo, "tests", cache_dir=tmp_path)
     (sample_repo / "tests" / "fresh.robot").write_text(NEW_SUITE, encoding="utf-8")
-    parsed: list[str] = []
-    real = parser_module._get_model
-
-    def counting(token_getter, source, data_only, curdir, lang):  # robot's own function, counted
-        parsed.append(source if isinstance(source, str) else str(source))
-        return real(token_getter, source, data_only, curdir, lang)
-
-    monkeypatch.setattr(parser_module, "_get_model", counting)
+    robot_parses.clear()  # only what the second build parses counts
     again = index_suites(sample_repo, "tests", cache_dir=tmp_path)
 
-    assert parsed == [NEW_SUITE]
+    assert [source for source, _ in robot_parses] == [NEW_SUITE]
     assert [s.path for s in again] == sorted([*(s.path for s in first), "tests/fresh.robot"])
     fresh = next(s for s in again if s.path == "tests/fresh.robot")
     assert fresh.test_names == ["Fresh Test"] and fresh.doc is not None
@@ -78,24 +70,17 @@ def test_after_a_suite_is_added_only_that_suite_is_parsed(
 
 
 def test_after_a_suite_is_added_the_inventory_parses_only_that_file(
-    sample_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sample_repo: Path, tmp_path: Path, robot_parses: list[tuple[object, bool]]
 ) -> None:
     """A new suite changes the inventory's key (its imports join the allow-list), but not what
     the other files hold: the build parses the new file and takes the rest from the last build."""
     before = build_inventory(sample_repo, cache_dir=tmp_path)
     (sample_repo / "tests" / "fresh.robot").write_text(NEW_SUITE, encoding="utf-8")
-    parsed: list[str] = []
-    real = parser_module._get_model
-
-    def counting(token_getter, source, data_only, curdir, lang):  # robot's own function, counted
-        parsed.append(source if isinstance(source, str) else str(source))
-        return real(token_getter, source, data_only, curdir, lang)
-
-    monkeypatch.setattr(parser_module, "_get_model", counting)
+    robot_parses.clear()  # only what the second build parses counts
     after = build_inventory(sample_repo, cache_dir=tmp_path)
 
     assert not last_build_from_cache()
-    assert parsed == [NEW_SUITE]
+    assert [source for source, _ in robot_parses] == [NEW_SUITE]
     assert after.keywords == before.keywords and after.variable_names == before.variable_names
     assert "tests/fresh.robot" in after.importers["RESOURCE:resources/common.resource"]
 

@@ -8,7 +8,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import robot.parsing.parser.parser as parser_module
 
 from generator.cli import main
 from generator.gather.repo import index_suites
@@ -277,29 +276,30 @@ def test_once_the_target_folder_is_known_a_sibling_comes_before_a_mirror_folders
 
 @pytest.mark.usefixtures("clean_env")
 def test_a_run_parses_each_suite_once_and_a_warm_run_none(
-    llm, atlassian, sample_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    llm,
+    atlassian,
+    sample_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    robot_parses: list[tuple[object, bool]],
 ) -> None:
     """The suite index and retrieval (ranking, examples) share one parse, cached with the index."""
     texts = {p.read_text(encoding="utf-8"): p for p in (sample_repo / "tests").rglob("*.robot")}
-    parsed: Counter[Path] = Counter()
-    real = parser_module._get_model
 
-    def counting(token_getter, source, data_only, curdir, lang):  # robot's own function, counted
-        if isinstance(source, str) and not data_only and source in texts:
-            parsed[texts[source]] += 1
-        return real(token_getter, source, data_only, curdir, lang)
+    def parsed() -> Counter[Path]:
+        """The sample's suites parsed with their tokens (as the index does) since the last clear."""
+        return Counter(texts[s] for s, data_only in robot_parses if isinstance(s, str) and not data_only and s in texts)
 
-    monkeypatch.setattr(parser_module, "_get_model", counting)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     for run in ("cold", "warm"):
         llm.script(Text(spec_json()), Text(GOOD_ROBOT))
         (sample_repo / GOOD_PATH).unlink(missing_ok=True)
         assert main(["run", "--keys", "QA-101", *llm_args(llm, atlassian, sample_repo, tmp_path / run)]) == 0
         if run == "cold":
-            assert parsed and set(parsed.values()) == {1}, parsed
-            assert set(parsed) == set(texts.values())
-            parsed.clear()
-    assert not parsed, parsed
+            assert parsed() and set(parsed().values()) == {1}, parsed()
+            assert set(parsed()) == set(texts.values())
+            robot_parses.clear()
+    assert not parsed(), parsed()
 
 
 def test_builtin_keywords_are_offered_only_when_a_step_calls_one_by_name(repo: Path) -> None:
