@@ -4,7 +4,7 @@
 # README's test command, .ci/run and the project's GitLab `test` job all run this one script, so
 # they run the same tests. It installs what the tests drive besides Python packages, and says
 # what it could not install: without CI those tests skip (with the reason in pytest's summary),
-# with CI set they fail (tests/conftest.py: missing_tool). On 2 cores the suite takes about 9 minutes;
+# with CI set they fail (tests/conftest.py: missing_tool). On 2 cores the suite takes 7-8 minutes;
 # pytest prints one line per test file with the share done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
